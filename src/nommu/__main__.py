@@ -1,0 +1,5 @@
+import sys
+
+from nommu.cli import main
+
+sys.exit(main())

@@ -1,0 +1,98 @@
+"""Linux i386 signal numbers and their default actions (signal(7))."""
+
+from __future__ import annotations
+
+from enum import Enum, IntEnum
+
+
+class Signal(IntEnum):
+    SIGHUP = 1
+    SIGINT = 2
+    SIGQUIT = 3
+    SIGILL = 4
+    SIGTRAP = 5
+    SIGABRT = 6
+    SIGBUS = 7
+    SIGFPE = 8
+    SIGKILL = 9
+    SIGUSR1 = 10
+    SIGSEGV = 11
+    SIGUSR2 = 12
+    SIGPIPE = 13
+    SIGALRM = 14
+    SIGTERM = 15
+    SIGSTKFLT = 16
+    SIGCHLD = 17
+    SIGCONT = 18
+    SIGSTOP = 19
+    SIGTSTP = 20
+    SIGTTIN = 21
+    SIGTTOU = 22
+    SIGURG = 23
+    SIGXCPU = 24
+    SIGXFSZ = 25
+    SIGVTALRM = 26
+    SIGPROF = 27
+    SIGWINCH = 28
+    SIGIO = 29
+    SIGPWR = 30
+    SIGSYS = 31
+
+
+NSIG = 64  # signals 1..64; 32..64 are the real-time signals
+
+
+class DefaultAction(Enum):
+    TERMINATE = "terminate"
+    CORE = "core"  # terminate and (on a real system) dump core
+    IGNORE = "ignore"
+    STOP = "stop"
+    CONTINUE = "continue"
+
+
+_CORE = {Signal.SIGQUIT, Signal.SIGILL, Signal.SIGTRAP, Signal.SIGABRT, Signal.SIGBUS,
+         Signal.SIGFPE, Signal.SIGSEGV, Signal.SIGXCPU, Signal.SIGXFSZ, Signal.SIGSYS}
+_IGNORE = {Signal.SIGCHLD, Signal.SIGURG, Signal.SIGWINCH}
+_STOP = {Signal.SIGSTOP, Signal.SIGTSTP, Signal.SIGTTIN, Signal.SIGTTOU}
+
+
+def default_action(signo: int) -> DefaultAction:
+    """What the kernel does with a signal nobody handles."""
+    if signo in _CORE:
+        return DefaultAction.CORE
+    if signo in _IGNORE:
+        return DefaultAction.IGNORE
+    if signo in _STOP:
+        return DefaultAction.STOP
+    if signo == Signal.SIGCONT:
+        return DefaultAction.CONTINUE
+    return DefaultAction.TERMINATE
+
+
+def signal_name(signo: int) -> str:
+    """SIGSEGV, or SIGRT3 for real-time signals, or the bare number."""
+    try:
+        return Signal(signo).name
+    except ValueError:
+        return f"SIGRT{signo - 32}" if 32 <= signo <= NSIG else str(signo)
+
+
+# What a shell prints for a process killed by a signal (bash's wording).
+SHELL_DESCRIPTIONS: dict[int, str] = {
+    Signal.SIGHUP: "Hangup",
+    Signal.SIGINT: "Interrupt",
+    Signal.SIGQUIT: "Quit",
+    Signal.SIGILL: "Illegal instruction",
+    Signal.SIGTRAP: "Trace/breakpoint trap",
+    Signal.SIGABRT: "Aborted",
+    Signal.SIGBUS: "Bus error",
+    Signal.SIGFPE: "Floating point exception",
+    Signal.SIGKILL: "Killed",
+    Signal.SIGUSR1: "User defined signal 1",
+    Signal.SIGSEGV: "Segmentation fault",
+    Signal.SIGUSR2: "User defined signal 2",
+    Signal.SIGPIPE: "Broken pipe",
+    Signal.SIGALRM: "Alarm clock",
+    Signal.SIGTERM: "Terminated",
+    Signal.SIGSYS: "Bad system call",
+}

@@ -1,0 +1,185 @@
+"""The Python API: build a machine, run a program, look at the outcome.
+
+    from nommu import Machine
+    result = Machine(root="guest-root", mem="8M").run(["/hello", "world"], capture=True)
+    print(result.exit_code, result.stdout)
+
+Each `run` boots a fresh machine (new RAM, new process table) and returns
+when the first process has exited, like a board whose init finished.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO
+
+from nommu.abi.errno import Errno
+from nommu.abi.signals import SHELL_DESCRIPTIONS, signal_name
+from nommu.kernel import exec as kexec
+from nommu.kernel.errors import NommuError, SyscallError
+from nommu.kernel.files import BytesInput, CapturedOutput, FdEntry, FdTable, HostStream, OpenFile
+from nommu.kernel.kernel import Kernel, KernelConfig
+from nommu.kernel.mm import MemoryMap
+from nommu.kernel.sched import Deadlock
+from nommu.kernel.task import FsContext, SigHand, Task, ThreadGroup
+from nommu.trace.strace import Strace
+
+EXIT_DEADLOCK = 125
+EXIT_NOT_FOUND = 127
+EXIT_CANNOT_EXEC = 126
+DEFAULT_ENV = {"PATH": "/bin:/usr/bin:/", "HOME": "/", "TERM": "vt100"}
+
+
+def parse_size(text: str | int) -> int:
+    """'32M', '512K', '1G' or a byte count -> bytes (page aligned)."""
+    if isinstance(text, int):
+        size = text
+    else:
+        s = text.strip().upper().removesuffix("B").removesuffix("I")
+        mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(s[-1:], 1)
+        digits = s[:-1] if s[-1:] in "KMG" else s
+        try:
+            size = int(float(digits) * mult)
+        except ValueError:
+            raise NommuError(f"bad memory size {text!r}: use e.g. 8M, 512K, 1G") from None
+    if not 1 << 20 <= size <= 3 << 30:
+        raise NommuError(f"memory size {size} out of range: between 1M and 3G")
+    return size & ~0xFFF
+
+
+@dataclass
+class RunResult:
+    """How a run ended. `status` is the raw wait status of the first process."""
+
+    status: int
+    stdout: bytes | None = None
+    stderr: bytes | None = None
+    deadlock: list[str] = field(default_factory=list)
+    leftover: list[str] = field(default_factory=list)  # tasks still alive at the end
+
+    @property
+    def signal(self) -> int | None:
+        sig = self.status & 0x7F
+        return sig or None
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self.signal else (self.status >> 8) & 0xFF
+
+    @property
+    def returncode(self) -> int:
+        """What a shell would report: the exit code, or 128 + the signal."""
+        if self.deadlock:
+            return EXIT_DEADLOCK
+        return 128 + self.signal if self.signal else (self.status >> 8) & 0xFF
+
+    def describe(self) -> str:
+        if self.signal:
+            desc = SHELL_DESCRIPTIONS.get(self.signal, signal_name(self.signal))
+            return desc + (" (core dumped)" if self.status & 0x80 else "")
+        return f"exited with {self.exit_code}"
+
+
+class Machine:
+    """A no-MMU i386 machine configuration; `run` boots it with one program."""
+
+    def __init__(self, *, root: str | os.PathLike[str] = ".", mem: int | str = "32M",
+                 mmu: bool = False, strace: IO[str] | None = None, hints: bool = True,
+                 stderr: IO[str] | None = None) -> None:
+        if not os.path.isdir(root):
+            raise NommuError(f"guest root {os.fspath(root)!r} is not a directory")
+        self.root = os.fspath(root)
+        self.mem = parse_size(mem)
+        self.mmu = mmu
+        self.strace = strace
+        self.hints = hints
+        self.stderr = stderr
+        self.kernel: Kernel | None = None  # the last run's kernel, for inspection
+
+    def run(self, argv: Sequence[str], env: Mapping[str, str] | None = None, *,
+            stdin: bytes | None = None, capture: bool = False, cwd: str = "/") -> RunResult:
+        """Boot, run `argv[0]` (a path inside the root) as pid 1, return the outcome."""
+        err_text = io.StringIO() if capture else None
+        config = KernelConfig(mem=self.mem, root=self.root, mmu=self.mmu, hints=self.hints,
+                              stderr=err_text or self.stderr or sys.stderr)
+        k = Kernel(config)
+        self.kernel = k
+        out, err = bytearray(), bytearray()
+        stdio = self._stdio(stdin, out if capture else None, err if capture else None)
+        if self.strace is not None:
+            k.tracer = Strace(self.strace)
+            k.events = k.tracer
+        environ = dict(DEFAULT_ENV if env is None else env)
+        init = boot(k, list(argv), environ, stdio, cwd)
+        result = _run(k, init)
+        if capture:
+            result.stdout = bytes(out)
+            result.stderr = bytes(err) + (err_text.getvalue().encode() if err_text else b"")
+        return result
+
+    @staticmethod
+    def _stdio(stdin: bytes | None, out: bytearray | None,
+               err: bytearray | None) -> list[OpenFile]:
+        files: list[OpenFile] = [
+            BytesInput(stdin, "stdin") if stdin is not None else HostStream(0, 0, "stdin"),
+            CapturedOutput(out, "stdout") if out is not None else HostStream(1, 1, "stdout"),
+            CapturedOutput(err, "stderr") if err is not None else HostStream(2, 1, "stderr"),
+        ]
+        return files
+
+
+def boot(k: Kernel, argv: list[str], env: Mapping[str, str], stdio: list[OpenFile],
+         cwd: str) -> Task:
+    """Create pid 1 and exec the program in it (NommuError if it cannot start)."""
+    if not argv:
+        raise NommuError("no program given")
+    pid = k.alloc_pid()
+    group = ThreadGroup(pid, None, pid, pid)
+    files = FdTable(fds={fd: FdEntry(f) for fd, f in enumerate(stdio)})
+    t = Task(pid, group, MemoryMap(k.alloc), files, FsContext(cwd), SigHand(), comm="init")
+    group.tasks.append(t)
+    k.tasks[pid], k.groups[pid] = t, group
+    k.init = group
+    k.current = t
+    envp = [f"{key}={value}".encode() for key, value in env.items()]
+    try:
+        prog = kexec.find_program(k, t, argv[0], [a.encode() for a in argv])
+        kexec.exec_program(k, t, prog, envp)
+    except SyscallError as err:
+        raise NommuError(_start_error(k, argv[0], err)) from None
+    k.sched.add(t)
+    return t
+
+
+def _start_error(k: Kernel, program: str, err: SyscallError) -> str:
+    root = k.vfs.root
+    if err.errno == Errno.ENOENT:
+        guest = program if program.startswith("/") else "/" + program
+        hint = ""
+        if os.path.exists(program) and os.path.isabs(program):
+            hint = f" (it exists on the host, outside the guest root; try --root {os.path.dirname(program)})"
+        return f"{program}: not found in the guest root {root} (looked for {guest}){hint}"
+    if err.errno == Errno.EACCES:
+        return f"{program}: not an executable file (permission denied)"
+    if err.errno == Errno.ENOEXEC:
+        return f"{program}: {err.why or 'not an executable format nommu can load'}"
+    if err.errno == Errno.ENOMEM:
+        return f"{program}: does not fit in the machine's memory ({k.ram.size >> 10} KiB): try a larger --mem"
+    return f"{program}: cannot start: {err.errno.name} {err.why}".rstrip()
+
+
+def _run(k: Kernel, init: Task) -> RunResult:
+    deadlock: list[str] = []
+    try:
+        k.run()
+    except Deadlock as dl:
+        deadlock = [f"{t.tid} ({t.comm}): {t.state.name.lower()} in {t.channel}"
+                    for t in dl.tasks]
+    leftover = [f"{t.tid} ({t.comm}) {t.state.name.lower()}" for t in k.live_tasks()
+                if t.alive and t.group is not init.group]
+    status = init.group.wait_status
+    return RunResult(status if status is not None else 0, deadlock=deadlock, leftover=leftover)

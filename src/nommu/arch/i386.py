@@ -1,0 +1,202 @@
+"""i386: the registers, the `int $0x80` syscall ABI, the GDT and TLS.
+
+Syscall ABI (arch/x86/entry/entry_32.S): number in EAX, arguments in EBX, ECX,
+EDX, ESI, EDI, EBP, result in EAX (-4095..-1 is -errno).
+
+TLS: i386 Linux gives each thread three GDT slots (entries 6-8,
+GDT_ENTRY_TLS_MIN..MAX) that `set_thread_area` fills from a `struct
+user_desc`; musl then loads `%gs` with `entry*8 + 3`. There is one GDT in
+memory, so on a context switch the incoming thread's three descriptors are
+written into it. Unicorn runs the guest at CPL 0, so the stack segment needs
+a DPL-0 descriptor of its own (entry 15); the TLS descriptors keep DPL 3 as
+Linux writes them, which a CPL-0 load through an RPL-3 selector accepts.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from unicorn import UC_ARCH_X86, UC_MODE_32
+from unicorn.x86_const import (
+    UC_X86_REG_EAX,
+    UC_X86_REG_EBP,
+    UC_X86_REG_EBX,
+    UC_X86_REG_ECX,
+    UC_X86_REG_EDI,
+    UC_X86_REG_EDX,
+    UC_X86_REG_EFLAGS,
+    UC_X86_REG_EIP,
+    UC_X86_REG_ESI,
+    UC_X86_REG_ESP,
+    UC_X86_REG_GDTR,
+    UC_X86_REG_GS,
+    UC_X86_REG_SS,
+)
+
+from nommu.abi.signals import Signal
+
+if TYPE_CHECKING:
+    from nommu.machine.cpu import Cpu
+
+NAME = "i386"
+ELF_MACHINE = 3  # EM_386
+UC_ARCH = UC_ARCH_X86
+UC_MODE = UC_MODE_32
+WORD = 4
+PLATFORM = "i686"
+HWCAP = 0x0183FBFF  # fpu..sse2 as a P4-class CPU reports (what Unicorn's default model has)
+
+PC_REG = UC_X86_REG_EIP
+SP_REG = UC_X86_REG_ESP
+RESULT_REG = UC_X86_REG_EAX
+SYSCALL_TRAP = 0x80
+SYSCALL_INSN_LEN = 2  # `int $0x80` is CD 80: rewinding by this re-executes the syscall
+SYSCALL_REGS = (
+    UC_X86_REG_EAX,
+    UC_X86_REG_EBX,
+    UC_X86_REG_ECX,
+    UC_X86_REG_EDX,
+    UC_X86_REG_ESI,
+    UC_X86_REG_EDI,
+    UC_X86_REG_EBP,
+)
+GENERAL_REGS = {
+    "eax": UC_X86_REG_EAX,
+    "ebx": UC_X86_REG_EBX,
+    "ecx": UC_X86_REG_ECX,
+    "edx": UC_X86_REG_EDX,
+    "esi": UC_X86_REG_ESI,
+    "edi": UC_X86_REG_EDI,
+    "ebp": UC_X86_REG_EBP,
+    "esp": UC_X86_REG_ESP,
+    "eip": UC_X86_REG_EIP,
+    "eflags": UC_X86_REG_EFLAGS,
+}
+FRAME_REG = UC_X86_REG_EBP
+TLS_REG = UC_X86_REG_GS
+
+TRAP_DIVIDE = 0
+TRAP_INVALID_OPCODE = 6
+TRAP_GENERAL_PROTECTION = 13
+
+# Which signal each CPU exception becomes (arch/x86/kernel/traps.c).
+TRAP_SIGNALS: dict[int, Signal] = {
+    0: Signal.SIGFPE,  # divide error
+    1: Signal.SIGTRAP,  # debug
+    3: Signal.SIGTRAP,  # int3
+    4: Signal.SIGSEGV,  # overflow (into)
+    5: Signal.SIGSEGV,  # bound range
+    6: Signal.SIGILL,  # invalid opcode
+    11: Signal.SIGBUS,  # segment not present
+    12: Signal.SIGBUS,  # stack segment fault
+    13: Signal.SIGSEGV,  # general protection
+    14: Signal.SIGSEGV,  # page fault
+    16: Signal.SIGFPE,  # x87 error
+    17: Signal.SIGBUS,  # alignment check
+    19: Signal.SIGFPE,  # SIMD floating point
+}
+TRAP_NAMES: dict[int, str] = {
+    0: "divide error",
+    1: "debug trap",
+    3: "breakpoint (int3)",
+    4: "overflow",
+    5: "bound range exceeded",
+    6: "invalid opcode",
+    11: "segment not present",
+    12: "stack segment fault",
+    13: "general protection fault",
+    14: "page fault",
+    16: "x87 floating-point error",
+    17: "alignment check",
+    19: "SIMD floating-point exception",
+}
+
+# -- GDT ------------------------------------------------------------------
+
+GDT_ENTRIES = 32
+GDT_SIZE = GDT_ENTRIES * 8
+GDT_ENTRY_TLS_MIN = 6
+GDT_ENTRY_TLS_ENTRIES = 3
+GDT_ENTRY_KERNEL_DS = 15
+KERNEL_DS = GDT_ENTRY_KERNEL_DS * 8  # RPL 0: the selector SS uses at CPL 0
+USER_DESC = struct.Struct("<IIII")  # entry_number, base_addr, limit, flag bits
+
+
+def _descriptor(base: int, limit: int, access: int, flags: int) -> bytes:
+    """Pack one 8-byte segment descriptor."""
+    lo = (limit & 0xFFFF) | ((base & 0xFFFF) << 16)
+    hi = ((base >> 16) & 0xFF) | (access << 8) | (limit & 0xF0000) | (flags << 20)
+    hi |= base & 0xFF000000
+    return struct.pack("<II", lo, hi)
+
+
+EMPTY_DESCRIPTOR = bytes(8)
+
+
+@dataclass(frozen=True, slots=True)
+class UserDesc:
+    """struct user_desc, as set_thread_area reads and writes it."""
+
+    entry_number: int
+    base_addr: int
+    limit: int
+    seg_32bit: int
+    contents: int
+    read_exec_only: int
+    limit_in_pages: int
+    seg_not_present: int
+    useable: int
+
+    @classmethod
+    def unpack(cls, raw: bytes) -> UserDesc:
+        entry, base, limit, bits = USER_DESC.unpack(raw)
+        return cls(entry, base, limit, bits & 1, (bits >> 1) & 3, (bits >> 3) & 1,
+                   (bits >> 4) & 1, (bits >> 5) & 1, (bits >> 6) & 1)
+
+    def is_empty(self) -> bool:
+        """Linux's LDT_empty()/LDT_zero(): a request to clear the slot."""
+        zero = (self.base_addr, self.limit, self.contents, self.seg_32bit,
+                self.limit_in_pages, self.useable) == (0, 0, 0, 0, 0, 0)
+        return zero and ((self.read_exec_only, self.seg_not_present) in ((1, 1), (0, 0)))
+
+    def descriptor(self) -> bytes:
+        """The GDT descriptor fill_ldt() makes from this request (DPL 3)."""
+        if self.is_empty():
+            return EMPTY_DESCRIPTOR
+        seg_type = ((self.read_exec_only ^ 1) << 1) | (self.contents << 2) | 1
+        access = seg_type | 0x10 | (3 << 5) | ((self.seg_not_present ^ 1) << 7)
+        flags = self.useable | (self.seg_32bit << 2) | (self.limit_in_pages << 3)
+        return _descriptor(self.base_addr, self.limit, access, flags)
+
+
+def tls_base(descriptor: bytes) -> int:
+    """The segment base a TLS descriptor holds."""
+    lo, hi = struct.unpack("<II", descriptor)
+    return (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000)
+
+
+def init_cpu(cpu: Cpu) -> None:
+    """Nothing to do until the kernel places the GDT (`install_gdt`)."""
+
+
+def install_gdt(cpu: Cpu, gdt_addr: int) -> None:
+    """Write the GDT at `gdt_addr` in RAM, point GDTR at it and load SS."""
+    gdt = bytearray(GDT_SIZE)
+    kernel_ds = _descriptor(0, 0xFFFFF, 0x93, 0xC)  # flat data, DPL 0, 4 KiB pages, 32-bit
+    gdt[KERNEL_DS : KERNEL_DS + 8] = kernel_ds
+    cpu.ram.write(gdt_addr, gdt)
+    cpu.uc.reg_write(UC_X86_REG_GDTR, (0, gdt_addr, GDT_SIZE - 1, 0))
+    cpu.uc.reg_write(UC_X86_REG_SS, KERNEL_DS)
+
+
+def tls_slot_address(gdt_addr: int, entry: int) -> int:
+    return gdt_addr + entry * 8
+
+
+def initial_registers(entry: int, sp: int) -> list[tuple[int, int]]:
+    """Registers as ELF_PLAT_INIT leaves them for a new program on i386."""
+    regs = [(reg, 0) for reg in SYSCALL_REGS]
+    return [*regs, (UC_X86_REG_ESP, sp), (UC_X86_REG_EIP, entry),
+            (UC_X86_REG_EFLAGS, 0x202), (UC_X86_REG_GS, 0)]

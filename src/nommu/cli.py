@@ -1,0 +1,193 @@
+"""The command line: `nommu run`, `nommu demo`, and `nommu` alone.
+
+The exit status is the guest's: its exit code, or 128+N when signal N
+killed it (with a one-line, shell-style message on stderr, as bash prints
+"Segmentation fault"). nommu's own failures (a program that cannot be
+loaded, a bad option) print one line starting with "nommu:" and exit 1 or
+126/127 for programs that cannot be run / found, as shells do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import IO
+
+from nommu import __version__
+from nommu.api import EXIT_CANNOT_EXEC, EXIT_NOT_FOUND, Machine, RunResult
+from nommu.kernel.errors import NommuError
+
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in nommu itself
+
+
+def guestbin() -> Path:
+    """The directory of bundled guest programs inside the installed package."""
+    return Path(str(resources.files("nommu") / "guestbin"))
+
+
+def bundled_root() -> tempfile.TemporaryDirectory[str]:
+    """A writable copy of the bundled programs, so guests never modify the package."""
+    tmp = tempfile.TemporaryDirectory(prefix="nommu-root-")
+    bindir = Path(tmp.name) / "bin"
+    shutil.copytree(guestbin(), bindir)
+    for d in ("tmp", "dev", "dev/shm", "etc"):
+        (Path(tmp.name) / d).mkdir(parents=True, exist_ok=True)
+    return tmp
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nommu",
+        description="A no-MMU Linux machine: run i386 static-PIE programs the way uClinux runs "
+        "them (one flat physical memory, vfork instead of fork).",
+        epilog="Run 'nommu' alone for a demonstration. 'nommu run --help' for run options.",
+    )
+    p.add_argument("--version", action="version", version=f"nommu {__version__}")
+    sub = p.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="run a program on the no-MMU machine",
+                         description="Run PROGRAM (a path inside the guest root) as pid 1.")
+    _machine_options(run)
+    run.add_argument("program", metavar="PROGRAM")
+    run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    demo = sub.add_parser("demo", help="run a bundled demonstration program")
+    demo.add_argument("name", nargs="?", help="demo to run (omit to list them)")
+    demo.add_argument("args", nargs=argparse.REMAINDER)
+    _machine_options(demo, root=False)
+    return p
+
+
+def _machine_options(p: argparse.ArgumentParser, root: bool = True) -> None:
+    if root:
+        p.add_argument("--root", default=".", metavar="DIR",
+                       help="directory the guest sees as / (default: the current directory)")
+    p.add_argument("--mem", default="32M", metavar="SIZE",
+                   help="physical RAM of the machine (default 32M, like a small board)")
+    p.add_argument("--strace", action="store_true", help="print each syscall (to stderr)")
+    p.add_argument("--strace-file", metavar="FILE", help="write the syscall trace to FILE")
+    p.add_argument("--no-hints", action="store_true", help="no explanations on stderr")
+    p.add_argument("-E", "--env", action="append", default=[], metavar="VAR=VALUE",
+                   help="set an environment variable for the guest (repeatable)")
+
+
+def _trace_stream(args: argparse.Namespace) -> IO[str] | None:
+    if args.strace_file:
+        return open(args.strace_file, "w")  # noqa: SIM115 - closed at exit
+    return sys.stderr if args.strace else None
+
+
+def _env(args: argparse.Namespace) -> dict[str, str]:
+    from nommu.api import DEFAULT_ENV
+
+    env = dict(DEFAULT_ENV)
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise NommuError(f"bad --env {item!r}: use NAME=VALUE")
+        env[name] = value
+    return env
+
+
+def run_program(root: str, argv: list[str], args: argparse.Namespace) -> int:
+    machine = Machine(root=root, mem=args.mem, strace=_trace_stream(args),
+                      hints=not args.no_hints)
+    result = machine.run(argv, _env(args))
+    report(result, argv[0])
+    return result.returncode
+
+
+def report(result: RunResult, program: str) -> None:
+    """The shell-style line for a killed guest, and any deadlock or leftovers."""
+    if result.deadlock:
+        print("nommu: deadlock: every task is waiting and nothing can wake any of them:",
+              file=sys.stderr)
+        for line in result.deadlock:
+            print(f"  task {line}", file=sys.stderr)
+    elif result.signal:
+        print(f"nommu: {program}: {result.describe()}", file=sys.stderr)
+    if result.leftover:
+        print("nommu: still running when pid 1 exited (killed): "
+              + ", ".join(result.leftover), file=sys.stderr)
+
+
+DEMOS = {
+    "welcome": ("welcome", "what a no-MMU machine is, shown by a program running on one"),
+    "vfork-shared": ("vfork_shared", "a vfork child's writes land in its parent's memory"),
+    "vfork-exit": ("vfork_exit", "exit() instead of _exit() in a vfork child runs the "
+                   "parent's atexit handlers and flushes its stdio buffers"),
+    "naive-vfork": ("naive_vfork", "a naive vfork wrapper lets the child overwrite the "
+                    "parent's return address"),
+    "fork": ("fork_fail", "fork() fails with EINVAL on no-MMU; posix_spawn works"),
+}
+
+
+def demo(args: argparse.Namespace) -> int:
+    if not args.name:
+        print("Demonstrations (nommu demo NAME):")
+        for name, (_, what) in DEMOS.items():
+            print(f"  {name:14} {what}")
+        return 0
+    if args.name not in DEMOS:
+        raise NommuError(f"no demo {args.name!r}; 'nommu demo' lists them")
+    program = DEMOS[args.name][0]
+    extra = {"fork": ["/bin/exitcode", "0"], "naive-vfork": ["naive", "/bin/exitcode", "0"]}
+    with bundled_root() as root:
+        argv = [f"/bin/{program}", *(args.args or extra.get(args.name, []))]
+        return run_program(root, argv, args)
+
+
+def no_arguments() -> int:
+    """`nommu` alone: run the welcome demo and say what to try next."""
+    args = _parser().parse_args(["demo", "welcome"])
+    status = demo(args)
+    print("\nTry next:\n"
+          "  nommu demo                      list the demonstrations\n"
+          "  nommu demo naive-vfork --strace watch a vfork child clobber its parent\n"
+          "  nommu run --root DIR /prog      run your own i386 static-PIE program\n"
+          "  nommu run --help                all options")
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if not argv:
+            return no_arguments()
+        args = _parser().parse_args(argv)
+        if args.command == "run":
+            return run_program(args.root, [args.program, *args.args], args)
+        if args.command == "demo":
+            return demo(args)
+        _parser().print_help()
+        return 0
+    except NommuError as err:
+        print(f"nommu: {err}", file=sys.stderr)
+        text = str(err)
+        if "not found" in text:
+            return EXIT_NOT_FOUND
+        return EXIT_CANNOT_EXEC if ": " in text else 1
+    except KeyboardInterrupt:
+        print("nommu: interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 - the last line of defence: never a raw traceback
+        return internal_error()
+
+
+def internal_error() -> int:
+    import traceback
+
+    print("nommu internal error: this is a bug in nommu, not in your program.", file=sys.stderr)
+    print("Please report it with the command line and the program. Details:", file=sys.stderr)
+    tb = traceback.format_exc().rstrip().splitlines()
+    for line in tb[-8:]:
+        print(f"  {line}", file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+    os._exit(0)

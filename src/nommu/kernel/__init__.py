@@ -1,0 +1,1 @@
+"""The kernel: one module per concept (tasks, scheduling, memory, files...)."""

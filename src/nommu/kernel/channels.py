@@ -1,0 +1,60 @@
+"""Wait channels: what a sleeping task waits for.
+
+Each is a small frozen (hashable) value; two tasks waiting for the same
+thing sleep on equal channels and are woken together. The repr is what a
+deadlock report shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ChildEvent:
+    """wait4: a child of process `pid` changed state."""
+
+    pid: int
+
+    def __str__(self) -> str:
+        return f"wait4 for a child of {self.pid}"
+
+
+@dataclass(frozen=True, slots=True)
+class VforkDone:
+    """A vfork parent waits until child `pid` calls execve or exits."""
+
+    pid: int
+
+    def __str__(self) -> str:
+        return f"vfork: suspended until child {self.pid} calls execve or _exit"
+
+
+@dataclass(frozen=True, slots=True)
+class FutexKey:
+    """FUTEX_WAIT on the word at `addr` (one physical address space: no mm in the key)."""
+
+    addr: int
+
+    def __str__(self) -> str:
+        return f"futex wait on {self.addr:#x}"
+
+
+@dataclass(frozen=True, slots=True)
+class Timer:
+    """nanosleep and friends: only the deadline wakes it."""
+
+    tid: int
+
+    def __str__(self) -> str:
+        return "sleep"
+
+
+@dataclass(frozen=True, slots=True)
+class Paused:
+    """pause/sigsuspend: only a signal wakes it."""
+
+    tid: int
+
+    def __str__(self) -> str:
+        return "waiting for a signal"

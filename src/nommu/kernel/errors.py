@@ -1,0 +1,35 @@
+"""How kernel code reports failure and waiting.
+
+* `SyscallError(Errno.X)`: the syscall fails with -X. Exactly one place (the
+  syscall dispatcher) turns it into the value the guest sees.
+* `Blocked(channel)`: the syscall cannot finish yet. The dispatcher parks the
+  task on `channel` and re-executes the syscall after a wakeup (the xv6
+  sleep/wakeup pattern; Linux's -ERESTARTSYS is the same idea).
+"""
+
+from __future__ import annotations
+
+from nommu.abi.errno import Errno
+
+
+class SyscallError(Exception):
+    """The current syscall fails with `errno`."""
+
+    def __init__(self, errno: Errno, why: str = "") -> None:
+        super().__init__(errno.name if not why else f"{errno.name}: {why}")
+        self.errno = errno
+        self.why = why
+
+
+class Blocked(Exception):
+    """The current task must sleep on `channel` (until `deadline`, a monotonic
+    time in seconds, if given) and then retry the syscall."""
+
+    def __init__(self, channel: object, deadline: float | None = None) -> None:
+        super().__init__(repr(channel))
+        self.channel = channel
+        self.deadline = deadline
+
+
+class NommuError(Exception):
+    """A problem to tell the user in one line (bad program, bad option)."""

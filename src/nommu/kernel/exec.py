@@ -1,0 +1,162 @@
+"""execve: replace a process's program, the no-MMU way.
+
+The steps, in the order the kernel takes them (fs/exec.c, binfmt_elf_fdpic):
+
+1. Find and check the file inside the guest root (ENOENT, EACCES, ENOEXEC).
+2. Copy argv and envp out of the caller's memory *before anything is
+   released*: on no-MMU a vfork child's strings live in its parent's memory.
+3. Allocate the new program's memory: one contiguous block for the whole
+   image (a static-PIE keeps its segments' relative offsets: "constant
+   displacement") and a separate stack block. If memory runs out, the caller
+   gets ENOMEM and keeps running its old program.
+4. Point of no return: switch the task to a new MemoryMap and drop its
+   reference to the old one. The old blocks are freed only when no one uses
+   them: a vfork parent still stands on them. Dropping the reference is also
+   what releases the vfork parent (mm_release -> complete_vfork_done).
+5. Copy the segments in (and forget stale translated code there), build the
+   stack (argv, envp, auxv), close close-on-exec descriptors, reset caught
+   signals, and start at the entry point with fresh registers.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as st
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from nommu.abi import flags as F
+from nommu.abi.errno import Errno, from_host
+from nommu.kernel.errors import SyscallError
+from nommu.kernel.mm import MemoryMap
+from nommu.kernel.task import SigAction
+from nommu.loaders import stack
+from nommu.loaders.elf import ElfImage, LoadError, parse
+
+if TYPE_CHECKING:
+    from nommu.kernel.kernel import Kernel
+    from nommu.kernel.task import Task
+
+ARG_MAX = 32 * 4096  # MAX_ARG_PAGES pages of strings: the no-MMU exec limit
+MAX_INTERP_DEPTH = 4  # BINPRM_MAX_RECURSION
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """A program found and checked, ready to load."""
+
+    guest_path: str
+    image: ElfImage
+    argv: list[bytes]
+
+
+class ImageCache:
+    """Parsed executables by (host path, inode, size, mtime): parse each ELF once."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, int, int, int], ElfImage] = {}
+
+    def load(self, host: str, info: os.stat_result, allow_exec: bool) -> ElfImage:
+        key = (host, info.st_ino, info.st_size, info.st_mtime_ns)
+        image = self._cache.get(key)
+        if image is None:
+            with open(host, "rb") as f:
+                data = f.read()
+            image = parse(data, allow_exec=allow_exec)
+            self._cache[key] = image
+        elif image.etype == 2 and not allow_exec:
+            parse(image.data)  # raises the ET_EXEC refusal
+        return image
+
+
+def find_program(k: Kernel, t: Task, path: str, argv: list[bytes], depth: int = 0) -> Program:
+    """Resolve `path`, check it may be executed, and follow `#!` interpreters."""
+    if depth > MAX_INTERP_DEPTH:
+        raise SyscallError(Errno.ELOOP)
+    resolved = k.vfs.resolve_existing(t.fs.cwd, path)
+    try:
+        info = os.stat(resolved.host)
+    except OSError as err:
+        raise SyscallError(from_host(err)) from None
+    if not st.S_ISREG(info.st_mode) or not info.st_mode & 0o111:
+        raise SyscallError(Errno.EACCES)
+    with open(resolved.host, "rb") as f:
+        head = f.read(256)
+    if head.startswith(b"#!"):
+        return _script(k, t, resolved.guest, head, argv, depth)
+    try:
+        image = k.images.load(resolved.host, info, allow_exec=k.mmu)
+    except LoadError as err:
+        k.last_exec_error = f"{resolved.guest}: {err.message}"
+        raise SyscallError(err.errno, err.message) from None
+    return Program(resolved.guest, image, argv)
+
+
+def _script(k: Kernel, t: Task, guest: str, head: bytes, argv: list[bytes],
+            depth: int) -> Program:
+    """binfmt_script: `#!interp [arg]` runs interp [arg] script args..."""
+    line = head[2:].split(b"\n", 1)[0].strip()
+    if not line:
+        raise SyscallError(Errno.ENOEXEC)
+    interp, _, arg = line.partition(b" ")
+    new_argv = [interp, *([arg.strip()] if arg.strip() else []), guest.encode(), *argv[1:]]
+    return find_program(k, t, interp.decode(errors="surrogateescape"), new_argv, depth + 1)
+
+
+def check_args(argv: list[bytes], envp: list[bytes]) -> None:
+    if sum(len(s) + 1 for s in (*argv, *envp)) > ARG_MAX:
+        raise SyscallError(Errno.E2BIG)
+
+
+def exec_program(k: Kernel, t: Task, prog: Program, envp: list[bytes]) -> None:
+    """Steps 3-5 above: load `prog` into `t`, which returns to user mode at its entry."""
+    check_args(prog.argv, envp)
+    image = prog.image
+    block = k.alloc.alloc(image.span, t.pid, "image")
+    try:
+        stack_block = k.alloc.alloc(image.stack_size, t.pid, "stack")
+    except SyscallError:
+        k.alloc.free(block)
+        raise
+    # --- point of no return ---
+    mm = MemoryMap(k.alloc, exe=prog.guest_path)
+    mm.add(block, "image", prog.guest_path)
+    mm.add(stack_block, "stack", "[stack]")
+    load_base = block.start - image.low if image.is_pie else 0
+    mm.start_brk = mm.brk = mm.end_brk = block.end  # zero-size brk (ELF-FDPIC)
+    mm.start_stack = stack_block.end
+    mm.image, mm.load_base = image, load_base
+    k.release_mm(t, mm)
+    _copy_segments(k, image, block.start, load_base)
+    sp = _build_stack(k, t, image, load_base, stack_block.end, prog, envp)
+    k.unshare_files(t)
+    t.files.close_on_exec()
+    t.sighand = t.sighand.copy()
+    t.sighand.actions = [a if a.handler == F.SIG_IGN else SigAction() for a in t.sighand.actions]
+    t.comm = os.path.basename(prog.guest_path)[:15]
+    t.group.vfork_child = False
+    t.tls = [bytes(8)] * 3
+    k.start_task(t, image.entry + load_base, sp)
+
+
+def _copy_segments(k: Kernel, image: ElfImage, start: int, load_base: int) -> None:
+    k.cpu.flush_code(start, start + image.span)
+    k.ram.fill(start, image.span)
+    for seg in image.segments:
+        k.ram.write(seg.vaddr + load_base, image.data[seg.offset : seg.offset + seg.filesz])
+
+
+def _build_stack(k: Kernel, t: Task, image: ElfImage, load_base: int, top: int,
+                 prog: Program, envp: list[bytes]) -> int:
+    phdr = image.phdr_vaddr()
+    auxv = [
+        (F.AT_HWCAP, k.arch.HWCAP), (F.AT_PAGESZ, F.PAGE_SIZE), (F.AT_CLKTCK, 100),
+        (F.AT_PHDR, (phdr or 0) + load_base), (F.AT_PHENT, image.phentsize),
+        (F.AT_PHNUM, image.phnum), (F.AT_BASE, 0), (F.AT_FLAGS, 0),
+        (F.AT_ENTRY, image.entry + load_base), (F.AT_UID, 0), (F.AT_EUID, 0),
+        (F.AT_GID, 0), (F.AT_EGID, 0), (F.AT_SECURE, 0),
+    ]
+    layout = stack.build(top, prog.argv, envp, prog.guest_path.encode(),
+                         k.arch.PLATFORM.encode(), auxv)
+    k.ram.write(layout.sp, layout.data)
+    return layout.sp

@@ -1,0 +1,404 @@
+"""Open files and descriptor tables.
+
+Linux's three layers, kept apart as the kernel keeps them:
+
+* an `OpenFile` is an open file description: the object, its position and
+  status flags (O_APPEND, O_NONBLOCK). `dup` and inheritance share it.
+* an `FdTable` maps descriptor numbers to open files, plus the per-descriptor
+  close-on-exec flag. CLONE_FILES shares a table; vfork and posix_spawn
+  children get a copy.
+* the file kinds below implement reading, writing, seeking and stat for
+  host files, host directories, the terminal/stdio, and the device files.
+
+Every method raises `SyscallError` for a failure the guest should see.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import stat as st
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from nommu.abi import flags as F
+from nommu.abi.errno import Errno, from_host
+from nommu.kernel.errors import Blocked, SyscallError
+
+_DIRENT64 = struct.Struct("<QqHB")  # d_ino, d_off, d_reclen, d_type (then the name)
+
+
+@dataclass(frozen=True, slots=True)
+class StatInfo:
+    """What stat64/statx report, in guest terms."""
+
+    dev: int
+    ino: int
+    mode: int
+    nlink: int
+    uid: int
+    gid: int
+    rdev: int
+    size: int
+    blksize: int
+    blocks: int
+    atime_ns: int
+    mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def from_host(cls, s: os.stat_result) -> StatInfo:
+        return cls(s.st_dev & 0xFFFFFFFF, s.st_ino, s.st_mode, s.st_nlink, s.st_uid, s.st_gid,
+                   s.st_rdev, s.st_size, s.st_blksize, s.st_blocks, s.st_atime_ns,
+                   s.st_mtime_ns, s.st_ctime_ns)
+
+
+def char_device_stat(major: int, minor: int) -> StatInfo:
+    return StatInfo(5, 1000 + minor, st.S_IFCHR | 0o666, 1, 0, 0, (major << 8) | minor, 0,
+                    4096, 0, 0, 0, 0)
+
+
+class OpenFile:
+    """An open file description. Subclasses override what they support."""
+
+    def __init__(self, flags: int, path: str = "") -> None:
+        self.flags = flags
+        self.path = path  # guest path, for /proc and traces
+        self.refs = 1
+
+    @property
+    def readable(self) -> bool:
+        return (self.flags & F.O_ACCMODE) in (F.O_RDONLY, F.O_RDWR)
+
+    @property
+    def writable(self) -> bool:
+        return (self.flags & F.O_ACCMODE) in (F.O_WRONLY, F.O_RDWR)
+
+    def read(self, count: int) -> bytes:
+        raise SyscallError(Errno.EINVAL)
+
+    def write(self, data: bytes) -> int:
+        raise SyscallError(Errno.EINVAL)
+
+    def pread(self, count: int, offset: int) -> bytes:
+        raise SyscallError(Errno.ESPIPE)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        raise SyscallError(Errno.ESPIPE)
+
+    def lseek(self, offset: int, whence: int) -> int:
+        raise SyscallError(Errno.ESPIPE)
+
+    def stat(self) -> StatInfo:
+        raise SyscallError(Errno.EBADF)
+
+    def getdents(self, size: int) -> bytes:
+        raise SyscallError(Errno.ENOTDIR)
+
+    def is_tty(self) -> bool:
+        return False
+
+    def host_fd(self) -> int | None:
+        """A host descriptor to wait on with select(), if this file has one."""
+        return None
+
+    def truncate(self, length: int) -> None:
+        raise SyscallError(Errno.EINVAL)
+
+    def release(self) -> None:
+        """The last descriptor referring to this description closed."""
+
+
+def _host_call(fn: Callable[[], object]) -> object:
+    try:
+        return fn()
+    except OSError as err:
+        raise SyscallError(from_host(err)) from None
+
+
+class HostFile(OpenFile):
+    """A regular file of the guest root, backed by a host descriptor."""
+
+    def __init__(self, fd: int, flags: int, path: str) -> None:
+        super().__init__(flags, path)
+        self.fd = fd
+
+    def read(self, count: int) -> bytes:
+        return _host_call(lambda: os.read(self.fd, count))  # type: ignore[return-value]
+
+    def write(self, data: bytes) -> int:
+        return _host_call(lambda: os.write(self.fd, data))  # type: ignore[return-value]
+
+    def pread(self, count: int, offset: int) -> bytes:
+        return _host_call(lambda: os.pread(self.fd, count, offset))  # type: ignore[return-value]
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        return _host_call(lambda: os.pwrite(self.fd, data, offset))  # type: ignore[return-value]
+
+    def lseek(self, offset: int, whence: int) -> int:
+        if whence not in (F.SEEK_SET, F.SEEK_CUR, F.SEEK_END):
+            raise SyscallError(Errno.EINVAL)
+        return _host_call(lambda: os.lseek(self.fd, offset, whence))  # type: ignore[return-value]
+
+    def stat(self) -> StatInfo:
+        return StatInfo.from_host(_host_call(lambda: os.fstat(self.fd)))  # type: ignore[arg-type]
+
+    def truncate(self, length: int) -> None:
+        _host_call(lambda: os.ftruncate(self.fd, length))
+
+    def release(self) -> None:
+        os.close(self.fd)
+
+
+class HostDirectory(HostFile):
+    """A directory of the guest root; getdents64 lists it (with . and ..)."""
+
+    def __init__(self, fd: int, flags: int, path: str) -> None:
+        super().__init__(fd, flags, path)
+        self._entries: list[bytes] | None = None
+        self._next = 0
+
+    def read(self, count: int) -> bytes:
+        raise SyscallError(Errno.EISDIR)
+
+    def write(self, data: bytes) -> int:
+        raise SyscallError(Errno.EBADF)
+
+    def lseek(self, offset: int, whence: int) -> int:
+        if whence != F.SEEK_SET or offset < 0:
+            raise SyscallError(Errno.EINVAL)
+        self._next = offset
+        if offset == 0:
+            self._entries = None
+        return offset
+
+    def _list(self) -> list[bytes]:
+        me = os.fstat(self.fd)
+        out = [_dirent(me.st_ino, 1, F.DT_DIR, b"."), _dirent(me.st_ino, 2, F.DT_DIR, b"..")]
+        with os.scandir(self.fd) as it:
+            for entry in it:
+                dtype = _dtype(entry)
+                out.append(_dirent(entry.inode(), len(out) + 1, dtype, os.fsencode(entry.name)))
+        return out
+
+    def getdents(self, size: int) -> bytes:
+        if self._entries is None:
+            self._entries = _host_call(self._list)  # type: ignore[assignment]
+        assert self._entries is not None
+        out = bytearray()
+        while self._next < len(self._entries):
+            rec = self._entries[self._next]
+            if len(out) + len(rec) > size:
+                if not out:
+                    raise SyscallError(Errno.EINVAL)
+                break
+            out += rec
+            self._next += 1
+        return bytes(out)
+
+
+def _dtype(entry: os.DirEntry[str]) -> int:
+    try:
+        if entry.is_symlink():
+            return F.DT_LNK
+        if entry.is_dir(follow_symlinks=False):
+            return F.DT_DIR
+        if entry.is_file(follow_symlinks=False):
+            return F.DT_REG
+    except OSError:
+        pass
+    return F.DT_UNKNOWN
+
+
+def _dirent(ino: int, off: int, dtype: int, name: bytes) -> bytes:
+    reclen = (_DIRENT64.size + len(name) + 1 + 7) & ~7
+    rec = _DIRENT64.pack(ino, off, reclen, dtype) + name
+    return rec + bytes(reclen - len(rec))
+
+
+class HostStream(OpenFile):
+    """One of nommu's own stdin/stdout/stderr, passed to the guest.
+
+    A read that would block parks the task (the scheduler waits on the host
+    descriptor with select) instead of stalling every other task.
+    """
+
+    def __init__(self, fd: int, flags: int, path: str) -> None:
+        super().__init__(flags, path)
+        self.fd = fd
+
+    def read(self, count: int) -> bytes:
+        ready, _, _ = select.select([self.fd], [], [], 0)
+        if not ready:
+            if self.flags & F.O_NONBLOCK:
+                raise SyscallError(Errno.EAGAIN)
+            raise Blocked(HostReadable(self.fd))
+        return _host_call(lambda: os.read(self.fd, count))  # type: ignore[return-value]
+
+    def write(self, data: bytes) -> int:
+        try:
+            return os.write(self.fd, data)
+        except BrokenPipeError:
+            raise SyscallError(Errno.EPIPE) from None
+        except OSError as err:
+            raise SyscallError(from_host(err)) from None
+
+    def lseek(self, offset: int, whence: int) -> int:
+        return _host_call(lambda: os.lseek(self.fd, offset, whence))  # type: ignore[return-value]
+
+    def stat(self) -> StatInfo:
+        return StatInfo.from_host(_host_call(lambda: os.fstat(self.fd)))  # type: ignore[arg-type]
+
+    def is_tty(self) -> bool:
+        return os.isatty(self.fd)
+
+    def host_fd(self) -> int | None:
+        return self.fd
+
+
+@dataclass(frozen=True, slots=True)
+class HostReadable:
+    """Wait channel: a host descriptor that has no data yet."""
+
+    fd: int
+
+
+class CapturedOutput(OpenFile):
+    """Output collected in memory (the Python API's `capture=True`)."""
+
+    def __init__(self, sink: bytearray, path: str) -> None:
+        super().__init__(F.O_WRONLY, path)
+        self.sink = sink
+
+    def write(self, data: bytes) -> int:
+        self.sink += data
+        return len(data)
+
+    def stat(self) -> StatInfo:
+        return StatInfo(6, 1, st.S_IFIFO | 0o600, 1, 0, 0, 0, 0, 4096, 0, 0, 0, 0)
+
+
+class BytesInput(OpenFile):
+    """Input given as bytes (the Python API's `stdin=b"..."`)."""
+
+    def __init__(self, data: bytes, path: str) -> None:
+        super().__init__(F.O_RDONLY, path)
+        self.data = data
+        self.pos = 0
+
+    def read(self, count: int) -> bytes:
+        chunk = self.data[self.pos : self.pos + count]
+        self.pos += len(chunk)
+        return chunk
+
+    def stat(self) -> StatInfo:
+        return StatInfo(6, 2, st.S_IFIFO | 0o600, 1, 0, 0, 0, 0, 4096, 0, 0, 0, 0)
+
+
+class DevNull(OpenFile):
+    def read(self, count: int) -> bytes:
+        return b""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def lseek(self, offset: int, whence: int) -> int:
+        return 0
+
+    def stat(self) -> StatInfo:
+        return char_device_stat(1, 3)
+
+
+class DevZero(DevNull):
+    def read(self, count: int) -> bytes:
+        return bytes(count)
+
+    def stat(self) -> StatInfo:
+        return char_device_stat(1, 5)
+
+
+class DevRandom(DevNull):
+    """/dev/urandom and /dev/random, fed by the machine's entropy source."""
+
+    def __init__(self, flags: int, path: str, source: Callable[[int], bytes]) -> None:
+        super().__init__(flags, path)
+        self.source = source
+
+    def read(self, count: int) -> bytes:
+        return self.source(count)
+
+    def stat(self) -> StatInfo:
+        return char_device_stat(1, 9 if self.path.endswith("urandom") else 8)
+
+
+@dataclass(slots=True)
+class FdEntry:
+    file: OpenFile
+    cloexec: bool = False
+
+
+@dataclass(eq=False)
+class FdTable:
+    """Descriptor number -> open file. Shared under CLONE_FILES."""
+
+    limit: int = 1024
+    fds: dict[int, FdEntry] = field(default_factory=dict)
+    users: int = 1  # tasks sharing this table (CLONE_FILES)
+
+    def get(self, fd: int) -> OpenFile:
+        entry = self.fds.get(fd)
+        if entry is None:
+            raise SyscallError(Errno.EBADF)
+        return entry.file
+
+    def lowest_free(self, start: int = 0) -> int:
+        fd = start
+        while fd in self.fds:
+            fd += 1
+        if fd >= self.limit:
+            raise SyscallError(Errno.EMFILE)
+        return fd
+
+    def install(self, file: OpenFile, cloexec: bool = False, start: int = 0) -> int:
+        """Put `file` at the lowest free descriptor >= start (takes the reference)."""
+        fd = self.lowest_free(start)
+        self.fds[fd] = FdEntry(file, cloexec)
+        return fd
+
+    def install_at(self, fd: int, file: OpenFile, cloexec: bool = False) -> None:
+        """dup2's half: replace whatever `fd` was (closing it)."""
+        if fd < 0 or fd >= self.limit:
+            raise SyscallError(Errno.EBADF)
+        file.refs += 1
+        self.close(fd, missing_ok=True)
+        self.fds[fd] = FdEntry(file, cloexec)
+
+    def close(self, fd: int, missing_ok: bool = False) -> None:
+        entry = self.fds.pop(fd, None)
+        if entry is None:
+            if missing_ok:
+                return
+            raise SyscallError(Errno.EBADF)
+        put_file(entry.file)
+
+    def copy(self) -> FdTable:
+        """A new table sharing every open file (what a new process inherits)."""
+        for entry in self.fds.values():
+            entry.file.refs += 1
+        return FdTable(self.limit, {fd: FdEntry(e.file, e.cloexec) for fd, e in self.fds.items()})
+
+    def close_on_exec(self) -> None:
+        for fd in [fd for fd, e in self.fds.items() if e.cloexec]:
+            self.close(fd)
+
+    def close_all(self) -> None:
+        for fd in list(self.fds):
+            self.close(fd)
+
+
+def put_file(file: OpenFile) -> None:
+    """Drop one reference to an open file description."""
+    file.refs -= 1
+    if file.refs == 0:
+        file.release()

@@ -1,0 +1,134 @@
+"""Creating tasks without an MMU: vfork and clone. fork() cannot exist.
+
+fork() promises the child a *copy* of the parent's address space at the
+same addresses. Without an MMU two copies cannot live at one address, so a
+no-MMU kernel refuses it with EINVAL (kernel/fork.c, `SYSCALL_DEFINE0(fork)`
+under !CONFIG_MMU). What remains:
+
+vfork()  The child *borrows* the parent: same memory, same stack, a copy of
+         the parent's registers. The parent is suspended until the child
+         calls execve (which gives the child memory of its own) or exits, so
+         the two never run on the one stack at the same time. Nothing is
+         copied, which is also why vfork is fast. The child must not return
+         from the function that called vfork, nor touch anything but its own
+         new stack frames: every write lands in the parent's memory.
+
+clone()  The general form. CLONE_VM shares memory (threads, posix_spawn's
+         child on its own stack); CLONE_VFORK suspends the parent as vfork
+         does. Without CLONE_VM a no-MMU kernel does not refuse: the child
+         gets an empty memory map yet runs in the same physical memory, on
+         the parent's stack unless given a new one (reference, section 1).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nommu.abi.errno import Errno
+from nommu.abi.flags import CSIGNAL, CloneFlags
+from nommu.arch.i386 import UserDesc
+from nommu.kernel.channels import VforkDone
+from nommu.kernel.errors import SyscallError
+from nommu.kernel.mm import MemoryMap
+from nommu.kernel.task import Task, ThreadGroup
+
+if TYPE_CHECKING:
+    from nommu.kernel.kernel import Kernel
+
+C = CloneFlags
+VFORK_FLAGS = C.CLONE_VM | C.CLONE_VFORK | 17  # SIGCHLD
+_NAMESPACES = (C.CLONE_NEWNS | C.CLONE_NEWCGROUP | C.CLONE_NEWUTS | C.CLONE_NEWIPC
+               | C.CLONE_NEWUSER | C.CLONE_NEWPID | C.CLONE_NEWNET)
+
+
+def check_flags(flags: int) -> None:
+    """The flag combinations copy_process() refuses, with its errno."""
+    if flags & C.CLONE_THREAD and not flags & C.CLONE_SIGHAND:
+        raise SyscallError(Errno.EINVAL)
+    if flags & C.CLONE_SIGHAND and not flags & C.CLONE_VM:
+        raise SyscallError(Errno.EINVAL)
+    if flags & C.CLONE_FS and flags & C.CLONE_NEWNS:
+        raise SyscallError(Errno.EINVAL)
+    if flags & C.CLONE_THREAD and flags & CSIGNAL:
+        raise SyscallError(Errno.EINVAL)
+    if flags & (_NAMESPACES | C.CLONE_PIDFD):
+        raise SyscallError(Errno.EINVAL, "namespaces and pidfds are not supported")
+
+
+def copy_process(k: Kernel, parent: Task, flags: int, new_sp: int, tls: int) -> Task:
+    """A new task from `parent` according to clone `flags` (not yet running)."""
+    check_flags(flags)
+    if len(k.tasks) >= k.config.max_tasks:
+        raise SyscallError(Errno.EAGAIN)
+    tid = k.alloc_pid()
+    mm = parent.mm.get() if flags & C.CLONE_VM else MemoryMap(k.alloc)
+    files = parent.files if flags & C.CLONE_FILES else parent.files.copy()
+    if flags & C.CLONE_FILES:
+        files.users += 1
+    fs = parent.fs if flags & C.CLONE_FS else parent.fs.copy()
+    sighand = parent.sighand if flags & C.CLONE_SIGHAND else parent.sighand.copy()
+    group = parent.group if flags & C.CLONE_THREAD else _new_group(k, parent, flags, tid)
+    child = Task(tid, group, mm, files, fs, sighand, comm=parent.comm, tls=list(parent.tls),
+                 sigmask=parent.sigmask)
+    group.tasks.append(child)
+    if flags & C.CLONE_SETTLS:
+        set_tls(k, child, UserDesc.unpack(k.uspace.read(tls, 16)))
+    child.ctx = k.cpu.context_save()  # the parent's registers, as they are now
+    child.ctx.reg_write(k.arch.RESULT_REG, 0)  # ...except that clone returns 0 here
+    if new_sp:
+        child.ctx.reg_write(k.arch.SP_REG, new_sp)
+    child.pc = k.cpu.pc
+    k.tasks[tid] = child
+    return child
+
+
+def _new_group(k: Kernel, parent: Task, flags: int, tid: int) -> ThreadGroup:
+    up = parent.group.parent if flags & C.CLONE_PARENT else parent.group
+    group = ThreadGroup(tid, up, parent.group.pgid, parent.group.sid,
+                        exit_signal=flags & CSIGNAL)
+    group.vfork_child = bool(flags & C.CLONE_VFORK)
+    if up is not None:
+        up.children.append(group)
+    k.groups[tid] = group
+    return group
+
+
+def set_tls(k: Kernel, t: Task, desc: UserDesc) -> int:
+    """Install a TLS descriptor in one of `t`'s three GDT slots; return the entry."""
+    first = k.arch.GDT_ENTRY_TLS_MIN
+    entry = desc.entry_number
+    if entry == 0xFFFFFFFF:
+        free = [i for i, d in enumerate(t.tls) if d == bytes(8)]
+        if not free:
+            raise SyscallError(Errno.ESRCH)
+        entry = first + free[0]
+    if not first <= entry < first + k.arch.GDT_ENTRY_TLS_ENTRIES:
+        raise SyscallError(Errno.EINVAL)
+    t.tls[entry - first] = desc.descriptor()
+    return entry
+
+
+def do_clone(k: Kernel, parent: Task, flags: int, new_sp: int, ptid: int, tls: int,
+             ctid: int) -> int:
+    """clone(2): create the task, publish its tid, and suspend a vfork parent."""
+    child = copy_process(k, parent, flags, new_sp, tls)
+    if flags & C.CLONE_PARENT_SETTID:
+        k.uspace.write_u32(ptid, child.tid)
+    if flags & C.CLONE_CHILD_SETTID:
+        k.uspace.write_u32(ctid, child.tid)
+    if flags & C.CLONE_CHILD_CLEARTID:
+        child.clear_child_tid = ctid
+    k.sched.add(child)
+    k.events.task_created(parent, child, flags)
+    if flags & C.CLONE_VFORK:
+        child.vfork_done = parent
+        k.sched.sleep(parent, VforkDone(child.tid))
+    return child.tid
+
+
+def fork_refused(k: Kernel, t: Task) -> int:
+    """fork() on a no-MMU kernel: EINVAL, and tell the person why once."""
+    k.hint("fork", f"process {t.pid} ({t.comm}) called fork(), which a no-MMU kernel refuses "
+           "with EINVAL: there is no MMU to give the child a copy of the parent's memory at "
+           "the same addresses. Use vfork()+execve() or posix_spawn() (or run with --mmu).")
+    raise SyscallError(Errno.EINVAL, "fork is impossible without an MMU")

@@ -1,0 +1,75 @@
+"""Futexes: sleeping on a word of user memory.
+
+FUTEX_WAIT sleeps only if the word still holds the expected value (checked
+and slept on atomically: the kernel runs one syscall at a time), FUTEX_WAKE
+wakes up to N sleepers. On a no-MMU machine every process shares one
+physical address space, so the key is the address alone: private and shared
+futexes are the same thing here.
+
+The bitset variants record a mask per waiter; a wake only wakes waiters
+whose mask intersects its own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nommu.abi import flags as F
+from nommu.abi.errno import Errno
+from nommu.kernel.channels import FutexKey
+from nommu.kernel.errors import Blocked, SyscallError
+from nommu.kernel.task import Task
+
+if TYPE_CHECKING:
+    from nommu.kernel.kernel import Kernel
+
+
+def futex_wait(k: Kernel, t: Task, addr: int, expected: int, deadline: float | None,
+               bitset: int = F.FUTEX_BITSET_MATCH_ANY) -> int:
+    """Sleep on `addr` while it holds `expected`; 0 when woken."""
+    if addr & 3:
+        raise SyscallError(Errno.EINVAL)
+    if bitset == 0:
+        raise SyscallError(Errno.EINVAL)
+    if t.restart:  # we slept and are running the syscall again
+        if t.futex_woken:
+            t.futex_woken = False
+            return 0
+        if deadline is not None and k.sched.clock() >= deadline:
+            raise SyscallError(Errno.ETIMEDOUT)
+    elif k.uspace.read_u32(addr) != expected & 0xFFFFFFFF:
+        raise SyscallError(Errno.EAGAIN)
+    t.futex_bitset = bitset
+    raise Blocked(FutexKey(addr), deadline)
+
+
+def futex_wake(k: Kernel, addr: int, count: int,
+               bitset: int = F.FUTEX_BITSET_MATCH_ANY) -> int:
+    """Wake up to `count` waiters on `addr` whose bitset matches; how many woke."""
+    if bitset == 0:
+        raise SyscallError(Errno.EINVAL)
+    waiters = k.sched.sleepers.get(FutexKey(addr), [])
+    woken = 0
+    for waiter in list(waiters):
+        if woken >= count:
+            break
+        if waiter.futex_bitset & bitset:
+            waiter.futex_woken = True
+            k.sched.wake_task(waiter)
+            woken += 1
+    return woken
+
+
+def futex_requeue(k: Kernel, addr: int, wake: int, requeue: int, addr2: int,
+                  expected: int | None) -> int:
+    """Wake `wake` waiters on `addr`, move up to `requeue` more to `addr2`."""
+    if expected is not None and k.uspace.read_u32(addr) != expected & 0xFFFFFFFF:
+        raise SyscallError(Errno.EAGAIN)
+    woken = futex_wake(k, addr, wake)
+    waiters = k.sched.sleepers.get(FutexKey(addr), [])
+    moved = waiters[:requeue]
+    for waiter in moved:
+        k.sched.wake_task(waiter)
+        k.sched.sleep(waiter, FutexKey(addr2), waiter.deadline)
+        waiter.restart = True
+    return woken + len(moved)

@@ -1,0 +1,210 @@
+"""The kernel object: owns the machine and every kernel subsystem, and runs it.
+
+There are no module-level globals: everything a syscall needs is reached
+from the `Kernel` passed to it, so several machines can live in one Python
+process (the tests do this).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING
+
+from nommu.abi.flags import PAGE_SIZE
+from nommu.abi.signals import Signal
+from nommu.arch import i386
+from nommu.kernel.alloc import PhysAllocator
+from nommu.kernel.exec import ImageCache
+from nommu.kernel.files import FdEntry, FdTable, OpenFile
+from nommu.kernel.mm import MemoryMap
+from nommu.kernel.sched import Scheduler
+from nommu.kernel.task import Task, TaskState, ThreadGroup
+from nommu.kernel.uaccess import UserMemory
+from nommu.kernel.vfs import Vfs
+from nommu.machine.cpu import Cpu, CpuContext, Stop
+from nommu.machine.ram import PhysicalRAM
+
+from nommu.trace.events import EventSink
+
+if TYPE_CHECKING:
+    from nommu.trace.strace import Strace
+
+RAM_BASE = 0x40000000  # where physical RAM starts (page 0 stays unmapped: NULL faults)
+
+
+@dataclass
+class KernelConfig:
+    mem: int = 32 << 20
+    root: str = "."
+    mmu: bool = False
+    hints: bool = True  # one-time explanations on stderr (fork on no-MMU...)
+    max_tasks: int = 4096
+    random: Callable[[int], bytes] = os.urandom
+    clock_realtime: Callable[[], float] = time.time
+    clock_monotonic: Callable[[], float] = time.monotonic
+    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+
+
+class Kernel:
+    """One machine: CPU, RAM, allocator, file system, tasks and scheduler."""
+
+    def __init__(self, config: KernelConfig) -> None:
+        self.config = config
+        self.arch = i386
+        self.mmu = config.mmu
+        self.ram = PhysicalRAM(RAM_BASE, config.mem)
+        self.cpu = Cpu(self.arch, self.ram)
+        self.alloc = PhysAllocator(RAM_BASE, config.mem)
+        self.gdt = self.alloc.alloc(PAGE_SIZE, 0, "kernel").start
+        self.arch.install_gdt(self.cpu, self.gdt)
+        self._pristine: CpuContext = self.cpu.context_save()
+        self.uspace = UserMemory(self.ram)
+        self.vfs = Vfs(config.root)
+        self.images = ImageCache()
+        self.sched = Scheduler(self, config.clock_monotonic)
+        self.tasks: dict[int, Task] = {}
+        self.groups: dict[int, ThreadGroup] = {}
+        self._next_pid = 1
+        self.current: Task | None = None
+        self.init: ThreadGroup | None = None
+        self.tracer: Strace | None = None
+        self.events: EventSink = EventSink()
+        self.hints_given: set[str] = set()
+        self.last_exec_error = ""
+        self.last_fault: tuple[Task, Stop, int] | None = None
+        self.boot_monotonic = config.clock_monotonic()
+        self._loaded_tls: list[bytes] = [bytes(8)] * 3
+        from nommu.syscalls.dispatch import make_dispatcher
+
+        self.cpu.on_syscall = make_dispatcher(self)
+
+    # -- pids ----------------------------------------------------------------
+
+    def alloc_pid(self) -> int:
+        pid = self._next_pid
+        while pid in self.tasks or pid in self.groups:
+            pid += 1
+        self._next_pid = pid + 1
+        return pid
+
+    # -- memory --------------------------------------------------------------
+
+    def release_mm(self, t: Task, new: MemoryMap | None) -> None:
+        """mm_release: `t` stops using its memory (exec or exit).
+
+        Wakes a vfork parent waiting on `t`; the old blocks are freed only if
+        nobody else still uses them.
+        """
+        old = t.mm
+        if new is not None:
+            t.mm = new
+        self.clear_child_tid(t)
+        if t.vfork_done is not None:
+            from nommu.kernel.channels import VforkDone
+
+            self.sched.wakeup(VforkDone(t.tid))
+            t.vfork_done = None
+        old.put()
+
+    def clear_child_tid(self, t: Task) -> None:
+        """CLONE_CHILD_CLEARTID: zero the word and wake a futex waiter on it."""
+        if t.clear_child_tid and t.mm.users > 1:
+            from nommu.kernel.channels import FutexKey
+
+            addr, t.clear_child_tid = t.clear_child_tid, 0
+            try:
+                self.uspace.write_u32(addr, 0)
+            except Exception:  # noqa: BLE001 - a bad pointer here is ignored, as in Linux
+                return
+            self.sched.wakeup(FutexKey(addr))
+
+    def unshare_files(self, t: Task) -> None:
+        """Give `t` its own descriptor table if it shares one (exec does this)."""
+        if t.files.users > 1:
+            t.files.users -= 1
+            t.files = t.files.copy()
+
+    # -- starting and switching tasks ---------------------------------------
+
+    def start_task(self, t: Task, entry: int, sp: int) -> None:
+        """Make `t` start afresh at `entry` with stack `sp` (a new program)."""
+        t.ctx = None
+        t.pc = entry
+        t.fresh_regs = self.arch.initial_registers(entry, sp)
+        if self.sched.on_cpu is t:
+            self.sched.on_cpu = None
+        if self.current is t:
+            self.cpu.stop()
+
+    def switch_to(self, t: Task) -> None:
+        """Load `t`'s registers into the CPU (saving whoever held it)."""
+        self.current = t
+        prev = self.sched.on_cpu
+        if prev is t:
+            return
+        if prev is not None and prev.alive:
+            if prev.ctx is None:
+                prev.ctx = self.cpu.context_save()
+            else:
+                self.cpu.context_update(prev.ctx)
+        if t.fresh_regs is not None:
+            self.cpu.context_restore(self._pristine)
+            self.cpu.regs_write(t.fresh_regs)
+            t.fresh_regs = None
+        elif t.ctx is not None:
+            self.cpu.context_restore(t.ctx)
+        self.load_tls(t)
+        self.sched.on_cpu = t
+        self.sched.switches += 1
+
+    def load_tls(self, t: Task) -> None:
+        if t.tls != self._loaded_tls:
+            self.ram.write(self.gdt + 8 * self.arch.GDT_ENTRY_TLS_MIN, b"".join(t.tls))
+            self._loaded_tls = list(t.tls)
+        gs = self.cpu.reg_read(self.arch.TLS_REG)
+        if gs:
+            self.cpu.reg_write(self.arch.TLS_REG, gs)  # reload the descriptor cache
+
+    # -- files ---------------------------------------------------------------
+
+    def new_fd_table(self, stdio: list[OpenFile]) -> FdTable:
+        table = FdTable()
+        for fd, file in enumerate(stdio):
+            table.fds[fd] = FdEntry(file)
+        return table
+
+    # -- messages ------------------------------------------------------------
+
+    def hint(self, key: str, text: str) -> None:
+        """Explain something to the person at the terminal, once per run."""
+        if self.config.hints and key not in self.hints_given:
+            self.hints_given.add(key)
+            print(f"nommu: {text}", file=self.config.stderr)
+
+    def signal_name(self, sig: int) -> str:
+        return Signal(sig).name if sig in Signal._value2member_map_ else str(sig)
+
+    # -- the run loop --------------------------------------------------------
+
+    def run(self) -> None:
+        """Run until the first process (init) has exited."""
+        from nommu.kernel.traps import handle_stop
+
+        sched, cpu = self.sched, self.cpu
+        while not self.finished:
+            t = sched.pick()
+            self.switch_to(t)
+            stop = cpu.run(t.pc, sched.slice_for(t))
+            handle_stop(self, t, stop)
+
+    @property
+    def finished(self) -> bool:
+        return self.init is not None and self.init.wait_status is not None
+
+    def live_tasks(self) -> list[Task]:
+        return [t for t in self.tasks.values() if t.state is not TaskState.DEAD]
+

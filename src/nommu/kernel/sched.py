@@ -1,0 +1,154 @@
+"""The scheduler: who runs next, sleeping and waking, and the run loop.
+
+One CPU, many tasks. The run loop gives the CPU to one runnable task for a
+time slice (Unicorn's `timeout`, so no per-instruction cost), and takes it
+back when the slice ends or a syscall changes who should run (a task
+blocked, exited, exec'd, or created another). Tasks are picked round-robin.
+
+Blocking is one primitive, as in xv6: `sleep(task, channel)` parks a task
+on any hashable object and `wakeup(channel)` makes every task parked there
+runnable again; the woken task re-executes the syscall that blocked, which
+re-checks its condition. A sleep may carry a deadline; a task waiting for
+host input (the terminal) has a `HostReadable` channel the idle loop
+watches with select().
+
+When no task can run and nothing (a timer, host input) can ever wake one,
+the machine is deadlocked: `Deadlock` is raised with the list of tasks and
+what each waits for, instead of hanging.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import select
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from nommu.kernel.files import HostReadable
+from nommu.kernel.task import Task, TaskState
+
+if TYPE_CHECKING:
+    from nommu.kernel.kernel import Kernel
+
+SLICE_US = 20_000  # a time slice when other tasks want the CPU
+LONE_SLICE_US = 100_000  # when one task runs alone (only timers or Ctrl-C can interrupt)
+
+
+class Deadlock(Exception):
+    """Every task sleeps and nothing can wake any of them."""
+
+    def __init__(self, tasks: list[Task]) -> None:
+        super().__init__("deadlock")
+        self.tasks = tasks
+
+
+class Scheduler:
+    def __init__(self, kernel: Kernel, clock: Callable[[], float] = time.monotonic) -> None:
+        self.k = kernel
+        self.clock = clock
+        self.runqueue: deque[Task] = deque()
+        self.sleepers: dict[object, list[Task]] = {}
+        self._timers: list[tuple[float, int, Task]] = []
+        self._seq = itertools.count()
+        self.on_cpu: Task | None = None  # whose registers the CPU holds
+        self.switches = 0
+
+    # -- sleeping and waking -------------------------------------------------
+
+    def sleep(self, task: Task, channel: object, deadline: float | None = None) -> None:
+        """Park `task` on `channel` (until `deadline`, if given)."""
+        task.state = TaskState.SLEEPING
+        task.channel = channel
+        task.deadline = deadline
+        self.sleepers.setdefault(channel, []).append(task)
+        if task in self.runqueue:
+            self.runqueue.remove(task)
+        if deadline is not None:
+            heapq.heappush(self._timers, (deadline, next(self._seq), task))
+
+    def wakeup(self, channel: object) -> int:
+        """Make every task sleeping on `channel` runnable; return how many."""
+        tasks = self.sleepers.pop(channel, None)
+        if not tasks:
+            return 0
+        for task in tasks:
+            self._make_runnable(task)
+        return len(tasks)
+
+    def wake_task(self, task: Task) -> None:
+        """Wake one task wherever it sleeps (a timeout, a signal)."""
+        if task.state is not TaskState.SLEEPING:
+            return
+        waiters = self.sleepers.get(task.channel)
+        if waiters is not None and task in waiters:
+            waiters.remove(task)
+            if not waiters:
+                del self.sleepers[task.channel]
+        self._make_runnable(task)
+
+    def _make_runnable(self, task: Task) -> None:
+        task.state = TaskState.RUNNABLE
+        task.channel = None
+        self.runqueue.append(task)
+
+    def add(self, task: Task) -> None:
+        """A new task joins the run queue."""
+        task.state = TaskState.RUNNABLE
+        self.runqueue.append(task)
+
+    def remove(self, task: Task) -> None:
+        """Take a task off every queue (it exited)."""
+        if task.state is TaskState.SLEEPING:
+            self.wake_task(task)
+        if task in self.runqueue:
+            self.runqueue.remove(task)
+        if self.on_cpu is task:
+            self.on_cpu = None
+
+    # -- choosing ------------------------------------------------------------
+
+    def pick(self) -> Task:
+        """The next task to run, waiting (without spinning) if none is runnable."""
+        while True:
+            self._expire_timers()
+            while self.runqueue:
+                task = self.runqueue.popleft()
+                if task.state is TaskState.RUNNABLE:
+                    return task
+            self._idle()
+
+    def _expire_timers(self) -> None:
+        now = self.clock()
+        while self._timers and self._timers[0][0] <= now:
+            deadline, _, task = heapq.heappop(self._timers)
+            if task.state is TaskState.SLEEPING and task.deadline == deadline:
+                self.wake_task(task)
+
+    def _idle(self) -> None:
+        """Nothing runnable: wait for host input or the next timer, or report deadlock."""
+        while self._timers and self._timers[0][2].deadline != self._timers[0][0]:
+            heapq.heappop(self._timers)  # stale entries of tasks woken early
+        host_fds = [c.fd for c in self.sleepers if isinstance(c, HostReadable)]
+        if not self._timers and not host_fds:
+            sleeping = [t for t in self.k.tasks.values() if t.alive]
+            raise Deadlock(sleeping)
+        timeout = None
+        if self._timers:
+            timeout = max(0.0, self._timers[0][0] - self.clock())
+        if host_fds:
+            ready, _, _ = select.select(host_fds, [], [], timeout)
+            for fd in ready:
+                self.wakeup(HostReadable(fd))
+        elif timeout:
+            time.sleep(timeout)
+
+    def slice_for(self, task: Task) -> int:
+        return SLICE_US if self.runqueue or self._timers else LONE_SLICE_US
+
+    def requeue(self, task: Task) -> None:
+        """The slice ended: back to the end of the line."""
+        if task.state is TaskState.RUNNABLE:
+            self.runqueue.append(task)

@@ -1,0 +1,128 @@
+"""Tasks and processes.
+
+A `Task` is what the scheduler runs: one thread of execution with its own
+registers (saved in `ctx` while it is off the CPU). A process is a thread
+group (`ThreadGroup`): the tasks that share a pid (tgid), a parent, children
+and an exit status. What a task *uses* is held through shared objects, as in
+Linux, so that clone() flags decide what is shared and what is copied:
+
+    CLONE_VM       -> task.mm      (MemoryMap: the regions it owns)
+    CLONE_FILES    -> task.files   (FdTable)
+    CLONE_FS       -> task.fs      (FsContext: the current directory, umask)
+    CLONE_SIGHAND  -> task.sighand (SigHand: the signal handlers)
+    CLONE_THREAD   -> task.group   (ThreadGroup)
+
+On a no-MMU machine every task's memory is the same physical memory anyway;
+`mm` only records who owns which blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from nommu.abi.signals import NSIG
+
+if TYPE_CHECKING:
+    from nommu.kernel.files import FdTable
+    from nommu.kernel.mm import MemoryMap
+    from nommu.machine.cpu import CpuContext
+
+
+class TaskState(Enum):
+    RUNNABLE = "R"  # on the run queue or on the CPU
+    SLEEPING = "S"  # parked on a wait channel
+    STOPPED = "T"  # stopped by a signal
+    ZOMBIE = "Z"  # exited, waiting for its parent to reap it
+    DEAD = "X"  # gone
+
+
+@dataclass(eq=False)
+class FsContext:
+    """The current directory and umask (shared under CLONE_FS)."""
+
+    cwd: str = "/"
+    umask: int = 0o022
+
+    def copy(self) -> FsContext:
+        return FsContext(self.cwd, self.umask)
+
+
+@dataclass(frozen=True, slots=True)
+class SigAction:
+    handler: int = 0  # SIG_DFL
+    flags: int = 0
+    restorer: int = 0
+    mask: int = 0
+
+
+@dataclass(eq=False)
+class SigHand:
+    """Signal dispositions (shared under CLONE_SIGHAND)."""
+
+    actions: list[SigAction] = field(default_factory=lambda: [SigAction()] * (NSIG + 1))
+
+    def copy(self) -> SigHand:
+        return SigHand(list(self.actions))
+
+
+@dataclass(eq=False)
+class ThreadGroup:
+    """A process: the tasks that share one pid."""
+
+    tgid: int
+    parent: ThreadGroup | None
+    pgid: int
+    sid: int
+    tasks: list[Task] = field(default_factory=list)
+    children: list[ThreadGroup] = field(default_factory=list)
+    exit_signal: int = 17  # SIGCHLD, sent to the parent when this process ends
+    wait_status: int | None = None  # set when the last task has exited
+    reaped: bool = False
+    group_exit_code: int | None = None  # exit_group() in progress
+    vfork_child: bool = False  # created by vfork/CLONE_VFORK, not yet exec'd or exited
+
+    @property
+    def leader(self) -> Task:
+        return self.tasks[0]
+
+    @property
+    def zombie(self) -> bool:
+        return self.wait_status is not None and not self.reaped
+
+
+@dataclass(eq=False)
+class Task:
+    tid: int
+    group: ThreadGroup
+    mm: MemoryMap
+    files: FdTable
+    fs: FsContext
+    sighand: SigHand
+    comm: str = ""
+    ctx: CpuContext | None = None
+    pc: int = 0
+    fresh_regs: list[tuple[int, int]] | None = None  # a new program's first registers
+    state: TaskState = TaskState.RUNNABLE
+    channel: object | None = None  # what a SLEEPING task waits for
+    deadline: float | None = None  # when a timed sleep ends (monotonic seconds)
+    restart: bool = False  # re-execute the syscall when next run
+    tls: list[bytes] = field(default_factory=lambda: [bytes(8)] * 3)
+    clear_child_tid: int = 0
+    vfork_done: Task | None = None  # the parent suspended until we exec or exit
+    sigmask: int = 0
+    pending: int = 0  # bit (signo - 1) set: signal waiting for delivery
+    futex_woken: bool = False
+    futex_bitset: int = 0xFFFFFFFF
+
+    @property
+    def pid(self) -> int:
+        return self.group.tgid
+
+    @property
+    def alive(self) -> bool:
+        return self.state not in (TaskState.ZOMBIE, TaskState.DEAD)
+
+    def describe(self) -> str:
+        return f"{self.tid} ({self.comm})"

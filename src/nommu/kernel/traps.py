@@ -1,0 +1,50 @@
+"""What happens when the CPU hands control back to the kernel.
+
+The CPU stops for three reasons: a syscall asked it to (the task blocked,
+exited, exec'd, or yielded), its time slice ran out, or the guest faulted.
+For a fault the kernel does what Linux's trap handlers do: turn the CPU
+exception into a signal for the task (SIGSEGV for a bad address, SIGILL for
+an invalid opcode, SIGFPE for a divide error) and, when that signal kills
+it, tell the person exactly what went wrong and where.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nommu.abi.signals import Signal
+from nommu.kernel import signal as ksignal
+from nommu.kernel.task import Task, TaskState
+from nommu.machine.cpu import Stop, StopKind
+
+if TYPE_CHECKING:
+    from nommu.kernel.kernel import Kernel
+
+
+def handle_stop(k: Kernel, t: Task, stop: Stop) -> None:
+    """Bring `t` up to date after its slice, and requeue it if it may go on."""
+    if stop.kind is not StopKind.STOPPED:
+        handle_fault(k, t, stop)
+        return
+    if not t.alive:
+        return
+    if t.fresh_regs is None:  # (after execve the new program's entry is already set)
+        t.pc = stop.pc - (k.arch.SYSCALL_INSN_LEN if t.restart else 0)
+    if t.state is TaskState.RUNNABLE:
+        k.sched.requeue(t)
+
+
+def fault_signal(k: Kernel, stop: Stop) -> Signal:
+    if stop.kind is StopKind.MEMORY_FAULT:
+        return Signal.SIGSEGV
+    return k.arch.TRAP_SIGNALS.get(stop.trapno, Signal.SIGSEGV)
+
+
+def handle_fault(k: Kernel, t: Task, stop: Stop) -> None:
+    """A CPU exception in `t`: it becomes a signal, forced on the task."""
+    t.pc = stop.pc
+    sig = fault_signal(k, stop)
+    k.last_fault = (t, stop, sig)
+    ksignal.force_signal(k, t, sig)
+    if t.alive and t.state is TaskState.RUNNABLE:
+        k.sched.requeue(t)

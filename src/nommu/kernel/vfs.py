@@ -1,0 +1,107 @@
+"""The guest's file system: a host directory seen as `/`, and nothing beyond it.
+
+Path resolution walks the guest path one component at a time, the way the
+kernel's namei does, with the guest root as a hard floor: `..` at the root
+stays at the root, and a symlink's target (absolute or relative) is
+resolved again from inside the root, so no path the guest can write names a
+host file outside it. A chain of more than 40 symlinks is ELOOP, as in Linux.
+
+Device files (/dev/null, /dev/zero, /dev/urandom...) are provided by the
+kernel, not the host, whatever the root holds.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as st
+from dataclasses import dataclass
+from pathlib import Path
+
+from nommu.abi.errno import Errno, from_host
+from nommu.kernel.errors import SyscallError
+
+MAXSYMLINKS = 40
+DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/tty")
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A guest path resolved inside the root."""
+
+    guest: str  # canonical guest path ("/a/b")
+    host: str  # the host path it names (always inside the root)
+    exists: bool
+
+    @property
+    def device(self) -> str | None:
+        return self.guest if self.guest in DEVICES else None
+
+
+class Vfs:
+    """Resolves guest paths to host paths under `root`."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = str(Path(root).resolve())
+
+    def host_path(self, parts: list[str]) -> str:
+        return os.path.join(self.root, *parts) if parts else self.root
+
+    def resolve(self, cwd: str, path: str, *, follow: bool = True) -> Resolved:
+        """Resolve `path` (relative to the guest directory `cwd`).
+
+        Intermediate components must exist and be directories (ENOENT,
+        ENOTDIR); the last one may be missing (for creation). `follow`
+        decides whether a final symlink is followed.
+        """
+        if path == "":
+            raise SyscallError(Errno.ENOENT)
+        must_be_dir = path.endswith("/")
+        full = path if path.startswith("/") else f"{cwd}/{path}"
+        todo = [c for c in full.split("/") if c]
+        parts: list[str] = []
+        links = 0
+        while todo:
+            name = todo.pop(0)
+            if name == ".":
+                continue
+            if name == "..":
+                if parts:
+                    parts.pop()
+                continue
+            last = not todo
+            host = self.host_path([*parts, name])
+            try:
+                info = os.lstat(host)
+            except FileNotFoundError:
+                if not last:
+                    raise SyscallError(Errno.ENOENT) from None
+                parts.append(name)
+                return Resolved("/" + "/".join(parts), host, False)
+            except OSError as err:
+                raise SyscallError(from_host(err)) from None
+            if st.S_ISLNK(info.st_mode) and (not last or follow or must_be_dir):
+                links += 1
+                if links > MAXSYMLINKS:
+                    raise SyscallError(Errno.ELOOP)
+                target = os.readlink(host)
+                if target.startswith("/"):
+                    parts = []
+                todo[0:0] = [c for c in target.split("/") if c]
+                continue
+            if not last and not st.S_ISDIR(info.st_mode):
+                raise SyscallError(Errno.ENOTDIR)
+            parts.append(name)
+            if last and must_be_dir and not st.S_ISDIR(info.st_mode):
+                raise SyscallError(Errno.ENOTDIR)
+        return Resolved("/" + "/".join(parts), self.host_path(parts), True)
+
+    def resolve_existing(self, cwd: str, path: str, *, follow: bool = True) -> Resolved:
+        r = self.resolve(cwd, path, follow=follow)
+        if not r.exists and r.device is None:
+            raise SyscallError(Errno.ENOENT)
+        return r
+
+    def guest_path_of(self, host: str) -> str:
+        """The guest path of a host path inside the root."""
+        rel = os.path.relpath(host, self.root)
+        return "/" if rel == "." else "/" + rel

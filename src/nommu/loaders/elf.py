@@ -1,0 +1,184 @@
+"""Reading and checking an i386 ELF executable for the no-MMU ELF loader.
+
+Only the headers matter for loading: the ELF header and the program headers
+(PT_LOAD segments, PT_INTERP, PT_GNU_STACK). Every check a malformed file can
+fail produces a `LoadError` with one line that says what is wrong and, where
+there is one, what to do about it.
+
+No-MMU rule (binfmt_elf_fdpic, reference section 5): an ordinary ELF is
+accepted only as ET_DYN (position independent), because it must be placed at
+whatever physical address is free; an ET_EXEC file wants fixed addresses and
+is refused with ENOEXEC.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from nommu.abi.errno import Errno
+
+PT_LOAD = 1
+PT_DYNAMIC = 2
+PT_INTERP = 3
+PT_PHDR = 6
+PT_TLS = 7
+PT_GNU_STACK = 0x6474E551
+ET_REL, ET_EXEC, ET_DYN, ET_CORE = 1, 2, 3, 4
+PF_X, PF_W, PF_R = 1, 2, 4
+
+DEFAULT_STACK = 131072  # binfmt_elf_fdpic's default when PT_GNU_STACK gives no size
+MIN_STACK = 2 * 4096
+
+_EHDR = struct.Struct("<16sHHIIIIIHHHHHH")
+_PHDR = struct.Struct("<IIIIIIII")
+
+MACHINES = {
+    0: "no machine", 2: "SPARC", 3: "i386", 4: "m68k", 8: "MIPS", 20: "PowerPC",
+    21: "PowerPC64", 22: "S/390", 40: "ARM", 42: "SuperH", 43: "SPARC64", 50: "IA-64",
+    62: "x86-64", 94: "Xtensa", 106: "Blackfin", 183: "AArch64", 189: "MicroBlaze",
+    243: "RISC-V", 258: "LoongArch",
+}
+_TYPES = {ET_REL: "a relocatable object file (.o), not a linked program",
+          ET_CORE: "a core dump, not a program"}
+
+
+class LoadError(Exception):
+    """The file cannot be loaded: `errno` for the guest, `message` for a person."""
+
+    def __init__(self, errno: Errno, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    vaddr: int
+    memsz: int
+    offset: int
+    filesz: int
+    flags: int
+
+
+@dataclass(frozen=True, slots=True)
+class ElfImage:
+    """A checked executable: everything exec needs, nothing it does not."""
+
+    data: bytes
+    etype: int
+    entry: int
+    phoff: int
+    phnum: int
+    phentsize: int
+    segments: tuple[Segment, ...]
+    stack_size: int
+    low: int  # lowest PT_LOAD address, page aligned down
+    high: int  # end of the highest PT_LOAD, page aligned up
+
+    @property
+    def span(self) -> int:
+        """Bytes the image needs as one contiguous block."""
+        return self.high - self.low
+
+    @property
+    def is_pie(self) -> bool:
+        return self.etype == ET_DYN
+
+    def phdr_vaddr(self) -> int | None:
+        """Where the program headers appear in the loaded image (for AT_PHDR)."""
+        for seg in self.segments:
+            if seg.offset <= self.phoff < seg.offset + seg.filesz:
+                return seg.vaddr + self.phoff - seg.offset
+        return None
+
+
+def describe(data: bytes) -> str:
+    """What a non-i386 file is, in words (for error messages)."""
+    if data[:4] == b"bFLT":
+        return "a bFLT flat binary (nommu runs ELF static-PIE programs on i386)"
+    if data[:2] == b"#!":
+        return "a script"
+    if data[:4] != b"\x7fELF":
+        return "not an ELF file"
+    bits = {1: "32-bit", 2: "64-bit"}.get(data[4], "unknown-class") if len(data) > 4 else "?"
+    machine = struct.unpack_from("<H", data, 18)[0] if len(data) >= 20 else -1
+    return f"a {bits} {MACHINES.get(machine, f'machine {machine}')} ELF file"
+
+
+def parse(data: bytes, *, allow_exec: bool = False) -> ElfImage:
+    """Check `data` is a loadable i386 program and describe it, or raise LoadError."""
+    if len(data) < 4 or data[:4] != b"\x7fELF":
+        raise LoadError(Errno.ENOEXEC, f"not an ELF executable ({describe(data)})")
+    if len(data) < _EHDR.size:
+        raise LoadError(Errno.ENOEXEC, "truncated ELF header")
+    ident, etype, machine, _v, entry, phoff, _sh, _fl, _eh, phentsize, phnum, *_ = (
+        _EHDR.unpack_from(data)
+    )
+    if ident[4] != 1 or ident[5] != 1 or machine != 3:
+        raise LoadError(Errno.ENOEXEC, f"not an i386 program: it is {describe(data)}")
+    if etype in _TYPES:
+        raise LoadError(Errno.ENOEXEC, f"not an executable: it is {_TYPES[etype]}")
+    if etype == ET_EXEC and not allow_exec:
+        raise LoadError(Errno.ENOEXEC, "a fixed-address (ET_EXEC) program cannot be placed "
+                        "on a no-MMU machine: link it with -static-pie (or run with --mmu)")
+    if etype not in (ET_EXEC, ET_DYN):
+        raise LoadError(Errno.ENOEXEC, f"unknown ELF type {etype}")
+    segments, interp, stack = _program_headers(data, phoff, phentsize, phnum)
+    if interp is not None:
+        raise LoadError(Errno.ENOEXEC, f"dynamically linked (wants the interpreter {interp}): "
+                        "link it statically with -static-pie")
+    return _image(data, etype, entry, phoff, phnum, phentsize, segments, stack)
+
+
+def _program_headers(
+    data: bytes, phoff: int, phentsize: int, phnum: int
+) -> tuple[list[Segment], str | None, int]:
+    if phnum == 0 or phentsize != _PHDR.size:
+        raise LoadError(Errno.ENOEXEC, f"bad program header table (phnum={phnum}, "
+                        f"phentsize={phentsize})")
+    if phoff + phnum * phentsize > len(data):
+        raise LoadError(Errno.ENOEXEC, "truncated: program headers run past the end of file")
+    segments: list[Segment] = []
+    interp: str | None = None
+    stack = 0
+    for i in range(phnum):
+        ptype, off, vaddr, _pa, filesz, memsz, flags, _al = _PHDR.unpack_from(
+            data, phoff + i * phentsize)
+        if ptype == PT_LOAD:
+            _check_segment(data, i, off, filesz, memsz, vaddr)
+            segments.append(Segment(vaddr, memsz, off, filesz, flags))
+        elif ptype == PT_INTERP:
+            interp = data[off : off + filesz].rstrip(b"\0").decode(errors="replace")
+        elif ptype == PT_GNU_STACK:
+            stack = memsz
+    if not segments:
+        raise LoadError(Errno.ENOEXEC, "no loadable segments (PT_LOAD)")
+    return segments, interp, stack
+
+
+def _check_segment(data: bytes, i: int, off: int, filesz: int, memsz: int, vaddr: int) -> None:
+    if filesz > memsz:
+        raise LoadError(Errno.ENOEXEC, f"inconsistent segment {i}: file size {filesz:#x} "
+                        f"exceeds memory size {memsz:#x}")
+    if off + filesz > len(data):
+        raise LoadError(Errno.ENOEXEC, f"truncated: segment {i} needs bytes up to "
+                        f"{off + filesz:#x}, the file has {len(data):#x}")
+    if vaddr + memsz > 0xFFFFFFFF:
+        raise LoadError(Errno.ENOEXEC, f"inconsistent segment {i}: ends past 4 GiB")
+
+
+def _image(data: bytes, etype: int, entry: int, phoff: int, phnum: int, phentsize: int,
+           segments: list[Segment], stack: int) -> ElfImage:
+    segments.sort(key=lambda s: s.vaddr)
+    for a, b in zip(segments, segments[1:], strict=False):
+        if a.vaddr + a.memsz > b.vaddr:
+            raise LoadError(Errno.ENOEXEC, "inconsistent: PT_LOAD segments overlap")
+    low = segments[0].vaddr & ~0xFFF
+    high = (segments[-1].vaddr + segments[-1].memsz + 0xFFF) & ~0xFFF
+    if not any(s.vaddr <= entry < s.vaddr + s.memsz and s.flags & PF_X for s in segments):
+        raise LoadError(Errno.ENOEXEC, f"inconsistent: entry point {entry:#x} is not in an "
+                        "executable segment")
+    stack_size = max(stack or DEFAULT_STACK, MIN_STACK)
+    return ElfImage(data, etype, entry, phoff, phnum, phentsize, tuple(segments),
+                    (stack_size + 0xFFF) & ~0xFFF, low, high)

@@ -1,0 +1,58 @@
+"""The initial process stack: what a new program finds at its stack pointer.
+
+From the top of the stack block down (the layout create_elf_fdpic_tables()
+builds):
+
+    [ execfn string | argv strings | envp strings | platform string ]
+    [ padding to 16 bytes ]
+    [ auxv pairs ... AT_NULL ] [ envp ... NULL ] [ argv ... NULL ] [ argc ]  <- sp
+
+`sp` is 16-byte aligned. musl's _start reads argc at sp, argv after it, and
+finds the auxiliary vector after envp's NULL.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from nommu.abi.flags import AT_EXECFN, AT_NULL, AT_PLATFORM
+
+
+@dataclass(frozen=True, slots=True)
+class InitialStack:
+    sp: int
+    data: bytes  # to be written at `sp`
+
+
+def build(top: int, argv: Sequence[bytes], envp: Sequence[bytes], execfn: bytes,
+          platform: bytes, auxv: Sequence[tuple[int, int]], word: int = 4) -> InitialStack:
+    """Lay out argv, envp and auxv below `top`; return the new sp and the bytes."""
+    strings = bytearray()
+    addresses: list[int] = []
+
+    def push(s: bytes) -> int:
+        strings[0:0] = s + b"\0"
+        addresses.append(len(strings))
+        return len(addresses) - 1
+
+    # Push in reverse so that, read upwards, the order is execfn, argv, envp, platform.
+    i_platform = push(platform)
+    i_env = [push(s) for s in reversed(envp)][::-1]
+    i_arg = [push(s) for s in reversed(argv)][::-1]
+    i_execfn = push(execfn)
+    strings_start = top - len(strings)
+
+    def at(index: int) -> int:
+        return top - addresses[index]
+
+    full_auxv = [*auxv, (AT_EXECFN, at(i_execfn)), (AT_PLATFORM, at(i_platform)), (AT_NULL, 0)]
+    words = [len(argv), *(at(i) for i in i_arg), 0, *(at(i) for i in i_env), 0]
+    for key, value in full_auxv:
+        words += [key, value]
+    fmt = "<" + ("I" if word == 4 else "Q") * len(words)
+    table = struct.pack(fmt, *words)
+    sp = (strings_start - len(table)) & ~15
+    pad = strings_start - sp - len(table)
+    return InitialStack(sp, table + bytes(pad) + bytes(strings))

@@ -1,0 +1,218 @@
+"""The CPU: one Unicorn instance, shared by every task, driven in time slices.
+
+Every process on the machine runs on this one emulated CPU; a context switch
+saves the outgoing task's registers into its `CpuContext` and loads the
+incoming one's. Three things cross from the guest into Python:
+
+* system calls (the trap the architecture uses, e.g. `int $0x80`), through a
+  raw ctypes callback that reads the number and six arguments in one
+  `uc_reg_read_batch` call: the crossing costs about as little as Python allows;
+* CPU exceptions (divide error, invalid opcode, general protection...);
+* accesses to addresses with no RAM behind them.
+
+Time slicing uses Unicorn's `timeout` (a watchdog thread stops the CPU at the
+next block boundary), never a per-instruction hook or `count=`, which would
+slow every instruction down.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from unicorn import (
+    UC_ERR_FETCH_UNMAPPED,
+    UC_ERR_INSN_INVALID,
+    UC_ERR_READ_UNMAPPED,
+    UC_ERR_WRITE_UNMAPPED,
+    UC_HOOK_INSN_INVALID,
+    UC_HOOK_INTR,
+    UC_HOOK_MEM_UNMAPPED,
+    UC_MEM_FETCH_UNMAPPED,
+    UC_MEM_WRITE_UNMAPPED,
+    UC_PROT_ALL,
+    Uc,
+    UcError,
+)
+from unicorn.unicorn_py3.unicorn import (
+    HOOK_INSN_INVALID_CFUNC,
+    HOOK_INTR_CFUNC,
+    HOOK_MEM_INVALID_CFUNC,
+    UcContext,
+    uclib,
+)
+
+from nommu.machine.ram import PhysicalRAM
+
+CpuContext = UcContext
+
+
+class StopKind(Enum):
+    """Why `Cpu.run` returned."""
+
+    STOPPED = "stopped"  # the kernel asked (a syscall changed who runs) or the slice ended
+    MEMORY_FAULT = "memory fault"  # access to an address with no RAM
+    TRAP = "trap"  # a CPU exception (divide error, #GP, #UD...)
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    kind: StopKind
+    pc: int
+    trapno: int = 0
+    address: int = 0  # faulting data address, for MEMORY_FAULT
+    access: str = ""  # "read", "write" or "fetch"
+
+
+class CpuHalt(Exception):
+    """Raised out of `Cpu.run` when a kernel handler raised inside a hook."""
+
+
+SyscallHandler = Callable[[Any], "int | None"]
+
+
+class Cpu:
+    """One emulated CPU over `ram`, for the architecture `arch` describes.
+
+    `on_syscall(regs)` is called for each system call with a ctypes array of
+    the syscall registers (number first, then the arguments); it returns the
+    result to place in the result register, or None to leave registers alone
+    (when it replaced the whole register state, as execve does).
+    """
+
+    def __init__(self, arch: Any, ram: PhysicalRAM) -> None:
+        self.arch = arch
+        self.ram = ram
+        self.uc = Uc(arch.UC_ARCH, arch.UC_MODE)
+        self._h = self.uc._uch
+        self.uc.mem_map_ptr(ram.base, ram.size, UC_PROT_ALL, ram.host_address)
+        n = len(arch.SYSCALL_REGS)
+        self._ids = (ctypes.c_int * n)(*arch.SYSCALL_REGS)
+        self.sysregs = (ctypes.c_uint32 * n)()
+        self._ptrs = (ctypes.c_void_p * n)(
+            *[ctypes.addressof(self.sysregs) + 4 * i for i in range(n)]
+        )
+        self._result = ctypes.c_uint32()
+        self._result_ref = ctypes.byref(self._result)
+        self._pending: BaseException | None = None
+        self._trap: Stop | None = None
+        self._fault: tuple[int, str] | None = None
+        self.on_syscall: SyscallHandler = lambda regs: None
+        self._callbacks: list[Any] = []
+        self._install_hooks()
+        arch.init_cpu(self)
+
+    # -- hooks ---------------------------------------------------------------
+
+    def _install_hooks(self) -> None:
+        read_batch = uclib.uc_reg_read_batch
+        reg_write = uclib.uc_reg_write
+        emu_stop = uclib.uc_emu_stop
+        ids, ptrs, regs, n = self._ids, self._ptrs, self.sysregs, len(self._ids)
+        result, result_ref = self._result, self._result_ref
+        result_reg = self.arch.RESULT_REG
+        trapno = self.arch.SYSCALL_TRAP
+
+        def intr(handle: int, intno: int, _user: int) -> None:
+            try:
+                if intno == trapno:
+                    read_batch(handle, ids, ptrs, n)
+                    value = self.on_syscall(regs)
+                    if value is not None:
+                        result.value = value & 0xFFFFFFFF
+                        reg_write(handle, result_reg, result_ref)
+                else:
+                    self._trap = Stop(StopKind.TRAP, self.pc, trapno=intno)
+                    emu_stop(handle)
+            except BaseException as exc:  # noqa: BLE001 - re-raised from run()
+                self._pending = exc
+                emu_stop(handle)
+
+        def unmapped(handle: int, access: int, addr: int, size: int, value: int, _u: int) -> bool:
+            kind = {UC_MEM_WRITE_UNMAPPED: "write", UC_MEM_FETCH_UNMAPPED: "fetch"}
+            self._fault = (addr, kind.get(access, "read"))
+            return False
+
+        def invalid(handle: int, _user: int) -> bool:
+            self._trap = Stop(StopKind.TRAP, self.pc, trapno=self.arch.TRAP_INVALID_OPCODE)
+            return False
+
+        self._hook(UC_HOOK_INTR, HOOK_INTR_CFUNC(intr))
+        self._hook(UC_HOOK_MEM_UNMAPPED, HOOK_MEM_INVALID_CFUNC(unmapped))
+        self._hook(UC_HOOK_INSN_INVALID, HOOK_INSN_INVALID_CFUNC(invalid))
+
+    def _hook(self, kind: int, callback: Any) -> None:
+        handle = ctypes.c_size_t()
+        err = uclib.uc_hook_add(self._h, ctypes.byref(handle), kind, callback, None, 1, 0)
+        if err:
+            raise UcError(err)
+        self._callbacks.append(callback)  # keep the thunk alive
+
+    # -- running -------------------------------------------------------------
+
+    def run(self, pc: int, timeout_us: int) -> Stop:
+        """Run from `pc` until the slice ends, the kernel stops us, or a fault."""
+        self._trap = self._fault = None
+        try:
+            self.uc.emu_start(pc, 0, timeout=timeout_us)
+        except UcError as err:
+            return self._fault_stop(err)
+        if self._pending is not None:
+            exc, self._pending = self._pending, None
+            raise exc
+        if self._trap is not None:
+            return self._trap
+        return Stop(StopKind.STOPPED, self.pc)
+
+    def _fault_stop(self, err: UcError) -> Stop:
+        if self._pending is not None:
+            exc, self._pending = self._pending, None
+            raise exc
+        if self._trap is not None:
+            return self._trap
+        if err.errno == UC_ERR_INSN_INVALID:
+            return Stop(StopKind.TRAP, self.pc, trapno=self.arch.TRAP_INVALID_OPCODE)
+        addr, access = self._fault or (0, "read")
+        if err.errno in (UC_ERR_READ_UNMAPPED, UC_ERR_WRITE_UNMAPPED, UC_ERR_FETCH_UNMAPPED):
+            return Stop(StopKind.MEMORY_FAULT, self.pc, address=addr, access=access)
+        return Stop(StopKind.TRAP, self.pc, trapno=self.arch.TRAP_GENERAL_PROTECTION)
+
+    def stop(self) -> None:
+        """Ask the CPU to return from `run` (safe to call from a hook)."""
+        uclib.uc_emu_stop(self._h)
+
+    # -- registers and contexts ---------------------------------------------
+
+    @property
+    def pc(self) -> int:
+        value: int = self.uc.reg_read(self.arch.PC_REG)
+        return value
+
+    def reg_read(self, reg: int) -> int:
+        value: int = self.uc.reg_read(reg)
+        return value
+
+    def reg_write(self, reg: int, value: int) -> None:
+        self.uc.reg_write(reg, value)
+
+    def regs_write(self, values: Sequence[tuple[int, int]]) -> None:
+        for reg, value in values:
+            self.uc.reg_write(reg, value)
+
+    def context_save(self) -> CpuContext:
+        """A new context holding the CPU's current state."""
+        return self.uc.context_save()
+
+    def context_update(self, ctx: CpuContext) -> None:
+        """Save the CPU's current state into an existing context."""
+        self.uc.context_update(ctx)
+
+    def context_restore(self, ctx: CpuContext) -> None:
+        self.uc.context_restore(ctx)
+
+    def flush_code(self, begin: int, end: int) -> None:
+        """Forget translated code for [begin, end): that memory holds something new."""
+        self.uc.ctl_remove_cache(begin, end)

@@ -1,0 +1,89 @@
+"""The syscall crossing: from the CPU's trap to a handler and back.
+
+This runs for every system call the guest makes, so it does as little as
+possible: the CPU layer has already read the number and six arguments in
+one batch; here we index the prebuilt table, call the handler with exactly
+its arguments, and turn the outcome into the result register:
+
+* a return value is the result;
+* `SyscallError` becomes -errno (the only place that happens);
+* `Blocked` parks the task and rewinds it to re-execute the syscall later;
+* None means the handler replaced the task's registers (execve) or ended it.
+
+If the handler changed who should run (it blocked, exited, exec'd, created a
+task that must run first), the CPU is stopped so the run loop can switch.
+With `--strace` a tracing variant wraps the same steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from nommu.abi.errno import Errno
+from nommu.arch.i386_syscalls import SYSCALL_NAMES, SYSCALL_NUMBERS
+from nommu.kernel.errors import Blocked, SyscallError
+from nommu.kernel.task import TaskState
+from nommu.syscalls.table import Syscall, build_table
+
+if TYPE_CHECKING:
+    from nommu.kernel.kernel import Kernel
+    from nommu.kernel.task import Task
+
+
+def unknown_syscall(k: Kernel, t: Task, nr: int) -> int:
+    """-ENOSYS, and say so once per syscall number."""
+    name = SYSCALL_NAMES.get(nr)
+    what = f"syscall {nr} ({name})" if name else f"syscall {nr} (no such syscall on i386)"
+    k.hint(f"enosys:{nr}", f"{what} is not implemented; the guest got ENOSYS")
+    return -Errno.ENOSYS
+
+
+def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
+    table = build_table(SYSCALL_NUMBERS)
+    size = len(table)
+    cpu = k.cpu
+    sched = k.sched
+    RUNNABLE = TaskState.RUNNABLE
+
+    def dispatch(regs: Any) -> int | None:
+        t = k.current
+        assert t is not None
+        nr = regs[0]
+        row = table[nr] if nr < size else None
+        if row is None:
+            return unknown_syscall(k, t, nr)
+        tracer = k.tracer
+        if tracer is not None:
+            return tracer.dispatch(k, t, row, regs)
+        try:
+            result: int | None = row.handler(k, t, *regs[1 : row.nargs + 1])
+        except SyscallError as err:
+            result = -err.errno
+        except Blocked as b:
+            block(k, t, b)
+            return None
+        if t.restart:
+            t.restart = False  # a re-executed syscall has finished
+        if t.state is not RUNNABLE or k.current is not t:
+            cpu.stop()
+        return result
+
+    return dispatch
+
+
+def block(k: Kernel, t: Task, b: Blocked) -> None:
+    """Park `t` on the channel and arrange for the syscall to run again."""
+    t.restart = True
+    k.sched.sleep(t, b.channel, b.deadline)
+    k.cpu.stop()
+
+
+def call(k: Kernel, t: Task, row: Syscall, args: list[int]) -> tuple[int | None, Blocked | None]:
+    """Run one handler; (result, None) or (None, Blocked). For the tracer."""
+    try:
+        return row.handler(k, t, *args), None
+    except SyscallError as err:
+        return -err.errno, None
+    except Blocked as b:
+        return None, b

@@ -1,0 +1,1 @@
+"""Watching the machine: syscall traces, kernel events, fault reports."""

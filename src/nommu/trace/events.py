@@ -1,0 +1,27 @@
+"""Kernel events that tracers and checkers observe.
+
+The kernel calls these at the moments that matter for understanding a
+no-MMU system (a task created by vfork or clone, an exec, an exit, a kill);
+the base class ignores them, so an untraced run pays one method call.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nommu.kernel.task import Task
+
+
+class EventSink:
+    def task_created(self, parent: Task, child: Task, flags: int) -> None:
+        """`parent` made `child` with clone `flags` (vfork is CLONE_VM|CLONE_VFORK)."""
+
+    def task_exec(self, t: Task, path: str, argv: list[bytes]) -> None:
+        """`t` now runs a new program."""
+
+    def task_exit(self, t: Task, status: int) -> None:
+        """`t` ended with wait status `status`."""
+
+    def killed(self, t: Task, sig: int) -> None:
+        """`t`'s process is being terminated by signal `sig`."""

@@ -1,0 +1,327 @@
+"""`--strace`: one line per syscall, like strace -f, plus the no-MMU events.
+
+    [pid 1] openat(AT_FDCWD, "/etc/motd", O_RDONLY|O_LARGEFILE) = -1 ENOENT (No such file...)
+    [pid 1] vfork() = 2
+    [pid 1] --- suspended: vfork child 2 is running in this process's memory ---
+    [pid 2] execve("/bin/true", ["true"], 0x4001ffd8 /* 3 vars */) = 0
+    [pid 1] --- resumed: child 2 called execve ---
+
+Arguments are decoded by the kinds in the syscall table row, so the trace
+and the dispatcher agree on every syscall. Strings and buffers that the
+call fills are read after it returns.
+"""
+
+from __future__ import annotations
+
+import errno as host_errno
+import os
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any
+
+from nommu.abi import flags as F
+from nommu.abi import structs as S
+from nommu.abi.errno import Errno
+from nommu.abi.signals import signal_name
+from nommu.kernel.errors import SyscallError
+from nommu.syscalls.dispatch import block, call
+from nommu.syscalls.table import Syscall
+from nommu.trace.events import EventSink
+
+if TYPE_CHECKING:
+    from nommu.kernel.kernel import Kernel
+    from nommu.kernel.task import Task
+
+STRSIZE = 48
+
+
+def errno_text(err: int) -> str:
+    try:
+        name = Errno(err).name
+    except ValueError:
+        return f"errno {err}"
+    host = getattr(host_errno, name, None)
+    return f"{name} ({os.strerror(host)})" if host is not None else name
+
+
+def _s32(v: int) -> int:
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def _flags(value: int, names: dict[int, str], zero: str = "0") -> str:
+    parts = [name for bit, name in names.items() if bit and value & bit == bit]
+    rest = value
+    for bit in names:
+        if bit and value & bit == bit:
+            rest &= ~bit
+    if rest:
+        parts.append(hex(rest))
+    return "|".join(parts) or zero
+
+
+_ACC = {F.O_RDONLY: "O_RDONLY", F.O_WRONLY: "O_WRONLY", F.O_RDWR: "O_RDWR"}
+_CLONE = {int(f): f.name or "" for f in F.CloneFlags}
+_MAP = {int(f): f.name or "" for f in F.MapFlags if f not in (F.MapFlags.MAP_SHARED_VALIDATE,)}
+_PROT = {int(f): f.name or "" for f in F.Prot if f}
+_AT = {F.AT_SYMLINK_NOFOLLOW: "AT_SYMLINK_NOFOLLOW", F.AT_REMOVEDIR: "AT_REMOVEDIR",
+       F.AT_SYMLINK_FOLLOW: "AT_SYMLINK_FOLLOW", F.AT_NO_AUTOMOUNT: "AT_NO_AUTOMOUNT",
+       F.AT_EMPTY_PATH: "AT_EMPTY_PATH"}
+_WAIT = {F.WNOHANG: "WNOHANG", F.WUNTRACED: "WUNTRACED", F.WCONTINUED: "WCONTINUED",
+         F.__WNOTHREAD: "__WNOTHREAD", F.__WALL: "__WALL", F.__WCLONE: "__WCLONE"}
+_FUTEX = {F.FUTEX_WAIT: "FUTEX_WAIT", F.FUTEX_WAKE: "FUTEX_WAKE", F.FUTEX_REQUEUE:
+          "FUTEX_REQUEUE", F.FUTEX_CMP_REQUEUE: "FUTEX_CMP_REQUEUE", F.FUTEX_WAKE_OP:
+          "FUTEX_WAKE_OP", F.FUTEX_WAIT_BITSET: "FUTEX_WAIT_BITSET", F.FUTEX_WAKE_BITSET:
+          "FUTEX_WAKE_BITSET"}
+_CLOCKS = ["CLOCK_REALTIME", "CLOCK_MONOTONIC", "CLOCK_PROCESS_CPUTIME_ID",
+           "CLOCK_THREAD_CPUTIME_ID", "CLOCK_MONOTONIC_RAW", "CLOCK_REALTIME_COARSE",
+           "CLOCK_MONOTONIC_COARSE", "CLOCK_BOOTTIME"]
+_IOCTL = {F.TCGETS: "TCGETS", F.TCSETS: "TCSETS", F.TCSETSW: "TCSETSW", F.TCSETSF: "TCSETSF",
+          F.TIOCGPGRP: "TIOCGPGRP", F.TIOCSPGRP: "TIOCSPGRP", F.TIOCGWINSZ: "TIOCGWINSZ",
+          F.TIOCSWINSZ: "TIOCSWINSZ", F.FIONREAD: "FIONREAD", F.FIONBIO: "FIONBIO",
+          F.FIOCLEX: "FIOCLEX", F.FIONCLEX: "FIONCLEX"}
+_FCNTL = {F.F_DUPFD: "F_DUPFD", F.F_GETFD: "F_GETFD", F.F_SETFD: "F_SETFD",
+          F.F_GETFL: "F_GETFL", F.F_SETFL: "F_SETFL", F.F_GETLK64: "F_GETLK64",
+          F.F_SETLK64: "F_SETLK64", F.F_SETLKW64: "F_SETLKW64",
+          F.F_DUPFD_CLOEXEC: "F_DUPFD_CLOEXEC"}
+_HOW = ["SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK"]
+_WHENCE = ["SEEK_SET", "SEEK_CUR", "SEEK_END"]
+_ACCESS = {F.R_OK: "R_OK", F.W_OK: "W_OK", F.X_OK: "X_OK"}
+
+
+class Strace(EventSink):
+    """Writes a trace line per syscall and per process event to `out`."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self._unfinished: set[int] = set()
+
+    def line(self, t: Task, text: str) -> None:
+        self.out.write(f"[pid {t.tid}] {text}\n")
+        self.out.flush()
+
+    # -- syscalls ------------------------------------------------------------
+
+    def dispatch(self, k: Kernel, t: Task, row: Syscall, regs: Any) -> int | None:
+        args = list(regs[1 : row.nargs + 1])
+        before = [self.fmt_in(k, kind, args, i) for i, kind in enumerate(row.args)]
+        if row.ret == "none" and row.name != "execve":  # exit, exit_group: no return
+            self.line(t, f"{row.name}({', '.join(before)}) = ?")
+        result, blocked = call(k, t, row, args)
+        if blocked is not None:
+            if t.tid not in self._unfinished:
+                self._unfinished.add(t.tid)
+                self.line(t, f"{row.name}({', '.join(before)}) <unfinished ...>")
+            block(k, t, blocked)
+            return None
+        t.restart = False
+        resumed = t.tid in self._unfinished
+        self._unfinished.discard(t.tid)
+        if row.ret == "none" and row.name != "execve":
+            return result
+        text = self._finish(k, row, args, before, result)
+        self.line(t, f"<... {row.name} resumed> {text}" if resumed else f"{row.name}{text}")
+        if t.state.value != "R" or k.current is not t:
+            k.cpu.stop()
+        return result
+
+    def _finish(self, k: Kernel, row: Syscall, args: list[int], before: list[str],
+                result: int | None) -> str:
+        ok = result is not None and result >= 0
+        shown = [self.fmt_out(k, kind, args, i, result) if ok and kind in _OUT else before[i]
+                 for i, kind in enumerate(row.args)]
+        return f"({', '.join(shown)}) = {self.fmt_result(row, result)}"
+
+    def fmt_result(self, row: Syscall, result: int | None) -> str:
+        if result is None:
+            return "0" if row.name == "execve" else "?"
+        if result < 0:
+            return f"-1 {errno_text(-result)}"
+        return hex(result) if row.ret == "hex" else str(result)
+
+    def fmt_in(self, k: Kernel, kind: str, args: list[int], i: int) -> str:
+        v = args[i]
+        fmt = _IN.get(kind)
+        if fmt is not None:
+            try:
+                return fmt(k, v, args, i)
+            except SyscallError:
+                return hex(v)
+        return str(v)
+
+    def fmt_out(self, k: Kernel, kind: str, args: list[int], i: int, result: int | None) -> str:
+        v = args[i]
+        try:
+            if kind == "buf_out":
+                n = result if result is not None else 0
+                return _quote(k.uspace.read(v, min(n, STRSIZE)), n > STRSIZE)
+            if kind == "iov_out":
+                return hex(v)
+        except SyscallError:
+            pass
+        return hex(v)
+
+    # -- process events ------------------------------------------------------
+
+    def task_created(self, parent: Task, child: Task, flags: int) -> None:
+        if flags & F.CloneFlags.CLONE_VFORK:
+            shared = "its own stack" if child.ctx and child.ctx.reg_read(4) != 0 else ""
+            self.line(parent, f"--- suspended: vfork child {child.tid} runs in this process's "
+                      f"memory until it calls execve or _exit ---{shared and ''}")
+
+    def task_exec(self, t: Task, path: str, argv: list[bytes]) -> None:
+        pass
+
+    def task_exit(self, t: Task, status: int) -> None:
+        if status & 0x7F:
+            self.line(t, f"+++ killed by {signal_name(status & 0x7F)} +++")
+        else:
+            self.line(t, f"+++ exited with {(status >> 8) & 0xFF} +++")
+
+    def vfork_released(self, parent: Task, child: Task, why: str) -> None:
+        self.line(parent, f"--- resumed: vfork child {child.tid} {why} ---")
+
+
+def _quote(data: bytes, more: bool = False) -> str:
+    out = []
+    for b in data:
+        c = chr(b)
+        if c == '"' or c == "\\":
+            out.append("\\" + c)
+        elif c == "\n":
+            out.append("\\n")
+        elif c == "\t":
+            out.append("\\t")
+        elif 32 <= b < 127:
+            out.append(c)
+        else:
+            out.append(f"\\x{b:02x}")
+    return '"' + "".join(out) + '"' + ("..." if more else "")
+
+
+def _str(k: Kernel, v: int, args: list[int], i: int) -> str:
+    if v == 0:
+        return "NULL"
+    raw = k.uspace.read_cstr(v, 4096)
+    return _quote(raw[:STRSIZE], len(raw) > STRSIZE)
+
+
+def _buf_in(k: Kernel, v: int, args: list[int], i: int) -> str:
+    n = args[i + 1]
+    return _quote(k.uspace.read(v, min(n, STRSIZE)), n > STRSIZE)
+
+
+def _iov_in(k: Kernel, v: int, args: list[int], i: int) -> str:
+    count = min(args[i + 1], 8)
+    parts = []
+    for j in range(count):
+        base, n = k.uspace.read_struct(S.IOVEC, v + 8 * j)
+        parts.append(f"{{{_quote(k.uspace.read(base, min(n, STRSIZE)), n > STRSIZE)}, {n}}}")
+    return "[" + ", ".join(parts) + "]"
+
+
+def _argv(k: Kernel, v: int, args: list[int], i: int) -> str:
+    ptrs = k.uspace.read_ptr_array(v, 4096)
+    shown = [_str(k, p, args, i) for p in ptrs[:16]]
+    return "[" + ", ".join(shown) + (", ..." if len(ptrs) > 16 else "") + "]"
+
+
+def _envp(k: Kernel, v: int, args: list[int], i: int) -> str:
+    return f"{v:#x} /* {len(k.uspace.read_ptr_array(v, 4096))} vars */"
+
+
+def _oflags(k: Kernel, v: int, args: list[int], i: int) -> str:
+    acc = _ACC.get(v & F.O_ACCMODE, hex(v & F.O_ACCMODE))
+    rest = _flags(v & ~F.O_ACCMODE, F.OPEN_FLAG_NAMES, "")
+    return acc + ("|" + rest if rest else "")
+
+
+def _dirfd(k: Kernel, v: int, args: list[int], i: int) -> str:
+    return "AT_FDCWD" if _s32(v) == F.AT_FDCWD else str(_s32(v))
+
+
+def _clone(k: Kernel, v: int, args: list[int], i: int) -> str:
+    sig = v & F.CSIGNAL
+    text = _flags(v & ~F.CSIGNAL, _CLONE, "")
+    return "|".join(p for p in (text, signal_name(sig) if sig else "") if p) or "0"
+
+
+def _futex(k: Kernel, v: int, args: list[int], i: int) -> str:
+    name = _FUTEX.get(v & F.FUTEX_CMD_MASK, str(v & F.FUTEX_CMD_MASK))
+    if v & F.FUTEX_PRIVATE_FLAG:
+        name += "_PRIVATE"
+    return name + ("|FUTEX_CLOCK_REALTIME" if v & F.FUTEX_CLOCK_REALTIME else "")
+
+
+def _timespec(time64: bool) -> Callable[[Kernel, int, list[int], int], str]:
+    def fmt(k: Kernel, v: int, args: list[int], i: int) -> str:
+        if v == 0:
+            return "NULL"
+        sec, nsec = k.uspace.read_struct(S.TIMESPEC64 if time64 else S.TIMESPEC32, v)
+        return f"{{tv_sec={sec}, tv_nsec={nsec}}}"
+
+    return fmt
+
+
+def _sigset(k: Kernel, v: int, args: list[int], i: int) -> str:
+    if v == 0:
+        return "NULL"
+    mask = int.from_bytes(k.uspace.read(v, 8), "little")
+    names = [signal_name(s)[3:] for s in range(1, 65) if mask & (1 << (s - 1))]
+    return "[" + " ".join(names) + "]"
+
+
+def _user_desc(k: Kernel, v: int, args: list[int], i: int) -> str:
+    entry, base, limit, _ = k.uspace.read_struct(S.IOVEC.__class__("<IIII"), v)
+    return f"{{entry_number={_s32(entry)}, base_addr={base:#x}, limit={limit:#x}}}"
+
+
+def _table(names: dict[int, str] | list[str]) -> Callable[[Kernel, int, list[int], int], str]:
+    def fmt(k: Kernel, v: int, args: list[int], i: int) -> str:
+        if isinstance(names, list):
+            return names[v] if v < len(names) else str(v)
+        return names.get(v, hex(v))
+
+    return fmt
+
+
+def _bits(names: dict[int, str], zero: str = "0") -> Callable[[Kernel, int, list[int], int], str]:
+    return lambda k, v, args, i: _flags(v, names, zero)
+
+
+_IN: dict[str, Callable[[Kernel, int, list[int], int], str]] = {
+    "int": lambda k, v, a, i: str(_s32(v)),
+    "pid_t": lambda k, v, a, i: str(_s32(v)),
+    "fd": lambda k, v, a, i: str(_s32(v)),
+    "hex": lambda k, v, a, i: hex(v),
+    "ptr": lambda k, v, a, i: hex(v) if v else "NULL",
+    "struct_out": lambda k, v, a, i: hex(v) if v else "NULL",
+    "buf_out": lambda k, v, a, i: hex(v),
+    "iov_out": lambda k, v, a, i: hex(v),
+    "mode": lambda k, v, a, i: f"0{v:o}",
+    "path": _str,
+    "str": _str,
+    "buf_in": _buf_in,
+    "iov_in": _iov_in,
+    "argv": _argv,
+    "envp": _envp,
+    "oflags": _oflags,
+    "dirfd": _dirfd,
+    "clone_flags": _clone,
+    "futex_op": _futex,
+    "timespec": _timespec(False),
+    "timespec64": _timespec(True),
+    "sigset": _sigset,
+    "user_desc": _user_desc,
+    "signal": lambda k, v, a, i: signal_name(v) if v else "0",
+    "atflags": _bits(_AT),
+    "map_flags": _bits(_MAP),
+    "prot": _bits(_PROT, "PROT_NONE"),
+    "wait_options": _bits(_WAIT),
+    "access_mode": _bits(_ACCESS, "F_OK"),
+    "clockid": _table(_CLOCKS),
+    "ioctl_req": _table(_IOCTL),
+    "fcntl_cmd": _table(_FCNTL),
+    "sigprocmask_how": _table(_HOW),
+    "whence": _table(_WHENCE),
+    "rlimit_resource": _table(F.RLIMIT_NAMES),
+}
+_OUT = {"buf_out", "iov_out"}

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from nommu.api import Machine, RunResult  # noqa: E402
+from nommu.api import Machine, RunResult
 
 __all__ = ["Machine", "RunResult", "__version__"]

@@ -87,9 +87,16 @@ class RunResult:
 class Machine:
     """A no-MMU i386 machine configuration; `run` boots it with one program."""
 
-    def __init__(self, *, root: str | os.PathLike[str] = ".", mem: int | str = "32M",
-                 mmu: bool = False, strace: IO[str] | None = None, hints: bool = True,
-                 stderr: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        root: str | os.PathLike[str] = ".",
+        mem: int | str = "32M",
+        mmu: bool = False,
+        strace: IO[str] | None = None,
+        hints: bool = True,
+        stderr: IO[str] | None = None,
+    ) -> None:
         if not os.path.isdir(root):
             raise NommuError(f"guest root {os.fspath(root)!r} is not a directory")
         self.root = os.fspath(root)
@@ -100,12 +107,24 @@ class Machine:
         self.stderr = stderr
         self.kernel: Kernel | None = None  # the last run's kernel, for inspection
 
-    def run(self, argv: Sequence[str], env: Mapping[str, str] | None = None, *,
-            stdin: bytes | None = None, capture: bool = False, cwd: str = "/") -> RunResult:
+    def run(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        *,
+        stdin: bytes | None = None,
+        capture: bool = False,
+        cwd: str = "/",
+    ) -> RunResult:
         """Boot, run `argv[0]` (a path inside the root) as pid 1, return the outcome."""
         err_text = io.StringIO() if capture else None
-        config = KernelConfig(mem=self.mem, root=self.root, mmu=self.mmu, hints=self.hints,
-                              stderr=err_text or self.stderr or sys.stderr)
+        config = KernelConfig(
+            mem=self.mem,
+            root=self.root,
+            mmu=self.mmu,
+            hints=self.hints,
+            stderr=err_text or self.stderr or sys.stderr,
+        )
         k = Kernel(config)
         self.kernel = k
         out, err = bytearray(), bytearray()
@@ -122,8 +141,7 @@ class Machine:
         return result
 
     @staticmethod
-    def _stdio(stdin: bytes | None, out: bytearray | None,
-               err: bytearray | None) -> list[OpenFile]:
+    def _stdio(stdin: bytes | None, out: bytearray | None, err: bytearray | None) -> list[OpenFile]:
         files: list[OpenFile] = [
             BytesInput(stdin, "stdin") if stdin is not None else HostStream(0, 0, "stdin"),
             CapturedOutput(out, "stdout") if out is not None else HostStream(1, 1, "stdout"),
@@ -132,8 +150,9 @@ class Machine:
         return files
 
 
-def boot(k: Kernel, argv: list[str], env: Mapping[str, str], stdio: list[OpenFile],
-         cwd: str) -> Task:
+def boot(
+    k: Kernel, argv: list[str], env: Mapping[str, str], stdio: list[OpenFile], cwd: str
+) -> Task:
     """Create pid 1 and exec the program in it (NommuError if it cannot start)."""
     if not argv:
         raise NommuError("no program given")
@@ -161,14 +180,16 @@ def _start_error(k: Kernel, program: str, err: SyscallError) -> str:
         guest = program if program.startswith("/") else "/" + program
         hint = ""
         if os.path.exists(program) and os.path.isabs(program):
-            hint = f" (it exists on the host, outside the guest root; try --root {os.path.dirname(program)})"
+            where = os.path.dirname(program)
+            hint = f" (it exists on the host, outside the guest root; try --root {where})"
         return f"{program}: not found in the guest root {root} (looked for {guest}){hint}"
     if err.errno == Errno.EACCES:
         return f"{program}: not an executable file (permission denied)"
     if err.errno == Errno.ENOEXEC:
         return f"{program}: {err.why or 'not an executable format nommu can load'}"
     if err.errno == Errno.ENOMEM:
-        return f"{program}: does not fit in the machine's memory ({k.ram.size >> 10} KiB): try a larger --mem"
+        size = k.ram.size >> 10
+        return f"{program}: does not fit in the machine's memory ({size} KiB): try a larger --mem"
     return f"{program}: cannot start: {err.errno.name} {err.why}".rstrip()
 
 
@@ -177,9 +198,11 @@ def _run(k: Kernel, init: Task) -> RunResult:
     try:
         k.run()
     except Deadlock as dl:
-        deadlock = [f"{t.tid} ({t.comm}): {t.state.name.lower()} in {t.channel}"
-                    for t in dl.tasks]
-    leftover = [f"{t.tid} ({t.comm}) {t.state.name.lower()}" for t in k.live_tasks()
-                if t.alive and t.group is not init.group]
+        deadlock = [f"{t.tid} ({t.comm}): {t.state.name.lower()} in {t.channel}" for t in dl.tasks]
+    leftover = [
+        f"{t.tid} ({t.comm}) {t.state.name.lower()}"
+        for t in k.live_tasks()
+        if t.alive and t.group is not init.group
+    ]
     status = init.group.wait_status
     return RunResult(status if status is not None else 0, deadlock=deadlock, leftover=leftover)

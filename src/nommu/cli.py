@@ -49,8 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"nommu {__version__}")
     sub = p.add_subparsers(dest="command")
-    run = sub.add_parser("run", help="run a program on the no-MMU machine",
-                         description="Run PROGRAM (a path inside the guest root) as pid 1.")
+    run = sub.add_parser(
+        "run",
+        help="run a program on the no-MMU machine",
+        description="Run PROGRAM (a path inside the guest root) as pid 1.",
+    )
     _machine_options(run)
     run.add_argument("program", metavar="PROGRAM")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
@@ -63,20 +66,34 @@ def _parser() -> argparse.ArgumentParser:
 
 def _machine_options(p: argparse.ArgumentParser, root: bool = True) -> None:
     if root:
-        p.add_argument("--root", default=".", metavar="DIR",
-                       help="directory the guest sees as / (default: the current directory)")
-    p.add_argument("--mem", default="32M", metavar="SIZE",
-                   help="physical RAM of the machine (default 32M, like a small board)")
+        p.add_argument(
+            "--root",
+            default=".",
+            metavar="DIR",
+            help="directory the guest sees as / (default: the current directory)",
+        )
+    p.add_argument(
+        "--mem",
+        default="32M",
+        metavar="SIZE",
+        help="physical RAM of the machine (default 32M, like a small board)",
+    )
     p.add_argument("--strace", action="store_true", help="print each syscall (to stderr)")
     p.add_argument("--strace-file", metavar="FILE", help="write the syscall trace to FILE")
     p.add_argument("--no-hints", action="store_true", help="no explanations on stderr")
-    p.add_argument("-E", "--env", action="append", default=[], metavar="VAR=VALUE",
-                   help="set an environment variable for the guest (repeatable)")
+    p.add_argument(
+        "-E",
+        "--env",
+        action="append",
+        default=[],
+        metavar="VAR=VALUE",
+        help="set an environment variable for the guest (repeatable)",
+    )
 
 
 def _trace_stream(args: argparse.Namespace) -> IO[str] | None:
     if args.strace_file:
-        return open(args.strace_file, "w")  # noqa: SIM115 - closed at exit
+        return open(args.strace_file, "w")
     return sys.stderr if args.strace else None
 
 
@@ -93,8 +110,7 @@ def _env(args: argparse.Namespace) -> dict[str, str]:
 
 
 def run_program(root: str, argv: list[str], args: argparse.Namespace) -> int:
-    machine = Machine(root=root, mem=args.mem, strace=_trace_stream(args),
-                      hints=not args.no_hints)
+    machine = Machine(root=root, mem=args.mem, strace=_trace_stream(args), hints=not args.no_hints)
     result = machine.run(argv, _env(args))
     report(result, argv[0])
     return result.returncode
@@ -103,24 +119,33 @@ def run_program(root: str, argv: list[str], args: argparse.Namespace) -> int:
 def report(result: RunResult, program: str) -> None:
     """The shell-style line for a killed guest, and any deadlock or leftovers."""
     if result.deadlock:
-        print("nommu: deadlock: every task is waiting and nothing can wake any of them:",
-              file=sys.stderr)
+        print(
+            "nommu: deadlock: every task is waiting and nothing can wake any of them:",
+            file=sys.stderr,
+        )
         for line in result.deadlock:
             print(f"  task {line}", file=sys.stderr)
     elif result.signal:
         print(f"nommu: {program}: {result.describe()}", file=sys.stderr)
     if result.leftover:
-        print("nommu: still running when pid 1 exited (killed): "
-              + ", ".join(result.leftover), file=sys.stderr)
+        print(
+            "nommu: still running when pid 1 exited (killed): " + ", ".join(result.leftover),
+            file=sys.stderr,
+        )
 
 
 DEMOS = {
     "welcome": ("welcome", "what a no-MMU machine is, shown by a program running on one"),
     "vfork-shared": ("vfork_shared", "a vfork child's writes land in its parent's memory"),
-    "vfork-exit": ("vfork_exit", "exit() instead of _exit() in a vfork child runs the "
-                   "parent's atexit handlers and flushes its stdio buffers"),
-    "naive-vfork": ("naive_vfork", "a naive vfork wrapper lets the child overwrite the "
-                    "parent's return address"),
+    "vfork-exit": (
+        "vfork_exit",
+        "exit() instead of _exit() in a vfork child runs the "
+        "parent's atexit handlers and flushes its stdio buffers",
+    ),
+    "naive-vfork": (
+        "naive_vfork",
+        "a naive vfork wrapper lets the child overwrite the parent's return address",
+    ),
     "fork": ("fork_fail", "fork() fails with EINVAL on no-MMU; posix_spawn works"),
 }
 
@@ -144,11 +169,13 @@ def no_arguments() -> int:
     """`nommu` alone: run the welcome demo and say what to try next."""
     args = _parser().parse_args(["demo", "welcome"])
     status = demo(args)
-    print("\nTry next:\n"
-          "  nommu demo                      list the demonstrations\n"
-          "  nommu demo naive-vfork --strace watch a vfork child clobber its parent\n"
-          "  nommu run --root DIR /prog      run your own i386 static-PIE program\n"
-          "  nommu run --help                all options")
+    print(
+        "\nTry next:\n"
+        "  nommu demo                      list the demonstrations\n"
+        "  nommu demo naive-vfork --strace watch a vfork child clobber its parent\n"
+        "  nommu run --root DIR /prog      run your own i386 static-PIE program\n"
+        "  nommu run --help                all options"
+    )
     return status
 
 
@@ -173,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nommu: interrupted", file=sys.stderr)
         return 130
-    except Exception:  # noqa: BLE001 - the last line of defence: never a raw traceback
+    except Exception:
         return internal_error()
 
 

@@ -50,8 +50,18 @@ class DefaultAction(Enum):
     CONTINUE = "continue"
 
 
-_CORE = {Signal.SIGQUIT, Signal.SIGILL, Signal.SIGTRAP, Signal.SIGABRT, Signal.SIGBUS,
-         Signal.SIGFPE, Signal.SIGSEGV, Signal.SIGXCPU, Signal.SIGXFSZ, Signal.SIGSYS}
+_CORE = {
+    Signal.SIGQUIT,
+    Signal.SIGILL,
+    Signal.SIGTRAP,
+    Signal.SIGABRT,
+    Signal.SIGBUS,
+    Signal.SIGFPE,
+    Signal.SIGSEGV,
+    Signal.SIGXCPU,
+    Signal.SIGXFSZ,
+    Signal.SIGSYS,
+}
 _IGNORE = {Signal.SIGCHLD, Signal.SIGURG, Signal.SIGWINCH}
 _STOP = {Signal.SIGSTOP, Signal.SIGTSTP, Signal.SIGTTIN, Signal.SIGTTOU}
 

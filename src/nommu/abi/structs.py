@@ -27,11 +27,22 @@ STATX_TS = struct.Struct("<qIi")
 
 def pack_stat64(s: StatInfo) -> bytes:
     return STAT64.pack(
-        s.dev, s.ino & 0xFFFFFFFF, s.mode, s.nlink, s.uid, s.gid, s.rdev, s.size, s.blksize,
+        s.dev,
+        s.ino & 0xFFFFFFFF,
+        s.mode,
+        s.nlink,
+        s.uid,
+        s.gid,
+        s.rdev,
+        s.size,
+        s.blksize,
         s.blocks,
-        s.atime_ns // 10**9, s.atime_ns % 10**9,
-        s.mtime_ns // 10**9, s.mtime_ns % 10**9,
-        s.ctime_ns // 10**9, s.ctime_ns % 10**9,
+        s.atime_ns // 10**9,
+        s.atime_ns % 10**9,
+        s.mtime_ns // 10**9,
+        s.mtime_ns % 10**9,
+        s.ctime_ns // 10**9,
+        s.ctime_ns % 10**9,
         s.ino,
     )
 
@@ -40,8 +51,20 @@ STATX_BASIC_STATS = 0x7FF
 
 
 def pack_statx(s: StatInfo) -> bytes:
-    head = STATX_HEAD.pack(STATX_BASIC_STATS, s.blksize, 0, s.nlink, s.uid, s.gid,
-                           s.mode & 0xFFFF, 0, s.ino, s.size, s.blocks, 0)
+    head = STATX_HEAD.pack(
+        STATX_BASIC_STATS,
+        s.blksize,
+        0,
+        s.nlink,
+        s.uid,
+        s.gid,
+        s.mode & 0xFFFF,
+        0,
+        s.ino,
+        s.size,
+        s.blocks,
+        0,
+    )
 
     def ts(ns: int) -> bytes:
         return STATX_TS.pack(ns // 10**9, ns % 10**9, 0)

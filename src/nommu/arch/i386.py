@@ -152,13 +152,28 @@ class UserDesc:
     @classmethod
     def unpack(cls, raw: bytes) -> UserDesc:
         entry, base, limit, bits = USER_DESC.unpack(raw)
-        return cls(entry, base, limit, bits & 1, (bits >> 1) & 3, (bits >> 3) & 1,
-                   (bits >> 4) & 1, (bits >> 5) & 1, (bits >> 6) & 1)
+        return cls(
+            entry,
+            base,
+            limit,
+            bits & 1,
+            (bits >> 1) & 3,
+            (bits >> 3) & 1,
+            (bits >> 4) & 1,
+            (bits >> 5) & 1,
+            (bits >> 6) & 1,
+        )
 
     def is_empty(self) -> bool:
         """Linux's LDT_empty()/LDT_zero(): a request to clear the slot."""
-        zero = (self.base_addr, self.limit, self.contents, self.seg_32bit,
-                self.limit_in_pages, self.useable) == (0, 0, 0, 0, 0, 0)
+        zero = (
+            self.base_addr,
+            self.limit,
+            self.contents,
+            self.seg_32bit,
+            self.limit_in_pages,
+            self.useable,
+        ) == (0, 0, 0, 0, 0, 0)
         return zero and ((self.read_exec_only, self.seg_not_present) in ((1, 1), (0, 0)))
 
     def descriptor(self) -> bytes:
@@ -173,7 +188,7 @@ class UserDesc:
 
 def tls_base(descriptor: bytes) -> int:
     """The segment base a TLS descriptor holds."""
-    lo, hi = struct.unpack("<II", descriptor)
+    lo, hi = (int(x) for x in struct.unpack("<II", descriptor))
     return (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000)
 
 
@@ -198,5 +213,10 @@ def tls_slot_address(gdt_addr: int, entry: int) -> int:
 def initial_registers(entry: int, sp: int) -> list[tuple[int, int]]:
     """Registers as ELF_PLAT_INIT leaves them for a new program on i386."""
     regs = [(reg, 0) for reg in SYSCALL_REGS]
-    return [*regs, (UC_X86_REG_ESP, sp), (UC_X86_REG_EIP, entry),
-            (UC_X86_REG_EFLAGS, 0x202), (UC_X86_REG_GS, 0)]
+    return [
+        *regs,
+        (UC_X86_REG_ESP, sp),
+        (UC_X86_REG_EIP, entry),
+        (UC_X86_REG_EFLAGS, 0x202),
+        (UC_X86_REG_GS, 0),
+    ]

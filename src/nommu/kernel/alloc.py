@@ -95,11 +95,13 @@ class PhysAllocator:
             raise ValueError(f"free of {start:#x}+{size:#x} outside any block")
         del self._used[block.start]
         if block.start < start:
-            self._used[block.start] = Block(block.start, start - block.start, block.owner,
-                                            block.kind)
+            self._used[block.start] = Block(
+                block.start, start - block.start, block.owner, block.kind
+            )
         if start + size < block.end:
-            self._used[start + size] = Block(start + size, block.end - start - size,
-                                             block.owner, block.kind)
+            self._used[start + size] = Block(
+                start + size, block.end - start - size, block.owner, block.kind
+            )
         self._insert_free(Block(start, size))
 
     def _insert_free(self, run: Block) -> None:

@@ -92,8 +92,7 @@ def find_program(k: Kernel, t: Task, path: str, argv: list[bytes], depth: int = 
     return Program(resolved.guest, image, argv)
 
 
-def _script(k: Kernel, t: Task, guest: str, head: bytes, argv: list[bytes],
-            depth: int) -> Program:
+def _script(k: Kernel, t: Task, guest: str, head: bytes, argv: list[bytes], depth: int) -> Program:
     """binfmt_script: `#!interp [arg]` runs interp [arg] script args..."""
     line = head[2:].split(b"\n", 1)[0].strip()
     if not line:
@@ -146,17 +145,28 @@ def _copy_segments(k: Kernel, image: ElfImage, start: int, load_base: int) -> No
         k.ram.write(seg.vaddr + load_base, image.data[seg.offset : seg.offset + seg.filesz])
 
 
-def _build_stack(k: Kernel, t: Task, image: ElfImage, load_base: int, top: int,
-                 prog: Program, envp: list[bytes]) -> int:
+def _build_stack(
+    k: Kernel, t: Task, image: ElfImage, load_base: int, top: int, prog: Program, envp: list[bytes]
+) -> int:
     phdr = image.phdr_vaddr()
     auxv = [
-        (F.AT_HWCAP, k.arch.HWCAP), (F.AT_PAGESZ, F.PAGE_SIZE), (F.AT_CLKTCK, 100),
-        (F.AT_PHDR, (phdr or 0) + load_base), (F.AT_PHENT, image.phentsize),
-        (F.AT_PHNUM, image.phnum), (F.AT_BASE, 0), (F.AT_FLAGS, 0),
-        (F.AT_ENTRY, image.entry + load_base), (F.AT_UID, 0), (F.AT_EUID, 0),
-        (F.AT_GID, 0), (F.AT_EGID, 0), (F.AT_SECURE, 0),
+        (F.AT_HWCAP, k.arch.HWCAP),
+        (F.AT_PAGESZ, F.PAGE_SIZE),
+        (F.AT_CLKTCK, 100),
+        (F.AT_PHDR, (phdr or 0) + load_base),
+        (F.AT_PHENT, image.phentsize),
+        (F.AT_PHNUM, image.phnum),
+        (F.AT_BASE, 0),
+        (F.AT_FLAGS, 0),
+        (F.AT_ENTRY, image.entry + load_base),
+        (F.AT_UID, 0),
+        (F.AT_EUID, 0),
+        (F.AT_GID, 0),
+        (F.AT_EGID, 0),
+        (F.AT_SECURE, 0),
     ]
-    layout = stack.build(top, prog.argv, envp, prog.guest_path.encode(),
-                         k.arch.PLATFORM.encode(), auxv)
+    layout = stack.build(
+        top, prog.argv, envp, prog.guest_path.encode(), k.arch.PLATFORM.encode(), auxv
+    )
     k.ram.write(layout.sp, layout.data)
     return layout.sp

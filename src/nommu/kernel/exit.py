@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
-from nommu.abi.flags import WNOHANG, __WALL, __WCLONE
+from nommu.abi.flags import __WALL, __WCLONE, WNOHANG
 from nommu.abi.signals import Signal
 from nommu.kernel.channels import ChildEvent
 from nommu.kernel.errors import Blocked, SyscallError

@@ -49,14 +49,27 @@ class StatInfo:
 
     @classmethod
     def from_host(cls, s: os.stat_result) -> StatInfo:
-        return cls(s.st_dev & 0xFFFFFFFF, s.st_ino, s.st_mode, s.st_nlink, s.st_uid, s.st_gid,
-                   s.st_rdev, s.st_size, s.st_blksize, s.st_blocks, s.st_atime_ns,
-                   s.st_mtime_ns, s.st_ctime_ns)
+        return cls(
+            s.st_dev & 0xFFFFFFFF,
+            s.st_ino,
+            s.st_mode,
+            s.st_nlink,
+            s.st_uid,
+            s.st_gid,
+            s.st_rdev,
+            s.st_size,
+            s.st_blksize,
+            s.st_blocks,
+            s.st_atime_ns,
+            s.st_mtime_ns,
+            s.st_ctime_ns,
+        )
 
 
 def char_device_stat(major: int, minor: int) -> StatInfo:
-    return StatInfo(5, 1000 + minor, st.S_IFCHR | 0o666, 1, 0, 0, (major << 8) | minor, 0,
-                    4096, 0, 0, 0, 0)
+    return StatInfo(
+        5, 1000 + minor, st.S_IFCHR | 0o666, 1, 0, 0, (major << 8) | minor, 0, 4096, 0, 0, 0, 0
+    )
 
 
 class OpenFile:

@@ -37,8 +37,15 @@ if TYPE_CHECKING:
 
 C = CloneFlags
 VFORK_FLAGS = C.CLONE_VM | C.CLONE_VFORK | 17  # SIGCHLD
-_NAMESPACES = (C.CLONE_NEWNS | C.CLONE_NEWCGROUP | C.CLONE_NEWUTS | C.CLONE_NEWIPC
-               | C.CLONE_NEWUSER | C.CLONE_NEWPID | C.CLONE_NEWNET)
+_NAMESPACES = (
+    C.CLONE_NEWNS
+    | C.CLONE_NEWCGROUP
+    | C.CLONE_NEWUTS
+    | C.CLONE_NEWIPC
+    | C.CLONE_NEWUSER
+    | C.CLONE_NEWPID
+    | C.CLONE_NEWNET
+)
 
 
 def check_flags(flags: int) -> None:
@@ -68,8 +75,17 @@ def copy_process(k: Kernel, parent: Task, flags: int, new_sp: int, tls: int) -> 
     fs = parent.fs if flags & C.CLONE_FS else parent.fs.copy()
     sighand = parent.sighand if flags & C.CLONE_SIGHAND else parent.sighand.copy()
     group = parent.group if flags & C.CLONE_THREAD else _new_group(k, parent, flags, tid)
-    child = Task(tid, group, mm, files, fs, sighand, comm=parent.comm, tls=list(parent.tls),
-                 sigmask=parent.sigmask)
+    child = Task(
+        tid,
+        group,
+        mm,
+        files,
+        fs,
+        sighand,
+        comm=parent.comm,
+        tls=list(parent.tls),
+        sigmask=parent.sigmask,
+    )
     group.tasks.append(child)
     if flags & C.CLONE_SETTLS:
         set_tls(k, child, UserDesc.unpack(k.uspace.read(tls, 16)))
@@ -84,8 +100,7 @@ def copy_process(k: Kernel, parent: Task, flags: int, new_sp: int, tls: int) -> 
 
 def _new_group(k: Kernel, parent: Task, flags: int, tid: int) -> ThreadGroup:
     up = parent.group.parent if flags & C.CLONE_PARENT else parent.group
-    group = ThreadGroup(tid, up, parent.group.pgid, parent.group.sid,
-                        exit_signal=flags & CSIGNAL)
+    group = ThreadGroup(tid, up, parent.group.pgid, parent.group.sid, exit_signal=flags & CSIGNAL)
     group.vfork_child = bool(flags & C.CLONE_VFORK)
     if up is not None:
         up.children.append(group)
@@ -108,8 +123,9 @@ def set_tls(k: Kernel, t: Task, desc: UserDesc) -> int:
     return entry
 
 
-def do_clone(k: Kernel, parent: Task, flags: int, new_sp: int, ptid: int, tls: int,
-             ctid: int) -> int:
+def do_clone(
+    k: Kernel, parent: Task, flags: int, new_sp: int, ptid: int, tls: int, ctid: int
+) -> int:
     """clone(2): create the task, publish its tid, and suspend a vfork parent."""
     child = copy_process(k, parent, flags, new_sp, tls)
     if flags & C.CLONE_PARENT_SETTID:
@@ -128,7 +144,10 @@ def do_clone(k: Kernel, parent: Task, flags: int, new_sp: int, ptid: int, tls: i
 
 def fork_refused(k: Kernel, t: Task) -> int:
     """fork() on a no-MMU kernel: EINVAL, and tell the person why once."""
-    k.hint("fork", f"process {t.pid} ({t.comm}) called fork(), which a no-MMU kernel refuses "
-           "with EINVAL: there is no MMU to give the child a copy of the parent's memory at "
-           "the same addresses. Use vfork()+execve() or posix_spawn() (or run with --mmu).")
+    k.hint(
+        "fork",
+        f"process {t.pid} ({t.comm}) called fork(), which a no-MMU kernel refuses "
+        "with EINVAL: there is no MMU to give the child a copy of the parent's memory at "
+        "the same addresses. Use vfork()+execve() or posix_spawn() (or run with --mmu).",
+    )
     raise SyscallError(Errno.EINVAL, "fork is impossible without an MMU")

@@ -24,8 +24,14 @@ if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
 
 
-def futex_wait(k: Kernel, t: Task, addr: int, expected: int, deadline: float | None,
-               bitset: int = F.FUTEX_BITSET_MATCH_ANY) -> int:
+def futex_wait(
+    k: Kernel,
+    t: Task,
+    addr: int,
+    expected: int,
+    deadline: float | None,
+    bitset: int = F.FUTEX_BITSET_MATCH_ANY,
+) -> int:
     """Sleep on `addr` while it holds `expected`; 0 when woken."""
     if addr & 3:
         raise SyscallError(Errno.EINVAL)
@@ -43,8 +49,7 @@ def futex_wait(k: Kernel, t: Task, addr: int, expected: int, deadline: float | N
     raise Blocked(FutexKey(addr), deadline)
 
 
-def futex_wake(k: Kernel, addr: int, count: int,
-               bitset: int = F.FUTEX_BITSET_MATCH_ANY) -> int:
+def futex_wake(k: Kernel, addr: int, count: int, bitset: int = F.FUTEX_BITSET_MATCH_ANY) -> int:
     """Wake up to `count` waiters on `addr` whose bitset matches; how many woke."""
     if bitset == 0:
         raise SyscallError(Errno.EINVAL)
@@ -60,8 +65,9 @@ def futex_wake(k: Kernel, addr: int, count: int,
     return woken
 
 
-def futex_requeue(k: Kernel, addr: int, wake: int, requeue: int, addr2: int,
-                  expected: int | None) -> int:
+def futex_requeue(
+    k: Kernel, addr: int, wake: int, requeue: int, addr2: int, expected: int | None
+) -> int:
     """Wake `wake` waiters on `addr`, move up to `requeue` more to `addr2`."""
     if expected is not None and k.uspace.read_u32(addr) != expected & 0xFFFFFFFF:
         raise SyscallError(Errno.EAGAIN)

@@ -27,7 +27,6 @@ from nommu.kernel.uaccess import UserMemory
 from nommu.kernel.vfs import Vfs
 from nommu.machine.cpu import Cpu, CpuContext, Stop
 from nommu.machine.ram import PhysicalRAM
-
 from nommu.trace.events import EventSink
 
 if TYPE_CHECKING:
@@ -69,6 +68,7 @@ class Kernel:
         self.tasks: dict[int, Task] = {}
         self.groups: dict[int, ThreadGroup] = {}
         self._next_pid = 1
+        self._next_ino = 1000
         self.current: Task | None = None
         self.init: ThreadGroup | None = None
         self.tracer: Strace | None = None
@@ -90,6 +90,11 @@ class Kernel:
             pid += 1
         self._next_pid = pid + 1
         return pid
+
+    def next_ino(self) -> int:
+        """A fresh inode number for kernel-made files (pipes)."""
+        self._next_ino += 1
+        return self._next_ino
 
     # -- memory --------------------------------------------------------------
 
@@ -118,7 +123,7 @@ class Kernel:
             addr, t.clear_child_tid = t.clear_child_tid, 0
             try:
                 self.uspace.write_u32(addr, 0)
-            except Exception:  # noqa: BLE001 - a bad pointer here is ignored, as in Linux
+            except Exception:
                 return
             self.sched.wakeup(FutexKey(addr))
 
@@ -207,4 +212,3 @@ class Kernel:
 
     def live_tasks(self) -> list[Task]:
         return [t for t in self.tasks.values() if t.state is not TaskState.DEAD]
-

@@ -70,11 +70,13 @@ class MemoryMap:
         self.alloc.free_range(start, end - start)
         self.regions.remove(region)
         if region.start < start:
-            self.regions.append(Region(region.start, start, region.block, region.kind,
-                                       region.prot, region.name))
+            self.regions.append(
+                Region(region.start, start, region.block, region.kind, region.prot, region.name)
+            )
         if end < region.end:
-            self.regions.append(Region(end, region.end, region.block, region.kind,
-                                       region.prot, region.name))
+            self.regions.append(
+                Region(end, region.end, region.block, region.kind, region.prot, region.name)
+            )
         self.regions.sort(key=lambda r: r.start)
 
     def get(self) -> MemoryMap:

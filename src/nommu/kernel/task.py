@@ -113,6 +113,7 @@ class Task:
     vfork_done: Task | None = None  # the parent suspended until we exec or exit
     sigmask: int = 0
     pending: int = 0  # bit (signo - 1) set: signal waiting for delivery
+    io_done: int = 0  # bytes a blocking write had written before it waited
     futex_woken: bool = False
     futex_bitset: int = 0xFFFFFFFF
 

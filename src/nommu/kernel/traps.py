@@ -37,7 +37,8 @@ def handle_stop(k: Kernel, t: Task, stop: Stop) -> None:
 def fault_signal(k: Kernel, stop: Stop) -> Signal:
     if stop.kind is StopKind.MEMORY_FAULT:
         return Signal.SIGSEGV
-    return k.arch.TRAP_SIGNALS.get(stop.trapno, Signal.SIGSEGV)
+    sig: Signal = k.arch.TRAP_SIGNALS.get(stop.trapno, Signal.SIGSEGV)
+    return sig
 
 
 def handle_fault(k: Kernel, t: Task, stop: Stop) -> None:

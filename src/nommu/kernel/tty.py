@@ -57,9 +57,8 @@ def ioctl(k: Kernel, t: Task, f: OpenFile, req: int, arg: int) -> int:
         return 0
     if req in (F.TCSETS, F.TCSETSW, F.TCSETSF):
         new = _unpack(k.uspace.read(arg, TERMIOS.size), termios.tcgetattr(fd))
-        when = {F.TCSETS: termios.TCSANOW, F.TCSETSW: termios.TCSADRAIN}.get(
-            req, termios.TCSAFLUSH)
-        termios.tcsetattr(fd, when, new)
+        when = {F.TCSETS: termios.TCSANOW, F.TCSETSW: termios.TCSADRAIN}.get(req, termios.TCSAFLUSH)
+        termios.tcsetattr(fd, when, new)  # type: ignore[arg-type]
         return 0
     if req == F.TIOCGWINSZ:
         raw = fcntl.ioctl(fd, termios.TIOCGWINSZ, bytes(S.WINSIZE.size))

@@ -13,6 +13,7 @@ is refused with ENOEXEC.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass
 
@@ -34,13 +35,30 @@ _EHDR = struct.Struct("<16sHHIIIIIHHHHHH")
 _PHDR = struct.Struct("<IIIIIIII")
 
 MACHINES = {
-    0: "no machine", 2: "SPARC", 3: "i386", 4: "m68k", 8: "MIPS", 20: "PowerPC",
-    21: "PowerPC64", 22: "S/390", 40: "ARM", 42: "SuperH", 43: "SPARC64", 50: "IA-64",
-    62: "x86-64", 94: "Xtensa", 106: "Blackfin", 183: "AArch64", 189: "MicroBlaze",
-    243: "RISC-V", 258: "LoongArch",
+    0: "no machine",
+    2: "SPARC",
+    3: "i386",
+    4: "m68k",
+    8: "MIPS",
+    20: "PowerPC",
+    21: "PowerPC64",
+    22: "S/390",
+    40: "ARM",
+    42: "SuperH",
+    43: "SPARC64",
+    50: "IA-64",
+    62: "x86-64",
+    94: "Xtensa",
+    106: "Blackfin",
+    183: "AArch64",
+    189: "MicroBlaze",
+    243: "RISC-V",
+    258: "LoongArch",
 }
-_TYPES = {ET_REL: "a relocatable object file (.o), not a linked program",
-          ET_CORE: "a core dump, not a program"}
+_TYPES = {
+    ET_REL: "a relocatable object file (.o), not a linked program",
+    ET_CORE: "a core dump, not a program",
+}
 
 
 class LoadError(Exception):
@@ -120,14 +138,20 @@ def parse(data: bytes, *, allow_exec: bool = False) -> ElfImage:
     if etype in _TYPES:
         raise LoadError(Errno.ENOEXEC, f"not an executable: it is {_TYPES[etype]}")
     if etype == ET_EXEC and not allow_exec:
-        raise LoadError(Errno.ENOEXEC, "a fixed-address (ET_EXEC) program cannot be placed "
-                        "on a no-MMU machine: link it with -static-pie (or run with --mmu)")
+        raise LoadError(
+            Errno.ENOEXEC,
+            "a fixed-address (ET_EXEC) program cannot be placed "
+            "on a no-MMU machine: link it with -static-pie (or run with --mmu)",
+        )
     if etype not in (ET_EXEC, ET_DYN):
         raise LoadError(Errno.ENOEXEC, f"unknown ELF type {etype}")
     segments, interp, stack = _program_headers(data, phoff, phentsize, phnum)
     if interp is not None:
-        raise LoadError(Errno.ENOEXEC, f"dynamically linked (wants the interpreter {interp}): "
-                        "link it statically with -static-pie")
+        raise LoadError(
+            Errno.ENOEXEC,
+            f"dynamically linked (wants the interpreter {interp}): "
+            "link it statically with -static-pie",
+        )
     return _image(data, etype, entry, phoff, phnum, phentsize, segments, stack)
 
 
@@ -135,8 +159,9 @@ def _program_headers(
     data: bytes, phoff: int, phentsize: int, phnum: int
 ) -> tuple[list[Segment], str | None, int]:
     if phnum == 0 or phentsize != _PHDR.size:
-        raise LoadError(Errno.ENOEXEC, f"bad program header table (phnum={phnum}, "
-                        f"phentsize={phentsize})")
+        raise LoadError(
+            Errno.ENOEXEC, f"bad program header table (phnum={phnum}, phentsize={phentsize})"
+        )
     if phoff + phnum * phentsize > len(data):
         raise LoadError(Errno.ENOEXEC, "truncated: program headers run past the end of file")
     segments: list[Segment] = []
@@ -144,7 +169,8 @@ def _program_headers(
     stack = 0
     for i in range(phnum):
         ptype, off, vaddr, _pa, filesz, memsz, flags, _al = _PHDR.unpack_from(
-            data, phoff + i * phentsize)
+            data, phoff + i * phentsize
+        )
         if ptype == PT_LOAD:
             _check_segment(data, i, off, filesz, memsz, vaddr)
             segments.append(Segment(vaddr, memsz, off, filesz, flags))
@@ -159,26 +185,50 @@ def _program_headers(
 
 def _check_segment(data: bytes, i: int, off: int, filesz: int, memsz: int, vaddr: int) -> None:
     if filesz > memsz:
-        raise LoadError(Errno.ENOEXEC, f"inconsistent segment {i}: file size {filesz:#x} "
-                        f"exceeds memory size {memsz:#x}")
+        raise LoadError(
+            Errno.ENOEXEC,
+            f"inconsistent segment {i}: file size {filesz:#x} exceeds memory size {memsz:#x}",
+        )
     if off + filesz > len(data):
-        raise LoadError(Errno.ENOEXEC, f"truncated: segment {i} needs bytes up to "
-                        f"{off + filesz:#x}, the file has {len(data):#x}")
+        raise LoadError(
+            Errno.ENOEXEC,
+            f"truncated: segment {i} needs bytes up to "
+            f"{off + filesz:#x}, the file has {len(data):#x}",
+        )
     if vaddr + memsz > 0xFFFFFFFF:
         raise LoadError(Errno.ENOEXEC, f"inconsistent segment {i}: ends past 4 GiB")
 
 
-def _image(data: bytes, etype: int, entry: int, phoff: int, phnum: int, phentsize: int,
-           segments: list[Segment], stack: int) -> ElfImage:
+def _image(
+    data: bytes,
+    etype: int,
+    entry: int,
+    phoff: int,
+    phnum: int,
+    phentsize: int,
+    segments: list[Segment],
+    stack: int,
+) -> ElfImage:
     segments.sort(key=lambda s: s.vaddr)
-    for a, b in zip(segments, segments[1:], strict=False):
+    for a, b in itertools.pairwise(segments):
         if a.vaddr + a.memsz > b.vaddr:
             raise LoadError(Errno.ENOEXEC, "inconsistent: PT_LOAD segments overlap")
     low = segments[0].vaddr & ~0xFFF
     high = (segments[-1].vaddr + segments[-1].memsz + 0xFFF) & ~0xFFF
     if not any(s.vaddr <= entry < s.vaddr + s.memsz and s.flags & PF_X for s in segments):
-        raise LoadError(Errno.ENOEXEC, f"inconsistent: entry point {entry:#x} is not in an "
-                        "executable segment")
+        raise LoadError(
+            Errno.ENOEXEC, f"inconsistent: entry point {entry:#x} is not in an executable segment"
+        )
     stack_size = max(stack or DEFAULT_STACK, MIN_STACK)
-    return ElfImage(data, etype, entry, phoff, phnum, phentsize, tuple(segments),
-                    (stack_size + 0xFFF) & ~0xFFF, low, high)
+    return ElfImage(
+        data,
+        etype,
+        entry,
+        phoff,
+        phnum,
+        phentsize,
+        tuple(segments),
+        (stack_size + 0xFFF) & ~0xFFF,
+        low,
+        high,
+    )

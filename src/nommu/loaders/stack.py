@@ -26,8 +26,15 @@ class InitialStack:
     data: bytes  # to be written at `sp`
 
 
-def build(top: int, argv: Sequence[bytes], envp: Sequence[bytes], execfn: bytes,
-          platform: bytes, auxv: Sequence[tuple[int, int]], word: int = 4) -> InitialStack:
+def build(
+    top: int,
+    argv: Sequence[bytes],
+    envp: Sequence[bytes],
+    execfn: bytes,
+    platform: bytes,
+    auxv: Sequence[tuple[int, int]],
+    word: int = 4,
+) -> InitialStack:
     """Lay out argv, envp and auxv below `top`; return the new sp and the bytes."""
     strings = bytearray()
     addresses: list[int] = []

@@ -21,7 +21,7 @@ import ctypes
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import Any, TypeAlias
 
 from unicorn import (
     UC_ERR_FETCH_UNMAPPED,
@@ -47,7 +47,7 @@ from unicorn.unicorn_py3.unicorn import (
 
 from nommu.machine.ram import PhysicalRAM
 
-CpuContext = UcContext
+CpuContext: TypeAlias = UcContext  # a saved register state (opaque)
 
 
 class StopKind(Enum):
@@ -108,28 +108,32 @@ class Cpu:
     # -- hooks ---------------------------------------------------------------
 
     def _install_hooks(self) -> None:
+        # The syscall path runs for every syscall: everything it touches is a
+        # local of this closure, and the Unicorn handle is passed as the
+        # ready-made ctypes object rather than converted from an int.
         read_batch = uclib.uc_reg_read_batch
         reg_write = uclib.uc_reg_write
         emu_stop = uclib.uc_emu_stop
+        h = self._h
         ids, ptrs, regs, n = self._ids, self._ptrs, self.sysregs, len(self._ids)
         result, result_ref = self._result, self._result_ref
         result_reg = self.arch.RESULT_REG
         trapno = self.arch.SYSCALL_TRAP
 
-        def intr(handle: int, intno: int, _user: int) -> None:
+        def intr(_handle: int, intno: int, _user: int) -> None:
             try:
                 if intno == trapno:
-                    read_batch(handle, ids, ptrs, n)
+                    read_batch(h, ids, ptrs, n)
                     value = self.on_syscall(regs)
                     if value is not None:
-                        result.value = value & 0xFFFFFFFF
-                        reg_write(handle, result_reg, result_ref)
+                        result.value = value
+                        reg_write(h, result_reg, result_ref)
                 else:
                     self._trap = Stop(StopKind.TRAP, self.pc, trapno=intno)
-                    emu_stop(handle)
-            except BaseException as exc:  # noqa: BLE001 - re-raised from run()
+                    emu_stop(h)
+            except BaseException as exc:
                 self._pending = exc
-                emu_stop(handle)
+                emu_stop(h)
 
         def unmapped(handle: int, access: int, addr: int, size: int, value: int, _u: int) -> bool:
             kind = {UC_MEM_WRITE_UNMAPPED: "write", UC_MEM_FETCH_UNMAPPED: "fetch"}
@@ -204,7 +208,8 @@ class Cpu:
 
     def context_save(self) -> CpuContext:
         """A new context holding the CPU's current state."""
-        return self.uc.context_save()
+        ctx: CpuContext = self.uc.context_save()
+        return ctx
 
     def context_update(self, ctx: CpuContext) -> None:
         """Save the CPU's current state into an existing context."""

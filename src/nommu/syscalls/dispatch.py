@@ -40,34 +40,37 @@ def unknown_syscall(k: Kernel, t: Task, nr: int) -> int:
 
 
 def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
+    """The function the CPU calls with the syscall registers (number first)."""
     table = build_table(SYSCALL_NUMBERS)
+    # (handler, index one past the last argument register) per syscall number
+    fast: list[tuple[Callable[..., int | None], int] | None] = [
+        (row.handler, row.nargs + 1) if row is not None else None for row in table
+    ]
     size = len(table)
     cpu = k.cpu
-    sched = k.sched
     RUNNABLE = TaskState.RUNNABLE
 
     def dispatch(regs: Any) -> int | None:
         t = k.current
-        assert t is not None
         nr = regs[0]
-        row = table[nr] if nr < size else None
-        if row is None:
-            return unknown_syscall(k, t, nr)
-        tracer = k.tracer
-        if tracer is not None:
-            return tracer.dispatch(k, t, row, regs)
+        entry = fast[nr] if nr < size else None
+        if entry is None:
+            return unknown_syscall(k, t, nr)  # type: ignore[arg-type]
+        if k.tracer is not None:
+            return k.tracer.dispatch(k, t, table[nr], regs)  # type: ignore[arg-type]
+        handler, end = entry
         try:
-            result: int | None = row.handler(k, t, *regs[1 : row.nargs + 1])
+            result = handler(k, t, *regs[1:end]) if end > 1 else handler(k, t)
         except SyscallError as err:
             result = -err.errno
         except Blocked as b:
-            block(k, t, b)
+            block(k, t, b)  # type: ignore[arg-type]
             return None
-        if t.restart:
-            t.restart = False  # a re-executed syscall has finished
-        if t.state is not RUNNABLE or k.current is not t:
+        if t.restart:  # type: ignore[union-attr]
+            t.restart = False  # type: ignore[union-attr]  # a re-executed syscall has finished
+        if t.state is not RUNNABLE or k.current is not t:  # type: ignore[union-attr]
             cpu.stop()
-        return result
+        return None if result is None else result & 0xFFFFFFFF
 
     return dispatch
 

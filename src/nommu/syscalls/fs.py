@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, TypeVar
 from nommu.abi import flags as F
 from nommu.abi import structs as S
 from nommu.abi.errno import Errno, from_host
-from nommu.kernel.errors import SyscallError
+from nommu.abi.signals import Signal
+from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.files import (
     DevNull,
     DevRandom,
@@ -25,6 +26,8 @@ from nommu.kernel.files import (
     StatInfo,
     char_device_stat,
 )
+from nommu.kernel.pipe import Pipe, PipeEnd
+from nommu.kernel.signal import send_to_task
 from nommu.kernel.vfs import Resolved
 from nommu.syscalls.table import syscall
 
@@ -90,9 +93,14 @@ def open_file(k: Kernel, t: Task, r: Resolved, flags: int, mode: int) -> OpenFil
     return HostFile(fd, flags, r.guest)
 
 
-_OPEN_FLAGS = ((F.O_CREAT, os.O_CREAT), (F.O_EXCL, os.O_EXCL), (F.O_TRUNC, os.O_TRUNC),
-               (F.O_APPEND, os.O_APPEND), (F.O_DIRECTORY, os.O_DIRECTORY),
-               (F.O_NOFOLLOW, os.O_NOFOLLOW))
+_OPEN_FLAGS = (
+    (F.O_CREAT, os.O_CREAT),
+    (F.O_EXCL, os.O_EXCL),
+    (F.O_TRUNC, os.O_TRUNC),
+    (F.O_APPEND, os.O_APPEND),
+    (F.O_DIRECTORY, os.O_DIRECTORY),
+    (F.O_NOFOLLOW, os.O_NOFOLLOW),
+)
 
 
 def _host_open_flags(flags: int) -> int:
@@ -168,10 +176,31 @@ def sys_read(k: Kernel, t: Task, fd: int, buf: int, count: int) -> int:
     return len(data)
 
 
+def write_all(k: Kernel, t: Task, f: OpenFile, data: bytes) -> int:
+    """Write `data`, waiting for room as often as needed (a blocking write
+    returns only when all of it is written). Progress survives the syscall
+    being re-executed after each wait, in `t.io_done`."""
+    done = t.io_done if t.restart else 0
+    try:
+        while True:
+            done += f.write(data[done:])
+            if done >= len(data):
+                return done
+    except Blocked:
+        t.io_done = done
+        raise
+    except SyscallError as err:
+        if err.errno == Errno.EPIPE:
+            send_to_task(k, t, Signal.SIGPIPE)
+        if done and err.errno == Errno.EAGAIN:
+            return done
+        raise
+
+
 @syscall("write", "fd", "buf_in", "size")
 def sys_write(k: Kernel, t: Task, fd: int, buf: int, count: int) -> int:
     f = writable(t, fd)
-    return f.write(k.uspace.read(buf, min(count, MAX_RW)))
+    return write_all(k, t, f, k.uspace.read(buf, min(count, MAX_RW)))
 
 
 def iovecs(k: Kernel, iov: int, iovcnt: int) -> list[tuple[int, int]]:
@@ -200,7 +229,7 @@ def sys_readv(k: Kernel, t: Task, fd: int, iov: int, iovcnt: int) -> int:
 def sys_writev(k: Kernel, t: Task, fd: int, iov: int, iovcnt: int) -> int:
     f = writable(t, fd)
     data = b"".join(k.uspace.read(base, n) for base, n in iovecs(k, iov, iovcnt))
-    return f.write(data) if data else 0
+    return write_all(k, t, f, data) if data else 0
 
 
 @syscall("pread64", "fd", "buf_out", "size", "uint", "uint")
@@ -253,8 +282,13 @@ def sys_fdatasync(k: Kernel, t: Task, fd: int) -> int:
 
 # -- stat ---------------------------------------------------------------------
 
-_DEVICE_NUMBERS = {"/dev/null": (1, 3), "/dev/zero": (1, 5), "/dev/random": (1, 8),
-                   "/dev/urandom": (1, 9), "/dev/tty": (5, 0)}
+_DEVICE_NUMBERS = {
+    "/dev/null": (1, 3),
+    "/dev/zero": (1, 5),
+    "/dev/random": (1, 8),
+    "/dev/urandom": (1, 9),
+    "/dev/tty": (5, 0),
+}
 
 
 def stat_resolved(r: Resolved) -> StatInfo:
@@ -572,3 +606,31 @@ def sys_ioctl(k: Kernel, t: Task, fd: int, req: int, arg: int) -> int:
     from nommu.kernel import tty
 
     return tty.ioctl(k, t, f, req, arg)
+
+
+# -- pipes --------------------------------------------------------------------
+
+
+def do_pipe(k: Kernel, t: Task, fds: int, flags: int) -> int:
+    if flags & ~(F.O_CLOEXEC | F.O_NONBLOCK | F.O_DIRECT):
+        raise SyscallError(Errno.EINVAL)
+    k.uspace.read(fds, 8)  # EFAULT before anything is created
+    if len(t.files.fds) + 2 > t.files.limit:
+        raise SyscallError(Errno.EMFILE)
+    pipe = Pipe(k.next_ino(), k.sched)
+    status = flags & F.O_NONBLOCK
+    cloexec = bool(flags & F.O_CLOEXEC)
+    rfd = t.files.install(PipeEnd(pipe, F.O_RDONLY | status), cloexec)
+    wfd = t.files.install(PipeEnd(pipe, F.O_WRONLY | status), cloexec)
+    k.uspace.write(fds, rfd.to_bytes(4, "little") + wfd.to_bytes(4, "little"))
+    return 0
+
+
+@syscall("pipe", "ptr")
+def sys_pipe(k: Kernel, t: Task, fds: int) -> int:
+    return do_pipe(k, t, fds, 0)
+
+
+@syscall("pipe2", "ptr", "oflags")
+def sys_pipe2(k: Kernel, t: Task, fds: int, flags: int) -> int:
+    return do_pipe(k, t, fds, flags)

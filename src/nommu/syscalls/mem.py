@@ -37,8 +37,9 @@ def sys_brk(k: Kernel, t: Task, addr: int) -> int:
     return mm.brk
 
 
-def do_mmap(k: Kernel, t: Task, addr: int, length: int, prot: int, flags: int, fd: int,
-            pgoff: int) -> int:
+def do_mmap(
+    k: Kernel, t: Task, addr: int, length: int, prot: int, flags: int, fd: int, pgoff: int
+) -> int:
     if flags & M.MAP_FIXED:
         raise SyscallError(Errno.EINVAL, "MAP_FIXED needs an MMU")
     if flags & MAP_TYPE not in (M.MAP_PRIVATE, M.MAP_SHARED, M.MAP_SHARED_VALIDATE):
@@ -57,8 +58,7 @@ def do_mmap(k: Kernel, t: Task, addr: int, length: int, prot: int, flags: int, f
     return block.start
 
 
-def mmap_file(k: Kernel, t: Task, size: int, prot: int, flags: int, fd: int,
-              pgoff: int) -> int:
+def mmap_file(k: Kernel, t: Task, size: int, prot: int, flags: int, fd: int, pgoff: int) -> int:
     """A file mapping: MAP_PRIVATE is a private copy of the file's bytes; MAP_SHARED
     of a regular file is ENODEV (it would need the file's own pages in RAM)."""
     f = t.files.get(fd)
@@ -76,8 +76,9 @@ def mmap_file(k: Kernel, t: Task, size: int, prot: int, flags: int, fd: int,
 
 
 @syscall("mmap2", "ptr", "size", "prot", "map_flags", "fd", "hex", ret="hex")
-def sys_mmap2(k: Kernel, t: Task, addr: int, length: int, prot: int, flags: int, fd: int,
-              pgoff: int) -> int:
+def sys_mmap2(
+    k: Kernel, t: Task, addr: int, length: int, prot: int, flags: int, fd: int, pgoff: int
+) -> int:
     return do_mmap(k, t, addr, length, prot, flags, fd, pgoff)
 
 
@@ -115,8 +116,14 @@ def _enosys(k: Kernel, t: Task, *args: int) -> int:
     raise SyscallError(Errno.ENOSYS, "needs an MMU")
 
 
-for _name, _args in (("mprotect", ("ptr", "size", "prot")), ("madvise", ("ptr", "size", "int")),
-                     ("msync", ("ptr", "size", "int")), ("mlock", ("ptr", "size")),
-                     ("munlock", ("ptr", "size")), ("mlockall", ("int",)), ("munlockall", ()),
-                     ("mincore", ("ptr", "size", "ptr"))):
+for _name, _args in (
+    ("mprotect", ("ptr", "size", "prot")),
+    ("madvise", ("ptr", "size", "int")),
+    ("msync", ("ptr", "size", "int")),
+    ("mlock", ("ptr", "size")),
+    ("munlock", ("ptr", "size")),
+    ("mlockall", ("int",)),
+    ("munlockall", ()),
+    ("mincore", ("ptr", "size", "ptr")),
+):
     syscall(_name, *_args)(_enosys)

@@ -19,7 +19,7 @@ from nommu.syscalls.time import read_timeout
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
-    from nommu.kernel.task import Task
+    from nommu.kernel.task import Task, ThreadGroup
 
 
 # -- creating -------------------------------------------------------------------
@@ -67,8 +67,7 @@ def sys_exit_group(k: Kernel, t: Task, code: int) -> None:
 
 @syscall("wait4", "pid_t", "ptr", "wait_options", "ptr", ret="pid")
 def sys_wait4(k: Kernel, t: Task, pid: int, status: int, options: int, rusage: int) -> int:
-    if options & ~(F.WNOHANG | F.WUNTRACED | F.WCONTINUED | F.__WNOTHREAD | F.__WALL
-                   | F.__WCLONE):
+    if options & ~(F.WNOHANG | F.WUNTRACED | F.WCONTINUED | F.__WNOTHREAD | F.__WALL | F.__WCLONE):
         raise SyscallError(Errno.EINVAL)
     child, wstatus = kexit.do_wait(k, t, s32(pid), options)
     if child and status:
@@ -94,8 +93,12 @@ def sys_kill(k: Kernel, t: Task, pid: int, sig: int) -> int:
         targets = [group]
     else:
         pgid = t.group.pgid if pid == 0 else -pid
-        targets = [g for g in k.groups.values() if g.wait_status is None
-                   and (pid == -1 and g.tgid != 1 or pid != -1 and g.pgid == pgid)]
+        targets = [
+            g
+            for g in k.groups.values()
+            if g.wait_status is None
+            and ((pid == -1 and g.tgid != 1) or (pid != -1 and g.pgid == pgid))
+        ]
         if not targets:
             raise SyscallError(Errno.ESRCH)
     for group in targets:
@@ -200,7 +203,7 @@ def sys_setsid(k: Kernel, t: Task) -> int:
     return group.tgid
 
 
-def _group(k: Kernel, t: Task, pid: int):  # type: ignore[no-untyped-def]
+def _group(k: Kernel, t: Task, pid: int) -> ThreadGroup:
     if pid == 0:
         return t.group
     group = k.groups.get(s32(pid))
@@ -209,8 +212,16 @@ def _group(k: Kernel, t: Task, pid: int):  # type: ignore[no-untyped-def]
     return group
 
 
-for _name in ("getuid32", "geteuid32", "getgid32", "getegid32", "getuid", "geteuid", "getgid",
-              "getegid"):
+for _name in (
+    "getuid32",
+    "geteuid32",
+    "getgid32",
+    "getegid32",
+    "getuid",
+    "geteuid",
+    "getgid",
+    "getegid",
+):
     syscall(_name)(lambda k, t: 0)
 
 
@@ -238,15 +249,25 @@ for _name in ("setuid32", "setgid32", "setreuid32", "setregid32", "setresuid32",
 # -- futex ----------------------------------------------------------------------
 
 
-def do_futex(k: Kernel, t: Task, addr: int, op: int, val: int, timeout: int, addr2: int,
-             val3: int, time64: bool) -> int:
+def do_futex(
+    k: Kernel,
+    t: Task,
+    addr: int,
+    op: int,
+    val: int,
+    timeout: int,
+    addr2: int,
+    val3: int,
+    time64: bool,
+) -> int:
     cmd = op & F.FUTEX_CMD_MASK
     if cmd in (F.FUTEX_WAIT, F.FUTEX_WAIT_BITSET):
         deadline = None
         if timeout:
             relative = cmd == F.FUTEX_WAIT
-            deadline = read_timeout(k, t, timeout, time64, relative,
-                                    realtime=bool(op & F.FUTEX_CLOCK_REALTIME))
+            deadline = read_timeout(
+                k, t, timeout, time64, relative, realtime=bool(op & F.FUTEX_CLOCK_REALTIME)
+            )
         bitset = val3 if cmd == F.FUTEX_WAIT_BITSET else F.FUTEX_BITSET_MATCH_ANY
         return kfutex.futex_wait(k, t, addr, val, deadline, bitset)
     if cmd in (F.FUTEX_WAKE, F.FUTEX_WAKE_BITSET):
@@ -259,12 +280,14 @@ def do_futex(k: Kernel, t: Task, addr: int, op: int, val: int, timeout: int, add
 
 
 @syscall("futex", "ptr", "futex_op", "int", "ptr", "ptr", "hex")
-def sys_futex(k: Kernel, t: Task, addr: int, op: int, val: int, timeout: int, addr2: int,
-              val3: int) -> int:
+def sys_futex(
+    k: Kernel, t: Task, addr: int, op: int, val: int, timeout: int, addr2: int, val3: int
+) -> int:
     return do_futex(k, t, addr, op, val, timeout, addr2, val3, time64=False)
 
 
 @syscall("futex_time64", "ptr", "futex_op", "int", "ptr", "ptr", "hex")
-def sys_futex_time64(k: Kernel, t: Task, addr: int, op: int, val: int, timeout: int,
-                     addr2: int, val3: int) -> int:
+def sys_futex_time64(
+    k: Kernel, t: Task, addr: int, op: int, val: int, timeout: int, addr2: int, val3: int
+) -> int:
     return do_futex(k, t, addr, op, val, timeout, addr2, val3, time64=True)

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 Handler = Callable[..., Any]
+H = TypeVar("H", bound=Handler)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +38,10 @@ class Syscall:
 REGISTRY: dict[str, Syscall] = {}
 
 
-def syscall(name: str, *args: str, ret: str = "int") -> Callable[[Handler], Handler]:
+def syscall(name: str, *args: str, ret: str = "int") -> Callable[[H], H]:
     """Register the decorated function as the handler of syscall `name`."""
 
-    def register(fn: Handler) -> Handler:
+    def register(fn: H) -> H:
         if name in REGISTRY:
             raise ValueError(f"syscall {name} registered twice")
         REGISTRY[name] = Syscall(name, fn, args, ret)

@@ -28,8 +28,12 @@ def clock_now(k: Kernel, t: Task, clock: int) -> float:
     """Seconds on `clock` (EINVAL for clocks Linux does not have)."""
     if clock in (F.CLOCK_REALTIME, F.CLOCK_REALTIME_COARSE):
         return k.config.clock_realtime()
-    if clock in (F.CLOCK_MONOTONIC, F.CLOCK_MONOTONIC_RAW, F.CLOCK_MONOTONIC_COARSE,
-                 F.CLOCK_BOOTTIME):
+    if clock in (
+        F.CLOCK_MONOTONIC,
+        F.CLOCK_MONOTONIC_RAW,
+        F.CLOCK_MONOTONIC_COARSE,
+        F.CLOCK_BOOTTIME,
+    ):
         return k.config.clock_monotonic() - k.boot_monotonic + 1000.0
     if clock in (F.CLOCK_PROCESS_CPUTIME_ID, F.CLOCK_THREAD_CPUTIME_ID):
         return k.config.clock_monotonic() - k.boot_monotonic
@@ -50,8 +54,9 @@ def write_timespec(k: Kernel, addr: int, seconds: float, time64: bool) -> None:
     k.uspace.write_struct(fmt, addr, ns // NSEC, ns % NSEC)
 
 
-def read_timeout(k: Kernel, t: Task, addr: int, time64: bool, relative: bool,
-                 realtime: bool = False) -> float:
+def read_timeout(
+    k: Kernel, t: Task, addr: int, time64: bool, relative: bool, realtime: bool = False
+) -> float:
     """A timeout argument as a monotonic deadline, kept across syscall restarts."""
     if t.restart and t.deadline is not None:
         return t.deadline
@@ -136,6 +141,7 @@ def sys_clock_nanosleep(k: Kernel, t: Task, clock: int, flags: int, req: int, re
 
 
 @syscall("clock_nanosleep_time64", "clockid", "hex", "timespec64", "ptr")
-def sys_clock_nanosleep_time64(k: Kernel, t: Task, clock: int, flags: int, req: int,
-                               rem: int) -> int:
+def sys_clock_nanosleep_time64(
+    k: Kernel, t: Task, clock: int, flags: int, req: int, rem: int
+) -> int:
     return _clock_nanosleep(k, t, clock, flags, req, time64=True)

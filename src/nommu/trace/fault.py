@@ -1,8 +1,8 @@
 """Fault reports: what a crashed guest did, in words a person can act on.
 
-    nommu: process 3 (crash_segv) killed by SIGSEGV (Segmentation fault)
-      write to 0x00000001: no memory there (RAM is 0x40000000-0x42000000)
-      at 0x40001196 <main+0x16>: mov dword ptr [eax], 0x2a
+nommu: process 3 (crash_segv) killed by SIGSEGV (Segmentation fault)
+  write to 0x00000001: no memory there (RAM is 0x40000000-0x42000000)
+  at 0x40001196 <main+0x16>: mov dword ptr [eax], 0x2a
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def disassemble(k: Kernel, pc: int) -> str:
         code = k.ram.read(pc, 16)
         for insn in Cs(CS_ARCH_X86, CS_MODE_32).disasm(code, pc):
             return f"{insn.mnemonic} {insn.op_str}".strip()
-    except Exception:  # noqa: BLE001 - a report must never crash the machine
+    except Exception:
         return ""
     return "(undecodable bytes)"
 
@@ -34,8 +34,9 @@ def disassemble(k: Kernel, pc: int) -> str:
 def fault_lines(k: Kernel, t: Task, sig: int) -> list[str]:
     """The report for `t`, killed by `sig` after the CPU fault in k.last_fault."""
     desc = SHELL_DESCRIPTIONS.get(sig, "")
-    lines = [f"process {t.pid} ({t.comm}) killed by {signal_name(sig)}"
-             + (f" ({desc})" if desc else "")]
+    lines = [
+        f"process {t.pid} ({t.comm}) killed by {signal_name(sig)}" + (f" ({desc})" if desc else "")
+    ]
     if k.last_fault is None:
         return lines
     _, stop, _ = k.last_fault
@@ -46,12 +47,14 @@ def fault_lines(k: Kernel, t: Task, sig: int) -> list[str]:
         lines.append(f"  CPU exception {stop.trapno}: {k.arch.TRAP_NAMES.get(stop.trapno, '?')}")
     sym = symbols.describe(t.mm.image, t.mm.load_base, stop.pc)
     insn = disassemble(k, stop.pc)
-    lines.append(f"  at {stop.pc:#010x}" + (f" <{sym}>" if sym else "")
-                 + (f": {insn}" if insn else ""))
+    lines.append(
+        f"  at {stop.pc:#010x}" + (f" <{sym}>" if sym else "") + (f": {insn}" if insn else "")
+    )
     return lines
 
 
 def report_fault(k: Kernel, t: Task, sig: int) -> None:
     for line in fault_lines(k, t, sig):
-        print(f"nommu: {line}" if not line.startswith(" ") else f"       {line}",
-              file=k.config.stderr)
+        print(
+            f"nommu: {line}" if not line.startswith(" ") else f"       {line}", file=k.config.stderr
+        )

@@ -62,26 +62,65 @@ _ACC = {F.O_RDONLY: "O_RDONLY", F.O_WRONLY: "O_WRONLY", F.O_RDWR: "O_RDWR"}
 _CLONE = {int(f): f.name or "" for f in F.CloneFlags}
 _MAP = {int(f): f.name or "" for f in F.MapFlags if f not in (F.MapFlags.MAP_SHARED_VALIDATE,)}
 _PROT = {int(f): f.name or "" for f in F.Prot if f}
-_AT = {F.AT_SYMLINK_NOFOLLOW: "AT_SYMLINK_NOFOLLOW", F.AT_REMOVEDIR: "AT_REMOVEDIR",
-       F.AT_SYMLINK_FOLLOW: "AT_SYMLINK_FOLLOW", F.AT_NO_AUTOMOUNT: "AT_NO_AUTOMOUNT",
-       F.AT_EMPTY_PATH: "AT_EMPTY_PATH"}
-_WAIT = {F.WNOHANG: "WNOHANG", F.WUNTRACED: "WUNTRACED", F.WCONTINUED: "WCONTINUED",
-         F.__WNOTHREAD: "__WNOTHREAD", F.__WALL: "__WALL", F.__WCLONE: "__WCLONE"}
-_FUTEX = {F.FUTEX_WAIT: "FUTEX_WAIT", F.FUTEX_WAKE: "FUTEX_WAKE", F.FUTEX_REQUEUE:
-          "FUTEX_REQUEUE", F.FUTEX_CMP_REQUEUE: "FUTEX_CMP_REQUEUE", F.FUTEX_WAKE_OP:
-          "FUTEX_WAKE_OP", F.FUTEX_WAIT_BITSET: "FUTEX_WAIT_BITSET", F.FUTEX_WAKE_BITSET:
-          "FUTEX_WAKE_BITSET"}
-_CLOCKS = ["CLOCK_REALTIME", "CLOCK_MONOTONIC", "CLOCK_PROCESS_CPUTIME_ID",
-           "CLOCK_THREAD_CPUTIME_ID", "CLOCK_MONOTONIC_RAW", "CLOCK_REALTIME_COARSE",
-           "CLOCK_MONOTONIC_COARSE", "CLOCK_BOOTTIME"]
-_IOCTL = {F.TCGETS: "TCGETS", F.TCSETS: "TCSETS", F.TCSETSW: "TCSETSW", F.TCSETSF: "TCSETSF",
-          F.TIOCGPGRP: "TIOCGPGRP", F.TIOCSPGRP: "TIOCSPGRP", F.TIOCGWINSZ: "TIOCGWINSZ",
-          F.TIOCSWINSZ: "TIOCSWINSZ", F.FIONREAD: "FIONREAD", F.FIONBIO: "FIONBIO",
-          F.FIOCLEX: "FIOCLEX", F.FIONCLEX: "FIONCLEX"}
-_FCNTL = {F.F_DUPFD: "F_DUPFD", F.F_GETFD: "F_GETFD", F.F_SETFD: "F_SETFD",
-          F.F_GETFL: "F_GETFL", F.F_SETFL: "F_SETFL", F.F_GETLK64: "F_GETLK64",
-          F.F_SETLK64: "F_SETLK64", F.F_SETLKW64: "F_SETLKW64",
-          F.F_DUPFD_CLOEXEC: "F_DUPFD_CLOEXEC"}
+_AT = {
+    F.AT_SYMLINK_NOFOLLOW: "AT_SYMLINK_NOFOLLOW",
+    F.AT_REMOVEDIR: "AT_REMOVEDIR",
+    F.AT_SYMLINK_FOLLOW: "AT_SYMLINK_FOLLOW",
+    F.AT_NO_AUTOMOUNT: "AT_NO_AUTOMOUNT",
+    F.AT_EMPTY_PATH: "AT_EMPTY_PATH",
+}
+_WAIT = {
+    F.WNOHANG: "WNOHANG",
+    F.WUNTRACED: "WUNTRACED",
+    F.WCONTINUED: "WCONTINUED",
+    F.__WNOTHREAD: "__WNOTHREAD",
+    F.__WALL: "__WALL",
+    F.__WCLONE: "__WCLONE",
+}
+_FUTEX = {
+    F.FUTEX_WAIT: "FUTEX_WAIT",
+    F.FUTEX_WAKE: "FUTEX_WAKE",
+    F.FUTEX_REQUEUE: "FUTEX_REQUEUE",
+    F.FUTEX_CMP_REQUEUE: "FUTEX_CMP_REQUEUE",
+    F.FUTEX_WAKE_OP: "FUTEX_WAKE_OP",
+    F.FUTEX_WAIT_BITSET: "FUTEX_WAIT_BITSET",
+    F.FUTEX_WAKE_BITSET: "FUTEX_WAKE_BITSET",
+}
+_CLOCKS = [
+    "CLOCK_REALTIME",
+    "CLOCK_MONOTONIC",
+    "CLOCK_PROCESS_CPUTIME_ID",
+    "CLOCK_THREAD_CPUTIME_ID",
+    "CLOCK_MONOTONIC_RAW",
+    "CLOCK_REALTIME_COARSE",
+    "CLOCK_MONOTONIC_COARSE",
+    "CLOCK_BOOTTIME",
+]
+_IOCTL = {
+    F.TCGETS: "TCGETS",
+    F.TCSETS: "TCSETS",
+    F.TCSETSW: "TCSETSW",
+    F.TCSETSF: "TCSETSF",
+    F.TIOCGPGRP: "TIOCGPGRP",
+    F.TIOCSPGRP: "TIOCSPGRP",
+    F.TIOCGWINSZ: "TIOCGWINSZ",
+    F.TIOCSWINSZ: "TIOCSWINSZ",
+    F.FIONREAD: "FIONREAD",
+    F.FIONBIO: "FIONBIO",
+    F.FIOCLEX: "FIOCLEX",
+    F.FIONCLEX: "FIONCLEX",
+}
+_FCNTL = {
+    F.F_DUPFD: "F_DUPFD",
+    F.F_GETFD: "F_GETFD",
+    F.F_SETFD: "F_SETFD",
+    F.F_GETFL: "F_GETFL",
+    F.F_SETFL: "F_SETFL",
+    F.F_GETLK64: "F_GETLK64",
+    F.F_SETLK64: "F_SETLK64",
+    F.F_SETLKW64: "F_SETLKW64",
+    F.F_DUPFD_CLOEXEC: "F_DUPFD_CLOEXEC",
+}
 _HOW = ["SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK"]
 _WHENCE = ["SEEK_SET", "SEEK_CUR", "SEEK_END"]
 _ACCESS = {F.R_OK: "R_OK", F.W_OK: "W_OK", F.X_OK: "X_OK"}
@@ -123,11 +162,14 @@ class Strace(EventSink):
             k.cpu.stop()
         return result
 
-    def _finish(self, k: Kernel, row: Syscall, args: list[int], before: list[str],
-                result: int | None) -> str:
+    def _finish(
+        self, k: Kernel, row: Syscall, args: list[int], before: list[str], result: int | None
+    ) -> str:
         ok = result is not None and result >= 0
-        shown = [self.fmt_out(k, kind, args, i, result) if ok and kind in _OUT else before[i]
-                 for i, kind in enumerate(row.args)]
+        shown = [
+            self.fmt_out(k, kind, args, i, result) if ok and kind in _OUT else before[i]
+            for i, kind in enumerate(row.args)
+        ]
         return f"({', '.join(shown)}) = {self.fmt_result(row, result)}"
 
     def fmt_result(self, row: Syscall, result: int | None) -> str:
@@ -164,8 +206,11 @@ class Strace(EventSink):
     def task_created(self, parent: Task, child: Task, flags: int) -> None:
         if flags & F.CloneFlags.CLONE_VFORK:
             shared = "its own stack" if child.ctx and child.ctx.reg_read(4) != 0 else ""
-            self.line(parent, f"--- suspended: vfork child {child.tid} runs in this process's "
-                      f"memory until it calls execve or _exit ---{shared and ''}")
+            self.line(
+                parent,
+                f"--- suspended: vfork child {child.tid} runs in this process's "
+                f"memory until it calls execve or _exit ---{shared and ''}",
+            )
 
     def task_exec(self, t: Task, path: str, argv: list[bytes]) -> None:
         pass

@@ -26,7 +26,15 @@ from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
 from nommu.kernel.errors import Blocked, SyscallError
 
-_DIRENT64 = struct.Struct("<QqHB")  # d_ino, d_off, d_reclen, d_type (then the name)
+_DIRENT64 = struct.Struct("<QqHB")
+POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = (
+    0x1,
+    0x2,
+    0x4,
+    0x8,
+    0x10,
+    0x20,
+)  # d_ino, d_off, d_reclen, d_type (then the name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +123,14 @@ class OpenFile:
     def host_fd(self) -> int | None:
         """A host descriptor to wait on with select(), if this file has one."""
         return None
+
+    def poll(self) -> int:
+        """POLLIN/POLLOUT/POLLHUP/POLLERR bits that hold now (files are always ready)."""
+        return POLLIN | POLLOUT
+
+    def poll_channels(self) -> tuple[object, ...]:
+        """Wait channels that are woken when poll() may change."""
+        return ()
 
     def truncate(self, length: int) -> None:
         raise SyscallError(Errno.EINVAL)
@@ -268,6 +284,15 @@ class HostStream(OpenFile):
 
     def host_fd(self) -> int | None:
         return self.fd
+
+    def poll(self) -> int:
+        if not self.readable:
+            return POLLOUT
+        ready, _, _ = select.select([self.fd], [], [], 0)
+        return (POLLIN if ready else 0) | (POLLOUT if self.writable else 0)
+
+    def poll_channels(self) -> tuple[object, ...]:
+        return (HostReadable(self.fd),) if self.readable else ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,12 +197,17 @@ class Kernel:
 
     def run(self) -> None:
         """Run until the first process (init) has exited."""
+        from nommu.kernel.signal import deliver
         from nommu.kernel.traps import handle_stop
 
         sched, cpu = self.sched, self.cpu
         while not self.finished:
             t = sched.pick()
             self.switch_to(t)
+            if t.pending & ~t.sigmask:
+                t.pc = deliver(self, t, t.pc)
+                if not t.alive:
+                    continue
             stop = cpu.run(t.pc, sched.slice_for(t))
             handle_stop(self, t, stop)
 

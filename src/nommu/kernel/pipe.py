@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno
 from nommu.kernel.errors import Blocked, SyscallError
-from nommu.kernel.files import OpenFile, StatInfo
+from nommu.kernel.files import POLLERR, POLLHUP, POLLIN, POLLOUT, OpenFile, StatInfo
 
 if TYPE_CHECKING:
     from nommu.kernel.sched import Scheduler
@@ -119,10 +119,14 @@ class PipeEnd(OpenFile):
             p.writers -= 1
             p.sched.wakeup(p.readable)  # readers now see end of file
 
-    def ready(self) -> tuple[bool, bool]:
-        """(readable now, writable now), for poll and select."""
+    def poll(self) -> int:
         p = self.pipe
-        return (
-            bool(p.data) or p.writers == 0,
-            p.readers == 0 or len(p.data) + PIPE_BUF <= PIPE_SIZE,
-        )
+        if self.readable:
+            return (POLLIN if p.data else 0) | (POLLHUP if p.writers == 0 else 0)
+        if p.readers == 0:
+            return POLLOUT | POLLERR
+        return POLLOUT if len(p.data) + PIPE_BUF <= PIPE_SIZE else 0
+
+    def poll_channels(self) -> tuple[object, ...]:
+        p = self.pipe
+        return (p.readable,) if self.readable else (p.writable,)

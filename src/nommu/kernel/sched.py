@@ -25,6 +25,7 @@ import select
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nommu.kernel.files import HostReadable
@@ -34,7 +35,16 @@ if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
 
 SLICE_US = 20_000  # a time slice when other tasks want the CPU
-LONE_SLICE_US = 100_000  # when one task runs alone (only timers or Ctrl-C can interrupt)
+LONE_SLICE_US = 500_000  # when one task runs alone (only timers or Ctrl-C can interrupt)
+
+
+@dataclass(eq=False, slots=True)
+class KTimer:
+    """A kernel timer: `callback` runs at `when` unless cancelled first."""
+
+    when: float
+    callback: Callable[[], None]
+    cancelled: bool = False
 
 
 class Deadlock(Exception):
@@ -51,7 +61,7 @@ class Scheduler:
         self.clock = clock
         self.runqueue: deque[Task] = deque()
         self.sleepers: dict[object, list[Task]] = {}
-        self._timers: list[tuple[float, int, Task]] = []
+        self._timers: list[tuple[float, int, KTimer]] = []
         self._seq = itertools.count()
         self.on_cpu: Task | None = None  # whose registers the CPU holds
         self.switches = 0
@@ -59,34 +69,47 @@ class Scheduler:
     # -- sleeping and waking -------------------------------------------------
 
     def sleep(self, task: Task, channel: object, deadline: float | None = None) -> None:
-        """Park `task` on `channel` (until `deadline`, if given)."""
+        """Park `task` on `channel` (a tuple of channels: on each) until woken or `deadline`."""
         task.state = TaskState.SLEEPING
         task.channel = channel
         task.deadline = deadline
-        self.sleepers.setdefault(channel, []).append(task)
+        for ch in channel if isinstance(channel, tuple) else (channel,):
+            self.sleepers.setdefault(ch, []).append(task)
         if task in self.runqueue:
             self.runqueue.remove(task)
         if deadline is not None:
-            heapq.heappush(self._timers, (deadline, next(self._seq), task))
+            task.timer = self.add_timer(deadline, lambda: self.wake_task(task))
+
+    def add_timer(self, when: float, callback: Callable[[], None]) -> KTimer:
+        """Call `callback` at monotonic time `when` (from the run loop)."""
+        timer = KTimer(when, callback)
+        heapq.heappush(self._timers, (when, next(self._seq), timer))
+        return timer
 
     def wakeup(self, channel: object) -> int:
         """Make every task sleeping on `channel` runnable; return how many."""
-        tasks = self.sleepers.pop(channel, None)
+        tasks = self.sleepers.get(channel)
         if not tasks:
             return 0
-        for task in tasks:
-            self._make_runnable(task)
-        return len(tasks)
+        woken = list(tasks)
+        for task in woken:
+            self.wake_task(task)
+        return len(woken)
 
     def wake_task(self, task: Task) -> None:
         """Wake one task wherever it sleeps (a timeout, a signal)."""
         if task.state is not TaskState.SLEEPING:
             return
-        waiters = self.sleepers.get(task.channel)
-        if waiters is not None and task in waiters:
-            waiters.remove(task)
-            if not waiters:
-                del self.sleepers[task.channel]
+        if task.timer is not None:
+            task.timer.cancelled = True
+            task.timer = None
+        channel = task.channel
+        for ch in channel if isinstance(channel, tuple) else (channel,):
+            waiters = self.sleepers.get(ch)
+            if waiters is not None and task in waiters:
+                waiters.remove(task)
+                if not waiters:
+                    del self.sleepers[ch]
         self._make_runnable(task)
 
     def _make_runnable(self, task: Task) -> None:
@@ -95,9 +118,19 @@ class Scheduler:
         self.runqueue.append(task)
 
     def add(self, task: Task) -> None:
-        """A new task joins the run queue."""
+        """A new (or continued) task joins the run queue."""
         task.state = TaskState.RUNNABLE
         self.runqueue.append(task)
+
+    def stop_task(self, task: Task) -> None:
+        """SIGSTOP and friends: off the CPU until SIGCONT."""
+        if task.state is TaskState.SLEEPING:
+            self.wake_task(task)
+        if task in self.runqueue:
+            self.runqueue.remove(task)
+        task.state = TaskState.STOPPED
+        if task is self.k.current:
+            self.k.cpu.stop()
 
     def remove(self, task: Task) -> None:
         """Take a task off every queue (it exited)."""
@@ -122,15 +155,15 @@ class Scheduler:
 
     def _expire_timers(self) -> None:
         now = self.clock()
-        while self._timers and self._timers[0][0] <= now:
-            deadline, _, task = heapq.heappop(self._timers)
-            if task.state is TaskState.SLEEPING and task.deadline == deadline:
-                self.wake_task(task)
+        while self._timers and (self._timers[0][0] <= now or self._timers[0][2].cancelled):
+            _, _, timer = heapq.heappop(self._timers)
+            if not timer.cancelled:
+                timer.cancelled = True
+                timer.callback()
 
     def _idle(self) -> None:
         """Nothing runnable: wait for host input or the next timer, or report deadlock."""
-        while self._timers and self._timers[0][2].deadline != self._timers[0][0]:
-            heapq.heappop(self._timers)  # stale entries of tasks woken early
+        self._expire_timers()  # drops cancelled timers too
         host_fds = [c.fd for c in self.sleepers if isinstance(c, HostReadable)]
         if not self._timers and not host_fds:
             sleeping = [t for t in self.k.tasks.values() if t.alive]
@@ -146,7 +179,10 @@ class Scheduler:
             time.sleep(timeout)
 
     def slice_for(self, task: Task) -> int:
-        return SLICE_US if self.runqueue or self._timers else LONE_SLICE_US
+        """Short slices when others wait for the CPU (or a timer or input may fire)."""
+        if self.runqueue or self._timers or any(isinstance(c, HostReadable) for c in self.sleepers):
+            return SLICE_US
+        return LONE_SLICE_US
 
     def requeue(self, task: Task) -> None:
         """The slice ended: back to the end of the line."""

@@ -1,25 +1,68 @@
-"""Signals: sending them and their default actions.
+"""Signals: sending, default actions, and delivery to handlers.
 
-A signal sent to a process is either ignored, made pending for a handler,
-or acted on by default: terminate (the wait status records the signal),
-stop, or continue. SIGKILL and SIGSTOP cannot be caught or ignored.
+Sending a signal marks it pending on a thread (standard signals do not
+queue: a second SIGCHLD before the first is handled is one SIGCHLD). If
+nobody handles it, the default action happens at once: terminate (the
+process's wait status records the signal), stop, continue, or nothing.
 
-Handler delivery (signal frames, sigreturn, EINTR and SA_RESTART) builds on
-`pending`; until a handler is installed the default actions here decide.
+Delivery happens on the way back to user mode, as in Linux: when a syscall
+returns, or when the scheduler is about to resume a task. The kernel then
+pushes a signal frame (arch/i386_signal.py) holding the interrupted
+registers and the blocked mask, and enters the handler; the handler returns
+into sa_restorer, which calls (rt_)sigreturn to put everything back.
+
+A signal that arrives while its thread sleeps in a syscall wakes it. The
+syscall then either restarts after the handler (SA_RESTART, for calls that
+may restart) or fails with EINTR.
+
+Faults (SIGSEGV, SIGILL, SIGFPE from the CPU) are forced: if the thread
+blocks or ignores them, the default action (death) is taken instead.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
 from nommu.abi.flags import SIG_DFL, SIG_IGN
 from nommu.abi.signals import NSIG, DefaultAction, Signal, default_action
+from nommu.arch import i386_signal as frames
+from nommu.arch.i386_syscalls import SYSCALL_NAMES
+from nommu.kernel.channels import VforkDone
 from nommu.kernel.errors import SyscallError
-from nommu.kernel.task import Task, TaskState, ThreadGroup
+from nommu.kernel.task import SigAction, Task, TaskState, ThreadGroup
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
+
+SA_NOCLDSTOP = 0x00000001
+SA_NOCLDWAIT = 0x00000002
+SA_SIGINFO = 0x00000004
+SA_RESTORER = 0x04000000
+SA_ONSTACK = 0x08000000
+SA_RESTART = 0x10000000
+SA_NODEFER = 0x40000000
+SA_RESETHAND = 0x80000000
+SS_ONSTACK = 1
+SS_DISABLE = 2
+
+SI_USER = 0
+SI_KERNEL = 0x80
+SI_TKILL = -6
+UNBLOCKABLE = (1 << (Signal.SIGKILL - 1)) | (1 << (Signal.SIGSTOP - 1))
+
+# Syscalls that return EINTR after a handler even under SA_RESTART (signal(7)).
+NEVER_RESTART = {
+    "nanosleep", "clock_nanosleep", "clock_nanosleep_time64", "pause", "rt_sigsuspend",
+    "sigsuspend", "poll", "ppoll", "ppoll_time64", "select", "_newselect", "pselect6",
+    "pselect6_time64", "epoll_wait", "epoll_pwait", "rt_sigtimedwait",
+    "rt_sigtimedwait_time64",
+}  # fmt: skip
+
+
+def bit(sig: int) -> int:
+    return 1 << (sig - 1)
 
 
 def check_signal(sig: int) -> None:
@@ -27,31 +70,54 @@ def check_signal(sig: int) -> None:
         raise SyscallError(Errno.EINVAL)
 
 
-def send_to_group(k: Kernel, group: ThreadGroup, sig: int) -> None:
-    """Deliver `sig` to a process (the thread that can take it)."""
+def siginfo(sig: int, code: int = SI_USER, pid: int = 0, status: int = 0, addr: int = 0) -> bytes:
+    """A struct siginfo: the kill/chld fields, or the fault address."""
+    head = struct.pack("<iii", sig, 0, code)
+    body = struct.pack("<I", addr) if addr else struct.pack("<iIi", pid, 0, status)
+    return head + body
+
+
+# -- sending --------------------------------------------------------------------
+
+
+def send_to_group(k: Kernel, group: ThreadGroup, sig: int, info: bytes | None = None) -> None:
+    """Send `sig` to a process: the first thread not blocking it takes it."""
     live = [t for t in group.tasks if t.alive]
     if sig == 0 or not live:
         return
-    send_to_task(k, live[0], sig)
+    target = next((t for t in live if not t.sigmask & bit(sig)), live[0])
+    send_to_task(k, target, sig, info)
 
 
-def send_to_task(k: Kernel, t: Task, sig: int) -> None:
-    """Deliver `sig` to one thread: act by default, or leave it pending."""
+def send_to_task(k: Kernel, t: Task, sig: int, info: bytes | None = None) -> None:
+    """Make `sig` pending on `t`, or take its default action right away."""
     if not t.alive or sig == 0:
         return
     action = t.sighand.actions[sig]
     uncatchable = sig in (Signal.SIGKILL, Signal.SIGSTOP)
-    if action.handler == SIG_IGN and not uncatchable:
+    if sig == Signal.SIGCONT:
+        _continue(k, t.group)
+    if uncatchable or action.handler == SIG_DFL:
+        if default_action(sig) is DefaultAction.IGNORE:
+            return
+        if uncatchable or not t.sigmask & bit(sig):
+            take_default(k, t, sig)
+            return
+    elif action.handler == SIG_IGN:
         return
-    if action.handler == SIG_DFL or uncatchable:
-        _default(k, t, sig)
-        return
-    t.pending |= 1 << (sig - 1)
-    if t.state is TaskState.SLEEPING:
+    t.pending |= bit(sig)
+    t.siginfo[sig] = info or siginfo(sig)
+    if t.state is TaskState.SLEEPING and not t.sigmask & bit(sig) and interruptible(t):
         k.sched.wake_task(t)
 
 
-def _default(k: Kernel, t: Task, sig: int) -> None:
+def interruptible(t: Task) -> bool:
+    """A vfork parent's wait is only killable (TASK_KILLABLE): signals wait."""
+    return not isinstance(t.channel, VforkDone)
+
+
+def take_default(k: Kernel, t: Task, sig: int) -> None:
+    """The default action of `sig` for `t`'s process."""
     from nommu.kernel.exit import do_group_exit, signal_status
 
     act = default_action(sig)
@@ -59,19 +125,118 @@ def _default(k: Kernel, t: Task, sig: int) -> None:
         k.events.killed(t, sig)
         do_group_exit(k, t, signal_status(sig, core=act is DefaultAction.CORE))
     elif act is DefaultAction.STOP:
-        t.state = TaskState.STOPPED
-    elif act is DefaultAction.CONTINUE and t.state is TaskState.STOPPED:
-        k.sched.add(t)
+        for task in t.group.tasks:
+            if task.alive and task.state is not TaskState.STOPPED:
+                k.sched.stop_task(task)
 
 
-def force_signal(k: Kernel, t: Task, sig: int) -> None:
+def _continue(k: Kernel, group: ThreadGroup) -> None:
+    for task in group.tasks:
+        if task.state is TaskState.STOPPED:
+            k.sched.add(task)
+
+
+def force_signal(k: Kernel, t: Task, sig: int, info: bytes) -> None:
     """A signal caused by the task's own fault (SIGSEGV, SIGILL, SIGFPE...).
 
     It cannot be ignored or blocked: if the task would not take it, the
     disposition is reset to the default, which ends the process
     (force_sig_fault in Linux).
     """
-    from nommu.trace.fault import report_fault
+    action = t.sighand.actions[sig]
+    if action.handler in (SIG_DFL, SIG_IGN) or t.sigmask & bit(sig):
+        from nommu.trace.fault import report_fault
 
-    report_fault(k, t, sig)
-    _default(k, t, sig)
+        report_fault(k, t, sig)
+        take_default(k, t, sig)
+        return
+    t.pending |= bit(sig)
+    t.siginfo[sig] = info
+
+
+# -- delivery -------------------------------------------------------------------
+
+
+def deliverable(t: Task) -> int:
+    return t.pending & ~t.sigmask
+
+
+def deliver(k: Kernel, t: Task, pc: int) -> int:
+    """Enter the handler of the lowest deliverable signal; return the new pc.
+
+    `t`'s registers must be live in the CPU; `pc` is where it would resume.
+    """
+    while deliverable(t):
+        mask = deliverable(t)
+        sig = (mask & -mask).bit_length()
+        t.pending &= ~bit(sig)
+        info = t.siginfo.pop(sig, siginfo(sig))
+        action = t.sighand.actions[sig]
+        if action.handler == SIG_IGN:
+            continue
+        if action.handler == SIG_DFL:
+            take_default(k, t, sig)
+            if not t.alive:
+                return pc
+            continue
+        pc = _interrupt_syscall(k, t, action, pc)
+        return _enter_handler(k, t, sig, action, info, pc)
+    return pc
+
+
+def _interrupt_syscall(k: Kernel, t: Task, action: SigAction, pc: int) -> int:
+    """A handler interrupts a sleeping syscall: restart it later, or fail EINTR."""
+    if not t.restart:
+        return pc
+    t.restart = False
+    name = SYSCALL_NAMES.get(t.blocked_nr, "")
+    if action.flags & SA_RESTART and name not in NEVER_RESTART:
+        return pc  # EIP still points at the syscall instruction: it runs again
+    k.cpu.reg_write(k.arch.RESULT_REG, -Errno.EINTR & 0xFFFFFFFF)
+    return pc + k.arch.SYSCALL_INSN_LEN
+
+
+def _enter_handler(k: Kernel, t: Task, sig: int, action: SigAction, info: bytes, pc: int) -> int:
+    cpu = k.cpu
+    context = frames.read_context(cpu.reg_read, pc)
+    sp = context[frames._ESP]
+    ss_sp, ss_flags, ss_size = t.altstack
+    on_alt = ss_sp <= sp < ss_sp + ss_size
+    if action.flags & SA_ONSTACK and not ss_flags & SS_DISABLE and not on_alt:
+        sp = ss_sp + ss_size
+    blocked = t.saved_sigmask if t.saved_sigmask is not None else t.sigmask
+    t.saved_sigmask = None
+    restorer = action.restorer if action.flags & SA_RESTORER else 0
+    altstack = (ss_sp, SS_ONSTACK if on_alt else ss_flags, ss_size)
+    if action.flags & SA_SIGINFO:
+        frame = frames.rt_frame(sp, sig, action.handler, restorer, info, context, blocked, altstack)
+    else:
+        frame = frames.old_frame(sp, sig, action.handler, restorer, context, blocked)
+    try:
+        k.uspace.write(frame.addr, frame.data)
+    except SyscallError:  # no room for the frame: the process dies (force_sigsegv)
+        take_default(k, t, Signal.SIGSEGV)
+        return pc
+    cpu.regs_write(frame.regs)
+    t.sigmask |= action.mask | (0 if action.flags & SA_NODEFER else bit(sig))
+    t.sigmask &= ~UNBLOCKABLE
+    if action.flags & SA_RESETHAND:
+        t.sighand.actions[sig] = SigAction()
+    k.events.signal_delivered(t, sig, action.handler)
+    return int(action.handler)
+
+
+def sigreturn(k: Kernel, t: Task, rt: bool) -> None:
+    """Put back the registers and mask a signal frame saved."""
+    esp = k.cpu.reg_read(k.arch.SP_REG)
+    if rt:
+        base = frames.rt_frame_addr(esp)
+        context = k.uspace.read(base + frames.RT_UC_MCONTEXT, frames.SIGCONTEXT.size)
+        mask = int.from_bytes(k.uspace.read(base + frames.RT_UC_SIGMASK, 8), "little")
+    else:
+        base = frames.old_frame_addr(esp)
+        context = k.uspace.read(base + frames.OLD_SC, frames.SIGCONTEXT.size)
+        mask = k.uspace.read_u32(base + frames.OLD_MASK)
+    flags = k.cpu.reg_read(k.arch.FLAGS_REG)
+    k.cpu.regs_write(frames.restore(context, flags))
+    t.sigmask = mask & ~UNBLOCKABLE

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from nommu.abi.signals import NSIG
 
 if TYPE_CHECKING:
+    from nommu.kernel.sched import KTimer
     from nommu.kernel.files import FdTable
     from nommu.kernel.mm import MemoryMap
     from nommu.machine.cpu import CpuContext
@@ -82,6 +83,8 @@ class ThreadGroup:
     reaped: bool = False
     group_exit_code: int | None = None  # exit_group() in progress
     vfork_child: bool = False  # created by vfork/CLONE_VFORK, not yet exec'd or exited
+    itimer: KTimer | None = None  # ITIMER_REAL / alarm(): sends SIGALRM
+    itimer_interval: float = 0.0
 
     @property
     def leader(self) -> Task:
@@ -113,6 +116,11 @@ class Task:
     vfork_done: Task | None = None  # the parent suspended until we exec or exit
     sigmask: int = 0
     pending: int = 0  # bit (signo - 1) set: signal waiting for delivery
+    siginfo: dict[int, bytes] = field(default_factory=dict)  # per pending signal
+    saved_sigmask: int | None = None  # sigsuspend's mask to restore after the handler
+    altstack: tuple[int, int, int] = (0, 2, 0)  # sigaltstack: sp, flags (SS_DISABLE), size
+    blocked_nr: int = 0  # the syscall a sleeping task is in
+    timer: KTimer | None = None  # wakes a timed sleep
     io_done: int = 0  # bytes a blocking write had written before it waited
     futex_woken: bool = False
     futex_bitset: int = 0xFFFFFFFF

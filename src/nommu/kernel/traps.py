@@ -41,11 +41,19 @@ def fault_signal(k: Kernel, stop: Stop) -> Signal:
     return sig
 
 
+def fault_info(k: Kernel, stop: Stop, sig: int) -> bytes:
+    """The siginfo a fault handler sees: si_code and the faulting address."""
+    if stop.kind is StopKind.MEMORY_FAULT:
+        return ksignal.siginfo(sig, code=1, addr=stop.address)  # SEGV_MAPERR
+    code = {Signal.SIGFPE: 1, Signal.SIGILL: 2}.get(Signal(sig), ksignal.SI_KERNEL)
+    return ksignal.siginfo(sig, code=code, addr=stop.pc)
+
+
 def handle_fault(k: Kernel, t: Task, stop: Stop) -> None:
     """A CPU exception in `t`: it becomes a signal, forced on the task."""
     t.pc = stop.pc
     sig = fault_signal(k, stop)
     k.last_fault = (t, stop, sig)
-    ksignal.force_signal(k, t, sig)
+    ksignal.force_signal(k, t, sig, fault_info(k, stop, sig))
     if t.alive and t.state is TaskState.RUNNABLE:
         k.sched.requeue(t)

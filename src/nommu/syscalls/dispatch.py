@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from nommu.abi.errno import Errno
 from nommu.arch.i386_syscalls import SYSCALL_NAMES, SYSCALL_NUMBERS
 from nommu.kernel.errors import Blocked, SyscallError
+from nommu.kernel.signal import deliver
 from nommu.kernel.task import TaskState
 from nommu.syscalls.table import Syscall, build_table
 
@@ -70,15 +71,30 @@ def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
             t.restart = False  # type: ignore[union-attr]  # a re-executed syscall has finished
         if t.state is not RUNNABLE or k.current is not t:  # type: ignore[union-attr]
             cpu.stop()
+        elif t.pending & ~t.sigmask:  # type: ignore[union-attr]
+            signal_on_return(k, t, result)  # type: ignore[arg-type]
+            return None
         return None if result is None else result & 0xFFFFFFFF
 
     return dispatch
 
 
+def signal_on_return(k: Kernel, t: Task, result: int | None) -> None:
+    """A signal is deliverable as the syscall returns: set the result, enter the handler."""
+    if result is not None:
+        k.cpu.reg_write(k.arch.RESULT_REG, result & 0xFFFFFFFF)
+    pc = k.cpu.pc
+    new_pc = deliver(k, t, pc)
+    if new_pc != pc or not t.alive:
+        k.cpu.stop()
+
+
 def block(k: Kernel, t: Task, b: Blocked) -> None:
     """Park `t` on the channel and arrange for the syscall to run again."""
     t.restart = True
-    k.sched.sleep(t, b.channel, b.deadline)
+    t.blocked_nr = k.cpu.sysregs[0]
+    if not t.pending & ~t.sigmask:  # a deliverable signal interrupts it before it sleeps
+        k.sched.sleep(t, b.channel, b.deadline)
     k.cpu.stop()
 
 

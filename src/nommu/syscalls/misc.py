@@ -7,9 +7,7 @@ from typing import TYPE_CHECKING
 from nommu.abi import flags as F
 from nommu.abi import structs as S
 from nommu.abi.errno import Errno
-from nommu.abi.signals import NSIG, Signal
 from nommu.kernel.errors import SyscallError
-from nommu.kernel.task import SigAction
 from nommu.syscalls.table import syscall
 
 if TYPE_CHECKING:
@@ -92,50 +90,4 @@ def sys_sched_getaffinity(k: Kernel, t: Task, pid: int, size: int, mask: int) ->
 
 @syscall("membarrier", "int", "int")
 def sys_membarrier(k: Kernel, t: Task, cmd: int, flags: int) -> int:
-    return 0
-
-
-@syscall("rt_sigaction", "signal", "sigaction", "ptr", "size")
-def sys_rt_sigaction(k: Kernel, t: Task, sig: int, act: int, oact: int, size: int) -> int:
-    if size != 8 or not 1 <= sig <= NSIG:
-        raise SyscallError(Errno.EINVAL)
-    old = t.sighand.actions[sig]
-    if act:
-        handler, flags, restorer, mask = k.uspace.read_struct(S.SIGACTION, act)
-        if sig in (Signal.SIGKILL, Signal.SIGSTOP):
-            raise SyscallError(Errno.EINVAL)
-        t.sighand.actions[sig] = SigAction(handler, flags, restorer, mask)
-    if oact:
-        k.uspace.write_struct(S.SIGACTION, oact, old.handler, old.flags, old.restorer, old.mask)
-    return 0
-
-
-_UNBLOCKABLE = (1 << (Signal.SIGKILL - 1)) | (1 << (Signal.SIGSTOP - 1))
-
-
-@syscall("rt_sigprocmask", "sigprocmask_how", "sigset", "ptr", "size")
-def sys_rt_sigprocmask(k: Kernel, t: Task, how: int, new: int, old: int, size: int) -> int:
-    if size != 8:
-        raise SyscallError(Errno.EINVAL)
-    previous = t.sigmask
-    if new:
-        mask = int.from_bytes(k.uspace.read(new, 8), "little")
-        if how == F.SIG_BLOCK:
-            t.sigmask |= mask
-        elif how == F.SIG_UNBLOCK:
-            t.sigmask &= ~mask
-        elif how == F.SIG_SETMASK:
-            t.sigmask = mask
-        else:
-            raise SyscallError(Errno.EINVAL)
-        t.sigmask &= ~_UNBLOCKABLE
-    if old:
-        k.uspace.write(old, previous.to_bytes(8, "little"))
-    return 0
-
-
-@syscall("sigaltstack", "ptr", "ptr")
-def sys_sigaltstack(k: Kernel, t: Task, ss: int, old: int) -> int:
-    if old:
-        k.uspace.write_struct(S.STACK_T, old, 0, 2, 0)  # SS_DISABLE
     return 0

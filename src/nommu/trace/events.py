@@ -25,3 +25,9 @@ class EventSink:
 
     def killed(self, t: Task, sig: int) -> None:
         """`t`'s process is being terminated by signal `sig`."""
+
+    def signal_delivered(self, t: Task, sig: int, handler: int) -> None:
+        """`t` enters the handler of `sig`."""
+
+    def vfork_released(self, parent: Task, child: Task, why: str) -> None:
+        """A vfork parent may run again: its child exec'd or exited."""

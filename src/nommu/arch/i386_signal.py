@@ -1,0 +1,178 @@
+"""i386 signal frames (arch/x86/kernel/signal_32.c), built and read back.
+
+To run a handler the kernel pushes a frame on the user stack holding the
+interrupted registers, points EIP at the handler and ESP at the frame, and
+makes the handler "return" into a restorer that calls sigreturn. Two kinds:
+
+rt frame (SA_SIGINFO; musl's __restore_rt calls rt_sigreturn)::
+
+    +0   pretcode   return address: sa_restorer (or the retcode below)
+    +4   sig        }
+    +8   pinfo      } the handler's three arguments
+    +12  puc        }
+    +16  siginfo    128 bytes
+    +144 ucontext   uc_flags, uc_link, uc_stack(12), uc_mcontext(88), uc_sigmask(8)
+    +260 retcode    popl %eax / movl $NR, %eax / int $0x80 (used without SA_RESTORER)
+
+old frame (musl's __restore does `popl %eax` then sigreturn)::
+
+    +0 pretcode, +4 sig, +8 sigcontext (88 bytes), +96 the blocked mask, +100 retcode
+
+At the handler's first instruction (ESP+4) is 16-byte aligned, as the ABI
+wants after a call. EAX, EDX and ECX also carry sig, &info and &uc, for
+handlers compiled with regparm(3).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from unicorn.x86_const import (
+    UC_X86_REG_CS,
+    UC_X86_REG_DS,
+    UC_X86_REG_EAX,
+    UC_X86_REG_EBP,
+    UC_X86_REG_EBX,
+    UC_X86_REG_ECX,
+    UC_X86_REG_EDI,
+    UC_X86_REG_EDX,
+    UC_X86_REG_EFLAGS,
+    UC_X86_REG_EIP,
+    UC_X86_REG_ES,
+    UC_X86_REG_ESI,
+    UC_X86_REG_ESP,
+    UC_X86_REG_FS,
+    UC_X86_REG_GS,
+    UC_X86_REG_SS,
+)
+
+NR_SIGRETURN = 119
+NR_RT_SIGRETURN = 173
+SIGINFO_SIZE = 128
+
+# struct sigcontext_32, in order; None = a field nommu does not track (0)
+SIGCONTEXT_REGS = (
+    UC_X86_REG_GS, UC_X86_REG_FS, UC_X86_REG_ES, UC_X86_REG_DS,
+    UC_X86_REG_EDI, UC_X86_REG_ESI, UC_X86_REG_EBP, UC_X86_REG_ESP,
+    UC_X86_REG_EBX, UC_X86_REG_EDX, UC_X86_REG_ECX, UC_X86_REG_EAX,
+    None, None,  # trapno, err
+    UC_X86_REG_EIP, UC_X86_REG_CS, UC_X86_REG_EFLAGS,
+    None,  # sp_at_signal
+    UC_X86_REG_SS,
+    None, None, None,  # fpstate, oldmask, cr2
+)  # fmt: skip
+SIGCONTEXT = struct.Struct("<22I")
+_ESP, _EIP, _EFLAGS = 7, 14, 16
+# Registers sigreturn may restore: not the segment registers (the kernel
+# keeps CS/SS its own; GS/FS are TLS selectors the guest set itself).
+RESTORED = {4, 5, 6, 7, 8, 9, 10, 11, 14, 16}
+FLAGS_RESTORED = 0x40DD5  # FIX_EFLAGS: CF PF AF ZF SF TF DF OF RF AC
+
+
+def _retcode(nr: int, pop: bool) -> bytes:
+    return (b"\x58" if pop else b"") + b"\xb8" + nr.to_bytes(4, "little") + b"\xcd\x80"
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A frame to write at `addr`, and the registers that enter the handler."""
+
+    addr: int
+    data: bytes
+    regs: list[tuple[int, int]]
+
+
+def read_context(read_reg: object, pc: int) -> list[int]:
+    """The interrupted registers, in sigcontext order (EIP taken from `pc`)."""
+    values = [read_reg(r) if r is not None else 0 for r in SIGCONTEXT_REGS]  # type: ignore[operator]
+    values[_EIP] = pc
+    return [v & 0xFFFFFFFF for v in values]
+
+
+def _place(sp: int, size: int) -> int:
+    """Frame address below `sp` such that (frame + 4) is 16-byte aligned."""
+    return ((sp - size + 4) & ~15) - 4
+
+
+def rt_frame(
+    sp: int,
+    sig: int,
+    handler: int,
+    restorer: int,
+    info: bytes,
+    context: list[int],
+    mask: int,
+    altstack: tuple[int, int, int],
+) -> Frame:
+    size = 16 + SIGINFO_SIZE + 116 + 8
+    addr = _place(sp, size)
+    info_addr, uc_addr = addr + 16, addr + 144
+    retcode_addr = addr + 260
+    pretcode = restorer or retcode_addr
+    ucontext = (
+        struct.pack("<II", 0, 0)
+        + struct.pack("<IiI", *altstack)
+        + SIGCONTEXT.pack(*context)
+        + mask.to_bytes(8, "little")
+    )
+    data = (
+        struct.pack("<IiII", pretcode, sig, info_addr, uc_addr)
+        + info.ljust(SIGINFO_SIZE, b"\0")
+        + ucontext
+        + _retcode(NR_RT_SIGRETURN, False)
+        + b"\0"
+    )
+    return Frame(addr, data, _entry(addr, handler, sig, info_addr, uc_addr))
+
+
+def old_frame(
+    sp: int, sig: int, handler: int, restorer: int, context: list[int], mask: int
+) -> Frame:
+    size = 8 + SIGCONTEXT.size + 4 + 8
+    addr = _place(sp, size)
+    pretcode = restorer or addr + 100
+    data = (
+        struct.pack("<Ii", pretcode, sig)
+        + SIGCONTEXT.pack(*context)
+        + (mask & 0xFFFFFFFF).to_bytes(4, "little")
+        + _retcode(NR_SIGRETURN, True)
+        + b"\0"
+    )
+    return Frame(addr, data, _entry(addr, handler, sig, 0, 0))
+
+
+def _entry(addr: int, handler: int, sig: int, info: int, uc: int) -> list[tuple[int, int]]:
+    return [
+        (UC_X86_REG_ESP, addr),
+        (UC_X86_REG_EIP, handler),
+        (UC_X86_REG_EAX, sig),
+        (UC_X86_REG_EDX, info),
+        (UC_X86_REG_ECX, uc),
+    ]
+
+
+def rt_frame_addr(esp: int) -> int:
+    """Where the rt frame starts, given ESP at the rt_sigreturn syscall."""
+    return esp - 4
+
+
+def old_frame_addr(esp: int) -> int:
+    """Where the old frame starts, given ESP at sigreturn (after `popl %eax`)."""
+    return esp - 8
+
+
+def restore(context_bytes: bytes, current_flags: int) -> list[tuple[int, int]]:
+    """The registers sigreturn puts back, from a saved sigcontext."""
+    values = SIGCONTEXT.unpack(context_bytes)
+    regs = [
+        (int(SIGCONTEXT_REGS[i] or 0), int(values[i])) for i in sorted(RESTORED) if i != _EFLAGS
+    ]
+    flags = (current_flags & ~FLAGS_RESTORED) | (values[_EFLAGS] & FLAGS_RESTORED)
+    return [*regs, (UC_X86_REG_EFLAGS, flags)]
+
+
+RT_UC_MCONTEXT = 144 + 20  # offset of uc_mcontext in the rt frame
+RT_UC_SIGMASK = 144 + 20 + 88
+OLD_SC = 8
+OLD_MASK = 96

@@ -26,15 +26,8 @@ from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
 from nommu.kernel.errors import Blocked, SyscallError
 
-_DIRENT64 = struct.Struct("<QqHB")
-POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = (
-    0x1,
-    0x2,
-    0x4,
-    0x8,
-    0x10,
-    0x20,
-)  # d_ino, d_off, d_reclen, d_type (then the name)
+_DIRENT64 = struct.Struct("<QqHB")  # d_ino, d_off, d_reclen, d_type (then the name)
+POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,7 +193,7 @@ def _interrupt_syscall(k: Kernel, t: Task, action: SigAction, pc: int) -> int:
     if action.flags & SA_RESTART and name not in NEVER_RESTART:
         return pc  # EIP still points at the syscall instruction: it runs again
     k.cpu.reg_write(k.arch.RESULT_REG, -Errno.EINTR & 0xFFFFFFFF)
-    return pc + k.arch.SYSCALL_INSN_LEN
+    return pc + int(k.arch.SYSCALL_INSN_LEN)
 
 
 def _enter_handler(k: Kernel, t: Task, sig: int, action: SigAction, info: bytes, pc: int) -> int:

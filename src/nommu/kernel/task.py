@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING
 from nommu.abi.signals import NSIG
 
 if TYPE_CHECKING:
-    from nommu.kernel.sched import KTimer
     from nommu.kernel.files import FdTable
     from nommu.kernel.mm import MemoryMap
+    from nommu.kernel.sched import KTimer
     from nommu.machine.cpu import CpuContext
 
 

@@ -42,7 +42,8 @@ def do_poll(k: Kernel, t: Task, fds: int, nfds: int, deadline: float | None) -> 
     if nfds > t.files.limit:
         raise SyscallError(Errno.EINVAL)
     raw = bytearray(k.uspace.read(fds, POLLFD.size * nfds))
-    ready, channels = 0, []
+    ready = 0
+    channels: list[object] = []
     for i in range(nfds):
         fd, events, _ = POLLFD.unpack_from(raw, i * POLLFD.size)
         revents = 0

@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import IO
@@ -134,40 +135,84 @@ def report(result: RunResult, program: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Demo:
+    summary: str
+    runs: tuple[tuple[str, ...], ...]  # argv of each program run, in order
+    explanation: str
+
+
 DEMOS = {
-    "welcome": ("welcome", "what a no-MMU machine is, shown by a program running on one"),
-    "vfork-shared": ("vfork_shared", "a vfork child's writes land in its parent's memory"),
-    "vfork-exit": (
-        "vfork_exit",
-        "exit() instead of _exit() in a vfork child runs the "
-        "parent's atexit handlers and flushes its stdio buffers",
+    "welcome": Demo(
+        "what a no-MMU machine is, shown by a program running on one",
+        (("/bin/welcome",),),
+        "",
     ),
-    "naive-vfork": (
-        "naive_vfork",
+    "vfork-shared": Demo(
+        "a vfork child's writes land in its parent's memory",
+        (("/bin/vfork_shared",),),
+        "The child changed a global and a local variable of its parent before _exit():\n"
+        "vfork() copies nothing, the child runs in the parent's memory on the parent's\n"
+        "stack while the parent is suspended. On a no-MMU machine there is no other\n"
+        "way to start a process cheaply: fork() would need to copy the whole process\n"
+        "to new addresses, and without an MMU the copy could not run there.",
+    ),
+    "vfork-exit": Demo(
+        "exit() instead of _exit() in a vfork child runs the parent's atexit "
+        "handlers and flushes its stdio buffers",
+        (("/bin/vfork_exit",),),
+        "The child called exit(), which ran the atexit handlers and flushed the stdio\n"
+        "buffer it shares with its parent: the parent's pending output was written by\n"
+        "the child, and the parent's cleanup ran in the wrong process. A vfork child\n"
+        "must leave with _exit() (or succeed in execve).",
+    ),
+    "naive-vfork": Demo(
         "a naive vfork wrapper lets the child overwrite the parent's return address",
+        (
+            ("/bin/naive_vfork", "naive", "/bin/exitcode", "0"),
+            ("/bin/naive_vfork", "safe", "/bin/exitcode", "0"),
+        ),
+        "First run: the wrapper returned with `ret`, leaving its return address on the\n"
+        "stack the child shares with its parent. The child's call to execve() pushed\n"
+        "its own frames over that slot, so when the parent woke up its `ret` jumped\n"
+        "into the child's code path. Second run: the uClibc-style wrapper keeps the\n"
+        "return address in a register (each task has its own registers), so both\n"
+        "return where they should. Try it with --strace to see who runs when.",
     ),
-    "fork": ("fork_fail", "fork() fails with EINVAL on no-MMU; posix_spawn works"),
+    "fork": Demo(
+        "fork() fails with EINVAL on no-MMU; posix_spawn works",
+        (("/bin/fork_fail", "/bin/exitcode", "0"),),
+        "fork() must give the child a copy of the parent's memory at the same\n"
+        "addresses; without an MMU that is impossible, so the kernel refuses it with\n"
+        "EINVAL. posix_spawn() (vfork + execve inside musl) works. To port a program\n"
+        "that forks, replace fork+exec with posix_spawn or vfork+execve+_exit.",
+    ),
 }
 
 
 def demo(args: argparse.Namespace) -> int:
     if not args.name:
         print("Demonstrations (nommu demo NAME):")
-        for name, (_, what) in DEMOS.items():
-            print(f"  {name:14} {what}")
+        for name, d in DEMOS.items():
+            print(f"  {name:14} {d.summary}")
         return 0
     if args.name not in DEMOS:
         raise NommuError(f"no demo {args.name!r}; 'nommu demo' lists them")
-    program = DEMOS[args.name][0]
-    extra = {"fork": ["/bin/exitcode", "0"], "naive-vfork": ["naive", "/bin/exitcode", "0"]}
+    d = DEMOS[args.name]
+    status = 0
     with bundled_root() as root:
-        argv = [f"/bin/{program}", *(args.args or extra.get(args.name, []))]
-        return run_program(root, argv, args)
+        for argv in d.runs:
+            if len(d.runs) > 1:
+                print(f"$ {' '.join(argv)}")
+            status = run_program(root, [*argv, *args.args], args)
+    if d.explanation:
+        print("\nWhat happened:\n" + "\n".join(f"  {line}" for line in d.explanation.splitlines()))
+    return status
 
 
 def no_arguments() -> int:
     """`nommu` alone: run the welcome demo and say what to try next."""
-    args = _parser().parse_args(["demo", "welcome"])
+    args = _parser().parse_args(["demo", "welcome", "--no-hints"])
     status = demo(args)
     print(
         "\nTry next:\n"

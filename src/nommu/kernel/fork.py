@@ -93,6 +93,7 @@ def copy_process(k: Kernel, parent: Task, flags: int, new_sp: int, tls: int) -> 
     child.ctx.reg_write(k.arch.RESULT_REG, 0)  # ...except that clone returns 0 here
     if new_sp:
         child.ctx.reg_write(k.arch.SP_REG, new_sp)
+        child.own_stack = True
     child.pc = k.cpu.pc
     k.tasks[tid] = child
     return child

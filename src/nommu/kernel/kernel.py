@@ -18,6 +18,7 @@ from nommu.abi.flags import PAGE_SIZE
 from nommu.abi.signals import Signal
 from nommu.arch import i386
 from nommu.kernel.alloc import PhysAllocator
+from nommu.kernel.channels import FutexKey, VforkDone
 from nommu.kernel.exec import ImageCache
 from nommu.kernel.files import FdEntry, FdTable, OpenFile
 from nommu.kernel.mm import MemoryMap
@@ -109,17 +110,15 @@ class Kernel:
             t.mm = new
         self.clear_child_tid(t)
         if t.vfork_done is not None:
-            from nommu.kernel.channels import VforkDone
-
             self.sched.wakeup(VforkDone(t.tid))
+            why = "called execve" if new is not None else "exited"
+            self.events.vfork_released(t.vfork_done, t, why)
             t.vfork_done = None
         old.put()
 
     def clear_child_tid(self, t: Task) -> None:
         """CLONE_CHILD_CLEARTID: zero the word and wake a futex waiter on it."""
         if t.clear_child_tid and t.mm.users > 1:
-            from nommu.kernel.channels import FutexKey
-
             addr, t.clear_child_tid = t.clear_child_tid, 0
             try:
                 self.uspace.write_u32(addr, 0)

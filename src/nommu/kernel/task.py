@@ -114,6 +114,7 @@ class Task:
     tls: list[bytes] = field(default_factory=lambda: [bytes(8)] * 3)
     clear_child_tid: int = 0
     vfork_done: Task | None = None  # the parent suspended until we exec or exit
+    own_stack: bool = False  # created by clone with a new stack pointer
     sigmask: int = 0
     pending: int = 0  # bit (signo - 1) set: signal waiting for delivery
     siginfo: dict[int, bytes] = field(default_factory=dict)  # per pending signal

@@ -65,7 +65,7 @@ def sys_exit_group(k: Kernel, t: Task, code: int) -> None:
     kexit.do_group_exit(k, t, kexit.exit_status(code))
 
 
-@syscall("wait4", "pid_t", "ptr", "wait_options", "ptr", ret="pid")
+@syscall("wait4", "pid_t", "wstatus", "wait_options", "ptr", ret="pid")
 def sys_wait4(k: Kernel, t: Task, pid: int, status: int, options: int, rusage: int) -> int:
     if options & ~(F.WNOHANG | F.WUNTRACED | F.WCONTINUED | F.__WNOTHREAD | F.__WALL | F.__WCLONE):
         raise SyscallError(Errno.EINVAL)
@@ -77,7 +77,7 @@ def sys_wait4(k: Kernel, t: Task, pid: int, status: int, options: int, rusage: i
     return child
 
 
-@syscall("waitpid", "pid_t", "ptr", "wait_options", ret="pid")
+@syscall("waitpid", "pid_t", "wstatus", "wait_options", ret="pid")
 def sys_waitpid(k: Kernel, t: Task, pid: int, status: int, options: int) -> int:
     return sys_wait4(k, t, pid, status, options, 0)
 

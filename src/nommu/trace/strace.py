@@ -23,7 +23,7 @@ from nommu.abi import structs as S
 from nommu.abi.errno import Errno
 from nommu.abi.signals import signal_name
 from nommu.kernel.errors import SyscallError
-from nommu.syscalls.dispatch import block, call
+from nommu.syscalls.dispatch import block, call, signal_on_return
 from nommu.syscalls.table import Syscall
 from nommu.trace.events import EventSink
 
@@ -132,10 +132,26 @@ class Strace(EventSink):
     def __init__(self, out: IO[str]) -> None:
         self.out = out
         self._unfinished: set[int] = set()
+        self._in_syscall = False
+        self._events: list[str] = []  # event lines held until the syscall's own line
 
     def line(self, t: Task, text: str) -> None:
         self.out.write(f"[pid {t.tid}] {text}\n")
         self.out.flush()
+
+    def event(self, t: Task, text: str) -> None:
+        """An event line: after the current syscall's line, or now between syscalls."""
+        if self._in_syscall:
+            self._events.append(f"[pid {t.tid}] {text}\n")
+        else:
+            self.line(t, text)
+
+    def _flush_events(self) -> None:
+        self._in_syscall = False
+        if self._events:
+            self.out.write("".join(self._events))
+            self._events.clear()
+            self.out.flush()
 
     # -- syscalls ------------------------------------------------------------
 
@@ -144,6 +160,15 @@ class Strace(EventSink):
         before = [self.fmt_in(k, kind, args, i) for i, kind in enumerate(row.args)]
         if row.ret == "none" and row.name != "execve":  # exit, exit_group: no return
             self.line(t, f"{row.name}({', '.join(before)}) = ?")
+        self._in_syscall = True
+        try:
+            return self._traced_call(k, t, row, args, before)
+        finally:
+            self._flush_events()
+
+    def _traced_call(
+        self, k: Kernel, t: Task, row: Syscall, args: list[int], before: list[str]
+    ) -> int | None:
         result, blocked = call(k, t, row, args)
         if blocked is not None:
             if t.tid not in self._unfinished:
@@ -160,7 +185,10 @@ class Strace(EventSink):
         self.line(t, f"<... {row.name} resumed> {text}" if resumed else f"{row.name}{text}")
         if t.state.value != "R" or k.current is not t:
             k.cpu.stop()
-        return result
+        elif t.pending & ~t.sigmask:
+            signal_on_return(k, t, result)
+            return None
+        return None if result is None else result & 0xFFFFFFFF
 
     def _finish(
         self, k: Kernel, row: Syscall, args: list[int], before: list[str], result: int | None
@@ -195,8 +223,8 @@ class Strace(EventSink):
             if kind == "buf_out":
                 n = result if result is not None else 0
                 return _quote(k.uspace.read(v, min(n, STRSIZE)), n > STRSIZE)
-            if kind == "iov_out":
-                return hex(v)
+            if kind == "wstatus" and v and result:
+                return f"[{{{describe_wait_status(k.uspace.read_u32(v))}}}]"
         except SyscallError:
             pass
         return hex(v)
@@ -205,11 +233,11 @@ class Strace(EventSink):
 
     def task_created(self, parent: Task, child: Task, flags: int) -> None:
         if flags & F.CloneFlags.CLONE_VFORK:
-            shared = "its own stack" if child.ctx and child.ctx.reg_read(4) != 0 else ""
-            self.line(
+            where = "on its own stack" if child.own_stack else "on this process's stack"
+            self.event(
                 parent,
                 f"--- suspended: vfork child {child.tid} runs in this process's "
-                f"memory until it calls execve or _exit ---{shared and ''}",
+                f"memory {where} until it calls execve or _exit ---",
             )
 
     def task_exec(self, t: Task, path: str, argv: list[bytes]) -> None:
@@ -217,12 +245,18 @@ class Strace(EventSink):
 
     def task_exit(self, t: Task, status: int) -> None:
         if status & 0x7F:
-            self.line(t, f"+++ killed by {signal_name(status & 0x7F)} +++")
+            self.event(t, f"+++ killed by {signal_name(status & 0x7F)} +++")
         else:
-            self.line(t, f"+++ exited with {(status >> 8) & 0xFF} +++")
+            self.event(t, f"+++ exited with {(status >> 8) & 0xFF} +++")
 
     def vfork_released(self, parent: Task, child: Task, why: str) -> None:
-        self.line(parent, f"--- resumed: vfork child {child.tid} {why} ---")
+        self.event(parent, f"--- resumed: vfork child {child.tid} {why} ---")
+
+    def signal_delivered(self, t: Task, sig: int, handler: int) -> None:
+        self.event(t, f"--- {signal_name(sig)}: handler at {handler:#x} ---")
+
+    def killed(self, t: Task, sig: int) -> None:
+        self.event(t, f"--- {signal_name(sig)}: default action ends process {t.pid} ---")
 
 
 def _quote(data: bytes, more: bool = False) -> str:
@@ -340,6 +374,7 @@ _IN: dict[str, Callable[[Kernel, int, list[int], int], str]] = {
     "ptr": lambda k, v, a, i: hex(v) if v else "NULL",
     "struct_out": lambda k, v, a, i: hex(v) if v else "NULL",
     "buf_out": lambda k, v, a, i: hex(v),
+    "wstatus": lambda k, v, a, i: hex(v) if v else "NULL",
     "iov_out": lambda k, v, a, i: hex(v),
     "mode": lambda k, v, a, i: f"0{v:o}",
     "path": _str,
@@ -369,4 +404,15 @@ _IN: dict[str, Callable[[Kernel, int, list[int], int], str]] = {
     "whence": _table(_WHENCE),
     "rlimit_resource": _table(F.RLIMIT_NAMES),
 }
-_OUT = {"buf_out", "iov_out"}
+_OUT = {"buf_out", "iov_out", "wstatus"}
+
+
+def describe_wait_status(status: int) -> str:
+    """A wait status the way strace spells it."""
+    sig = status & 0x7F
+    if sig == 0:
+        return f"WIFEXITED(s) && WEXITSTATUS(s) == {(status >> 8) & 0xFF}"
+    if sig == 0x7F:
+        return f"WIFSTOPPED(s) && WSTOPSIG(s) == {signal_name((status >> 8) & 0xFF)}"
+    core = " && WCOREDUMP(s)" if status & 0x80 else ""
+    return f"WIFSIGNALED(s) && WTERMSIG(s) == {signal_name(sig)}{core}"

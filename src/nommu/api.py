@@ -195,14 +195,13 @@ def _start_error(k: Kernel, program: str, err: SyscallError) -> str:
 
 def _run(k: Kernel, init: Task) -> RunResult:
     deadlock: list[str] = []
+    k.terminal.attach(k)
     try:
         k.run()
     except Deadlock as dl:
         deadlock = [f"{t.tid} ({t.comm}): {t.state.name.lower()} in {t.channel}" for t in dl.tasks]
-    leftover = [
-        f"{t.tid} ({t.comm}) {t.state.name.lower()}"
-        for t in k.live_tasks()
-        if t.alive and t.group is not init.group
-    ]
+    finally:
+        k.terminal.detach()
+    leftover = k.kill_leftovers()
     status = init.group.wait_status
     return RunResult(status if status is not None else 0, deadlock=deadlock, leftover=leftover)

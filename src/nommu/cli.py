@@ -128,7 +128,7 @@ def report(result: RunResult, program: str) -> None:
             print(f"  task {line}", file=sys.stderr)
     elif result.signal:
         print(f"nommu: {program}: {result.describe()}", file=sys.stderr)
-    if result.leftover:
+    if result.leftover and not result.deadlock:
         print(
             "nommu: still running when pid 1 exited (killed): " + ", ".join(result.leftover),
             file=sys.stderr,

@@ -24,6 +24,7 @@ from nommu.kernel.files import FdEntry, FdTable, OpenFile
 from nommu.kernel.mm import MemoryMap
 from nommu.kernel.sched import Scheduler
 from nommu.kernel.task import Task, TaskState, ThreadGroup
+from nommu.kernel.tty import Terminal
 from nommu.kernel.uaccess import UserMemory
 from nommu.kernel.vfs import Vfs
 from nommu.machine.cpu import Cpu, CpuContext, Stop
@@ -77,6 +78,9 @@ class Kernel:
         self.hints_given: set[str] = set()
         self.last_exec_error = ""
         self.last_fault: tuple[Task, Stop, int] | None = None
+        self.host_signals: list[int] = []  # signals nommu itself received (Ctrl-C)
+        self.shutdown_signal = 0  # SIGTERM/SIGHUP to nommu ended the run
+        self.terminal = Terminal()
         self.boot_monotonic = config.clock_monotonic()
         self._loaded_tls: list[bytes] = [bytes(8)] * 3
         from nommu.syscalls.dispatch import make_dispatcher
@@ -201,7 +205,12 @@ class Kernel:
 
         sched, cpu = self.sched, self.cpu
         while not self.finished:
+            if self.host_signals:
+                self.terminal.forward_host_signals(self)
+                continue
             t = sched.pick()
+            if t is None:
+                continue  # a host signal (Ctrl-C) arrived while idle
             self.switch_to(t)
             if t.pending & ~t.sigmask:
                 t.pc = deliver(self, t, t.pc)
@@ -213,6 +222,18 @@ class Kernel:
     @property
     def finished(self) -> bool:
         return self.init is not None and self.init.wait_status is not None
+
+    def kill_leftovers(self) -> list[str]:
+        """pid 1 is gone: kill whatever still runs (listed for the trace and report)."""
+        from nommu.abi.signals import Signal
+        from nommu.kernel.exit import do_group_exit, signal_status
+
+        left = [f"{t.tid} ({t.comm}) {t.state.name.lower()}" for t in self.live_tasks()]
+        for t in self.live_tasks():
+            if t.alive:
+                self.events.killed(t, Signal.SIGKILL)
+                do_group_exit(self, t, signal_status(Signal.SIGKILL))
+        return left
 
     def live_tasks(self) -> list[Task]:
         return [t for t in self.tasks.values() if t.state is not TaskState.DEAD]

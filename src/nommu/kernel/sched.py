@@ -143,8 +143,10 @@ class Scheduler:
 
     # -- choosing ------------------------------------------------------------
 
-    def pick(self) -> Task:
-        """The next task to run, waiting (without spinning) if none is runnable."""
+    def pick(self) -> Task | None:
+        """The next task to run, waiting (without spinning) if none is runnable.
+
+        None if a signal to nommu itself (Ctrl-C) arrived while waiting."""
         while True:
             self._expire_timers()
             while self.runqueue:
@@ -152,6 +154,8 @@ class Scheduler:
                 if task.state is TaskState.RUNNABLE:
                     return task
             self._idle()
+            if self.k.host_signals:
+                return None
 
     def _expire_timers(self) -> None:
         now = self.clock()
@@ -171,12 +175,13 @@ class Scheduler:
         timeout = None
         if self._timers:
             timeout = max(0.0, self._timers[0][0] - self.clock())
-        if host_fds:
-            ready, _, _ = select.select(host_fds, [], [], timeout)
-            for fd in ready:
+        wake = self.k.terminal.wakeup_fd
+        ready, _, _ = select.select([*host_fds, *([wake] if wake >= 0 else [])], [], [], timeout)
+        for fd in ready:
+            if fd == wake:
+                self.k.terminal.drain_wakeup()
+            else:
                 self.wakeup(HostReadable(fd))
-        elif timeout:
-            time.sleep(timeout)
 
     def slice_for(self, task: Task) -> int:
         """Short slices when others wait for the CPU (or a timer or input may fire)."""

@@ -9,9 +9,13 @@ control characters (36 bytes).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import os
+import signal
 import struct
 import termios
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
@@ -65,9 +69,95 @@ def ioctl(k: Kernel, t: Task, f: OpenFile, req: int, arg: int) -> int:
         k.uspace.write(arg, raw)
         return 0
     if req == F.TIOCGPGRP:
-        k.uspace.write_u32(arg, t.group.pgid)
+        k.uspace.write_u32(arg, k.terminal.foreground)
         return 0
     if req == F.TIOCSPGRP:
-        k.uspace.read_u32(arg)
+        pgrp = k.uspace.read_u32(arg)
+        if not any(g.pgid == pgrp for g in k.groups.values() if g.wait_status is None):
+            raise SyscallError(Errno.EPERM)
+        k.terminal.foreground = pgrp
         return 0
     raise SyscallError(Errno.EINVAL)
+
+
+class Terminal:
+    """nommu's own terminal and signals, as the guest machine sees them.
+
+    While a run is active, signals sent to nommu itself are caught: Ctrl-C
+    (SIGINT) and Ctrl-\\ (SIGQUIT) go to the guest's foreground process
+    group, as a terminal driver would send them; SIGTERM and SIGHUP end the
+    whole run. A self-pipe wakes the scheduler if it is idle. The host
+    terminal's settings are saved at the start and restored at the end,
+    whatever the guest did to them.
+    """
+
+    FORWARDED = (signal.SIGINT, signal.SIGQUIT)
+    FATAL = (signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.foreground = 1  # the foreground process group (TIOCSPGRP)
+        self.wakeup_fd = -1
+        self._wakeup_w = -1
+        self._saved_attrs: list[object] | None = None
+        self._old: dict[int, object] = {}
+        self._old_wakeup = -1
+
+    def attach(self, k: Kernel) -> None:
+        """Start catching nommu's signals for `k` (main thread only)."""
+        with contextlib.suppress(termios.error, OSError):
+            if os.isatty(0):
+                self._saved_attrs = termios.tcgetattr(0)
+
+        def on_signal(signo: int, frame: FrameType | None) -> None:
+            k.host_signals.append(signo)
+            k.cpu.stop()
+
+        try:
+            for signo in (*self.FORWARDED, *self.FATAL):
+                self._old[signo] = signal.signal(signo, on_signal)
+            r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            self.wakeup_fd, self._wakeup_w = r, w
+            self._old_wakeup = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+        except ValueError:  # not the main thread: leave signals alone
+            self._restore_handlers()
+
+    def detach(self) -> None:
+        """Put nommu's signal handling and the terminal back as they were."""
+        self._restore_handlers()
+        if self._saved_attrs is not None:
+            with contextlib.suppress(termios.error, OSError):
+                termios.tcsetattr(0, termios.TCSADRAIN, self._saved_attrs)  # type: ignore[arg-type]
+        for fd in (self.wakeup_fd, self._wakeup_w):
+            if fd >= 0:
+                os.close(fd)
+        self.wakeup_fd = self._wakeup_w = -1
+
+    def _restore_handlers(self) -> None:
+        for signo, handler in self._old.items():
+            signal.signal(signo, handler)  # type: ignore[arg-type]
+        self._old.clear()
+        if self._wakeup_w >= 0:
+            signal.set_wakeup_fd(self._old_wakeup)
+
+    def drain_wakeup(self) -> None:
+        with contextlib.suppress(OSError):
+            os.read(self.wakeup_fd, 512)
+
+    def forward_host_signals(self, k: Kernel) -> None:
+        """Act on the signals nommu received since the last look."""
+        from nommu.kernel.exit import do_group_exit, signal_status
+        from nommu.kernel.signal import send_to_group
+
+        signals, k.host_signals[:] = list(k.host_signals), []
+        for signo in signals:
+            groups = [g for g in k.groups.values() if g.wait_status is None]
+            if signo in self.FORWARDED:
+                for g in groups:
+                    if g.pgid == self.foreground:
+                        send_to_group(k, g, signo)
+            else:  # SIGTERM/SIGHUP to nommu: the machine shuts down
+                k.shutdown_signal = signo
+                for g in sorted(groups, key=lambda g: g.tgid != 1):
+                    live = [t for t in g.tasks if t.alive]
+                    if live:
+                        do_group_exit(k, live[0], signal_status(signo))

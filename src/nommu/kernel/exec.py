@@ -125,6 +125,7 @@ def exec_program(k: Kernel, t: Task, prog: Program, envp: list[bytes]) -> None:
     mm.start_brk = mm.brk = mm.end_brk = block.end  # zero-size brk (ELF-FDPIC)
     mm.start_stack = stack_block.end
     mm.image, mm.load_base = image, load_base
+    mm.cmdline = b"".join(a + b"\0" for a in prog.argv)
     k.release_mm(t, mm)
     _copy_segments(k, image, block.start, load_base)
     sp = _build_stack(k, t, image, load_base, stack_block.end, prog, envp)

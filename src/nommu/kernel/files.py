@@ -197,11 +197,11 @@ class HostDirectory(HostFile):
 
     def _list(self) -> list[bytes]:
         me = os.fstat(self.fd)
-        out = [_dirent(me.st_ino, 1, F.DT_DIR, b"."), _dirent(me.st_ino, 2, F.DT_DIR, b"..")]
+        out = [dirent(me.st_ino, 1, F.DT_DIR, b"."), dirent(me.st_ino, 2, F.DT_DIR, b"..")]
         with os.scandir(self.fd) as it:
             for entry in it:
                 dtype = _dtype(entry)
-                out.append(_dirent(entry.inode(), len(out) + 1, dtype, os.fsencode(entry.name)))
+                out.append(dirent(entry.inode(), len(out) + 1, dtype, os.fsencode(entry.name)))
         return out
 
     def getdents(self, size: int) -> bytes:
@@ -233,7 +233,7 @@ def _dtype(entry: os.DirEntry[str]) -> int:
     return F.DT_UNKNOWN
 
 
-def _dirent(ino: int, off: int, dtype: int, name: bytes) -> bytes:
+def dirent(ino: int, off: int, dtype: int, name: bytes) -> bytes:
     reclen = (_DIRENT64.size + len(name) + 1 + 7) & ~7
     rec = _DIRENT64.pack(ino, off, reclen, dtype) + name
     return rec + bytes(reclen - len(rec))
@@ -246,9 +246,14 @@ class HostStream(OpenFile):
     descriptor with select) instead of stalling every other task.
     """
 
-    def __init__(self, fd: int, flags: int, path: str) -> None:
+    def __init__(self, fd: int, flags: int, path: str, owns_fd: bool = False) -> None:
         super().__init__(flags, path)
         self.fd = fd
+        self.owns_fd = owns_fd
+
+    def release(self) -> None:
+        if self.owns_fd:
+            os.close(self.fd)
 
     def read(self, count: int) -> bytes:
         ready, _, _ = select.select([self.fd], [], [], 0)

@@ -22,6 +22,7 @@ from nommu.kernel.channels import FutexKey, VforkDone
 from nommu.kernel.exec import ImageCache
 from nommu.kernel.files import FdEntry, FdTable, OpenFile
 from nommu.kernel.mm import MemoryMap
+from nommu.kernel.procfs import ProcFs
 from nommu.kernel.sched import Scheduler
 from nommu.kernel.task import Task, TaskState, ThreadGroup
 from nommu.kernel.tty import Terminal
@@ -64,7 +65,7 @@ class Kernel:
         self.arch.install_gdt(self.cpu, self.gdt)
         self._pristine: CpuContext = self.cpu.context_save()
         self.uspace = UserMemory(self.ram)
-        self.vfs = Vfs(config.root)
+        self.vfs = Vfs(config.root, ProcFs(self))
         self.images = ImageCache()
         self.sched = Scheduler(self, config.clock_monotonic)
         self.tasks: dict[int, Task] = {}

@@ -52,6 +52,7 @@ class MemoryMap:
     exe: str = ""
     image: ElfImage | None = None  # the program, for symbolizing addresses
     load_base: int = 0  # where its link address 0 landed
+    cmdline: bytes = b""  # argv, NUL-separated (/proc/PID/cmdline)
 
     def add(self, block: Block, kind: str, name: str = "", prot: int = 7) -> Region:
         region = Region(block.start, block.end, block, kind, prot, name)

@@ -16,9 +16,13 @@ import os
 import stat as st
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno, from_host
 from nommu.kernel.errors import SyscallError
+
+if TYPE_CHECKING:
+    from nommu.kernel.procfs import ProcFs
 
 MAXSYMLINKS = 40
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/tty")
@@ -29,8 +33,9 @@ class Resolved:
     """A guest path resolved inside the root."""
 
     guest: str  # canonical guest path ("/a/b")
-    host: str  # the host path it names (always inside the root)
+    host: str  # the host path it names (always inside the root; "" for /proc)
     exists: bool
+    proc: tuple[str, ...] | None = None  # the path below /proc, for kernel files
 
     @property
     def device(self) -> str | None:
@@ -40,8 +45,9 @@ class Resolved:
 class Vfs:
     """Resolves guest paths to host paths under `root`."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], procfs: ProcFs | None = None) -> None:
         self.root = str(Path(root).resolve())
+        self.procfs = procfs
 
     def host_path(self, parts: list[str]) -> str:
         return os.path.join(self.root, *parts) if parts else self.root
@@ -69,6 +75,27 @@ class Vfs:
                     parts.pop()
                 continue
             last = not todo
+            if self.procfs is not None and (
+                parts[:1] == ["proc"] or (not parts and name == "proc")
+            ):
+                node = self.procfs.node((*parts[1:], name) if parts else ())
+                if node is None:
+                    if not last:
+                        raise SyscallError(Errno.ENOENT)
+                    parts.append(name)
+                    return Resolved("/" + "/".join(parts), "", False, tuple(parts[1:]))
+                if node.kind == "link" and (not last or follow or must_be_dir):
+                    links += 1
+                    if links > MAXSYMLINKS:
+                        raise SyscallError(Errno.ELOOP)
+                    if node.target.startswith("/"):
+                        parts = []
+                    todo[0:0] = [c for c in node.target.split("/") if c]
+                    continue
+                if not last and node.kind != "dir":
+                    raise SyscallError(Errno.ENOTDIR)
+                parts.append(name)
+                continue
             host = self.host_path([*parts, name])
             try:
                 info = os.lstat(host)
@@ -93,6 +120,8 @@ class Vfs:
             parts.append(name)
             if last and must_be_dir and not st.S_ISDIR(info.st_mode):
                 raise SyscallError(Errno.ENOTDIR)
+        if parts[:1] == ["proc"] and self.procfs is not None:
+            return Resolved("/" + "/".join(parts), "", True, tuple(parts[1:]))
         return Resolved("/" + "/".join(parts), self.host_path(parts), True)
 
     def resolve_existing(self, cwd: str, path: str, *, follow: bool = True) -> Resolved:
@@ -100,6 +129,12 @@ class Vfs:
         if not r.exists and r.device is None:
             raise SyscallError(Errno.ENOENT)
         return r
+
+    def is_dir(self, r: Resolved) -> bool:
+        if r.proc is not None:
+            node = self.procfs.node(r.proc) if self.procfs else None
+            return node is not None and node.kind == "dir"
+        return os.path.isdir(r.host)
 
     def guest_path_of(self, host: str) -> str:
         """The guest path of a host path inside the root."""

@@ -22,11 +22,13 @@ from nommu.kernel.files import (
     DevZero,
     HostDirectory,
     HostFile,
+    HostStream,
     OpenFile,
     StatInfo,
     char_device_stat,
 )
 from nommu.kernel.pipe import Pipe, PipeEnd
+from nommu.kernel.procfs import open_proc, proc_stat
 from nommu.kernel.signal import send_to_task
 from nommu.kernel.vfs import Resolved
 from nommu.syscalls.table import syscall
@@ -75,6 +77,10 @@ def open_file(k: Kernel, t: Task, r: Resolved, flags: int, mode: int) -> OpenFil
     """Open a resolved path the way open(2) would."""
     if r.device is not None:
         return _open_device(k, r.device, flags)
+    if r.proc is not None:
+        if not r.exists:
+            raise SyscallError(Errno.EACCES if flags & F.O_CREAT else Errno.ENOENT)
+        return open_proc(k, r.proc, flags, r.guest)
     if flags & F.O_CREAT and flags & F.O_EXCL and r.exists:
         raise SyscallError(Errno.EEXIST)
     if not r.exists and not flags & F.O_CREAT:
@@ -118,6 +124,8 @@ def _open_device(k: Kernel, name: str, flags: int) -> OpenFile:
         return DevZero(flags, name)
     if name in ("/dev/urandom", "/dev/random"):
         return DevRandom(flags, name, k.config.random)
+    if name == "/dev/tty" and os.isatty(0):  # nommu's own terminal is the guest's
+        return HostStream(os.dup(0), flags, name, owns_fd=True)
     raise SyscallError(Errno.ENXIO)  # /dev/tty without a controlling terminal
 
 
@@ -291,11 +299,16 @@ _DEVICE_NUMBERS = {
 }
 
 
-def stat_resolved(r: Resolved) -> StatInfo:
+def stat_resolved(k: Kernel, r: Resolved) -> StatInfo:
     if r.device is not None:
         return char_device_stat(*_DEVICE_NUMBERS[r.device])
     if not r.exists:
         raise SyscallError(Errno.ENOENT)
+    if r.proc is not None:
+        node = k.vfs.procfs.node(r.proc) if k.vfs.procfs else None
+        if node is None:
+            raise SyscallError(Errno.ENOENT)
+        return proc_stat(node, len(r.guest))
     return StatInfo.from_host(host(os.lstat, r.host))
 
 
@@ -303,7 +316,7 @@ def stat_at(k: Kernel, t: Task, dirfd: int, pathp: int, flags: int) -> StatInfo:
     path = path_arg(k, pathp)
     if path == "" and flags & F.AT_EMPTY_PATH:
         return t.files.get(dirfd).stat()
-    return stat_resolved(resolve_at(k, t, dirfd, path, follow=not flags & F.AT_SYMLINK_NOFOLLOW))
+    return stat_resolved(k, resolve_at(k, t, dirfd, path, follow=not flags & F.AT_SYMLINK_NOFOLLOW))
 
 
 @syscall("stat64", "path", "struct_out")
@@ -341,7 +354,7 @@ def do_access(k: Kernel, t: Task, dirfd: int, pathp: int, mode: int, flags: int)
     if mode & ~7:
         raise SyscallError(Errno.EINVAL)
     r = resolve_at(k, t, dirfd, path_arg(k, pathp), follow=not flags & F.AT_SYMLINK_NOFOLLOW)
-    info = stat_resolved(r)
+    info = stat_resolved(k, r)
     if mode & F.X_OK and not info.mode & 0o111:
         raise SyscallError(Errno.EACCES)
     return 0
@@ -372,10 +385,18 @@ def sys_getdents64(k: Kernel, t: Task, fd: int, buf: int, count: int) -> int:
     return len(data)
 
 
+def on_disk(r: Resolved) -> Resolved:
+    """`r`, which a call is about to change on the host: never /proc or /dev."""
+    if r.proc is not None or r.device is not None or r.guest in ("/proc", "/dev"):
+        raise SyscallError(Errno.EACCES if r.proc is not None else Errno.EPERM)
+    return r
+
+
 def do_mkdir(k: Kernel, t: Task, dirfd: int, pathp: int, mode: int) -> int:
     r = resolve_at(k, t, dirfd, path_arg(k, pathp), follow=False)
     if r.exists or r.device:
         raise SyscallError(Errno.EEXIST)
+    on_disk(r)
     host(os.mkdir, r.host, mode & ~t.fs.umask & 0o7777)
     return 0
 
@@ -395,6 +416,7 @@ def do_remove(k: Kernel, t: Task, dirfd: int, pathp: int, is_dir: bool) -> int:
     r = resolve_at(k, t, dirfd, path, follow=False)
     if not r.exists:
         raise SyscallError(Errno.ENOENT)
+    on_disk(r)
     if is_dir:
         if os.path.basename(path.rstrip("/")) == ".":
             raise SyscallError(Errno.EINVAL)
@@ -428,7 +450,7 @@ def do_rename(k: Kernel, t: Task, olddir: int, oldp: int, newdir: int, newp: int
     new = resolve_at(k, t, newdir, path_arg(k, newp), follow=False)
     if not old.exists:
         raise SyscallError(Errno.ENOENT)
-    host(os.rename, old.host, new.host)
+    host(os.rename, on_disk(old).host, on_disk(new).host)
     return 0
 
 
@@ -455,11 +477,21 @@ def do_readlink(k: Kernel, t: Task, dirfd: int, pathp: int, buf: int, size: int)
     r = resolve_at(k, t, dirfd, path_arg(k, pathp), follow=False)
     if not r.exists:
         raise SyscallError(Errno.ENOENT)
-    if not os.path.islink(r.host):
-        raise SyscallError(Errno.EINVAL)
-    target = os.fsencode(host(os.readlink, r.host))[:size]
+    target = os.fsencode(link_target(k, r))[:size]
     k.uspace.write(buf, target)
     return len(target)
+
+
+def link_target(k: Kernel, r: Resolved) -> str:
+    """The contents of a symlink (EINVAL if `r` is not one)."""
+    if r.proc is not None:
+        node = k.vfs.procfs.node(r.proc) if k.vfs.procfs else None
+        if node is None or node.kind != "link":
+            raise SyscallError(Errno.EINVAL)
+        return node.target
+    if not os.path.islink(r.host):
+        raise SyscallError(Errno.EINVAL)
+    return str(host(os.readlink, r.host))
 
 
 @syscall("readlink", "path", "buf_out", "size")
@@ -477,7 +509,7 @@ def sys_symlink(k: Kernel, t: Task, target: int, linkpath: int) -> int:
     r = resolve_at(k, t, F.AT_FDCWD, path_arg(k, linkpath), follow=False)
     if r.exists:
         raise SyscallError(Errno.EEXIST)
-    host(os.symlink, path_arg(k, target), r.host)
+    host(os.symlink, path_arg(k, target), on_disk(r).host)
     return 0
 
 
@@ -493,7 +525,7 @@ def sys_getcwd(k: Kernel, t: Task, buf: int, size: int) -> int:
 @syscall("chdir", "path")
 def sys_chdir(k: Kernel, t: Task, path: int) -> int:
     r = k.vfs.resolve_existing(t.fs.cwd, path_arg(k, path))
-    if not os.path.isdir(r.host):
+    if not k.vfs.is_dir(r):
         raise SyscallError(Errno.ENOTDIR)
     t.fs.cwd = r.guest
     return 0
@@ -517,7 +549,7 @@ def sys_umask(k: Kernel, t: Task, mask: int) -> int:
 def do_chmod(r: Resolved, mode: int) -> int:
     if not r.exists:
         raise SyscallError(Errno.ENOENT)
-    host(os.chmod, r.host, mode & 0o7777)
+    host(os.chmod, on_disk(r).host, mode & 0o7777)
     return 0
 
 

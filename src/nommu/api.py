@@ -169,7 +169,8 @@ def boot(
         prog = kexec.find_program(k, t, argv[0], [a.encode() for a in argv])
         kexec.exec_program(k, t, prog, envp)
     except SyscallError as err:
-        raise NommuError(_start_error(k, argv[0], err)) from None
+        status = EXIT_NOT_FOUND if err.errno == Errno.ENOENT else EXIT_CANNOT_EXEC
+        raise NommuError(_start_error(k, argv[0], err), status) from None
     k.sched.add(t)
     return t
 
@@ -181,7 +182,7 @@ def _start_error(k: Kernel, program: str, err: SyscallError) -> str:
         hint = ""
         if os.path.exists(program) and os.path.isabs(program):
             where = os.path.dirname(program)
-            hint = f" (it exists on the host, outside the guest root; try --root {where})"
+            hint = f" (a host file of that name exists, but the guest sees only its root: --root {where} would include it)"
         return f"{program}: not found in the guest root {root} (looked for {guest}){hint}"
     if err.errno == Errno.EACCES:
         return f"{program}: not an executable file (permission denied)"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from nommu import __version__
-from nommu.api import EXIT_CANNOT_EXEC, EXIT_NOT_FOUND, Machine, RunResult
+from nommu.api import DEFAULT_ENV, Machine, RunResult
 from nommu.kernel.errors import NommuError
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in nommu itself
@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Run 'nommu' alone for a demonstration. 'nommu run --help' for run options.",
     )
     p.add_argument("--version", action="version", version=f"nommu {__version__}")
-    sub = p.add_subparsers(dest="command")
+    sub = p.add_subparsers(dest="subcommand")
     run = sub.add_parser(
         "run",
         help="run a program on the no-MMU machine",
@@ -58,6 +58,14 @@ def _parser() -> argparse.ArgumentParser:
     _machine_options(run)
     run.add_argument("program", metavar="PROGRAM")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    shell = sub.add_parser(
+        "shell",
+        help="boot the bundled userland into its shell",
+        description="Boot a root file system into /bin/sh. Without --root, "
+        "a writable copy of the bundled userland is used (and discarded).",
+    )
+    shell.add_argument("-c", dest="command", metavar="COMMAND", help="run COMMAND and exit")
+    _machine_options(shell, root_default=None)
     demo = sub.add_parser("demo", help="run a bundled demonstration program")
     demo.add_argument("name", nargs="?", help="demo to run (omit to list them)")
     demo.add_argument("args", nargs=argparse.REMAINDER)
@@ -65,13 +73,16 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _machine_options(p: argparse.ArgumentParser, root: bool = True) -> None:
+def _machine_options(
+    p: argparse.ArgumentParser, root: bool = True, root_default: str | None = "."
+) -> None:
     if root:
+        where = "the current directory" if root_default else "a copy of the bundled userland"
         p.add_argument(
             "--root",
-            default=".",
+            default=root_default,
             metavar="DIR",
-            help="directory the guest sees as / (default: the current directory)",
+            help=f"directory the guest sees as / (default: {where})",
         )
     p.add_argument(
         "--mem",
@@ -98,10 +109,8 @@ def _trace_stream(args: argparse.Namespace) -> IO[str] | None:
     return sys.stderr if args.strace else None
 
 
-def _env(args: argparse.Namespace) -> dict[str, str]:
-    from nommu.api import DEFAULT_ENV
-
-    env = dict(DEFAULT_ENV)
+def _env(args: argparse.Namespace, base: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(DEFAULT_ENV if base is None else base)
     for item in args.env:
         name, sep, value = item.partition("=")
         if not sep:
@@ -210,8 +219,51 @@ def demo(args: argparse.Namespace) -> int:
     return status
 
 
+WELCOME = """\
+nommu: a no-MMU Linux machine ({mem} of RAM, one flat physical memory, no fork)
+Every command below starts with vfork()+execve(): the shell lends its memory
+and stack to each child until the child execs. Things to try:
+
+  ls /bin                   the bundled programs
+  ps                        processes; a vfork child shows whose memory it borrows
+  free                      memory, and the largest contiguous free block
+  cat /proc/maps            every block of physical memory and its owner
+  echo hi | cat | cat       a pipeline: three vforks
+  fork_fail /bin/true       fork() fails with EINVAL here; posix_spawn works
+  naive_vfork naive /bin/true   a broken vfork wrapper corrupts its parent
+
+Ctrl-C interrupts the running command; `exit` (or Ctrl-D) leaves.
+"""
+
+
+def shell(args: argparse.Namespace, welcome: bool = False) -> int:
+    """`nommu shell`: /bin/sh on the bundled userland (or --root DIR)."""
+    argv = ["/bin/sh", *(["-c", args.command] if args.command else [])]
+    env = {
+        "PATH": "/bin:/usr/bin",
+        "HOME": "/",
+        "TERM": os.environ.get("TERM", "vt100"),
+        "PS1": "nommu# ",
+    }
+    if args.root:
+        return _run_shell(args.root, argv, env, args)
+    with bundled_root() as root:
+        if welcome:
+            print(WELCOME.format(mem=args.mem))
+        return _run_shell(root, argv, env, args)
+
+
+def _run_shell(root: str, argv: list[str], env: dict[str, str], args: argparse.Namespace) -> int:
+    machine = Machine(root=root, mem=args.mem, strace=_trace_stream(args), hints=not args.no_hints)
+    result = machine.run(argv, _env(args, env), cwd="/")
+    report(result, argv[0])
+    return result.returncode
+
+
 def no_arguments() -> int:
-    """`nommu` alone: run the welcome demo and say what to try next."""
+    """`nommu` alone: on a terminal, the bundled shell; otherwise the welcome demo."""
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return shell(_parser().parse_args(["shell"]), welcome=True)
     args = _parser().parse_args(["demo", "welcome", "--no-hints"])
     status = demo(args)
     print(
@@ -230,18 +282,17 @@ def main(argv: list[str] | None = None) -> int:
         if not argv:
             return no_arguments()
         args = _parser().parse_args(argv)
-        if args.command == "run":
+        if args.subcommand == "run":
             return run_program(args.root, [args.program, *args.args], args)
-        if args.command == "demo":
+        if args.subcommand == "demo":
             return demo(args)
+        if args.subcommand == "shell":
+            return shell(args)
         _parser().print_help()
         return 0
     except NommuError as err:
         print(f"nommu: {err}", file=sys.stderr)
-        text = str(err)
-        if "not found" in text:
-            return EXIT_NOT_FOUND
-        return EXIT_CANNOT_EXEC if ": " in text else 1
+        return err.status
     except KeyboardInterrupt:
         print("nommu: interrupted", file=sys.stderr)
         return 130

@@ -32,4 +32,11 @@ class Blocked(Exception):
 
 
 class NommuError(Exception):
-    """A problem to tell the user in one line (bad program, bad option)."""
+    """A problem to tell the user in one line (bad program, bad option).
+
+    `status` is nommu's exit status for it: 127 when the program is not
+    found and 126 when it cannot be executed, as shells use; 1 otherwise."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status

@@ -182,7 +182,10 @@ def _start_error(k: Kernel, program: str, err: SyscallError) -> str:
         hint = ""
         if os.path.exists(program) and os.path.isabs(program):
             where = os.path.dirname(program)
-            hint = f" (a host file of that name exists, but the guest sees only its root: --root {where} would include it)"
+            hint = (
+                f" (a host file of that name exists, but the guest sees only its root: "
+                f"--root {where} would include it)"
+            )
         return f"{program}: not found in the guest root {root} (looked for {guest}){hint}"
     if err.errno == Errno.EACCES:
         return f"{program}: not an executable file (permission denied)"

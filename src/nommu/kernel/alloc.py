@@ -64,6 +64,7 @@ class PhysAllocator:
         self.size = size
         self._free: list[Block] = [Block(base, size)]
         self._used: dict[int, Block] = {}
+        self._starts: list[int] = []  # sorted keys of _used, for lookups by address
         self.failures: list[AllocFailure] = []
 
     def alloc(self, size: int, owner: int, kind: str) -> Block:
@@ -77,7 +78,7 @@ class PhysAllocator:
                 else:
                     run.start += size
                     run.size -= size
-                self._used[block.start] = block
+                self._add_used(block)
                 return block
         self.failures.append(
             AllocFailure(size, owner, kind, self.free_total(), self.largest_free())
@@ -94,19 +95,19 @@ class PhysAllocator:
         if block is None or start + size > block.end or size <= 0:
             raise ValueError(f"free of {start:#x}+{size:#x} outside any block")
         del self._used[block.start]
+        del self._starts[bisect.bisect_left(self._starts, block.start)]
         if block.start < start:
-            self._used[block.start] = Block(
-                block.start, start - block.start, block.owner, block.kind
-            )
+            self._add_used(Block(block.start, start - block.start, block.owner, block.kind))
         if start + size < block.end:
-            self._used[start + size] = Block(
-                start + size, block.end - start - size, block.owner, block.kind
-            )
+            self._add_used(Block(start + size, block.end - start - size, block.owner, block.kind))
         self._insert_free(Block(start, size))
 
+    def _add_used(self, block: Block) -> None:
+        self._used[block.start] = block
+        bisect.insort(self._starts, block.start)
+
     def _insert_free(self, run: Block) -> None:
-        starts = [r.start for r in self._free]
-        i = bisect.bisect_left(starts, run.start)
+        i = bisect.bisect_left(self._free, run.start, key=lambda r: r.start)
         self._free.insert(i, run)
         # merge with the following run, then with the preceding one
         if i + 1 < len(self._free) and run.end == self._free[i + 1].start:
@@ -117,10 +118,9 @@ class PhysAllocator:
 
     def block_at(self, addr: int) -> Block | None:
         """The used block containing `addr`, if any."""
-        starts = sorted(self._used)
-        i = bisect.bisect_right(starts, addr) - 1
+        i = bisect.bisect_right(self._starts, addr) - 1
         if i >= 0:
-            block = self._used[starts[i]]
+            block = self._used[self._starts[i]]
             if addr < block.end:
                 return block
         return None

@@ -85,7 +85,8 @@ class RunResult:
 
 
 class Machine:
-    """A no-MMU i386 machine configuration; `run` boots it with one program."""
+    """An i386 machine configuration (no MMU unless `mmu=True`); `run` boots it
+    with one program. `vfork_as_fork` makes vfork() behave as fork() (needs an MMU)."""
 
     def __init__(
         self,
@@ -93,15 +94,19 @@ class Machine:
         root: str | os.PathLike[str] = ".",
         mem: int | str = "32M",
         mmu: bool = False,
+        vfork_as_fork: bool = False,
         strace: IO[str] | None = None,
         hints: bool = True,
         stderr: IO[str] | None = None,
     ) -> None:
+        if vfork_as_fork and not mmu:
+            raise NommuError("--vfork-as-fork needs --mmu: without an MMU fork() cannot exist")
         if not os.path.isdir(root):
             raise NommuError(f"guest root {os.fspath(root)!r} is not a directory")
         self.root = os.fspath(root)
         self.mem = parse_size(mem)
         self.mmu = mmu
+        self.vfork_as_fork = vfork_as_fork
         self.strace = strace
         self.hints = hints
         self.stderr = stderr
@@ -122,6 +127,7 @@ class Machine:
             mem=self.mem,
             root=self.root,
             mmu=self.mmu,
+            vfork_as_fork=self.vfork_as_fork,
             hints=self.hints,
             stderr=err_text or self.stderr or sys.stderr,
         )
@@ -206,6 +212,7 @@ def _run(k: Kernel, init: Task) -> RunResult:
         deadlock = [f"{t.tid} ({t.comm}): {t.state.name.lower()} in {t.channel}" for t in dl.tasks]
     finally:
         k.terminal.detach()
+        k.cpu.timer.shutdown()
     leftover = k.kill_leftovers()
     status = init.group.wait_status
     return RunResult(status if status is not None else 0, deadlock=deadlock, leftover=leftover)

@@ -90,6 +90,16 @@ def _machine_options(
         metavar="SIZE",
         help="physical RAM of the machine (default 32M, like a small board)",
     )
+    p.add_argument(
+        "--mmu",
+        action="store_true",
+        help="give the machine an MMU: per-process address spaces, fork() with copy-on-write",
+    )
+    p.add_argument(
+        "--vfork-as-fork",
+        action="store_true",
+        help="with --mmu, make vfork() a fork() (the classic #define vfork fork)",
+    )
     p.add_argument("--strace", action="store_true", help="print each syscall (to stderr)")
     p.add_argument("--strace-file", metavar="FILE", help="write the syscall trace to FILE")
     p.add_argument("--no-hints", action="store_true", help="no explanations on stderr")
@@ -119,8 +129,19 @@ def _env(args: argparse.Namespace, base: dict[str, str] | None = None) -> dict[s
     return env
 
 
+def make_machine(root: str, args: argparse.Namespace) -> Machine:
+    return Machine(
+        root=root,
+        mem=args.mem,
+        mmu=args.mmu,
+        vfork_as_fork=args.vfork_as_fork,
+        strace=_trace_stream(args),
+        hints=not args.no_hints,
+    )
+
+
 def run_program(root: str, argv: list[str], args: argparse.Namespace) -> int:
-    machine = Machine(root=root, mem=args.mem, strace=_trace_stream(args), hints=not args.no_hints)
+    machine = make_machine(root, args)
     result = machine.run(argv, _env(args))
     report(result, argv[0])
     return result.returncode
@@ -254,7 +275,7 @@ def shell(args: argparse.Namespace, welcome: bool = False) -> int:
 
 
 def _run_shell(root: str, argv: list[str], env: dict[str, str], args: argparse.Namespace) -> int:
-    machine = Machine(root=root, mem=args.mem, strace=_trace_stream(args), hints=not args.no_hints)
+    machine = make_machine(root, args)
     result = machine.run(argv, _env(args, env), cwd="/")
     report(result, argv[0])
     return result.returncode

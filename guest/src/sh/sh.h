@@ -72,6 +72,7 @@ struct node {
 	struct redir *redirs;
 	char *src;           /* the command's source text (for re-executing) */
 	int lineno;
+	int kept;            /* owned by the function table: never freed */
 };
 
 /* Lexer state; one per parse (parses nest for eval, $(...) and "."). */
@@ -81,6 +82,8 @@ struct lexer {
 	int have_tok;
 	char *text;          /* T_WORD / T_IO_NUMBER text, with quotes kept */
 	size_t tok_start;    /* offset in in->buf where the token starts */
+	size_t tok_end;      /* ... and where it ends */
+	size_t last_end;     /* end of the last token the parser consumed */
 	struct redir *pending[16]; /* here-documents to read after the newline */
 	int npending;
 	int interrupted;     /* Ctrl-C while reading a continuation line */
@@ -161,12 +164,14 @@ void print_jobs(void);
 int apply_redirs_saved(struct redir *r, int **saved, int *nsaved);
 void restore_redirs(int *saved, int nsaved);
 void sh_exit(int status) __attribute__((noreturn));
+int run_external(char **argv);
 
 /* ---- builtins (builtin.c) ---- */
 
 typedef int (*builtin_fn)(int argc, char **argv);
 builtin_fn builtin_find(const char *name);
 int builtin_is_special(const char *name);
+int set_option(char c, int on);
 
 /* ---- shell-wide state (main.c) ---- */
 
@@ -181,6 +186,8 @@ struct shell {
 	int errexit, xtrace, noglob, noexec;
 	int cond_depth;        /* inside an if/while condition, ! or && || */
 	int loop_depth, breaking, continuing, returning, func_depth;
+	int retval;            /* the status given to `return` */
+	int subst_status;      /* status of the last $(...) in this command */
 	int sigint_ignored_at_start, sigquit_ignored_at_start;
 	char *self;            /* this shell's program path, for re-executing */
 	volatile sig_atomic_t got_sigint;

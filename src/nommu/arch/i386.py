@@ -197,13 +197,15 @@ def init_cpu(cpu: Cpu) -> None:
     """Nothing to do until the kernel places the GDT (`install_gdt`)."""
 
 
-def install_gdt(cpu: Cpu, gdt_addr: int) -> None:
-    """Write the GDT at `gdt_addr` in RAM, point GDTR at it and load SS."""
+def install_gdt(cpu: Cpu, gdt_addr: int, linear: int | None = None) -> None:
+    """Write the GDT at physical `gdt_addr`, point GDTR at it (at the virtual
+    address `linear` when an MMU translates) and load SS."""
     gdt = bytearray(GDT_SIZE)
     kernel_ds = _descriptor(0, 0xFFFFF, 0x93, 0xC)  # flat data, DPL 0, 4 KiB pages, 32-bit
     gdt[KERNEL_DS : KERNEL_DS + 8] = kernel_ds
     cpu.ram.write(gdt_addr, gdt)
-    cpu.uc.reg_write(UC_X86_REG_GDTR, (0, gdt_addr, GDT_SIZE - 1, 0))
+    base = gdt_addr if linear is None else linear
+    cpu.uc.reg_write(UC_X86_REG_GDTR, (0, base, GDT_SIZE - 1, 0))
     cpu.uc.reg_write(UC_X86_REG_SS, KERNEL_DS)
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
+from nommu.kernel import vm
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.mm import MemoryMap
 from nommu.kernel.task import SigAction
@@ -83,7 +84,7 @@ def find_program(k: Kernel, t: Task, path: str, argv: list[bytes], depth: int = 
     with open(resolved.host, "rb") as f:
         head = f.read(256)
     if head.startswith(b"#!"):
-        return _script(k, t, resolved.guest, head, argv, depth)
+        return _script(k, t, path, head, argv, depth)
     try:
         image = k.images.load(resolved.host, info, allow_exec=k.mmu)
     except LoadError as err:
@@ -92,13 +93,14 @@ def find_program(k: Kernel, t: Task, path: str, argv: list[bytes], depth: int = 
     return Program(resolved.guest, image, argv)
 
 
-def _script(k: Kernel, t: Task, guest: str, head: bytes, argv: list[bytes], depth: int) -> Program:
+def _script(k: Kernel, t: Task, path: str, head: bytes, argv: list[bytes], depth: int) -> Program:
     """binfmt_script: `#!interp [arg]` runs interp [arg] script args..."""
     line = head[2:].split(b"\n", 1)[0].strip()
     if not line:
         raise SyscallError(Errno.ENOEXEC)
     interp, _, arg = line.partition(b" ")
-    new_argv = [interp, *([arg.strip()] if arg.strip() else []), guest.encode(), *argv[1:]]
+    # the script is named as execve was given it (binfmt_script uses bprm->filename)
+    new_argv = [interp, *([arg.strip()] if arg.strip() else []), path.encode(), *argv[1:]]
     return find_program(k, t, interp.decode(errors="surrogateescape"), new_argv, depth + 1)
 
 
@@ -110,25 +112,13 @@ def check_args(argv: list[bytes], envp: list[bytes]) -> None:
 def exec_program(k: Kernel, t: Task, prog: Program, envp: list[bytes]) -> None:
     """Steps 3-5 above: load `prog` into `t`, which returns to user mode at its entry."""
     check_args(prog.argv, envp)
-    image = prog.image
-    block = k.alloc.alloc(image.span, t.pid, "image")
-    try:
-        stack_block = k.alloc.alloc(image.stack_size, t.pid, "stack")
-    except SyscallError:
-        k.alloc.free(block)
-        raise
+    mm, load_base = load_mmu(k, t, prog) if k.mmu else load_nommu(k, t, prog)
     # --- point of no return ---
-    mm = MemoryMap(k.alloc, exe=prog.guest_path)
-    mm.add(block, "image", prog.guest_path)
-    mm.add(stack_block, "stack", "[stack]")
-    load_base = block.start - image.low if image.is_pie else 0
-    mm.start_brk = mm.brk = mm.end_brk = block.end  # zero-size brk (ELF-FDPIC)
-    mm.start_stack = stack_block.end
-    mm.image, mm.load_base = image, load_base
+    mm.image, mm.load_base, mm.exe = prog.image, load_base, prog.guest_path
     mm.cmdline = b"".join(a + b"\0" for a in prog.argv)
+    kill_other_threads(k, t)
     k.release_mm(t, mm)
-    _copy_segments(k, image, block.start, load_base)
-    sp = _build_stack(k, t, image, load_base, stack_block.end, prog, envp)
+    sp = _build_stack(k, t, prog.image, load_base, mm.start_stack, prog, envp)
     k.unshare_files(t)
     t.files.close_on_exec()
     t.sighand = t.sighand.copy()
@@ -136,14 +126,59 @@ def exec_program(k: Kernel, t: Task, prog: Program, envp: list[bytes]) -> None:
     t.comm = os.path.basename(prog.guest_path)[:15]
     t.group.vfork_child = False
     t.tls = [bytes(8)] * 3
-    k.start_task(t, image.entry + load_base, sp)
+    k.start_task(t, prog.image.entry + load_base, sp)
 
 
-def _copy_segments(k: Kernel, image: ElfImage, start: int, load_base: int) -> None:
-    k.cpu.flush_code(start, start + image.span)
-    k.ram.fill(start, image.span)
+def load_nommu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
+    """The no-MMU way: one contiguous block for the image, one for the stack."""
+    image = prog.image
+    block = k.alloc.alloc(image.span, t.pid, "image")
+    try:
+        stack_block = k.alloc.alloc(image.stack_size, t.pid, "stack")
+    except SyscallError:
+        k.alloc.free(block)
+        raise
+    mm = MemoryMap(k.alloc)
+    mm.add(block, "image", prog.guest_path)
+    mm.add(stack_block, "stack", "[stack]")
+    load_base = block.start - image.low if image.is_pie else 0
+    mm.start_brk = mm.brk = mm.end_brk = block.end  # zero-size brk (ELF-FDPIC)
+    mm.start_stack = stack_block.end
+    k.cpu.flush_code(block.start, block.end)
+    k.ram.fill(block.start, image.span)
     for seg in image.segments:
         k.ram.write(seg.vaddr + load_base, image.data[seg.offset : seg.offset + seg.filesz])
+    return mm, load_base
+
+
+def load_mmu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
+    """With an MMU: map the segments at their addresses in a new address space."""
+    image = prog.image
+    load_base = vm.PIE_BASE - image.low if image.is_pie else 0
+    mm = k.new_address_space(t.pid)
+    try:
+        for start, end, prot in vm.segment_pages(image, load_base):
+            mm.map(start, end, prot, "image", prog.guest_path)
+        for seg in image.segments:
+            mm.write(
+                seg.vaddr + load_base, image.data[seg.offset : seg.offset + seg.filesz], force=True
+            )
+        mm.map(vm.STACK_TOP - vm.STACK_MAX, vm.STACK_TOP, vm.PROT_R | vm.PROT_W, "stack")
+    except SyscallError:
+        mm.put()
+        raise
+    mm.start_brk = mm.brk = mm.end_brk = vm.page_up(image.high + load_base)
+    mm.start_stack = vm.STACK_TOP
+    return mm, load_base
+
+
+def kill_other_threads(k: Kernel, t: Task) -> None:
+    """de_thread: a process that execs keeps only the thread that called execve."""
+    from nommu.kernel.exit import do_exit
+
+    for other in list(t.group.tasks):
+        if other is not t and other.alive:
+            do_exit(k, other, 0)
 
 
 def _build_stack(
@@ -169,5 +204,5 @@ def _build_stack(
     layout = stack.build(
         top, prog.argv, envp, prog.guest_path.encode(), k.arch.PLATFORM.encode(), auxv
     )
-    k.ram.write(layout.sp, layout.data)
+    k.uspace.write(layout.sp, layout.data)
     return layout.sp

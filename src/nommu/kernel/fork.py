@@ -68,7 +68,7 @@ def copy_process(k: Kernel, parent: Task, flags: int, new_sp: int, tls: int) -> 
     if len(k.tasks) >= k.config.max_tasks:
         raise SyscallError(Errno.EAGAIN)
     tid = k.alloc_pid()
-    mm = parent.mm.get() if flags & C.CLONE_VM else MemoryMap(k.alloc)
+    mm = parent.mm.get() if flags & C.CLONE_VM else _copy_mm(k, parent, tid)
     files = parent.files if flags & C.CLONE_FILES else parent.files.copy()
     if flags & C.CLONE_FILES:
         files.users += 1
@@ -97,6 +97,20 @@ def copy_process(k: Kernel, parent: Task, flags: int, new_sp: int, tls: int) -> 
     child.pc = k.cpu.pc
     k.tasks[tid] = child
     return child
+
+
+def _copy_mm(k: Kernel, parent: Task, tid: int) -> MemoryMap:
+    """The memory of a child that does not share its parent's (no CLONE_VM).
+
+    With an MMU: a copy-on-write copy (fork). Without one there is nothing to
+    copy into: the child gets an empty map and goes on running in the same
+    physical memory as its parent (what a no-MMU kernel does)."""
+    if not k.mmu:
+        return MemoryMap(k.alloc)
+    child = parent.mm.fork_copy(tid)  # type: ignore[attr-defined]
+    assert k.mmu_unit is not None
+    k.mmu_unit.flush()  # the parent's pages just became read-only (copy-on-write)
+    return child  # type: ignore[no-any-return]
 
 
 def _new_group(k: Kernel, parent: Task, flags: int, tid: int) -> ThreadGroup:
@@ -141,6 +155,20 @@ def do_clone(
         child.vfork_done = parent
         k.sched.sleep(parent, VforkDone(child.tid))
     return child.tid
+
+
+def do_fork(k: Kernel, t: Task) -> int:
+    """fork(): with an MMU, a copy-on-write child; without one, EINVAL."""
+    if not k.mmu:
+        return fork_refused(k, t)
+    return do_clone(k, t, 17, 0, 0, 0, 0)  # SIGCHLD, nothing shared
+
+
+def do_vfork(k: Kernel, t: Task) -> int:
+    """vfork(): the parent lends its memory (or, with --vfork-as-fork, forks)."""
+    if k.config.vfork_as_fork:
+        return do_fork(k, t)
+    return do_clone(k, t, VFORK_FLAGS, 0, 0, 0, 0)
 
 
 def fork_refused(k: Kernel, t: Task) -> int:

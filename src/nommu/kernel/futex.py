@@ -37,13 +37,12 @@ def futex_wait(
         raise SyscallError(Errno.EINVAL)
     if bitset == 0:
         raise SyscallError(Errno.EINVAL)
-    if t.restart:  # we slept and are running the syscall again
-        if t.futex_woken:
-            t.futex_woken = False
-            return 0
-        if deadline is not None and k.sched.clock() >= deadline:
+    if t.restart:  # we slept, were woken, and run the syscall again
+        woken, t.futex_woken = t.futex_woken, False
+        if not woken and deadline is not None and k.sched.clock() >= deadline:
             raise SyscallError(Errno.ETIMEDOUT)
-    elif k.uspace.read_u32(addr) != expected & 0xFFFFFFFF:
+        return 0  # a wake, or a spurious wakeup: the caller re-checks its condition
+    if k.uspace.read_u32(addr) != expected & 0xFFFFFFFF:
         raise SyscallError(Errno.EAGAIN)
     t.futex_bitset = bitset
     raise Blocked(FutexKey(addr), deadline)

@@ -17,18 +17,22 @@ from typing import IO, TYPE_CHECKING
 from nommu.abi.flags import PAGE_SIZE
 from nommu.abi.signals import Signal
 from nommu.arch import i386
+from nommu.kernel import vm
 from nommu.kernel.alloc import PhysAllocator
-from nommu.kernel.channels import FutexKey, VforkDone
+from nommu.kernel.channels import VforkDone
 from nommu.kernel.exec import ImageCache
 from nommu.kernel.files import FdEntry, FdTable, OpenFile
+from nommu.kernel.futex import futex_wake
 from nommu.kernel.mm import MemoryMap
 from nommu.kernel.procfs import ProcFs
 from nommu.kernel.sched import Scheduler
 from nommu.kernel.task import Task, TaskState, ThreadGroup
 from nommu.kernel.tty import Terminal
-from nommu.kernel.uaccess import UserMemory
+from nommu.kernel.uaccess import MmuUserMemory, UserMemory
 from nommu.kernel.vfs import Vfs
+from nommu.kernel.vm import AddressSpace, Frames
 from nommu.machine.cpu import Cpu, CpuContext, Stop
+from nommu.machine.mmu import Mmu
 from nommu.machine.ram import PhysicalRAM
 from nommu.trace.events import EventSink
 
@@ -45,6 +49,7 @@ class KernelConfig:
     mmu: bool = False
     hints: bool = True  # one-time explanations on stderr (fork on no-MMU...)
     max_tasks: int = 4096
+    vfork_as_fork: bool = False  # `#define vfork fork`, to see what vfork's sharing changes
     random: Callable[[int], bytes] = os.urandom
     clock_realtime: Callable[[], float] = time.time
     clock_monotonic: Callable[[], float] = time.monotonic
@@ -62,9 +67,19 @@ class Kernel:
         self.cpu = Cpu(self.arch, self.ram)
         self.alloc = PhysAllocator(RAM_BASE, config.mem)
         self.gdt = self.alloc.alloc(PAGE_SIZE, 0, "kernel").start
-        self.arch.install_gdt(self.cpu, self.gdt)
+        self.mmu_unit: Mmu | None = None
+        self.frames: Frames | None = None
+        if config.mmu:
+            self.mmu_unit = Mmu(self.cpu)
+            self.mmu_unit.translate = self.new_address_space(0).translate  # kernel page only
+            self.cpu.mmu = self.mmu_unit
+            self.frames = Frames(self.alloc, self.ram)
+            self.uspace: UserMemory = MmuUserMemory(self)
+            self.arch.install_gdt(self.cpu, self.gdt, linear=vm.KERNEL_PAGE)
+        else:
+            self.uspace = UserMemory(self.ram)
+            self.arch.install_gdt(self.cpu, self.gdt)
         self._pristine: CpuContext = self.cpu.context_save()
-        self.uspace = UserMemory(self.ram)
         self.vfs = Vfs(config.root, ProcFs(self))
         self.images = ImageCache()
         self.sched = Scheduler(self, config.clock_monotonic)
@@ -121,6 +136,10 @@ class Kernel:
             t.vfork_done = None
         old.put()
 
+    def new_address_space(self, owner: int) -> AddressSpace:
+        """An empty MMU address space with the kernel page (GDT) mapped."""
+        return AddressSpace(self.alloc, frames=self.frames, owner=owner, kernel_page=self.gdt)
+
     def clear_child_tid(self, t: Task) -> None:
         """CLONE_CHILD_CLEARTID: zero the word and wake a futex waiter on it."""
         if t.clear_child_tid and t.mm.users > 1:
@@ -129,7 +148,7 @@ class Kernel:
                 self.uspace.write_u32(addr, 0)
             except Exception:
                 return
-            self.sched.wakeup(FutexKey(addr))
+            futex_wake(self, addr, 1)
 
     def unshare_files(self, t: Task) -> None:
         """Give `t` its own descriptor table if it shares one (exec does this)."""
@@ -160,6 +179,8 @@ class Kernel:
                 prev.ctx = self.cpu.context_save()
             else:
                 self.cpu.context_update(prev.ctx)
+        if self.mmu_unit is not None:
+            self._switch_address_space(prev, t)
         if t.fresh_regs is not None:
             self.cpu.context_restore(self._pristine)
             self.cpu.regs_write(t.fresh_regs)
@@ -169,6 +190,21 @@ class Kernel:
         self.load_tls(t)
         self.sched.on_cpu = t
         self.sched.switches += 1
+
+    def _switch_address_space(self, prev: Task | None, t: Task) -> None:
+        """MMU mode: the TLB must now translate through `t`'s page tables."""
+        assert self.mmu_unit is not None
+        space: AddressSpace = t.mm  # type: ignore[assignment]
+        if self.mmu_unit.translate != space.translate or prev is None or prev.mm is not t.mm:
+            self.mmu_unit.translate = space.translate
+            self.mmu_unit.flush()
+        self.flush_dirty_code(space)
+
+    def flush_dirty_code(self, space: AddressSpace) -> None:
+        """Drop translated code for pages that now hold something new."""
+        for start, end in space.code_dirty:
+            self.cpu.flush_code(start, end)
+        space.code_dirty.clear()
 
     def load_tls(self, t: Task) -> None:
         if t.tls != self._loaded_tls:
@@ -217,7 +253,7 @@ class Kernel:
                 t.pc = deliver(self, t, t.pc)
                 if not t.alive:
                     continue
-            stop = cpu.run(t.pc, sched.slice_for(t))
+            stop = cpu.run(t.pc, *sched.slice_for(t))
             handle_stop(self, t, stop)
 
     @property

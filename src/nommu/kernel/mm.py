@@ -97,3 +97,7 @@ class MemoryMap:
 
     def total(self) -> int:
         return sum(r.size for r in self.regions)
+
+    def areas(self) -> list[tuple[int, int, int, str]]:
+        """(start, end, prot, name) of each mapping, for /proc/PID/maps."""
+        return [(r.start, r.end, r.prot, r.name) for r in self.regions]

@@ -177,15 +177,10 @@ class ProcFs:
 
     def _pid_maps(self, group: ThreadGroup) -> str:
         lines = []
-        for r in group.leader.mm.regions:
-            perms = (
-                "".join(c if r.prot & bit else "-" for c, bit in (("r", 1), ("w", 2), ("x", 4)))
-                + "p"
-            )
-            lines.append(
-                f"{r.start:08x}-{r.end:08x} {perms} 00000000 00:00 0"
-                + (f"          {r.name}" if r.name else "")
-            )
+        for start, end, prot, name in group.leader.mm.areas():
+            rwx = "".join(c if prot & bit else "-" for c, bit in (("r", 1), ("w", 2), ("x", 4)))
+            tail = f"          {name}" if name else ""
+            lines.append(f"{start:08x}-{end:08x} {rwx}p 00000000 00:00 0{tail}")
         return "\n".join(lines) + ("\n" if lines else "")
 
     def _pid_cmdline(self, group: ThreadGroup) -> bytes:

@@ -34,8 +34,9 @@ from nommu.kernel.task import Task, TaskState
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
 
-SLICE_US = 20_000  # a time slice when other tasks want the CPU
-LONE_SLICE_US = 500_000  # when one task runs alone (only timers or Ctrl-C can interrupt)
+SLICE = 0.020  # seconds a task may run while others wait for the CPU
+FORCE_GRACE = 0.100  # then, if it makes no syscall, it is stopped from outside
+INF = float("inf")
 
 
 @dataclass(eq=False, slots=True)
@@ -183,11 +184,19 @@ class Scheduler:
             else:
                 self.wakeup(HostReadable(fd))
 
-    def slice_for(self, task: Task) -> int:
-        """Short slices when others wait for the CPU (or a timer or input may fire)."""
-        if self.runqueue or self._timers or any(isinstance(c, HostReadable) for c in self.sleepers):
-            return SLICE_US
-        return LONE_SLICE_US
+    def slice_for(self, task: Task) -> tuple[float, float]:
+        """(preempt_at, force_at) for `task`'s slice, in monotonic seconds.
+
+        Alone with nothing to wait for, a task runs until it makes a syscall
+        that changes things. Otherwise its slice ends at its next syscall
+        after SLICE, or by force after FORCE_GRACE more if it makes none."""
+        now = self.clock()
+        due = self._timers[0][0] if self._timers else INF
+        if self.runqueue or any(isinstance(c, HostReadable) for c in self.sleepers):
+            due = min(due, now + SLICE)
+        if due == INF:
+            return INF, INF
+        return due, due + FORCE_GRACE
 
     def requeue(self, task: Task) -> None:
         """The slice ended: back to the end of the line."""

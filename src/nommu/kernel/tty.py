@@ -101,9 +101,11 @@ class Terminal:
         self._saved_attrs: list[object] | None = None
         self._old: dict[int, object] = {}
         self._old_wakeup = -1
+        self._kernel: Kernel | None = None
 
     def attach(self, k: Kernel) -> None:
         """Start catching nommu's signals for `k` (main thread only)."""
+        self._kernel = k
         with contextlib.suppress(termios.error, OSError):
             if os.isatty(0):
                 self._saved_attrs = termios.tcgetattr(0)
@@ -117,6 +119,7 @@ class Terminal:
                 self._old[signo] = signal.signal(signo, on_signal)
             r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             self.wakeup_fd, self._wakeup_w = r, w
+            k.cpu.timer.wakeup_fd = r
             self._old_wakeup = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
         except ValueError:  # not the main thread: leave signals alone
             self._restore_handlers()
@@ -124,6 +127,7 @@ class Terminal:
     def detach(self) -> None:
         """Put nommu's signal handling and the terminal back as they were."""
         self._restore_handlers()
+        self._cpu_timer_fd_off()
         if self._saved_attrs is not None:
             with contextlib.suppress(termios.error, OSError):
                 termios.tcsetattr(0, termios.TCSADRAIN, self._saved_attrs)  # type: ignore[arg-type]
@@ -131,6 +135,10 @@ class Terminal:
             if fd >= 0:
                 os.close(fd)
         self.wakeup_fd = self._wakeup_w = -1
+
+    def _cpu_timer_fd_off(self) -> None:
+        if self._kernel is not None:
+            self._kernel.cpu.timer.wakeup_fd = -1
 
     def _restore_handlers(self) -> None:
         for signo, handler in self._old.items():
@@ -140,8 +148,9 @@ class Terminal:
             signal.set_wakeup_fd(self._old_wakeup)
 
     def drain_wakeup(self) -> None:
-        with contextlib.suppress(OSError):
-            os.read(self.wakeup_fd, 512)
+        if self.wakeup_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.read(self.wakeup_fd, 512)
 
     def forward_host_signals(self, k: Kernel) -> None:
         """Act on the signals nommu received since the last look."""
@@ -149,6 +158,7 @@ class Terminal:
         from nommu.kernel.signal import send_to_group
 
         signals, k.host_signals[:] = list(k.host_signals), []
+        self.drain_wakeup()
         for signo in signals:
             groups = [g for g in k.groups.values() if g.wait_status is None]
             if signo in self.FORWARDED:

@@ -11,10 +11,15 @@ translation by subclassing `UserMemory`.
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
 from nommu.kernel.errors import SyscallError
 from nommu.machine.ram import BusError, PhysicalRAM
+
+if TYPE_CHECKING:
+    from nommu.kernel.kernel import Kernel
+    from nommu.kernel.vm import AddressSpace
 
 PATH_MAX = 4096
 _U32 = struct.Struct("<I")
@@ -92,3 +97,45 @@ class UserMemory:
             if len(out) >= limit:
                 raise SyscallError(Errno.E2BIG)
             out.append(ptr)
+
+
+class MmuUserMemory(UserMemory):
+    """User memory through the current task's page tables (MMU mode).
+
+    Pages are allocated on first touch and copy-on-write pages are copied
+    before the kernel writes into them, exactly as a user access would."""
+
+    def __init__(self, k: Kernel) -> None:
+        super().__init__(k.ram)
+        self.k = k
+
+    def _space(self) -> AddressSpace:
+        t = self.k.current
+        assert t is not None
+        return t.mm  # type: ignore[return-value]
+
+    def read(self, addr: int, size: int) -> bytes:
+        if size == 0:
+            return b""
+        if size < 0 or addr + size > 0x100000000:
+            raise SyscallError(Errno.EFAULT)
+        return self._space().read(addr, size)
+
+    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            return
+        if addr + len(data) > 0x100000000:
+            raise SyscallError(Errno.EFAULT)
+        self._space().write(addr, data)
+
+    def read_u32(self, addr: int) -> int:
+        return int.from_bytes(self.read(addr, 4), "little")
+
+    def write_u32(self, addr: int, value: int) -> None:
+        self.write(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
+
+    def read_cstr(self, addr: int, limit: int = PATH_MAX) -> bytes:
+        end = self._space().find_nul(addr, limit)
+        if end < 0:
+            raise SyscallError(Errno.ENAMETOOLONG)
+        return self.read(addr, end - addr)

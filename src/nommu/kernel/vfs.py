@@ -96,6 +96,9 @@ class Vfs:
                     raise SyscallError(Errno.ENOTDIR)
                 parts.append(name)
                 continue
+            if not parts and name == "dev" and len(todo) == 1 and f"/dev/{todo[0]}" in DEVICES:
+                device = f"/dev/{todo[0]}"  # a kernel device, whether the root has /dev or not
+                return Resolved(device, self.host_path(["dev", todo[0]]), True)
             host = self.host_path([*parts, name])
             try:
                 info = os.lstat(host)

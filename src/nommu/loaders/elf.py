@@ -175,7 +175,8 @@ def _program_headers(
             _check_segment(data, i, off, filesz, memsz, vaddr)
             segments.append(Segment(vaddr, memsz, off, filesz, flags))
         elif ptype == PT_INTERP:
-            interp = data[off : off + filesz].rstrip(b"\0").decode(errors="replace")
+            raw = data[off : off + filesz].rstrip(b"\0").decode("ascii", "backslashreplace")
+            interp = raw.encode("unicode_escape").decode("ascii")[:200]
         elif ptype == PT_GNU_STACK:
             stack = memsz
     if not segments:

@@ -10,20 +10,23 @@ incoming one's. Three things cross from the guest into Python:
 * CPU exceptions (divide error, invalid opcode, general protection...);
 * accesses to addresses with no RAM behind them.
 
-Time slicing uses Unicorn's `timeout` (a watchdog thread stops the CPU at the
-next block boundary), never a per-instruction hook or `count=`, which would
-slow every instruction down.
+Time slices end precisely, at syscalls (see `SliceTimer`), never through a
+per-instruction hook or `count=`, which would slow every instruction down.
 """
 
 from __future__ import annotations
 
 import ctypes
+import select
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, TypeAlias
 
 from unicorn import (
+    UC_ERR_EXCEPTION,
     UC_ERR_FETCH_UNMAPPED,
     UC_ERR_INSN_INVALID,
     UC_ERR_READ_UNMAPPED,
@@ -101,6 +104,9 @@ class Cpu:
         self._trap: Stop | None = None
         self._fault: tuple[int, str] | None = None
         self.on_syscall: SyscallHandler = lambda regs: None
+        self.mmu: Any = None  # the MMU, when there is one (it reports page faults)
+        self.preempt = False  # the slice is over: stop at the next syscall
+        self.timer = SliceTimer(self)
         self._callbacks: list[Any] = []
         self._install_hooks()
         arch.init_cpu(self)
@@ -157,13 +163,18 @@ class Cpu:
 
     # -- running -------------------------------------------------------------
 
-    def run(self, pc: int, timeout_us: int) -> Stop:
-        """Run from `pc` until the slice ends, the kernel stops us, or a fault."""
+    def run(self, pc: int, preempt_at: float, force_at: float) -> Stop:
+        """Run from `pc` until the kernel stops us (a syscall changed who runs, or
+        the slice ended at `preempt_at`), a fault, or a forced stop at `force_at`."""
         self._trap = self._fault = None
+        self.preempt = False
+        self.timer.begin(preempt_at, force_at)
         try:
-            self.uc.emu_start(pc, 0, timeout=timeout_us)
+            self.uc.emu_start(pc, 0)
         except UcError as err:
             return self._fault_stop(err)
+        finally:
+            self.timer.end()
         if self._pending is not None:
             exc, self._pending = self._pending, None
             raise exc
@@ -177,6 +188,10 @@ class Cpu:
             raise exc
         if self._trap is not None:
             return self._trap
+        if err.errno == UC_ERR_EXCEPTION and self.mmu is not None and self.mmu.last_fault:
+            addr, access = self.mmu.last_fault
+            self.mmu.last_fault = None
+            return Stop(StopKind.MEMORY_FAULT, self.pc, address=addr, access=access)
         if err.errno == UC_ERR_INSN_INVALID:
             return Stop(StopKind.TRAP, self.pc, trapno=self.arch.TRAP_INVALID_OPCODE)
         addr, access = self._fault or (0, "read")
@@ -221,3 +236,79 @@ class Cpu:
     def flush_code(self, begin: int, end: int) -> None:
         """Forget translated code for [begin, end): that memory holds something new."""
         self.uc.ctl_remove_cache(begin, end)
+
+
+class SliceTimer:
+    """Ends time slices, precisely.
+
+    Unicorn can stop the CPU from another thread (its own `timeout` option
+    does), but such a stop is not precise: Unicorn checks for a stop request
+    after every guest memory access (`check_exit_request` in its tcg-op.c),
+    and a stop that lands just after the store of a read-modify-write
+    instruction (`inc [mem]`, `xchg`, `lock cmpxchg`) reports the address of
+    that instruction, which then runs a second time: a counter gains one, a
+    lock looks free while it is held. So a slice does not end from outside:
+    this thread only raises `cpu.preempt` at `preempt_at`, and the syscall
+    path stops the CPU from inside its hook, where the PC is exact.
+
+    A task that makes no syscall at all cannot be stopped that way. Past
+    `force_at` (a grace period after the slice, or a Ctrl-C) the thread stops
+    it from outside after all; the scheduler only allows that when another
+    task, a timer or the user is waiting, and the tiny risk above remains.
+    """
+
+    TICK = 0.005
+
+    def __init__(self, cpu: Cpu) -> None:
+        self.cpu = cpu
+        self._preempt_at = self._force_at = float("inf")
+        self._running = False
+        self._forced = False
+        self.forced_stops = 0
+        self.wakeup_fd = -1  # nommu's signal wakeup pipe: a Ctrl-C forces a stop
+        self._thread: threading.Thread | None = None
+        self._quit = False
+
+    def begin(self, preempt_at: float, force_at: float) -> None:
+        self._preempt_at, self._force_at = preempt_at, force_at
+        self._forced = False
+        self._running = True
+        if self._thread is None and (preempt_at != INF or force_at != INF or self.wakeup_fd >= 0):
+            self._thread = threading.Thread(target=self._loop, name="nommu-slices", daemon=True)
+            self._thread.start()
+
+    def end(self) -> None:
+        self._running = False
+
+    def shutdown(self) -> None:
+        """End the timer thread (the machine is done)."""
+        self._quit = True
+        self.wakeup_fd = -1
+
+    def _loop(self) -> None:
+        stop = uclib.uc_emu_stop
+        h = self.cpu._h
+        while not self._quit:
+            ready: list[int] = []
+            fd = self.wakeup_fd
+            try:
+                if fd >= 0:
+                    ready, _, _ = select.select([fd], [], [], self.TICK)
+                else:
+                    time.sleep(self.TICK)
+            except (OSError, ValueError):  # the pipe closed under us
+                time.sleep(self.TICK)
+            if not self._running or self._forced:
+                if ready:
+                    time.sleep(self.TICK)  # a signal the run loop has not taken yet
+                continue
+            now = time.monotonic()
+            if now >= self._preempt_at:
+                self.cpu.preempt = True
+            if now >= self._force_at or ready:
+                self._forced = True
+                self.forced_stops += 1
+                stop(h)
+
+
+INF = float("inf")

@@ -69,7 +69,7 @@ def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
             return None
         if t.restart:  # type: ignore[union-attr]
             t.restart = False  # type: ignore[union-attr]  # a re-executed syscall has finished
-        if t.state is not RUNNABLE or k.current is not t:  # type: ignore[union-attr]
+        if t.state is not RUNNABLE or k.current is not t or cpu.preempt:  # type: ignore[union-attr]
             cpu.stop()
         elif t.pending & ~t.sigmask:  # type: ignore[union-attr]
             signal_on_return(k, t, result)  # type: ignore[arg-type]

@@ -88,6 +88,6 @@ def sys_sched_getaffinity(k: Kernel, t: Task, pid: int, size: int, mask: int) ->
     return 4
 
 
-@syscall("membarrier", "int", "int")
-def sys_membarrier(k: Kernel, t: Task, cmd: int, flags: int) -> int:
+@syscall("membarrier", "int", "int", "int")
+def sys_membarrier(k: Kernel, t: Task, cmd: int, flags: int, cpu_id: int) -> int:
     return 0

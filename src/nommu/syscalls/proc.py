@@ -27,12 +27,12 @@ if TYPE_CHECKING:
 
 @syscall("fork")
 def sys_fork(k: Kernel, t: Task) -> int:
-    return kfork.fork_refused(k, t)
+    return kfork.do_fork(k, t)
 
 
 @syscall("vfork", ret="pid")
 def sys_vfork(k: Kernel, t: Task) -> int:
-    return kfork.do_clone(k, t, kfork.VFORK_FLAGS, 0, 0, 0, 0)
+    return kfork.do_vfork(k, t)
 
 
 @syscall("clone", "clone_flags", "ptr", "ptr", "ptr", "ptr", ret="pid")
@@ -40,11 +40,19 @@ def sys_clone(k: Kernel, t: Task, flags: int, sp: int, ptid: int, tls: int, ctid
     return kfork.do_clone(k, t, flags, sp, ptid, tls, ctid)
 
 
+def string_array(k: Kernel, addr: int) -> list[bytes]:
+    """argv or envp from user memory; NULL is an empty list, as Linux takes it."""
+    if not addr:
+        return []
+    return [k.uspace.read_cstr(p, kexec.ARG_MAX) for p in k.uspace.read_ptr_array(addr, 0x7FFF)]
+
+
 @syscall("execve", "path", "argv", "envp", ret="none")
 def sys_execve(k: Kernel, t: Task, path: int, argv: int, envp: int) -> int | None:
     filename = k.uspace.read_path(path)
-    args = [k.uspace.read_cstr(p, kexec.ARG_MAX) for p in k.uspace.read_ptr_array(argv, 0x7FFF)]
-    env = [k.uspace.read_cstr(p, kexec.ARG_MAX) for p in k.uspace.read_ptr_array(envp, 0x7FFF)]
+    args, env = string_array(k, argv), string_array(k, envp)
+    if not args:  # Linux 5.18+: a NULL or empty argv becomes { "" }
+        args = [b""]
     kexec.check_args(args, env)
     prog = kexec.find_program(k, t, filename, args)
     kexec.exec_program(k, t, prog, env)
@@ -242,8 +250,15 @@ def sys_getgroups32(k: Kernel, t: Task, size: int, lst: int) -> int:
     return 0
 
 
-for _name in ("setuid32", "setgid32", "setreuid32", "setregid32", "setresuid32", "setresgid32"):
-    syscall(_name, "int")(lambda k, t, *a: 0)
+for _name, _nargs in (
+    ("setuid32", 1),
+    ("setgid32", 1),
+    ("setreuid32", 2),
+    ("setregid32", 2),
+    ("setresuid32", 3),
+    ("setresgid32", 3),
+):
+    syscall(_name, *["int"] * _nargs)(lambda k, t, *ids: 0)  # one user, root: always allowed
 
 
 # -- futex ----------------------------------------------------------------------

@@ -23,7 +23,7 @@ def disassemble(k: Kernel, pc: int) -> str:
     try:
         from capstone import CS_ARCH_X86, CS_MODE_32, Cs
 
-        code = k.ram.read(pc, 16)
+        code = k.uspace.read(pc, 16)
         for insn in Cs(CS_ARCH_X86, CS_MODE_32).disasm(code, pc):
             return f"{insn.mnemonic} {insn.op_str}".strip()
     except Exception:
@@ -40,7 +40,11 @@ def fault_lines(k: Kernel, t: Task, sig: int) -> list[str]:
     if k.last_fault is None:
         return lines
     _, stop, _ = k.last_fault
-    if stop.kind is StopKind.MEMORY_FAULT:
+    if stop.kind is StopKind.MEMORY_FAULT and k.mmu:
+        vma = t.mm.vma_at(stop.address) if hasattr(t.mm, "vma_at") else None
+        why = "not mapped" if vma is None else "not permitted by the page's protection"
+        lines.append(f"  page fault: {stop.access} at {stop.address:#010x}: {why}")
+    elif stop.kind is StopKind.MEMORY_FAULT:
         where = f"RAM is {k.ram.base:#010x}-{k.ram.end:#010x}"
         lines.append(f"  {stop.access} at {stop.address:#010x}: no memory there ({where})")
     else:

@@ -183,7 +183,7 @@ class Strace(EventSink):
             return result
         text = self._finish(k, row, args, before, result)
         self.line(t, f"<... {row.name} resumed> {text}" if resumed else f"{row.name}{text}")
-        if t.state.value != "R" or k.current is not t:
+        if t.state.value != "R" or k.current is not t or k.cpu.preempt:
             k.cpu.stop()
         elif t.pending & ~t.sigmask:
             signal_on_return(k, t, result)
@@ -298,12 +298,16 @@ def _iov_in(k: Kernel, v: int, args: list[int], i: int) -> str:
 
 
 def _argv(k: Kernel, v: int, args: list[int], i: int) -> str:
+    if v == 0:
+        return "NULL"
     ptrs = k.uspace.read_ptr_array(v, 4096)
     shown = [_str(k, p, args, i) for p in ptrs[:16]]
     return "[" + ", ".join(shown) + (", ..." if len(ptrs) > 16 else "") + "]"
 
 
 def _envp(k: Kernel, v: int, args: list[int], i: int) -> str:
+    if v == 0:
+        return "NULL"
     return f"{v:#x} /* {len(k.uspace.read_ptr_array(v, 4096))} vars */"
 
 

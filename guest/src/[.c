@@ -1,0 +1,4 @@
+/*
+ * [ - the same program as test (see test.c), used as [ EXPR ].
+ */
+#include "test.c"

@@ -1,0 +1,337 @@
+"""The syscall table: rows, handlers and numbers agree; unknown numbers give ENOSYS."""
+
+from __future__ import annotations
+
+import inspect
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from nommu.abi.errno import Errno
+from nommu.arch.i386_syscalls import SYSCALL_NUMBERS
+from nommu.kernel.kernel import Kernel, KernelConfig
+from nommu.syscalls.table import Syscall, build_table, load_handlers
+
+ROWS: dict[str, Syscall] = dict(load_handlers())
+
+# How many arguments each syscall takes on i386 Linux (the SYSCALL_DEFINEn of
+# the entry point named in arch/x86/entry/syscalls/syscall_32.tbl; 64-bit
+# offsets count as two registers).
+LINUX_ARITY: dict[str, int] = {
+    "_llseek": 5,
+    "_newselect": 5,
+    "access": 2,
+    "alarm": 1,
+    "brk": 1,
+    "chdir": 1,
+    "chmod": 2,
+    "chown32": 3,
+    "clock_getres": 2,
+    "clock_getres_time64": 2,
+    "clock_gettime": 2,
+    "clock_gettime64": 2,
+    "clock_nanosleep": 4,
+    "clock_nanosleep_time64": 4,
+    "clone": 5,
+    "close": 1,
+    "close_range": 3,
+    "creat": 2,
+    "dup": 1,
+    "dup2": 2,
+    "dup3": 3,
+    "execve": 3,
+    "exit": 1,
+    "exit_group": 1,
+    "faccessat": 3,
+    "faccessat2": 4,
+    "fchdir": 1,
+    "fchmod": 2,
+    "fchmodat": 3,
+    "fchown32": 3,
+    "fcntl": 3,
+    "fcntl64": 3,
+    "fdatasync": 1,
+    "flock": 2,
+    "fork": 0,
+    "fstat64": 2,
+    "fstatat64": 4,
+    "fsync": 1,
+    "ftruncate64": 3,
+    "futex": 6,
+    "futex_time64": 6,
+    "getcwd": 2,
+    "getdents64": 3,
+    "getegid": 0,
+    "getegid32": 0,
+    "geteuid": 0,
+    "geteuid32": 0,
+    "getgid": 0,
+    "getgid32": 0,
+    "getgroups32": 2,
+    "getitimer": 2,
+    "getpgid": 1,
+    "getpgrp": 0,
+    "getpid": 0,
+    "getppid": 0,
+    "getrandom": 3,
+    "getresgid32": 3,
+    "getresuid32": 3,
+    "getrusage": 2,
+    "getsid": 1,
+    "gettid": 0,
+    "gettimeofday": 2,
+    "getuid": 0,
+    "getuid32": 0,
+    "ioctl": 3,
+    "kill": 2,
+    "lchown32": 3,
+    "link": 2,
+    "linkat": 5,
+    "lseek": 3,
+    "lstat64": 2,
+    "madvise": 3,
+    "membarrier": 3,
+    "mincore": 3,
+    "mkdir": 2,
+    "mkdirat": 3,
+    "mlock": 2,
+    "mlockall": 1,
+    "mmap2": 6,
+    "mprotect": 3,
+    "mremap": 5,
+    "msync": 3,
+    "munlock": 2,
+    "munlockall": 0,
+    "munmap": 2,
+    "nanosleep": 2,
+    "open": 3,
+    "openat": 4,
+    "pause": 0,
+    "pipe": 1,
+    "pipe2": 2,
+    "poll": 3,
+    "ppoll": 5,
+    "ppoll_time64": 5,
+    "pread64": 5,
+    "prlimit64": 4,
+    "pselect6": 6,
+    "pselect6_time64": 6,
+    "pwrite64": 5,
+    "read": 3,
+    "readlink": 3,
+    "readlinkat": 4,
+    "readv": 3,
+    "rename": 2,
+    "renameat": 4,
+    "renameat2": 5,
+    "rmdir": 1,
+    "rt_sigaction": 4,
+    "rt_sigpending": 2,
+    "rt_sigprocmask": 4,
+    "rt_sigreturn": 0,
+    "rt_sigsuspend": 2,
+    "sched_getaffinity": 3,
+    "sched_yield": 0,
+    "set_thread_area": 1,
+    "set_tid_address": 1,
+    "setgid32": 1,
+    "setitimer": 3,
+    "setpgid": 2,
+    "setregid32": 2,
+    "setresgid32": 3,
+    "setresuid32": 3,
+    "setreuid32": 2,
+    "setsid": 0,
+    "setuid32": 1,
+    "sigaltstack": 2,
+    "sigreturn": 0,
+    "stat64": 2,
+    "statx": 5,
+    "symlink": 2,
+    "symlinkat": 3,
+    "sysinfo": 1,
+    "tgkill": 3,
+    "time": 1,
+    "times": 1,
+    "tkill": 2,
+    "truncate64": 3,
+    "ugetrlimit": 2,
+    "umask": 1,
+    "uname": 1,
+    "unlink": 1,
+    "unlinkat": 3,
+    "vfork": 0,
+    "wait4": 4,
+    "waitpid": 3,
+    "write": 3,
+    "writev": 3,
+}
+
+# Rows known to declare fewer arguments than Linux passes (strace shows only
+# the first; the handlers ignore them).
+WRONG_ARITY: dict[str, str] = {}  # name -> where the row is wrong (none known)
+
+
+def handler_accepts(row: Syscall) -> bool:
+    """Can the dispatcher call row.handler(k, t, *row.nargs registers)?"""
+    sig = inspect.signature(row.handler)
+    try:
+        sig.bind(None, None, *range(row.nargs))
+    except TypeError:
+        return False
+    return True
+
+
+def exact_arity(row: Syscall) -> int | None:
+    """Positional parameters after (k, t), or None if the handler takes *args."""
+    params = list(inspect.signature(row.handler).parameters.values())
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    return len([p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) - 2
+
+
+def test_table_is_not_empty() -> None:
+    assert len(ROWS) > 50
+    for name in ("read", "write", "execve", "vfork", "clone", "exit_group", "futex", "wait4"):
+        assert name in ROWS
+
+
+@pytest.mark.parametrize("name", sorted(ROWS))
+def test_handler_arity_matches_row(name: str) -> None:
+    row = ROWS[name]
+    assert row.nargs == len(row.args)
+    params = list(inspect.signature(row.handler).parameters)
+    assert len(params) >= 2, "handlers take (k, t, ...)"
+    arity = exact_arity(row)
+    if arity is not None:
+        assert arity == len(row.args), f"{name}: handler takes {arity}, row lists {row.args}"
+    assert handler_accepts(row)
+
+
+@pytest.mark.parametrize("name", sorted(ROWS))
+def test_every_registered_name_has_an_i386_number(name: str) -> None:
+    assert name in SYSCALL_NUMBERS
+    assert ROWS[name].name == name
+
+
+@pytest.mark.parametrize("name", sorted(ROWS))
+def test_return_kind_is_known(name: str) -> None:
+    assert ROWS[name].ret in {"int", "hex", "fd", "pid", "none"}
+
+
+def _arity_cases() -> list[object]:
+    cases: list[object] = []
+    for name in sorted(set(LINUX_ARITY) & set(ROWS)):
+        marks = []
+        if name in WRONG_ARITY:
+            marks.append(
+                pytest.mark.xfail(
+                    reason=f"BUG: the {name} row lists {ROWS[name].nargs} argument(s), Linux "
+                    f"passes {LINUX_ARITY[name]}, so --strace drops the rest "
+                    f"({WRONG_ARITY[name]})",
+                    strict=True,
+                )
+            )
+        cases.append(pytest.param(name, marks=marks))
+    return cases
+
+
+@pytest.mark.parametrize("name", _arity_cases())
+def test_row_arity_matches_linux(name: str) -> None:
+    assert ROWS[name].nargs == LINUX_ARITY[name]
+
+
+def test_most_rows_have_a_known_linux_arity() -> None:
+    unknown = sorted(set(ROWS) - set(LINUX_ARITY))
+    assert len(unknown) <= len(ROWS) // 4, f"add these to LINUX_ARITY: {unknown}"
+
+
+def test_numbers_are_unique() -> None:
+    nrs = list(SYSCALL_NUMBERS.values())
+    assert len(nrs) == len(set(nrs))
+
+
+@pytest.mark.parametrize(
+    ("name", "nr"),
+    [
+        ("exit", 1),
+        ("fork", 2),
+        ("read", 3),
+        ("write", 4),
+        ("execve", 11),
+        ("clone", 120),
+        ("vfork", 190),
+        ("mmap2", 192),
+        ("futex", 240),
+        ("set_thread_area", 243),
+        ("exit_group", 252),
+        ("set_tid_address", 258),
+        ("pipe2", 331),
+        ("futex_time64", 422),
+    ],
+)
+def test_well_known_numbers(name: str, nr: int) -> None:
+    assert SYSCALL_NUMBERS[name] == nr
+
+
+def test_build_table_indexes_rows_by_number() -> None:
+    table = build_table(SYSCALL_NUMBERS)
+    for name, row in ROWS.items():
+        assert table[SYSCALL_NUMBERS[name]] is row
+    assert sum(r is not None for r in table) == len(ROWS)
+
+
+def test_build_table_refuses_a_name_without_number() -> None:
+    numbers = dict(SYSCALL_NUMBERS)
+    del numbers["read"]
+    with pytest.raises(ValueError):
+        build_table(numbers)
+
+
+# -- unknown syscalls -----------------------------------------------------------------
+
+ENOSYS_U32 = -Errno.ENOSYS & 0xFFFFFFFF
+
+
+@pytest.fixture
+def kernel(tmp_path: Path) -> tuple[Kernel, io.StringIO]:
+    err = io.StringIO()
+    k = Kernel(KernelConfig(mem=4 << 20, root=str(tmp_path), stderr=err))
+    k.current = object()  # type: ignore[assignment]  # unknown syscalls never touch the task
+    return k, err
+
+
+def unimplemented_number() -> int:
+    """An i386 syscall number with a name but no handler (e.g. mount)."""
+    for name in ("mount", "ptrace", "acct", "swapon"):
+        if name not in ROWS:
+            return SYSCALL_NUMBERS[name]
+    pytest.skip("every candidate is implemented")
+
+
+@pytest.mark.parametrize("nr", [9999, 0xFFFFFFFF, 0x7FFFFFFF, "unimplemented"])
+def test_unknown_syscall_returns_enosys(kernel: tuple[Kernel, io.StringIO], nr: int | str) -> None:
+    k, _ = kernel
+    number = unimplemented_number() if nr == "unimplemented" else int(nr)
+    dispatch: Callable[[list[int]], int | None] = k.cpu.on_syscall  # type: ignore[assignment]
+    result = dispatch([number, 0, 0, 0, 0, 0, 0])
+    assert result is not None and result & 0xFFFFFFFF == ENOSYS_U32
+
+
+def test_unknown_syscall_warns_once_per_number(kernel: tuple[Kernel, io.StringIO]) -> None:
+    k, err = kernel
+    dispatch: Callable[[list[int]], int | None] = k.cpu.on_syscall  # type: ignore[assignment]
+    for _ in range(3):
+        dispatch([9999, 0, 0, 0, 0, 0, 0])
+    assert len(err.getvalue().splitlines()) == 1
+    dispatch([9998, 0, 0, 0, 0, 0, 0])
+    assert len(err.getvalue().splitlines()) == 2
+
+
+def test_guest_sees_enosys_for_syscall_9999(run_nommu: Callable[..., object]) -> None:
+    result = run_nommu(["/errno", "/tmp"])
+    out = result.stdout.decode()  # type: ignore[attr-defined]
+    assert "syscall 9999: ENOSYS (Function not implemented)" in out.splitlines()
+    assert result.exit_code == 0  # type: ignore[attr-defined]

@@ -247,6 +247,33 @@ def test_syscall_free_loop_is_stopped_by_force(tmp_path: Path) -> None:
     assert k.cpu.reg_read(k.arch.RESULT_REG) > 0
 
 
+def test_forced_stops_resume_exactly(tmp_path: Path) -> None:
+    """Stop `inc eax; inc dword [data]; jmp` from outside many times: the
+    register and the memory counter must agree, so no instruction ran twice
+    (Unicorn's per-store stop checks would re-run the `inc [mem]`)."""
+    import time
+
+    from nommu.kernel.kernel import Kernel, KernelConfig
+
+    k = Kernel(KernelConfig(mem=2 << 20, root=str(tmp_path)))
+    assert k.cpu.precise_stops
+    block = k.alloc.alloc(8192, 0, "test")
+    code_at, data_at = block.start, block.start + 4096
+    k.ram.write(code_at, b"\x40" + b"\xff\x05" + data_at.to_bytes(4, "little") + b"\xeb\xf7")
+    k.cpu.regs_write(k.arch.initial_registers(code_at, block.end))
+    pc = code_at
+    try:
+        for _ in range(40):
+            now = time.monotonic()
+            pc = k.cpu.run(pc, now, now + 0.001).pc
+    finally:
+        k.cpu.timer.shutdown()
+    eax = k.cpu.reg_read(k.arch.RESULT_REG)
+    executed = int.from_bytes(k.ram.read(data_at, 4), "little")
+    assert executed - eax in (0, 1)  # (a stop may fall between the two incs)
+    assert eax > 1000
+
+
 def test_threads_with_short_time_slices(
     run_nommu: RunNommu, monkeypatch: pytest.MonkeyPatch
 ) -> None:

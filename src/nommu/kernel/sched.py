@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 SLICE = 0.020  # seconds a task may run while others wait for the CPU
 FORCE_GRACE = 0.100  # then, if it makes no syscall, it is stopped from outside
+PRECISE_GRACE = 0.005  # ... sooner when Unicorn stops only between blocks (see machine/cpu.py)
 INF = float("inf")
 
 
@@ -196,7 +197,8 @@ class Scheduler:
             due = min(due, now + SLICE)
         if due == INF:
             return INF, INF
-        return due, due + FORCE_GRACE
+        grace = FORCE_GRACE if not self.k.cpu.precise_stops else PRECISE_GRACE
+        return due, due + grace
 
     def requeue(self, task: Task) -> None:
         """The slice ended: back to the end of the line."""

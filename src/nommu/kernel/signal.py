@@ -123,7 +123,8 @@ def take_default(k: Kernel, t: Task, sig: int) -> None:
     act = default_action(sig)
     if act in (DefaultAction.TERMINATE, DefaultAction.CORE):
         k.events.killed(t, sig)
-        do_group_exit(k, t, signal_status(sig, core=act is DefaultAction.CORE))
+        # No core file is ever written (RLIMIT_CORE is 0), so no WCOREDUMP bit.
+        do_group_exit(k, t, signal_status(sig))
     elif act is DefaultAction.STOP:
         for task in t.group.tasks:
             if task.alive and task.state is not TaskState.STOPPED:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import select
+import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -70,6 +71,42 @@ class Stop:
     access: str = ""  # "read", "write" or "fetch"
 
 
+def disable_memory_exit_checks(uc: Uc) -> bool:
+    """Make Unicorn stop only between translation blocks; True if that worked.
+
+    Unicorn emits a stop-request check after *every* guest load and store
+    (`check_exit_request` in its tcg-op.c). A stop requested from another
+    thread (a time slice ending) is then taken just after a store, with the
+    PC of the storing instruction: an `inc [mem]` or `lock cmpxchg` that has
+    already written memory runs a second time when the task resumes. Those
+    checks also cost a helper call per memory access.
+
+    Unicorn already has the switch to leave them out, `no_exit_request`
+    (its ARM translator sets it inside IT blocks), but no API for it, so we
+    find the flag in the engine's `struct uc_struct` (uc_priv.h, 2.1.x) by
+    the fields around it and set it before any code is translated. Stops
+    then happen only at the start of a translation block, where nothing of
+    the block has run. If the layout is not recognised nothing is touched
+    and nommu keeps ending slices at syscalls only (see SliceTimer).
+    """
+    base = uc._uch.value
+    raw = ctypes.string_at(base, _UC_SCAN_BYTES)
+    for off in range(0, len(raw) - 56, 4):
+        if _UC_PAGE_FIELDS.unpack_from(raw, off) != (4096, 4095, 4096, 4096):
+            continue
+        _linesize, content, ctx_size = struct.unpack_from("<iii", raw, off + 24)
+        hook_insert, first_tb, no_exit, init_done = raw[off + 48 : off + 52]
+        if content == 1 and ctx_size > 0 and no_exit == 0 and init_done == 1:
+            ctypes.memmove(base + off + 50, b"\x01", 1)  # uc->no_exit_request = true
+            return hook_insert in (0, 1) and first_tb in (0, 1)
+    return False
+
+
+# target_page_size, target_page_align, qemu_host_page_size, qemu_real_host_page_size
+_UC_PAGE_FIELDS = struct.Struct("<IIQQ")
+_UC_SCAN_BYTES = 16384
+
+
 class CpuHalt(Exception):
     """Raised out of `Cpu.run` when a kernel handler raised inside a hook."""
 
@@ -92,6 +129,7 @@ class Cpu:
         self.uc = Uc(arch.UC_ARCH, arch.UC_MODE)
         self._h = self.uc._uch
         self.uc.mem_map_ptr(ram.base, ram.size, UC_PROT_ALL, ram.host_address)
+        self.precise_stops = disable_memory_exit_checks(self.uc)
         n = len(arch.SYSCALL_REGS)
         self._ids = (ctypes.c_int * n)(*arch.SYSCALL_REGS)
         self.sysregs = (ctypes.c_uint32 * n)()
@@ -253,8 +291,9 @@ class SliceTimer:
 
     A task that makes no syscall at all cannot be stopped that way. Past
     `force_at` (a grace period after the slice, or a Ctrl-C) the thread stops
-    it from outside after all; the scheduler only allows that when another
-    task, a timer or the user is waiting, and the tiny risk above remains.
+    it from outside after all. With `disable_memory_exit_checks` in effect
+    (the normal case) that stop is exact too, and the grace is short;
+    otherwise the risk above remains for tasks that never make a syscall.
     """
 
     TICK = 0.005

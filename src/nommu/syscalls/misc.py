@@ -39,6 +39,8 @@ def rlimit(k: Kernel, t: Task, resource: int) -> tuple[int, int]:
     inf = F.RLIM_INFINITY
     if resource == 7:  # RLIMIT_NOFILE
         return t.files.limit, t.files.limit
+    if resource == 4:  # RLIMIT_CORE: nommu writes no core files
+        return 0, inf
     if resource == 3:  # RLIMIT_STACK: what the loader gave
         return 131072, inf
     if resource == 6:  # RLIMIT_NPROC

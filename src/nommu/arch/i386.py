@@ -15,6 +15,7 @@ Linux writes them, which a CPL-0 load through an RPL-3 selector accepts.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -223,3 +224,54 @@ def initial_registers(entry: int, sp: int) -> list[tuple[int, int]]:
         (UC_X86_REG_EFLAGS, 0x202),
         (UC_X86_REG_GS, 0),
     ]
+
+
+# -- the exact address of a memory fault --------------------------------------------
+
+_CS_REGS: dict[str, int] = {
+    "eax": UC_X86_REG_EAX, "ebx": UC_X86_REG_EBX, "ecx": UC_X86_REG_ECX,
+    "edx": UC_X86_REG_EDX, "esi": UC_X86_REG_ESI, "edi": UC_X86_REG_EDI,
+    "ebp": UC_X86_REG_EBP, "esp": UC_X86_REG_ESP,
+}  # fmt: skip
+
+
+def fault_address(
+    code: bytes, pc: int, read_reg: Callable[[int], int], page: int, gs_base: int
+) -> int:
+    """The address a faulting instruction touched, within the faulting `page`.
+
+    The CPU's TLB reports only the page that missed; the offset comes from
+    decoding the instruction's memory operand (base + index*scale + disp,
+    plus the GS segment base for TLS accesses). Stack pushes (push, call)
+    touch ESP-4. If nothing decodes to that page, the page itself is returned.
+    """
+    try:
+        from capstone import CS_ARCH_X86, CS_MODE_32, Cs
+        from capstone.x86 import X86_OP_MEM
+
+        md = Cs(CS_ARCH_X86, CS_MODE_32)
+        md.detail = True
+        insn = next(md.disasm(code, pc), None)
+        if insn is None:
+            return page
+        candidates = []
+        for op in insn.operands:
+            if op.type != X86_OP_MEM:
+                continue
+            mem = op.mem
+            addr = mem.disp
+            if mem.base:
+                addr += read_reg(_CS_REGS.get(insn.reg_name(mem.base), 0))
+            if mem.index:
+                addr += read_reg(_CS_REGS.get(insn.reg_name(mem.index), 0)) * mem.scale
+            if mem.segment and insn.reg_name(mem.segment) == "gs":
+                addr += gs_base
+            candidates.append(addr & 0xFFFFFFFF)
+        if insn.mnemonic in ("push", "call", "pushal", "pushfd"):
+            candidates.append((read_reg(UC_X86_REG_ESP) - 4) & 0xFFFFFFFF)
+        for addr in candidates:
+            if addr & ~0xFFF == page & ~0xFFF:
+                return int(addr)
+    except Exception:  # decoding is best effort; the page is right anyway
+        pass
+    return page

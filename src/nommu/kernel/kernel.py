@@ -67,16 +67,21 @@ class Kernel:
         self.cpu = Cpu(self.arch, self.ram)
         self.alloc = PhysAllocator(RAM_BASE, config.mem)
         self.gdt = self.alloc.alloc(PAGE_SIZE, 0, "kernel").start
-        self.mmu_unit: Mmu | None = None
+        # The CPU always translates through a TLB we fill (machine/mmu.py). Without
+        # an MMU the fill is the identity on RAM: what it buys is that an access
+        # outside RAM faults exactly at the instruction that made it.
+        self.tlb = Mmu(self.cpu)
+        self.cpu.mmu = self.tlb
+        self.mmu_unit: Mmu | None = None  # set when the machine has an MMU
         self.frames: Frames | None = None
         if config.mmu:
-            self.mmu_unit = Mmu(self.cpu)
+            self.mmu_unit = self.tlb
             self.mmu_unit.translate = self.new_address_space(0).translate  # kernel page only
-            self.cpu.mmu = self.mmu_unit
             self.frames = Frames(self.alloc, self.ram)
             self.uspace: UserMemory = MmuUserMemory(self)
             self.arch.install_gdt(self.cpu, self.gdt, linear=vm.KERNEL_PAGE)
         else:
+            self.tlb.translate = self._physical
             self.uspace = UserMemory(self.ram)
             self.arch.install_gdt(self.cpu, self.gdt)
         self._pristine: CpuContext = self.cpu.context_save()
@@ -102,6 +107,12 @@ class Kernel:
         from nommu.syscalls.dispatch import make_dispatcher
 
         self.cpu.on_syscall = make_dispatcher(self)
+
+    def _physical(self, vaddr: int, access: str) -> tuple[int, int] | None:
+        """No MMU: an address is a physical address; only RAM is there."""
+        if self.ram.base <= vaddr < self.ram.end:
+            return vaddr & ~0xFFF, 7
+        return None
 
     # -- pids ----------------------------------------------------------------
 

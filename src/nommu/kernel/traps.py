@@ -10,10 +10,12 @@ it, tell the person exactly what went wrong and where.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from nommu.abi.signals import Signal
 from nommu.kernel import signal as ksignal
+from nommu.kernel.errors import SyscallError
 from nommu.kernel.task import Task, TaskState
 from nommu.machine.cpu import Stop, StopKind
 
@@ -49,9 +51,24 @@ def fault_info(k: Kernel, stop: Stop, sig: int) -> bytes:
     return ksignal.siginfo(sig, code=code, addr=stop.pc)
 
 
+def exact_fault_address(k: Kernel, t: Task, stop: Stop) -> int:
+    """The TLB reports the faulting page; the instruction tells the address."""
+    try:
+        code = k.uspace.read(stop.pc, 16)
+    except SyscallError:
+        return stop.address
+    gs = k.cpu.reg_read(k.arch.TLS_REG) >> 3
+    first = k.arch.GDT_ENTRY_TLS_MIN
+    gs_base = k.arch.tls_base(t.tls[gs - first]) if first <= gs < first + 3 else 0
+    address: int = k.arch.fault_address(code, stop.pc, k.cpu.reg_read, stop.address, gs_base)
+    return address
+
+
 def handle_fault(k: Kernel, t: Task, stop: Stop) -> None:
     """A CPU exception in `t`: it becomes a signal, forced on the task."""
     t.pc = stop.pc
+    if stop.kind is StopKind.MEMORY_FAULT:
+        stop = dataclasses.replace(stop, address=exact_fault_address(k, t, stop))
     sig = fault_signal(k, stop)
     k.last_fault = (t, stop, sig)
     ksignal.force_signal(k, t, sig, fault_info(k, stop, sig))

@@ -1,0 +1,186 @@
+"""The bundled userland: the shell (vfork+execve for every command) and utilities.
+
+Each script runs under nommu in a copy of the bundled root, and where it makes
+sense natively too (the same static binaries run on this host), so the shell's
+behaviour is checked against itself on a real kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from nommu import Machine
+from nommu.cli import guestbin
+
+ENV = {"PATH": "/bin", "HOME": "/"}
+
+# (script, expected stdout, expected exit status)
+SCRIPTS = [
+    ("echo hi | cat | cat > /tmp/x; cat /tmp/x; false || echo ok", "hi\nok\n", 0),
+    ("true && echo yes; false && echo no; echo $?", "yes\n1\n", 0),
+    ("nosuchcmd; echo $?", "127\n", 0),
+    ("x=world; echo hello $x ${x}s \"$x\" '$x'", "hello world worlds world $x\n", 0),
+    ('set -- a "b c" d; echo $#; for i in "$@"; do echo "[$i]"; done', "3\n[a]\n[b c]\n[d]\n", 0),
+    ("echo $((1+2*3)) $((10/3)) $((7%3)) $((1<<4))", "7 3 1 16\n", 0),
+    ("echo $(echo a b) `echo c`", "a b c\n", 0),
+    ("if false; then echo a; elif true; then echo b; else echo c; fi", "b\n", 0),
+    ("i=0; while [ $i -lt 5 ]; do i=$((i+1)); done; echo $i", "5\n", 0),
+    ("case hello in h*o) echo match;; *) echo no;; esac", "match\n", 0),
+    ('f() { echo "f $1 $#"; return 3; }; f a b; echo $?', "f a 2\n3\n", 0),
+    ("f() { echo fn-$1; }; f x | cat; echo $(f y)", "fn-x\nfn-y\n", 0),
+    ('printf "1\\n2\\n" | while read n; do echo "n=$n"; done | cat', "n=1\nn=2\n", 0),
+    ('sh -c "echo to-err >&2" 2>&1 | cat', "to-err\n", 0),
+    ("echo a > /tmp/y; echo b >> /tmp/y; cat < /tmp/y; wc -l < /tmp/y", "a\nb\n2\n", 0),
+    ("echo one; exec echo two; echo three", "one\ntwo\n", 0),
+    ("sleep 0.1 & wait; echo done", "done\n", 0),
+    ('sh -c "exit 5" & wait $!; echo $?', "5\n", 0),
+    ("sleep 5 & kill -9 $!; wait $!; echo $?", "137\n", 0),
+    ("sleep 5 & kill -TERM $!; wait $!; echo $?", "143\n", 0),
+    ("true | false; echo $?; false | true; echo $?; ! true; echo $?", "1\n0\n1\n", 0),
+    ('x=$(echo inner; exit 3); echo "$x $?"', "inner 3\n", 0),
+    ("set -e; true; false; echo not-reached", "", 1),
+    ("exit 7", "", 7),
+    ('printf "%s-%d-%x-%c-%%\\n" str 42 255 xyz', "str-42-ff-x-%\n", 0),
+    ('test -d / && test ! -f / && [ abc = abc ] && [ -z "" ] && echo ok', "ok\n", 0),
+    (
+        "mkdir -p /tmp/d/a/b && echo x > /tmp/d/a/b/f && ls /tmp/d/a/b && rm -r /tmp/d "
+        "&& ls /tmp/d 2>/dev/null || echo gone",
+        "f\ngone\n",
+        0,
+    ),
+    ("env -i A=1 B=2 env", "A=1\nB=2\n", 0),
+    ("p=/a/b/c.txt; echo ${p##*/} ${p%.*} ${U:-dflt}", "c.txt /a/b/c dflt\n", 0),
+    ("kill -l 9; kill -l 137", "KILL\nKILL\n", 0),
+    ("cd /tmp && pwd; cd / && pwd", "/tmp\n/\n", 0),
+    ("echo a b c | wc -w", "3\n", 0),
+]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """A writable copy of the bundled root: /bin with every program, /tmp."""
+    shutil.copytree(guestbin(), tmp_path / "bin")
+    (tmp_path / "tmp").mkdir()
+    return tmp_path
+
+
+def shell(root: Path, script: str) -> tuple[str, int]:
+    result = Machine(root=root, hints=False).run(["/bin/sh", "-c", script], ENV, capture=True)
+    assert result.stdout is not None
+    return result.stdout.decode(), result.returncode
+
+
+@pytest.mark.parametrize(("script", "out", "status"), SCRIPTS, ids=[s[0][:40] for s in SCRIPTS])
+def test_shell_script(root: Path, script: str, out: str, status: int) -> None:
+    assert shell(root, script) == (out, status)
+
+
+@pytest.mark.parametrize(
+    ("script", "out", "status"), SCRIPTS[:12], ids=[s[0][:40] for s in SCRIPTS[:12]]
+)
+def test_shell_script_natively_agrees(root: Path, script: str, out: str, status: int) -> None:
+    """The same static shell on the host kernel (chroot-free: /bin and /tmp are
+    rewritten to the copy's paths) prints the same thing."""
+    native_script = script.replace("/tmp", str(root / "tmp"))
+    env = {"PATH": str(root / "bin"), "HOME": "/"}
+    proc = subprocess.run(
+        [str(root / "bin" / "sh"), "-c", native_script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (proc.stdout, proc.returncode) == (out, status)
+
+
+def test_subshell_explains_missing_fork(root: Path) -> None:
+    result = Machine(root=root, hints=False).run(
+        ["/bin/sh", "-c", "(echo sub); echo $?"], ENV, capture=True
+    )
+    assert result.stdout == b"2\n"
+    assert result.stderr is not None and b"fork" in result.stderr
+
+
+def test_script_from_stdin(root: Path) -> None:
+    result = Machine(root=root, hints=False).run(
+        ["/bin/sh"], ENV, stdin=b"echo one\nx=2\necho $x\n", capture=True
+    )
+    assert (result.stdout, result.returncode) == (b"one\n2\n", 0)
+
+
+def test_ps_shows_vfork_borrowing(root: Path) -> None:
+    """A vfork child still running in its parent's memory is marked by ps."""
+    result = Machine(root=root, hints=False).run(["/bin/vfork_shared"], ENV, capture=True)
+    assert result.returncode == 0
+    ps = Machine(root=root, hints=False).run(["/bin/sh", "-c", "ps"], ENV, capture=True)
+    assert ps.stdout is not None and b"PID" in ps.stdout and b"ps" in ps.stdout
+
+
+def test_system_and_popen_work_through_the_shell(root: Path) -> None:
+    result = Machine(root=root, hints=False).run(
+        ["/bin/sh", "-c", "printf 'x\\n' | cat | wc -l"], ENV, capture=True
+    )
+    assert result.stdout == b"1\n"
+
+
+def test_free_reports_the_largest_contiguous_block(root: Path) -> None:
+    out, status = shell(root, "free")
+    assert status == 0 and "largest contiguous free block" in out
+
+
+def test_nommu_shell_command(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        ["nommu", "shell", "-c", "echo hi | cat | cat > /tmp/x; cat /tmp/x; false || echo ok"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (proc.stdout, proc.returncode) == ("hi\nok\n", 0)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_interactive_session_in_a_terminal(tmp_path: Path) -> None:
+    """`nommu` on a real terminal: boots the shell, runs a pipeline, Ctrl-C
+    interrupts a command without killing the shell, `exit` leaves cleanly."""
+    session = f"nommu-test-{os.getpid()}"
+    done = tmp_path / "status"
+    cmd = f"nommu; echo EXIT=$? > {done}"
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(
+            ["tmux", *args], capture_output=True, text=True, check=False, timeout=10
+        ).stdout
+
+    def screen_shows(text: str, timeout: float = 20) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if text in tmux("capture-pane", "-t", session, "-p"):
+                return True
+            time.sleep(0.2)
+        return False
+
+    tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd)
+    try:
+        assert screen_shows("nommu#"), tmux("capture-pane", "-t", session, "-p")
+        tmux("send-keys", "-t", session, "echo piped | cat | cat", "Enter")
+        assert screen_shows("piped\n"), tmux("capture-pane", "-t", session, "-p")
+        tmux("send-keys", "-t", session, "sleep 30", "Enter")
+        time.sleep(1.0)
+        tmux("send-keys", "-t", session, "C-c")
+        tmux("send-keys", "-t", session, "echo status=$?", "Enter")
+        assert screen_shows("status=130"), tmux("capture-pane", "-t", session, "-p")
+        tmux("send-keys", "-t", session, "exit 3", "Enter")
+        end = time.monotonic() + 20
+        while not done.exists() and time.monotonic() < end:
+            time.sleep(0.2)
+        assert done.read_text().strip() == "EXIT=3"
+    finally:
+        tmux("kill-session", "-t", session)

@@ -1,4 +1,4 @@
-"""The command line: `nommu run`, `nommu demo`, and `nommu` alone.
+"""The command line: `nommu run`, `nommu check`, `nommu demo`, and `nommu` alone.
 
 The exit status is the guest's: its exit code, or 128+N when signal N
 killed it (with a one-line, shell-style message on stderr, as bash prints
@@ -22,6 +22,7 @@ from typing import IO
 from nommu import __version__
 from nommu.api import DEFAULT_ENV, Machine, RunResult
 from nommu.kernel.errors import NommuError
+from nommu.trace.check import Checker
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in nommu itself
 
@@ -58,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     _machine_options(run)
     run.add_argument("program", metavar="PROGRAM")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+    _check_parser(sub)
     shell = sub.add_parser(
         "shell",
         help="boot the bundled userland into its shell",
@@ -129,7 +131,7 @@ def _env(args: argparse.Namespace, base: dict[str, str] | None = None) -> dict[s
     return env
 
 
-def make_machine(root: str, args: argparse.Namespace) -> Machine:
+def make_machine(root: str, args: argparse.Namespace, checker: Checker | None = None) -> Machine:
     return Machine(
         root=root,
         mem=args.mem,
@@ -137,6 +139,7 @@ def make_machine(root: str, args: argparse.Namespace) -> Machine:
         vfork_as_fork=args.vfork_as_fork,
         strace=_trace_stream(args),
         hints=not args.no_hints,
+        checker=checker,
     )
 
 
@@ -145,6 +148,68 @@ def run_program(root: str, argv: list[str], args: argparse.Namespace) -> int:
     result = machine.run(argv, _env(args))
     report(result, argv[0])
     return result.returncode
+
+
+# -- nommu check ----------------------------------------------------------------
+
+
+def _check_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    check = sub.add_parser(
+        "check",
+        help="run a program and report what breaks without an MMU",
+        description="Run PROGRAM as `nommu run` does (same output, same exit status) and "
+        "report, after it ends, every no-MMU portability problem it hit: fork(), vfork "
+        "misuse, brk/MAP_FIXED/MAP_SHARED/mprotect reliance, fragmentation, with stacks.",
+    )
+    _machine_options(check)
+    check.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    check.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE")
+    check.add_argument(
+        "--error-exitcode",
+        type=int,
+        metavar="N",
+        help="exit with N if anything was found (default: the program's status)",
+    )
+    check.add_argument(
+        "--suppressions",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="findings to leave out: KIND:FUNCTION or KIND:FILE:LINE per line",
+    )
+    check.add_argument("program", metavar="PROGRAM")
+    check.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+
+
+def check_program(root: str, argv: list[str], args: argparse.Namespace) -> int:
+    """`nommu check`: run, then write the report; the program's status unless
+    --error-exitcode and findings."""
+    from nommu.trace import findings as fmt
+
+    if args.mmu:
+        raise NommuError("nommu check runs the program without an MMU, where the problems show")
+    rules = []
+    for path in args.suppressions:
+        try:
+            rules += fmt.parse_suppressions(Path(path).read_text(), path)
+        except (OSError, ValueError) as err:
+            raise NommuError(f"--suppressions: {err}") from None
+    checker = Checker()
+    result = make_machine(root, args, checker).run(argv, _env(args))
+    report(result, argv[0])
+    checker.report.suppress(rules)
+    program = " ".join(argv)
+    text = {
+        "text": lambda: fmt.format_text(checker.report, program),
+        "json": lambda: fmt.format_json(checker.report, program, result.returncode),
+        "sarif": lambda: fmt.format_sarif(checker.report, program, result.returncode),
+    }[args.format]()
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stderr.write(text)
+    found = bool(checker.report.findings)
+    return args.error_exitcode if found and args.error_exitcode is not None else result.returncode
 
 
 def report(result: RunResult, program: str) -> None:
@@ -305,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.subcommand == "run":
             return run_program(args.root, [args.program, *args.args], args)
+        if args.subcommand == "check":
+            return check_program(args.root, [args.program, *args.args], args)
         if args.subcommand == "demo":
             return demo(args)
         if args.subcommand == "shell":
@@ -317,18 +384,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nommu: interrupted", file=sys.stderr)
         return 130
-    except Exception:
-        return internal_error()
+    except Exception as exc:  # the last line of defence: never a raw traceback
+        return internal_error(exc)
 
 
-def internal_error() -> int:
+def internal_error(exc: BaseException) -> int:
+    """The last line of defence: a bug in nommu gets a report, never a bare traceback."""
     import traceback
 
-    print("nommu internal error: this is a bug in nommu, not in your program.", file=sys.stderr)
-    print("Please report it with the command line and the program. Details:", file=sys.stderr)
-    tb = traceback.format_exc().rstrip().splitlines()
-    for line in tb[-8:]:
-        print(f"  {line}", file=sys.stderr)
+    from nommu.kernel.errors import InternalError
+
+    lines = ["nommu internal error: this is a bug in nommu, not in your program."]
+    if isinstance(exc, InternalError):
+        lines.append(f"  while running: {exc.where}")
+        exc = exc.cause
+    lines.append(f"  error: {type(exc).__name__}: {exc}")
+    lines.append("  Please report it with the command line, the program and these lines:")
+    frames = traceback.extract_tb(exc.__traceback__)[-6:]
+    lines += [f"    {f.filename.rsplit('/nommu/', 1)[-1]}:{f.lineno} in {f.name}" for f in frames]
+    print("\n".join(lines), file=sys.stderr)
     return EXIT_INTERNAL
 
 

@@ -75,6 +75,12 @@ GENERAL_REGS = {
     "eip": UC_X86_REG_EIP,
     "eflags": UC_X86_REG_EFLAGS,
 }
+# Unicorn's register array (CPUX86State.regs, QEMU order: eax ecx edx ebx esp
+# ebp esi edi, then r8-r15, then eip), found at run time by machine/cpu.py.
+WINDOW_REGS = (UC_X86_REG_EAX, UC_X86_REG_ECX, UC_X86_REG_EDX, UC_X86_REG_EBX,
+               UC_X86_REG_ESP, UC_X86_REG_EBP, UC_X86_REG_ESI, UC_X86_REG_EDI)
+SYSCALL_WINDOW_INDEX = (0, 3, 1, 2, 6, 7, 5)  # eax (nr), ebx, ecx, edx, esi, edi, ebp
+WINDOW_PC_INDEX = 16
 FRAME_REG = UC_X86_REG_EBP
 FLAGS_REG = UC_X86_REG_EFLAGS
 TLS_REG = UC_X86_REG_GS
@@ -275,3 +281,55 @@ def fault_address(
     except Exception:  # decoding is best effort; the page is right anyway
         pass
     return page
+
+
+# -- call stacks ----------------------------------------------------------------
+# What the stack walker (trace/unwind.py) needs to know about i386 code: a
+# function built with a frame pointer starts `push %ebp; mov %esp,%ebp`, after
+# which [ebp] is the caller's ebp and [ebp+4] the return address; a return
+# address is recognised by the call instruction that ends just before it.
+
+FRAME_PROLOGUE = b"\x55\x89\xe5"  # push %ebp; mov %esp,%ebp
+SAVED_FP_OFFSET = 0
+RETURN_ADDRESS_OFFSET = WORD
+MAX_CALL_LEN = 7
+# Registers a vfork stub keeps its return address in while the stack is shared
+# (musl: %edx, uClibc-ng: %ecx).
+VFORK_RETURN_REGS = (UC_X86_REG_EDX, UC_X86_REG_ECX)
+
+
+def call_before(code: bytes, ret: int) -> tuple[bool, int | None]:
+    """Whether the bytes `code` that end at address `ret` end with a call.
+
+    -> (True, target) for a direct call, (True, None) for an indirect one
+    (through a register or memory), (False, None) otherwise. `code` holds the
+    MAX_CALL_LEN bytes before `ret` (fewer near the start of the code).
+    """
+    n = len(code)
+    if n >= 5 and code[-5] == 0xE8:
+        return True, (ret + int.from_bytes(code[-4:], "little", signed=True)) & 0xFFFFFFFF
+    for length in (2, 3, 4, 6, 7):
+        if n >= length and _indirect_call(code[n - length :]):
+            return True, None
+    return False, None
+
+
+def jump_target(code: bytes, at: int) -> int | None:
+    """Where a `jmp rel32` / `jmp rel8` at address `at` (bytes `code`) goes."""
+    if len(code) >= 5 and code[0] == 0xE9:
+        return (at + 5 + int.from_bytes(code[1:5], "little", signed=True)) & 0xFFFFFFFF
+    if len(code) >= 2 and code[0] == 0xEB:
+        return (at + 2 + int.from_bytes(code[1:2], "little", signed=True)) & 0xFFFFFFFF
+    return None
+
+
+def _indirect_call(insn: bytes) -> bool:
+    """`insn` is exactly one `call *r/m32` (FF /2), with an optional segment prefix."""
+    if insn[0] in (0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65):
+        insn = insn[1:]
+    if len(insn) < 2 or insn[0] != 0xFF or (insn[1] >> 3) & 7 != 2:
+        return False
+    mod, rm = insn[1] >> 6, insn[1] & 7
+    sib = rm == 4 and mod != 3
+    disp = {0: 4 if (rm == 5 or (sib and len(insn) > 2 and insn[2] & 7 == 5)) else 0, 1: 1, 2: 4}
+    return len(insn) == 2 + int(sib) + disp.get(mod, 0)

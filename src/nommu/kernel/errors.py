@@ -31,6 +31,16 @@ class Blocked(Exception):
         self.deadline = deadline
 
 
+class InternalError(Exception):
+    """A bug in nommu itself surfaced while running the guest: where it happened
+    (task, syscall, guest pc) travels with it, for the report."""
+
+    def __init__(self, where: str, cause: BaseException) -> None:
+        super().__init__(f"{where}: {type(cause).__name__}: {cause}")
+        self.where = where
+        self.cause = cause
+
+
 class NommuError(Exception):
     """A problem to tell the user in one line (bad program, bad option).
 

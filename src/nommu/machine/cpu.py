@@ -17,6 +17,7 @@ per-instruction hook or `count=`, which would slow every instruction down.
 from __future__ import annotations
 
 import ctypes
+import os
 import select
 import struct
 import threading
@@ -32,9 +33,11 @@ from unicorn import (
     UC_ERR_INSN_INVALID,
     UC_ERR_READ_UNMAPPED,
     UC_ERR_WRITE_UNMAPPED,
+    UC_HOOK_CODE,
     UC_HOOK_INSN_INVALID,
     UC_HOOK_INTR,
     UC_HOOK_MEM_UNMAPPED,
+    UC_HOOK_MEM_WRITE,
     UC_MEM_FETCH_UNMAPPED,
     UC_MEM_WRITE_UNMAPPED,
     UC_PROT_ALL,
@@ -42,8 +45,10 @@ from unicorn import (
     UcError,
 )
 from unicorn.unicorn_py3.unicorn import (
+    HOOK_CODE_CFUNC,
     HOOK_INSN_INVALID_CFUNC,
     HOOK_INTR_CFUNC,
+    HOOK_MEM_ACCESS_CFUNC,
     HOOK_MEM_INVALID_CFUNC,
     UcContext,
     uclib,
@@ -102,9 +107,68 @@ def disable_memory_exit_checks(uc: Uc) -> bool:
     return False
 
 
+def locate_registers(uc: Uc, regs: Sequence[int]) -> Any:
+    """Unicorn's array of general registers, as a ctypes array, or None.
+
+    Each register access through the library costs a ctypes call (about half
+    a microsecond), which on the syscall path is most of the cost of a
+    crossing. The registers live in an array inside Unicorn's CPU state
+    (CPUX86State.regs, 64-bit slots, then EIP), reachable from the engine's
+    `struct uc_struct`. It is found by giving the registers unmistakable
+    values and searching the memory behind the pointers in the engine struct
+    (read through /proc/self/mem, so a wrong guess cannot crash), then
+    checked by writing through it and reading back through the library.
+    If anything does not match, None: the library calls are used instead.
+    """
+    try:
+        marks = [0x13579BD1 + 0x1111 * i for i in range(len(regs))]
+        for reg, mark in zip(regs, marks, strict=True):
+            uc.reg_write(reg, mark)
+        pattern = struct.pack(f"<{len(marks)}Q", *marks)
+        fd = os.open("/proc/self/mem", os.O_RDONLY)
+        try:
+            address = _search(fd, uc._uch.value, pattern)
+        finally:
+            os.close(fd)
+        if address is None:
+            return None
+        window = (ctypes.c_uint64 * (len(regs) + 9)).from_address(address)
+        window[0] = 0x2468ACE0
+        ok = uc.reg_read(regs[0]) == 0x2468ACE0
+        for reg in regs:
+            uc.reg_write(reg, 0)
+        return window if ok else None
+    except (OSError, ValueError, UcError):
+        return None
+
+
+def _search(fd: int, base: int, pattern: bytes) -> int | None:
+    engine = os.pread(fd, 4096, base)
+    for off in range(0, len(engine), 8):
+        (ptr,) = struct.unpack_from("<Q", engine, off)
+        if not 0x10000 <= ptr < 0x7FFFFFFFFFFF:
+            continue
+        try:
+            blob = os.pread(fd, 1 << 18, ptr)
+        except OSError:
+            continue
+        at = blob.find(pattern)
+        if at >= 0 and at % 8 == 0:
+            return int(ptr + at)
+    return None
+
+
 # target_page_size, target_page_align, qemu_host_page_size, qemu_real_host_page_size
 _UC_PAGE_FIELDS = struct.Struct("<IIQQ")
 _UC_SCAN_BYTES = 16384
+
+
+@dataclass(frozen=True, slots=True)
+class WatchHook:
+    """An installed watch hook (`Cpu.add_write_hook`, `add_code_hook`)."""
+
+    handle: Any  # the Unicorn hook handle
+    thunk: Any  # the ctypes callback, kept alive while the hook exists
 
 
 class CpuHalt(Exception):
@@ -130,6 +194,13 @@ class Cpu:
         self._h = self.uc._uch
         self.uc.mem_map_ptr(ram.base, ram.size, UC_PROT_ALL, ram.host_address)
         self.precise_stops = disable_memory_exit_checks(self.uc)
+        # Where the syscall registers are: indices into `window` (Unicorn's own
+        # register array) when it was found, else into the batch-read array.
+        self.window = locate_registers(self.uc, arch.WINDOW_REGS)
+        self.syscall_index: tuple[int, ...] = (
+            arch.SYSCALL_WINDOW_INDEX if self.window is not None
+            else tuple(range(len(arch.SYSCALL_REGS))))
+        self.pc_index = arch.WINDOW_PC_INDEX
         n = len(arch.SYSCALL_REGS)
         self._ids = (ctypes.c_int * n)(*arch.SYSCALL_REGS)
         self.sysregs = (ctypes.c_uint32 * n)()
@@ -152,26 +223,40 @@ class Cpu:
     # -- hooks ---------------------------------------------------------------
 
     def _install_hooks(self) -> None:
-        # The syscall path runs for every syscall: everything it touches is a
-        # local of this closure, and the Unicorn handle is passed as the
-        # ready-made ctypes object rather than converted from an int.
-        read_batch = uclib.uc_reg_read_batch
-        reg_write = uclib.uc_reg_write
+        # The syscall path runs for every syscall. With the register window
+        # (`locate_registers`) the arguments are read and the result written
+        # straight in Unicorn's CPU state, without a single call into the
+        # library; otherwise one uc_reg_read_batch and one uc_reg_write.
         emu_stop = uclib.uc_emu_stop
         h = self._h
-        ids, ptrs, regs, n = self._ids, self._ptrs, self.sysregs, len(self._ids)
-        result, result_ref = self._result, self._result_ref
-        result_reg = self.arch.RESULT_REG
         trapno = self.arch.SYSCALL_TRAP
+        window = self.window
+
+        if window is not None:
+            result_index = self.syscall_index[0]
+
+            def syscall(_h: int) -> None:
+                value = self.on_syscall(window)
+                if value is not None:
+                    window[result_index] = value
+
+        else:
+            read_batch, reg_write = uclib.uc_reg_read_batch, uclib.uc_reg_write
+            ids, ptrs, regs, n = self._ids, self._ptrs, self.sysregs, len(self._ids)
+            result, result_ref = self._result, self._result_ref
+            result_reg = self.arch.RESULT_REG
+
+            def syscall(_h: int) -> None:
+                read_batch(h, ids, ptrs, n)
+                value = self.on_syscall(regs)
+                if value is not None:
+                    result.value = value
+                    reg_write(h, result_reg, result_ref)
 
         def intr(_handle: int, intno: int, _user: int) -> None:
             try:
                 if intno == trapno:
-                    read_batch(h, ids, ptrs, n)
-                    value = self.on_syscall(regs)
-                    if value is not None:
-                        result.value = value
-                        reg_write(h, result_reg, result_ref)
+                    syscall(_handle)
                 else:
                     self._trap = Stop(StopKind.TRAP, self.pc, trapno=intno)
                     emu_stop(h)
@@ -198,6 +283,52 @@ class Cpu:
         if err:
             raise UcError(err)
         self._callbacks.append(callback)  # keep the thunk alive
+
+    # -- watch hooks: for checkers (`nommu check`); a normal run has none -------
+
+    def add_write_hook(
+        self, begin: int, end: int, callback: Callable[[int, int, int], None]
+    ) -> WatchHook:
+        """Call `callback(address, size, value)` before each guest store to an
+        address in [begin, end). Costs nothing once removed."""
+
+        def on_write(_h: int, _access: int, addr: int, size: int, value: int, _u: int) -> None:
+            self._guarded(callback, addr, size, value)
+
+        return self._watch(UC_HOOK_MEM_WRITE, HOOK_MEM_ACCESS_CFUNC(on_write), begin, end)
+
+    def add_code_hook(self, begin: int, end: int, callback: Callable[[int], None]) -> WatchHook:
+        """Call `callback(address)` before each instruction in [begin, end) runs.
+        Code already translated there is dropped, so that it is translated again
+        with the hook in place."""
+
+        def on_code(_h: int, addr: int, _size: int, _u: int) -> None:
+            self._guarded(callback, addr)
+
+        hook = self._watch(UC_HOOK_CODE, HOOK_CODE_CFUNC(on_code), begin, end)
+        self.flush_code(begin, end)
+        return hook
+
+    def remove_hook(self, hook: WatchHook) -> None:
+        uclib.uc_hook_del(self._h, hook.handle)
+
+    def _watch(self, kind: int, thunk: Any, begin: int, end: int) -> WatchHook:
+        handle = ctypes.c_size_t()
+        err = uclib.uc_hook_add(
+            self._h, ctypes.byref(handle), kind, thunk, None,
+            ctypes.c_uint64(begin), ctypes.c_uint64(end - 1),
+        )  # fmt: skip
+        if err:
+            raise UcError(err)
+        return WatchHook(handle, thunk)
+
+    def _guarded(self, callback: Callable[..., None], *args: int) -> None:
+        """Run a hook callback; an exception stops the CPU and is raised from `run`."""
+        try:
+            callback(*args)
+        except BaseException as exc:
+            self._pending = exc
+            uclib.uc_emu_stop(self._h)
 
     # -- running -------------------------------------------------------------
 
@@ -245,6 +376,8 @@ class Cpu:
 
     @property
     def pc(self) -> int:
+        if self.window is not None:
+            return int(self.window[self.pc_index]) & 0xFFFFFFFF
         value: int = self.uc.reg_read(self.arch.PC_REG)
         return value
 

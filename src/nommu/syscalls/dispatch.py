@@ -17,12 +17,13 @@ With `--strace` a tracing variant wraps the same steps.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nommu.abi.errno import Errno
 from nommu.arch.i386_syscalls import SYSCALL_NAMES, SYSCALL_NUMBERS
-from nommu.kernel.errors import Blocked, SyscallError
+from nommu.kernel.errors import Blocked, InternalError, SyscallError
 from nommu.kernel.signal import deliver
 from nommu.kernel.task import TaskState
 from nommu.syscalls.table import Syscall, build_table
@@ -41,32 +42,37 @@ def unknown_syscall(k: Kernel, t: Task, nr: int) -> int:
 
 
 def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
-    """The function the CPU calls with the syscall registers (number first)."""
+    """The function the CPU calls with its syscall registers.
+
+    `regs` is indexed by `k.cpu.syscall_index` (number, then the six argument
+    registers): each row gets a prebuilt getter that picks exactly its
+    arguments in one C call."""
     table = build_table(SYSCALL_NUMBERS)
-    # (handler, index one past the last argument register) per syscall number
-    fast: list[tuple[Callable[..., int | None], int] | None] = [
-        (row.handler, row.nargs + 1) if row is not None else None for row in table
-    ]
+    index = k.cpu.syscall_index
+    nr_at = index[0]
+    fast = [None if row is None else (row.handler, _getter(index, row.nargs)) for row in table]
     size = len(table)
     cpu = k.cpu
     RUNNABLE = TaskState.RUNNABLE
 
     def dispatch(regs: Any) -> int | None:
         t = k.current
-        nr = regs[0]
+        nr = regs[nr_at]
         entry = fast[nr] if nr < size else None
         if entry is None:
             return unknown_syscall(k, t, nr)  # type: ignore[arg-type]
         if k.tracer is not None:
-            return k.tracer.dispatch(k, t, table[nr], regs)  # type: ignore[arg-type]
-        handler, end = entry
+            return k.tracer.dispatch(k, t, table[nr], syscall_args(regs, index))  # type: ignore
+        handler, args = entry
         try:
-            result = handler(k, t, *regs[1:end]) if end > 1 else handler(k, t)
+            result = handler(k, t, *args(regs)) if args else handler(k, t)
         except SyscallError as err:
             result = -err.errno
         except Blocked as b:
-            block(k, t, b)  # type: ignore[arg-type]
+            block(k, t, b, nr)  # type: ignore[arg-type]
             return None
+        except Exception as exc:  # a kernel bug, never an errno: stop and report it
+            raise internal_error(k, t, nr, exc) from exc  # type: ignore[arg-type]
         if t.restart:  # type: ignore[union-attr]
             t.restart = False  # type: ignore[union-attr]  # a re-executed syscall has finished
         if t.state is not RUNNABLE or k.current is not t or cpu.preempt:  # type: ignore[union-attr]
@@ -79,6 +85,29 @@ def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
     return dispatch
 
 
+def _getter(index: tuple[int, ...], nargs: int) -> Callable[[Any], tuple[int, ...]] | None:
+    """A function returning the `nargs` argument registers as a tuple, or None
+    for no arguments. (In 32-bit mode the upper half of Unicorn's 64-bit
+    register slots is always zero, so no masking is needed.)"""
+    if nargs == 0:
+        return None
+    if nargs == 1:
+        i = index[1]
+        return lambda regs: (regs[i],)
+    return operator.itemgetter(*index[1 : nargs + 1])
+
+
+def syscall_args(regs: Any, index: tuple[int, ...]) -> list[int]:
+    """Number and the six argument registers, in ABI order (for the tracer)."""
+    return [regs[i] & 0xFFFFFFFF for i in index]
+
+
+def internal_error(k: Kernel, t: Task, nr: int, exc: Exception) -> InternalError:
+    name = SYSCALL_NAMES.get(nr, "?")
+    where = f"pid {t.pid} ({t.comm}), syscall {name} ({nr}), pc {k.cpu.pc:#010x}"
+    return InternalError(where, exc)
+
+
 def signal_on_return(k: Kernel, t: Task, result: int | None) -> None:
     """A signal is deliverable as the syscall returns: set the result, enter the handler."""
     if result is not None:
@@ -89,10 +118,10 @@ def signal_on_return(k: Kernel, t: Task, result: int | None) -> None:
         k.cpu.stop()
 
 
-def block(k: Kernel, t: Task, b: Blocked) -> None:
+def block(k: Kernel, t: Task, b: Blocked, nr: int) -> None:
     """Park `t` on the channel and arrange for the syscall to run again."""
     t.restart = True
-    t.blocked_nr = k.cpu.sysregs[0]
+    t.blocked_nr = nr
     if not t.pending & ~t.sigmask:  # a deliverable signal interrupts it before it sleeps
         k.sched.sleep(t, b.channel, b.deadline)
     k.cpu.stop()

@@ -22,6 +22,7 @@ from nommu.abi import flags as F
 from nommu.abi import structs as S
 from nommu.abi.errno import Errno
 from nommu.abi.signals import signal_name
+from nommu.arch.i386_syscalls import SYSCALL_NUMBERS
 from nommu.kernel.errors import SyscallError
 from nommu.syscalls.dispatch import block, call, signal_on_return
 from nommu.syscalls.table import Syscall
@@ -174,7 +175,7 @@ class Strace(EventSink):
             if t.tid not in self._unfinished:
                 self._unfinished.add(t.tid)
                 self.line(t, f"{row.name}({', '.join(before)}) <unfinished ...>")
-            block(k, t, blocked)
+            block(k, t, blocked, SYSCALL_NUMBERS[row.name])
             return None
         t.restart = False
         resumed = t.tid in self._unfinished

@@ -53,6 +53,10 @@ class Workload:
     unit: str = ""  # name of one operation
     show_rate: bool = False  # print operations/s instead of time per operation
     target: float | None = None  # minimum nommu/qemu speed ratio, from the issues
+    nommu_args: tuple[str, ...] = ()  # machine options for nommu and the API (e.g. --mmu)
+    net_base: str | None = None  # workload whose time is subtracted (default: startup)
+    baseline: str | None = None  # judge nommu against this workload's nommu, not qemu
+    group: str = ""  # --only GROUP selects every workload of the group
 
     def argv(self, quick: bool) -> tuple[str, ...]:
         return self.quick_args if quick else self.args
@@ -64,6 +68,7 @@ class Workload:
 
 
 WORDS_PER_PASS = (4 << 20) // 4
+FORK_MACHINE = ("--mmu", "--mem", "160M")  # room for a 64 MiB process and its page tables
 WORKLOADS = [
     Workload("startup", "exitcode", ("0",), ("0",), "start and exit the smallest program", r"^$"),
     Workload(
@@ -110,6 +115,35 @@ WORKLOADS = [
         what="futex wait/wake round trips between two threads",
         expect=r"futex_pingpong: \d+ round trips ok",
         ops_arg=0, unit="rt", show_rate=True, target=0.2,
+    ),
+    Workload(
+        "cpu-mmu", "cpuloop", ("260000000",), ("50000000",),
+        what="the cpu workload under --mmu (every access through the TLB)",
+        expect=r"cpuloop: \d+ iterations, result [0-9a-f]{8}",
+        ops_arg=0, unit="iter", target=0.7, baseline="cpu", group="mmu",
+        nommu_args=("--mmu",),
+    ),
+    *(
+        w
+        for mib in (1, 16, 64)
+        for w in (
+            Workload(
+                f"setup-{mib}M", "fork_big", (str(mib), "0"), (str(mib), "0"),
+                what=f"fork_big's set-up alone: allocate and touch {mib} MiB, no fork",
+                expect=r"fork_big: 0 fork cycles", group="mmu", nommu_args=FORK_MACHINE,
+            ),
+            *(
+                Workload(
+                    f"{call}-{mib}M", "fork_big", (str(mib), "300", call), (str(mib), "40", call),
+                    what=f"{call} + _exit + waitpid cycles of a {mib} MiB process, under --mmu"
+                    + (" (copy-on-write)" if call == "fork" else " (nothing copied)"),
+                    expect=rf"fork_big: \d+ {call} cycles of a {mib} MiB process, 0 wrong",
+                    ops_arg=1, unit="cycle", show_rate=True, net_base=f"setup-{mib}M",
+                    group="mmu", nommu_args=FORK_MACHINE,
+                )
+                for call in ("fork", "vfork")
+            ),
+        )
     ),
 ]  # fmt: skip
 
@@ -189,12 +223,13 @@ def command(runner: str, w: Workload, quick: bool, root: str, nommu: list[str]) 
         return [*prefix, f"./{w.program}", *args]
     args = ["/exitcode" if a == EXITCODE else a for a in args]
     if runner == "nommu":
-        return [*nommu, "run", "--no-hints", "--root", root, f"/{w.program}", *args]
+        return [*nommu, "run", "--no-hints", *w.nommu_args, "--root", root, f"/{w.program}", *args]
     return [
         sys.executable,
         str(Path(__file__).resolve()),
         "--api-worker",
         root,
+        *w.nommu_args,
         f"/{w.program}",
         *args,
     ]
@@ -233,13 +268,30 @@ def api_report(status: int, out: str, err: str) -> tuple[int, str, str, float]:
     return rep["returncode"], rep["stdout"], rep["stderr"], rep["seconds"]
 
 
+def machine_options(args: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """A workload's nommu_args (--mmu, --mem SIZE) as Machine keywords, and the argv after."""
+    options: dict[str, Any] = {}
+    while args and args[0].startswith("--"):
+        if args[0] == "--mmu":
+            options["mmu"] = True
+            args = args[1:]
+        elif args[0] == "--mem":
+            options["mem"] = args[1]
+            args = args[2:]
+        else:
+            raise SystemExit(f"bench: api worker: unknown machine option {args[0]}")
+    return options, args
+
+
 def api_worker(root: str, argv: list[str]) -> int:
-    """Runs argv once in this process through the API and prints a JSON report."""
+    """Runs argv (after any machine options) once in this process through the API
+    and prints a JSON report."""
     from nommu.api import Machine  # imported before the clock starts
 
+    options, argv = machine_options(argv)
     try:
         start = time.perf_counter()
-        res = Machine(root=root, hints=False).run(argv, capture=True)
+        res = Machine(root=root, hints=False, **options).run(argv, capture=True)
         seconds = time.perf_counter() - start
     except Exception as err:  # reported; the bench keeps going
         print(json.dumps({"exception": f"{type(err).__name__}: {err}"}))
@@ -348,9 +400,17 @@ def git_describe() -> str | None:
 
 
 def analyse(
-    w: Workload, ms: dict[str, Measure], startup: dict[str, Measure] | None, quick: bool
+    w: Workload,
+    ms: dict[str, Measure],
+    startup: dict[str, Measure] | None,
+    quick: bool,
+    baseline: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Per-runner net time and per-op cost, and the nommu/qemu ratios and target status."""
+    """Per-runner net time and per-op cost, and the nommu/qemu ratios and target status.
+
+    `startup` is what is subtracted for the net time (the startup row, or the
+    workload's net_base). With a `baseline` (another workload's result) the
+    target judges nommu against that workload's nommu instead of against qemu."""
     ops = w.ops(quick)
     runners: dict[str, Any] = {}
     for r, m in ms.items():
@@ -378,10 +438,19 @@ def analyse(
     res["api_ratio"] = ratio(runners, "best", "api")
     res["net_ratio"] = ratio(runners, "net", "nommu")
     judged = res["net_ratio"] if res["net_ratio"] is not None else res["ratio"]
+    if baseline is not None:
+        res["baseline"] = w.baseline
+        judged = res["baseline_ratio"] = speed_vs(baseline["runners"], runners)
     res["judged_ratio"] = judged
     if w.target is not None:
         res["status"] = "n/a" if judged is None else "PASS" if judged >= w.target else "MISS"
     return res
+
+
+def speed_vs(base: dict[str, Any], runners: dict[str, Any]) -> float | None:
+    """nommu's speed here relative to nommu's in the baseline workload (net times)."""
+    b, n = base.get("nommu", {}).get("net"), runners.get("nommu", {}).get("net")
+    return b / n if b and n else None
 
 
 def ratio(runners: dict[str, Any], key: str, who: str) -> float | None:
@@ -455,7 +524,8 @@ def print_table(
             else:
                 cells.append(fmt_time(e["best"]))
         cells += [fmt_ratio(res["ratio"]), fmt_ratio(res["net_ratio"]), fmt_per_op(res, w)]
-        cells.append(f">={w.target:g}x {res['status']}" if w.target is not None else "")
+        vs = f" of {w.baseline}" if w.baseline else ""
+        cells.append(f">={w.target:g}x{vs} {res['status']}" if w.target is not None else "")
         rows.append(cells)
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     print(
@@ -501,7 +571,7 @@ def plot(results: dict[str, Any], path: Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    names = [n for n, r in results.items() if r["judged_ratio"]]
+    names = [n for n, r in results.items() if r.get("judged_ratio") and not r.get("baseline")]
     if not names:
         return None
     vals = [results[n]["judged_ratio"] for n in names]
@@ -579,14 +649,78 @@ def selected(only: str | None) -> list[Workload]:
     if not only:
         return WORKLOADS
     names = {n.strip() for n in only.split(",") if n.strip()}
-    unknown = names - {w.name for w in WORKLOADS}
+    groups = {w.group for w in WORKLOADS if w.group}
+    unknown = names - {w.name for w in WORKLOADS} - groups - {"check"}
     if unknown:
         sys.exit(
             f"bench: unknown workload(s) {', '.join(sorted(unknown))}; "
-            f"choose from {', '.join(w.name for w in WORKLOADS)}"
+            f"choose from {', '.join(w.name for w in WORKLOADS)}, check, "
+            f"or a group: {', '.join(sorted(groups))}"
         )
+    names |= {w.name for w in WORKLOADS if w.group in names}
+    # what the chosen ones are measured against comes too
+    names |= {dep for w in WORKLOADS if w.name in names for dep in (w.net_base, w.baseline) if dep}
     # startup is always measured: the per-op columns subtract it
     return [w for w in WORKLOADS if w.name in names or w.name == "startup"]
+
+
+# ---------------------------------------------------------------- nommu check
+
+CHECK_LIMIT = 3.0  # `nommu check` may take at most this many times `nommu run` (issue 7)
+
+
+def wants_check(only: str | None) -> bool:
+    return not only or "check" in {n.strip() for n in only.split(",")}
+
+
+def measure_check(opts: argparse.Namespace, root: str) -> dict[str, Any]:
+    """`nommu check` against `nommu run` on the spawn workload (best of --repeat,
+    interleaved): what watching every vfork child costs. Both must succeed with
+    the same output, and check must find nothing in this correct program."""
+    w = next(w for w in WORKLOADS if w.name == "spawn")
+    run_cmd = command("nommu", w, opts.quick, root, opts.nommu_cmd)
+    n = len(opts.nommu_cmd)
+    cmds = {"run": run_cmd, "check": [*run_cmd[:n], "check", *run_cmd[n + 1 :]]}
+    env = os.environ | {"PYTHONPATH": opts.src} if opts.src else None
+    ms = {name: Measure() for name in cmds}
+    for _ in range(opts.repeat):
+        for name, cmd in cmds.items():
+            m = ms[name]
+            got = None if m.error else run_timed(cmd, root, opts.timeout, env)
+            if isinstance(got, str):
+                m.error = got
+            elif got is not None:
+                elapsed, status, out, err = got
+                m.error = failure(status, out, err, w, ms["run"].stdout or None)
+                if name == "check" and "no no-MMU problems found" not in err:
+                    m.error = m.error or f"check reported findings: {explain('', err)}"
+                m.stdout = out
+                if not m.error:
+                    m.times.append(elapsed)
+    run, check = ms["run"].best, ms["check"].best
+    res = {
+        "workload": " ".join(run_cmd[run_cmd.index(root) + 1 :]),
+        "run": run,
+        "check": check,
+        "errors": {k: m.error for k, m in ms.items() if m.error},
+        "ratio": check / run if run and check else None,
+        "limit": CHECK_LIMIT,
+    }
+    res["status"] = "n/a" if res["ratio"] is None else (
+        "PASS" if res["ratio"] <= CHECK_LIMIT else "MISS"
+    )  # fmt: skip
+    print(f"  check    nommu check / run        {fmt_ratio(res['ratio'])}", file=sys.stderr)
+    return res
+
+
+def print_check(res: dict[str, Any]) -> None:
+    print(
+        f"\ncheck: `nommu check` vs `nommu run` on {res['workload']}: "
+        f"{fmt_time(res['check'])} vs {fmt_time(res['run'])} = {fmt_ratio(res['ratio'])} "
+        f"(limit <={res['limit']:g}x) {res['status']}"
+    )
+    for name, err in res["errors"].items():
+        print(f"  {name}: {shorten(err)}")
 
 
 def run_all(workloads: list[Workload], opts: argparse.Namespace, root: str) -> dict[str, Any]:
@@ -595,6 +729,7 @@ def run_all(workloads: list[Workload], opts: argparse.Namespace, root: str) -> d
     runners = [r for r in RUNNERS if not (r == "api" and opts.no_api)]
     results: dict[str, Any] = {}
     startup: dict[str, Measure] | None = None
+    measured: dict[str, dict[str, Measure]] = {}
     for w in workloads:
         ms = {r: Measure() for r in runners}
         for _ in range(opts.repeat):
@@ -606,10 +741,13 @@ def run_all(workloads: list[Workload], opts: argparse.Namespace, root: str) -> d
         for r in runners:
             best, err = ms[r].best, ms[r].error or ""
             shown = f"{best:.3f}s" if best is not None else f"FAILED ({shorten(err, 120)})"
-            print(f"  {w.name:8} {label(r):24} {shown}", file=sys.stderr, flush=True)
+            print(f"  {w.name:9} {label(r):24} {shown}", file=sys.stderr, flush=True)
         if w.name == "startup":
             startup = ms
-        results[w.name] = analyse(w, ms, startup, opts.quick)
+        measured[w.name] = ms
+        base = measured.get(w.net_base, startup) if w.net_base else startup
+        baseline = results.get(w.baseline) if w.baseline else None
+        results[w.name] = analyse(w, ms, base, opts.quick, baseline)
     return results
 
 
@@ -625,7 +763,8 @@ def main(argv: list[str]) -> int:
     if shutil.which("qemu-i386") is None:
         print("bench: qemu-i386 not found; its column will show the error", file=sys.stderr)
     info = machine_info(opts)
-    root = make_root({w.program for w in workloads} | {"exitcode"}, opts.src)
+    extra = {"exitcode", "spawn_chain"} if wants_check(opts.only) else {"exitcode"}
+    root = make_root({w.program for w in workloads} | extra, opts.src)
     try:
         print(
             f"bench: {'quick, ' if opts.quick else ''}{opts.repeat} repeat(s), "
@@ -633,9 +772,13 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         results = run_all(workloads, opts, root)
+        if wants_check(opts.only):
+            results["check"] = measure_check(opts, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print_table(results, workloads, info, not opts.no_api)
+    if "check" in results:
+        print_check(results["check"])
     settings = {
         "quick": opts.quick,
         "repeat": opts.repeat,

@@ -263,18 +263,28 @@ def run_native(guest_root: Path, native_ok: None) -> RunNative:
     return run
 
 
+@pytest.fixture(params=[False, True], ids=["nommu", "mmu"])
+def mmu(request: pytest.FixtureRequest) -> bool:
+    """Whether the machine has an MMU: differential tests run both ways (issue 5:
+    every program that matches a native run without an MMU must match with one)."""
+    return bool(request.param)
+
+
 @pytest.fixture
-def differential(run_nommu: RunNommu, run_native: RunNative) -> Callable[..., RunResult]:
-    """Run argv both ways; assert same stdout and same outcome; return nommu's result."""
+def differential(run_nommu: RunNommu, run_native: RunNative, mmu: bool) -> Callable[..., RunResult]:
+    """Run argv both ways; assert same stdout and same outcome; return nommu's result.
+
+    Parametrized by `mmu`: each test runs once on the no-MMU machine and once
+    with `--mmu`."""
 
     def both(argv: Sequence[str], env: Mapping[str, str] | None = None) -> RunResult:
         native = run_native(argv, env)
-        emulated = run_nommu(argv, env)
+        emulated = run_nommu(argv, env, mmu=mmu)
         assert emulated.stdout.decode(errors="replace") == native.stdout.decode(errors="replace"), (
             f"stdout differs for {argv}"
         )
         assert outcome_of(emulated) == outcome_of(native), (
-            f"{argv}: nommu {outcome_of(emulated)}, native {outcome_of(native)}; "
+            f"{argv} (mmu={mmu}): nommu {outcome_of(emulated)}, native {outcome_of(native)}; "
             f"nommu stderr: {emulated.stderr!r}"
         )
         return emulated

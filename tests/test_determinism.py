@@ -42,7 +42,7 @@ def test_the_seed_decides_the_interleaving(guest_root: Path) -> None:
     traces = {traced(guest_root, ["/threads"], seed)[0] for seed in range(4)}
     assert len(traces) > 1  # different seeds, different (but each correct) schedules
     for seed in range(4):
-        trace, out, status = traced(guest_root, ["/threads"], seed)
+        _trace, out, status = traced(guest_root, ["/threads"], seed)
         assert status == 0 and b"counter=400000" in out
 
 

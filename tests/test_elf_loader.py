@@ -6,9 +6,13 @@ message is one line saying what is wrong; nothing else may escape parse().
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import shutil
 import struct
 import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -514,14 +518,20 @@ def mutate(data: bytes, edits: list[tuple[int, int]]) -> bytes:
 
 HEAD = EHDR_SIZE + 9 * PHDR_SIZE  # the bytes parse looks at in a real binary
 edits = st.lists(st.tuples(st.integers(0, HEAD - 1), st.integers(0, 255)), min_size=1, max_size=8)
-FUZZ = settings(
-    max_examples=300,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+# The CI-sized run: about 5,000 files in all, in about 15 s. The slow run below
+# takes many more (NOMMU_FUZZ_EXAMPLES of each kind, default 10,000).
+SLOW_EXAMPLES = int(os.environ.get("NOMMU_FUZZ_EXAMPLES", "10000"))
 
 
-@FUZZ
+def fuzz(examples: int) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+
+
+@fuzz(1500)
 @given(st.binary(max_size=512))
 @example(b"\x7fELF")
 @example(b"\x7fELF" + bytes(48))
@@ -529,13 +539,13 @@ def test_fuzz_random_bytes(data: bytes) -> None:
     check_parse(data)
 
 
-@FUZZ
+@fuzz(1500)
 @given(st.binary(max_size=460))
 def test_fuzz_random_bytes_with_elf_magic(rest: bytes) -> None:
     check_parse(b"\x7fELF\x01\x01\x01" + rest)
 
 
-@FUZZ
+@fuzz(1200)
 @given(edits, st.integers(min_value=0, max_value=len(HELLO) or 1))
 def test_fuzz_mutated_header(changes: list[tuple[int, int]], cut: int) -> None:
     data = mutate(HELLO, changes)
@@ -549,7 +559,7 @@ phdr_st = st.tuples(
 )
 
 
-@FUZZ
+@fuzz(600)
 @given(
     st.lists(phdr_st, min_size=0, max_size=6),
     st.integers(0, 0xFFFFFFFF) | st.integers(0, 0x3000),
@@ -580,10 +590,73 @@ def test_fuzz_structured_headers(
 
 
 @pytest.mark.slow
-@settings(max_examples=5000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=SLOW_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(edits, st.binary(max_size=256))
 def test_fuzz_mutated_header_many(changes: list[tuple[int, int]], extra: bytes) -> None:
     data = mutate(HELLO, changes)
     check_parse(data)
     check_parse(data[: HEAD + len(extra)])
     check_parse(data[:EHDR_SIZE] + extra)
+
+
+@pytest.mark.slow
+@settings(max_examples=SLOW_EXAMPLES // 8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(phdr_st, min_size=0, max_size=8),
+    st.integers(0, 0xFFFFFFFF) | st.integers(0, 0x3000),
+    st.binary(max_size=512),
+)
+def test_fuzz_structured_headers_many(
+    table: list[tuple[int, ...]], entry: int, tail: bytes
+) -> None:
+    ident = b"\x7fELF\x01\x01\x01" + bytes(9)
+    fields = (3, 3, 1, entry, EHDR_SIZE, 0, 0, EHDR_SIZE, PHDR_SIZE, len(table), 0, 0, 0)
+    ehdr = ident + struct.pack("<HHIIIIIHHHHHH", *fields)
+    check_parse(ehdr + b"".join(struct.pack("<8I", *p) for p in table) + tail)
+
+
+# -- fuzzing the command line: a bad program is one line, never a traceback ---------
+
+
+def run_cli_on(data: bytes) -> tuple[int, str, str]:
+    """`nommu run /bad` (in this process) on a root holding only `data` as /bad."""
+    with tempfile.TemporaryDirectory(prefix="nommu-fuzz-") as root:
+        path = Path(root) / "bad"
+        path.write_bytes(data)
+        path.chmod(0o755)
+        out, err = io.StringIO(), io.StringIO()
+        argv = ["run", "--no-hints", "--mem", "1M", "--timeout", "5", "--max-output", "64K"]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = cli_main([*argv, "--root", root, "/bad"])
+    return status, out.getvalue(), err.getvalue()
+
+
+def check_cli(data: bytes) -> None:
+    """A file the loader refuses: non-zero status, one line on stderr. A file it
+    accepts may run (and crash): still no traceback and no internal error."""
+    try:
+        parse(data)
+        refused_file = False
+    except LoadError:
+        refused_file = True
+    status, out, err = run_cli_on(data)
+    assert "Traceback" not in err
+    assert "internal error" not in err
+    if refused_file:
+        assert status != 0
+        assert out == ""
+        assert len(err.splitlines()) == 1, err
+        assert err.startswith("nommu: /bad: ")
+
+
+@fuzz(150)
+@given(edits, st.integers(min_value=0, max_value=len(HELLO) or 1))
+def test_fuzz_cli_mutated_programs(changes: list[tuple[int, int]], cut: int) -> None:
+    data = mutate(HELLO, changes)
+    check_cli(data if cut > HEAD else data[: max(cut, 1)])
+
+
+@fuzz(100)
+@given(st.binary(max_size=300))
+def test_fuzz_cli_random_files(rest: bytes) -> None:
+    check_cli(b"\x7fELF\x01\x01\x01" + rest)

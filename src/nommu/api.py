@@ -23,15 +23,27 @@ from nommu.kernel import exec as kexec
 from nommu.kernel.errors import NommuError, SyscallError
 from nommu.kernel.files import BytesInput, CapturedOutput, FdEntry, FdTable, HostStream, OpenFile
 from nommu.kernel.kernel import Kernel, KernelConfig
+from nommu.kernel.limits import OutputLimit
 from nommu.kernel.mm import MemoryMap
 from nommu.kernel.sched import Deadlock
 from nommu.kernel.task import FsContext, SigHand, Task, ThreadGroup
+from nommu.trace.check import Checker
+from nommu.trace.memmap import MemmapRecorder
 from nommu.trace.strace import Strace
 
 EXIT_DEADLOCK = 125
+EXIT_TIMEOUT = 124  # as timeout(1) exits
 EXIT_NOT_FOUND = 127
 EXIT_CANNOT_EXEC = 126
 DEFAULT_ENV = {"PATH": "/bin:/usr/bin:/", "HOME": "/", "TERM": "vt100"}
+
+
+def _scaled(text: str) -> int:
+    """'32M', '512K', '1G', '4096' -> bytes (ValueError if it is not a size)."""
+    s = text.strip().upper().removesuffix("B").removesuffix("I")
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(s[-1:], 1)
+    digits = s[:-1] if s[-1:] in "KMG" else s
+    return int(float(digits) * mult)
 
 
 def parse_size(text: str | int) -> int:
@@ -39,16 +51,30 @@ def parse_size(text: str | int) -> int:
     if isinstance(text, int):
         size = text
     else:
-        s = text.strip().upper().removesuffix("B").removesuffix("I")
-        mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(s[-1:], 1)
-        digits = s[:-1] if s[-1:] in "KMG" else s
         try:
-            size = int(float(digits) * mult)
+            size = _scaled(text)
         except ValueError:
             raise NommuError(f"bad memory size {text!r}: use e.g. 8M, 512K, 1G") from None
     if not 1 << 20 <= size <= 3 << 30:
         raise NommuError(f"memory size {size} out of range: between 1M and 3G")
     return size & ~0xFFF
+
+
+def parse_bytes(text: str | int) -> int:
+    """An output size: '1M', '512K' or a byte count (0 allows no output at all)."""
+    try:
+        size = text if isinstance(text, int) else _scaled(text)
+    except ValueError:
+        raise NommuError(f"bad size {text!r}: use e.g. 1M, 64K, 4096") from None
+    if size < 0:
+        raise NommuError(f"size {text!r} is negative")
+    return size
+
+
+def _positive(value: float, option: str) -> float:
+    if not value > 0:
+        raise NommuError(f"{option} must be positive, not {value}")
+    return value
 
 
 @dataclass
@@ -60,6 +86,8 @@ class RunResult:
     stderr: bytes | None = None
     deadlock: list[str] = field(default_factory=list)
     leftover: list[str] = field(default_factory=list)  # tasks still alive at the end
+    timed_out: bool = False  # --timeout ended the run (every task was killed)
+    limits: list[str] = field(default_factory=list)  # limits the run reached, one line each
 
     @property
     def signal(self) -> int | None:
@@ -73,6 +101,8 @@ class RunResult:
     @property
     def returncode(self) -> int:
         """What a shell would report: the exit code, or 128 + the signal."""
+        if self.timed_out:
+            return EXIT_TIMEOUT
         if self.deadlock:
             return EXIT_DEADLOCK
         return 128 + self.signal if self.signal else (self.status >> 8) & 0xFF
@@ -86,7 +116,9 @@ class RunResult:
 
 class Machine:
     """An i386 machine configuration (no MMU unless `mmu=True`); `run` boots it
-    with one program. `vfork_as_fork` makes vfork() behave as fork() (needs an MMU)."""
+    with one program. `vfork_as_fork` makes vfork() behave as fork() (needs an MMU).
+    A `checker` (trace.check.Checker) watches the runs for no-MMU problems and
+    collects them in its `report` (`nommu check`)."""
 
     def __init__(
         self,
@@ -98,6 +130,14 @@ class Machine:
         strace: IO[str] | None = None,
         hints: bool = True,
         stderr: IO[str] | None = None,
+        checker: Checker | None = None,
+        deterministic: bool = False,
+        seed: int = 0,
+        read_only: bool = False,
+        max_procs: int = 4096,
+        max_output: int | str | None = None,
+        timeout: float | None = None,
+        memmap: str | os.PathLike[str] | None = None,
     ) -> None:
         if vfork_as_fork and not mmu:
             raise NommuError("--vfork-as-fork needs --mmu: without an MMU fork() cannot exist")
@@ -110,6 +150,13 @@ class Machine:
         self.strace = strace
         self.hints = hints
         self.stderr = stderr
+        self.checker = checker  # `nommu check`: attached to each run's kernel
+        self.deterministic, self.seed = deterministic, seed
+        self.read_only = read_only  # every change to the root fails with EROFS
+        self.max_procs = int(_positive(max_procs, "--max-procs"))  # tasks at once (EAGAIN beyond)
+        self.max_output = None if max_output is None else parse_bytes(max_output)
+        self.timeout = None if timeout is None else _positive(timeout, "--timeout")
+        self.memmap = memmap  # write the memory map of each run here (trace/memmap.py)
         self.kernel: Kernel | None = None  # the last run's kernel, for inspection
 
     def run(
@@ -128,30 +175,50 @@ class Machine:
             root=self.root,
             mmu=self.mmu,
             vfork_as_fork=self.vfork_as_fork,
+            deterministic=self.deterministic,
+            seed=self.seed,
+            read_only=self.read_only,
+            max_tasks=self.max_procs,
+            max_output=self.max_output,
+            timeout=self.timeout,
             hints=self.hints,
             stderr=err_text or self.stderr or sys.stderr,
         )
         k = Kernel(config)
         self.kernel = k
         out, err = bytearray(), bytearray()
-        stdio = self._stdio(stdin, out if capture else None, err if capture else None)
+        stdio = self._stdio(
+            stdin, out if capture else None, err if capture else None, k.limits.output
+        )
         if self.strace is not None:
-            k.tracer = Strace(self.strace)
-            k.events = k.tracer
+            k.tracer = k.events = Strace(self.strace)
+        if self.checker is not None:
+            self.checker.attach(k)
         environ = dict(DEFAULT_ENV if env is None else env)
-        init = boot(k, list(argv), environ, stdio, cwd)
-        result = _run(k, init)
+        recorder = MemmapRecorder(k, list(argv)) if self.memmap is not None else None
+        try:
+            init = boot(k, list(argv), environ, stdio, cwd)
+            result = _run(k, init)
+        finally:
+            if recorder is not None and self.memmap is not None:
+                recorder.write(self.memmap)
         if capture:
             result.stdout = bytes(out)
             result.stderr = bytes(err) + (err_text.getvalue().encode() if err_text else b"")
         return result
 
     @staticmethod
-    def _stdio(stdin: bytes | None, out: bytearray | None, err: bytearray | None) -> list[OpenFile]:
+    def _stdio(
+        stdin: bytes | None, out: bytearray | None, err: bytearray | None, limit: OutputLimit
+    ) -> list[OpenFile]:
         files: list[OpenFile] = [
             BytesInput(stdin, "stdin") if stdin is not None else HostStream(0, 0, "stdin"),
-            CapturedOutput(out, "stdout") if out is not None else HostStream(1, 1, "stdout"),
-            CapturedOutput(err, "stderr") if err is not None else HostStream(2, 1, "stderr"),
+            CapturedOutput(out, "stdout", limit)
+            if out is not None
+            else HostStream(1, 1, "stdout", limit=limit),
+            CapturedOutput(err, "stderr", limit)
+            if err is not None
+            else HostStream(2, 1, "stderr", limit=limit),
         ]
         return files
 
@@ -209,10 +276,19 @@ def _run(k: Kernel, init: Task) -> RunResult:
     try:
         k.run()
     except Deadlock as dl:
-        deadlock = [f"{t.tid} ({t.comm}): {t.state.name.lower()} in {t.channel}" for t in dl.tasks]
+        if not k.limits.out_of_time():  # (a timeout that found every task asleep)
+            deadlock = [
+                f"{t.tid} ({t.comm}): {t.state.name.lower()} in {t.channel}" for t in dl.tasks
+            ]
     finally:
         k.terminal.detach()
         k.cpu.timer.shutdown()
     leftover = k.kill_leftovers()
     status = init.group.wait_status
-    return RunResult(status if status is not None else 0, deadlock=deadlock, leftover=leftover)
+    return RunResult(
+        status if status is not None else 0,
+        deadlock=deadlock,
+        leftover=leftover,
+        timed_out=k.limits.timed_out,
+        limits=list(k.limits.reached.values()),
+    )

@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("program", metavar="PROGRAM")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
     _check_parser(sub)
+    _compare_parser(sub)
     shell = sub.add_parser(
         "shell",
         help="boot the bundled userland into its shell",
@@ -102,9 +103,21 @@ def _machine_options(
         action="store_true",
         help="with --mmu, make vfork() a fork() (the classic #define vfork fork)",
     )
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="fixed clock, seeded random bytes and scheduling: identical runs and traces",
+    )
+    p.add_argument("--seed", type=int, default=0, help="the seed for --deterministic")
     p.add_argument("--strace", action="store_true", help="print each syscall (to stderr)")
+    p.add_argument(
+        "--memmap",
+        metavar="FILE",
+        help="write a picture of physical memory over the run to FILE (HTML)",
+    )
     p.add_argument("--strace-file", metavar="FILE", help="write the syscall trace to FILE")
     p.add_argument("--no-hints", action="store_true", help="no explanations on stderr")
+    _limit_options(p)
     p.add_argument(
         "-E",
         "--env",
@@ -112,6 +125,34 @@ def _machine_options(
         default=[],
         metavar="VAR=VALUE",
         help="set an environment variable for the guest (repeatable)",
+    )
+
+
+def _limit_options(p: argparse.ArgumentParser) -> None:
+    """Options that keep an untrusted or broken guest in bounds."""
+    p.add_argument(
+        "--read-only",
+        action="store_true",
+        help="the guest may not change the root: every write to it fails with EROFS",
+    )
+    p.add_argument(
+        "--max-procs",
+        type=int,
+        default=4096,
+        metavar="N",
+        help="processes and threads at once; vfork/clone beyond fail with EAGAIN (default 4096)",
+    )
+    p.add_argument(
+        "--max-output",
+        metavar="BYTES",
+        help="bytes the guest may write to stdout and stderr together; writes beyond fail "
+        "with EFBIG and raise SIGXFSZ (like RLIMIT_FSIZE)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="end the run after this much wall-clock time (exit status 124)",
     )
 
 
@@ -137,6 +178,13 @@ def make_machine(root: str, args: argparse.Namespace, checker: Checker | None = 
         mem=args.mem,
         mmu=args.mmu,
         vfork_as_fork=args.vfork_as_fork,
+        deterministic=args.deterministic,
+        seed=args.seed,
+        read_only=args.read_only,
+        max_procs=args.max_procs,
+        max_output=args.max_output,
+        timeout=args.timeout,
+        memmap=args.memmap,
         strace=_trace_stream(args),
         hints=not args.no_hints,
         checker=checker,
@@ -212,8 +260,44 @@ def check_program(root: str, argv: list[str], args: argparse.Namespace) -> int:
     return args.error_exitcode if found and args.error_exitcode is not None else result.returncode
 
 
+# -- nommu compare --------------------------------------------------------------
+
+
+def _compare_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    compare = sub.add_parser(
+        "compare",
+        help="run a program without and with an MMU and show what differs",
+        description="Run PROGRAM twice on the same root, arguments, environment and input "
+        "(stdin, read once): on the no-MMU machine and with --mmu. Prints both exit "
+        "statuses, a diff of the outputs and the first syscall where the traces differ "
+        "(addresses ignored). Exit status 0 if the runs are the same, 1 if not. "
+        "--mmu is implied for the second run; --vfork-as-fork applies to it only.",
+    )
+    _machine_options(compare)
+    compare.add_argument("program", metavar="PROGRAM")
+    compare.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
+
+
+def compare_program(root: str, argv: list[str], args: argparse.Namespace) -> int:
+    """`nommu compare`: the two runs and the report (on stdout)."""
+    from nommu import compare
+
+    without = make_machine(
+        root, argparse.Namespace(**{**vars(args), "mmu": False, "vfork_as_fork": False})
+    )
+    with_mmu = make_machine(root, argparse.Namespace(**{**vars(args), "mmu": True}))
+    stdin = b"" if sys.stdin.isatty() else sys.stdin.buffer.read()
+    result = compare.compare(without, with_mmu, argv, _env(args), stdin)
+    print(compare.report(result))
+    return 1 if result.differences else 0
+
+
 def report(result: RunResult, program: str) -> None:
-    """The shell-style line for a killed guest, and any deadlock or leftovers."""
+    """The shell-style line for a killed guest, and any deadlock, leftovers or limits."""
+    for line in result.limits:
+        print(f"nommu: {line}", file=sys.stderr)
+    if result.timed_out:
+        return
     if result.deadlock:
         print(
             "nommu: deadlock: every task is waiting and nothing can wake any of them:",
@@ -372,6 +456,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_program(args.root, [args.program, *args.args], args)
         if args.subcommand == "check":
             return check_program(args.root, [args.program, *args.args], args)
+        if args.subcommand == "compare":
+            return compare_program(args.root, [args.program, *args.args], args)
         if args.subcommand == "demo":
             return demo(args)
         if args.subcommand == "shell":

@@ -105,4 +105,6 @@ SHELL_DESCRIPTIONS: dict[int, str] = {
     Signal.SIGALRM: "Alarm clock",
     Signal.SIGTERM: "Terminated",
     Signal.SIGSYS: "Bad system call",
+    Signal.SIGXCPU: "CPU time limit exceeded",
+    Signal.SIGXFSZ: "File size limit exceeded",
 }

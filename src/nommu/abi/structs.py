@@ -73,3 +73,57 @@ def pack_statx(s: StatInfo) -> bytes:
     devs = struct.pack("<IIII", s.rdev >> 8, s.rdev & 0xFF, s.dev >> 8, s.dev & 0xFF)
     out = head + times + devs
     return out + bytes(256 - len(out))
+
+
+# SysV shm: struct shmid64_ds (asm-generic/shmbuf.h, 32-bit: 84 bytes) with its
+# struct ipc64_perm (asm-generic/ipcbuf.h; i386's __kernel_mode_t is 16 bits),
+# and the old struct shmid_ds with the 16-bit ipc_perm (linux/shm.h, 48 bytes)
+# that ipc(SHMCTL) uses without IPC_64.
+IPC64_PERM = struct.Struct("<iIIIIH2xH2xII")
+SHMID64_DS = struct.Struct("<iIIIIH2xH2xII" + "IIIIIIIiiIII")
+IPC_PERM_OLD = struct.Struct("<iHHHHHH")
+SHMID_DS_OLD = struct.Struct("<iHHHHHH" + "iiiiHHHHII")
+
+
+def pack_shmid64_ds(
+    key: int,
+    mode: int,
+    seq: int,
+    size: int,
+    times: tuple[int, int, int],
+    pids: tuple[int, int],
+    nattch: int,
+) -> bytes:
+    """IPC_STAT's answer; uid and gid are 0 (root is the only user)."""
+    atime, dtime, ctime = times
+    return SHMID64_DS.pack(
+        key, 0, 0, 0, 0, mode, seq, 0, 0, size, atime, 0, dtime, 0, ctime, 0, *pids, nattch, 0, 0
+    )
+
+
+def pack_shmid_ds_old(
+    key: int,
+    mode: int,
+    seq: int,
+    size: int,
+    times: tuple[int, int, int],
+    pids: tuple[int, int],
+    nattch: int,
+) -> bytes:
+    return SHMID_DS_OLD.pack(
+        key,
+        0,
+        0,
+        0,
+        0,
+        mode,
+        seq,
+        size,
+        *times,
+        pids[0] & 0xFFFF,
+        pids[1] & 0xFFFF,
+        nattch & 0xFFFF,
+        0,
+        0,
+        0,
+    )

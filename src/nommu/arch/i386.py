@@ -77,8 +77,16 @@ GENERAL_REGS = {
 }
 # Unicorn's register array (CPUX86State.regs, QEMU order: eax ecx edx ebx esp
 # ebp esi edi, then r8-r15, then eip), found at run time by machine/cpu.py.
-WINDOW_REGS = (UC_X86_REG_EAX, UC_X86_REG_ECX, UC_X86_REG_EDX, UC_X86_REG_EBX,
-               UC_X86_REG_ESP, UC_X86_REG_EBP, UC_X86_REG_ESI, UC_X86_REG_EDI)
+WINDOW_REGS = (
+    UC_X86_REG_EAX,
+    UC_X86_REG_ECX,
+    UC_X86_REG_EDX,
+    UC_X86_REG_EBX,
+    UC_X86_REG_ESP,
+    UC_X86_REG_EBP,
+    UC_X86_REG_ESI,
+    UC_X86_REG_EDI,
+)
 SYSCALL_WINDOW_INDEX = (0, 3, 1, 2, 6, 7, 5)  # eax (nr), ebx, ecx, edx, esi, edi, ebp
 WINDOW_PC_INDEX = 16
 FRAME_REG = UC_X86_REG_EBP

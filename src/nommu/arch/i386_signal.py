@@ -71,7 +71,9 @@ FLAGS_RESTORED = 0x40DD5  # FIX_EFLAGS: CF PF AF ZF SF TF DF OF RF AC
 
 
 def _retcode(nr: int, pop: bool) -> bytes:
-    return (b"\x58" if pop else b"") + b"\xb8" + nr.to_bytes(4, "little") + b"\xcd\x80"
+    """The 8-byte retcode slot: [popl %eax;] movl $nr, %eax; int $0x80, NUL-padded."""
+    code = (b"\x58" if pop else b"") + b"\xb8" + nr.to_bytes(4, "little") + b"\xcd\x80"
+    return code.ljust(8, b"\0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +123,8 @@ def rt_frame(
         + info.ljust(SIGINFO_SIZE, b"\0")
         + ucontext
         + _retcode(NR_RT_SIGRETURN, False)
-        + b"\0"
     )
+    assert len(data) == size  # a byte more would overwrite the interrupted stack
     return Frame(addr, data, _entry(addr, handler, sig, info_addr, uc_addr))
 
 
@@ -136,9 +138,9 @@ def old_frame(
         struct.pack("<Ii", pretcode, sig)
         + SIGCONTEXT.pack(*context)
         + (mask & 0xFFFFFFFF).to_bytes(4, "little")
-        + _retcode(NR_SIGRETURN, True)
-        + b"\0"
+        + _retcode(NR_SIGRETURN, True)  # 8 bytes: the frame ends exactly at `size`
     )
+    assert len(data) == size
     return Frame(addr, data, _entry(addr, handler, sig, 0, 0))
 
 

@@ -443,6 +443,7 @@ SYSCALL_NUMBERS: dict[str, int] = {
     "landlock_create_ruleset": 444,
     "landlock_add_rule": 445,
     "landlock_restrict_self": 446,
+    "mseal": 462,
 }
 
 SYSCALL_NAMES: dict[int, str] = {nr: name for name, nr in SYSCALL_NUMBERS.items()}

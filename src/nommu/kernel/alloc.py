@@ -15,11 +15,16 @@ partial munmap), which splits it.
 
 Invariant: `_free` and `_used` are disjoint, sorted, and together cover RAM
 exactly; adjacent free runs are always merged.
+
+A `listener` (trace/memmap.py) hears of every change: ("alloc", block),
+("free", the part given back), ("fail", the refused request) and ("retag",
+block).
 """
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from nommu.abi.errno import Errno
@@ -66,6 +71,7 @@ class PhysAllocator:
         self._used: dict[int, Block] = {}
         self._starts: list[int] = []  # sorted keys of _used, for lookups by address
         self.failures: list[AllocFailure] = []
+        self.listener: Callable[[str, Block], None] | None = None
 
     def alloc(self, size: int, owner: int, kind: str) -> Block:
         """A block of `size` bytes (rounded up to pages), or ENOMEM."""
@@ -79,10 +85,14 @@ class PhysAllocator:
                     run.start += size
                     run.size -= size
                 self._add_used(block)
+                if self.listener is not None:
+                    self.listener("alloc", block)
                 return block
         self.failures.append(
             AllocFailure(size, owner, kind, self.free_total(), self.largest_free())
         )
+        if self.listener is not None:
+            self.listener("fail", Block(0, size, owner, kind))
         raise SyscallError(Errno.ENOMEM, f"no contiguous {size} bytes free")
 
     def free(self, block: Block) -> None:
@@ -101,6 +111,8 @@ class PhysAllocator:
         if start + size < block.end:
             self._add_used(Block(start + size, block.end - start - size, block.owner, block.kind))
         self._insert_free(Block(start, size))
+        if self.listener is not None:
+            self.listener("free", Block(start, size, block.owner, block.kind))
 
     def _add_used(self, block: Block) -> None:
         self._used[block.start] = block
@@ -129,6 +141,8 @@ class PhysAllocator:
         block.owner = owner
         if kind is not None:
             block.kind = kind
+        if self.listener is not None:
+            self.listener("retag", block)
 
     # -- inspection ----------------------------------------------------------
 
@@ -145,3 +159,7 @@ class PhysAllocator:
 
     def largest_free(self) -> int:
         return max((r.size for r in self._free), default=0)
+
+    def free_runs(self) -> list[tuple[int, int]]:
+        """(start, size) of every free run, in address order."""
+        return [(r.start, r.size) for r in self._free]

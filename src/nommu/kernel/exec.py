@@ -37,6 +37,7 @@ from nommu.loaders.elf import ElfImage, LoadError, parse
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
     from nommu.kernel.task import Task
+    from nommu.kernel.vfs import Resolved
 
 ARG_MAX = 32 * 4096  # MAX_ARG_PAGES pages of strings: the no-MMU exec limit
 MAX_INTERP_DEPTH = 4  # BINPRM_MAX_RECURSION
@@ -52,22 +53,45 @@ class Program:
 
 
 class ImageCache:
-    """Parsed executables by (host path, inode, size, mtime): parse each ELF once."""
+    """Parsed executables by (host path, inode, size, mtime): parse each ELF once.
 
-    def __init__(self) -> None:
+    The cache holds at most `limit` bytes of files (the oldest go first), so a
+    guest that execs many different files cannot grow nommu without bound."""
+
+    def __init__(self, limit: int = 64 << 20) -> None:
         self._cache: dict[tuple[str, int, int, int], ElfImage] = {}
+        self.limit = limit
 
-    def load(self, host: str, info: os.stat_result, allow_exec: bool) -> ElfImage:
+    def load(self, host: str, info: os.stat_result, allow_exec: bool, fd: int) -> ElfImage:
+        """The image of the file open at `fd` (`host` and `info` identify it)."""
         key = (host, info.st_ino, info.st_size, info.st_mtime_ns)
         image = self._cache.get(key)
         if image is None:
-            with open(host, "rb") as f:
-                data = f.read()
-            image = parse(data, allow_exec=allow_exec)
+            image = parse(read_file(fd, info.st_size), allow_exec=allow_exec)
             self._cache[key] = image
+            self._trim()
         elif image.etype == 2 and not allow_exec:
             parse(image.data)  # raises the ET_EXEC refusal
         return image
+
+    def _trim(self) -> None:
+        while len(self._cache) > 1 and sum(len(i.data) for i in self._cache.values()) > self.limit:
+            del self._cache[next(iter(self._cache))]
+
+
+def read_file(fd: int, size: int) -> bytes:
+    """Up to `size` bytes from the start of the file open at `fd`."""
+    chunks, offset = [], 0
+    try:
+        while offset < size:
+            chunk = os.pread(fd, min(size - offset, 1 << 20), offset)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            offset += len(chunk)
+    except OSError as err:
+        raise SyscallError(from_host(err)) from None
+    return b"".join(chunks)
 
 
 def find_program(k: Kernel, t: Task, path: str, argv: list[bytes], depth: int = 0) -> Program:
@@ -75,18 +99,29 @@ def find_program(k: Kernel, t: Task, path: str, argv: list[bytes], depth: int = 
     if depth > MAX_INTERP_DEPTH:
         raise SyscallError(Errno.ELOOP)
     resolved = k.vfs.resolve_existing(t.fs.cwd, path)
+    if resolved.proc is not None or resolved.device is not None or resolved.shm is not None:
+        raise SyscallError(Errno.EACCES)  # kernel files are not programs
+    fd = k.hostfs.open(resolved, os.O_RDONLY, 0)
     try:
-        info = os.stat(resolved.host)
-    except OSError as err:
-        raise SyscallError(from_host(err)) from None
+        return _load_program(k, t, resolved, fd, path, argv, depth)
+    finally:
+        os.close(fd)
+
+
+def _load_program(
+    k: Kernel, t: Task, resolved: Resolved, fd: int, path: str, argv: list[bytes], depth: int
+) -> Program:
+    """find_program's checks on the open file: permission, size, `#!`, ELF."""
+    info = os.fstat(fd)
     if not st.S_ISREG(info.st_mode) or not info.st_mode & 0o111:
         raise SyscallError(Errno.EACCES)
-    with open(resolved.host, "rb") as f:
-        head = f.read(256)
+    if info.st_size > max(4 * k.ram.size, 64 << 20):
+        raise SyscallError(Errno.ENOMEM, "the program file is larger than the machine")
+    head = read_file(fd, 256)
     if head.startswith(b"#!"):
         return _script(k, t, path, head, argv, depth)
     try:
-        image = k.images.load(resolved.host, info, allow_exec=k.mmu)
+        image = k.images.load(resolved.host, info, allow_exec=k.mmu, fd=fd)
     except LoadError as err:
         k.last_exec_error = f"{resolved.guest}: {err.message}"
         raise SyscallError(err.errno, err.message) from None
@@ -144,7 +179,8 @@ def load_nommu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
     load_base = block.start - image.low if image.is_pie else 0
     mm.start_brk = mm.brk = mm.end_brk = block.end  # zero-size brk (ELF-FDPIC)
     mm.start_stack = stack_block.end
-    k.cpu.flush_code(block.start, block.end)
+    k.cpu.load_code(block.start, block.end, (image, load_base))
+    k.cpu.forget_code(stack_block.start, stack_block.end)
     k.ram.fill(block.start, image.span)
     for seg in image.segments:
         k.ram.write(seg.vaddr + load_base, image.data[seg.offset : seg.offset + seg.filesz])
@@ -201,8 +237,16 @@ def _build_stack(
         (F.AT_EGID, 0),
         (F.AT_SECURE, 0),
     ]
+    # binfmt_elf (MMU) gives AT_RANDOM; binfmt_elf_fdpic (no-MMU) does not
+    random = k.config.random(16) if k.mmu else b""
     layout = stack.build(
-        top, prog.argv, envp, prog.guest_path.encode(), k.arch.PLATFORM.encode(), auxv
+        top,
+        prog.argv,
+        envp,
+        prog.guest_path.encode(),
+        k.arch.PLATFORM.encode(),
+        auxv,
+        random=random,
     )
     k.uspace.write(layout.sp, layout.data)
     return layout.sp

@@ -21,10 +21,14 @@ import stat as st
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
 from nommu.kernel.errors import Blocked, SyscallError
+
+if TYPE_CHECKING:
+    from nommu.kernel.limits import OutputLimit
 
 _DIRENT64 = struct.Struct("<QqHB")  # d_ino, d_off, d_reclen, d_type (then the name)
 POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20  # fmt: skip
@@ -73,8 +77,21 @@ def char_device_stat(major: int, minor: int) -> StatInfo:
     )
 
 
+# What mmap may do with a file on a no-MMU kernel (NOMMU_MAP_* in linux/fs.h):
+# copy its bytes into fresh memory, or map its own memory directly (ramfs,
+# some character devices), and with which protections.
+NOMMU_MAP_COPY = 1
+NOMMU_MAP_DIRECT = 8
+NOMMU_MAP_READ = 16
+NOMMU_MAP_WRITE = 32
+NOMMU_MAP_EXEC = 64
+
+
 class OpenFile:
     """An open file description. Subclasses override what they support."""
+
+    # NOMMU_MAP_* bits; 0 means the file has no mmap method at all (mmap: ENODEV)
+    mmap_capabilities = 0
 
     def __init__(self, flags: int, path: str = "") -> None:
         self.flags = flags
@@ -128,6 +145,11 @@ class OpenFile:
     def truncate(self, length: int) -> None:
         raise SyscallError(Errno.EINVAL)
 
+    def inode(self) -> object:
+        """What identifies the file itself (not this open description): mappings
+        of the same file may share memory."""
+        return self
+
     def release(self) -> None:
         """The last descriptor referring to this description closed."""
 
@@ -142,9 +164,15 @@ def _host_call(fn: Callable[[], object]) -> object:
 class HostFile(OpenFile):
     """A regular file of the guest root, backed by a host descriptor."""
 
+    mmap_capabilities = NOMMU_MAP_COPY  # a disk file: mmap copies it (no direct sharing)
+
     def __init__(self, fd: int, flags: int, path: str) -> None:
         super().__init__(flags, path)
         self.fd = fd
+
+    def inode(self) -> object:
+        info = os.fstat(self.fd)
+        return ("host", info.st_dev, info.st_ino)
 
     def read(self, count: int) -> bytes:
         return _host_call(lambda: os.read(self.fd, count))  # type: ignore[return-value]
@@ -175,6 +203,8 @@ class HostFile(OpenFile):
 
 class HostDirectory(HostFile):
     """A directory of the guest root; getdents64 lists it (with . and ..)."""
+
+    mmap_capabilities = 0
 
     def __init__(self, fd: int, flags: int, path: str) -> None:
         super().__init__(fd, flags, path)
@@ -246,10 +276,18 @@ class HostStream(OpenFile):
     descriptor with select) instead of stalling every other task.
     """
 
-    def __init__(self, fd: int, flags: int, path: str, owns_fd: bool = False) -> None:
+    def __init__(
+        self,
+        fd: int,
+        flags: int,
+        path: str,
+        owns_fd: bool = False,
+        limit: OutputLimit | None = None,
+    ) -> None:
         super().__init__(flags, path)
         self.fd = fd
         self.owns_fd = owns_fd
+        self.limit = limit  # --max-output, shared by every output stream of the run
 
     def release(self) -> None:
         if self.owns_fd:
@@ -264,8 +302,13 @@ class HostStream(OpenFile):
         return _host_call(lambda: os.read(self.fd, count))  # type: ignore[return-value]
 
     def write(self, data: bytes) -> int:
+        if self.limit is not None:
+            data = data[: self.limit.allow(len(data))]
         try:
-            return os.write(self.fd, data)
+            written = os.write(self.fd, data)
+            if self.limit is not None:
+                self.limit.wrote(written)
+            return written
         except BrokenPipeError:
             raise SyscallError(Errno.EPIPE) from None
         except OSError as err:
@@ -303,11 +346,15 @@ class HostReadable:
 class CapturedOutput(OpenFile):
     """Output collected in memory (the Python API's `capture=True`)."""
 
-    def __init__(self, sink: bytearray, path: str) -> None:
+    def __init__(self, sink: bytearray, path: str, limit: OutputLimit | None = None) -> None:
         super().__init__(F.O_WRONLY, path)
         self.sink = sink
+        self.limit = limit  # --max-output, shared by every output stream of the run
 
     def write(self, data: bytes) -> int:
+        if self.limit is not None:
+            data = data[: self.limit.allow(len(data))]
+            self.limit.wrote(len(data))
         self.sink += data
         return len(data)
 
@@ -347,8 +394,16 @@ class DevNull(OpenFile):
 
 
 class DevZero(DevNull):
+    mmap_capabilities = NOMMU_MAP_COPY  # zero_mmap_capabilities: a copy of zeroes
+
     def read(self, count: int) -> bytes:
         return bytes(count)
+
+    def pread(self, count: int, offset: int) -> bytes:
+        return bytes(count)
+
+    def inode(self) -> object:
+        return "/dev/zero"
 
     def stat(self) -> StatInfo:
         return char_device_stat(1, 5)

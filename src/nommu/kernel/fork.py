@@ -66,7 +66,9 @@ def copy_process(k: Kernel, parent: Task, flags: int, new_sp: int, tls: int) -> 
     """A new task from `parent` according to clone `flags` (not yet running)."""
     check_flags(flags)
     if len(k.tasks) >= k.config.max_tasks:
-        raise SyscallError(Errno.EAGAIN)
+        limit = k.config.max_tasks
+        k.limits.note("procs", f"process limit reached: {limit} tasks (--max-procs)")
+        raise SyscallError(Errno.EAGAIN, "too many tasks")
     tid = k.alloc_pid()
     mm = parent.mm.get() if flags & C.CLONE_VM else _copy_mm(k, parent, tid)
     files = parent.files if flags & C.CLONE_FILES else parent.files.copy()
@@ -89,6 +91,7 @@ def copy_process(k: Kernel, parent: Task, flags: int, new_sp: int, tls: int) -> 
     group.tasks.append(child)
     if flags & C.CLONE_SETTLS:
         set_tls(k, child, UserDesc.unpack(k.uspace.read(tls, 16)))
+        child.reload_tls = True
     child.ctx = k.cpu.context_save()  # the parent's registers, as they are now
     child.ctx.reg_write(k.arch.RESULT_REG, 0)  # ...except that clone returns 0 here
     if new_sp:

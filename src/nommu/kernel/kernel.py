@@ -7,6 +7,7 @@ process (the tests do this).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -20,12 +21,17 @@ from nommu.arch import i386
 from nommu.kernel import vm
 from nommu.kernel.alloc import PhysAllocator
 from nommu.kernel.channels import VforkDone
+from nommu.kernel.determinism import SeededRandom, VirtualClock
 from nommu.kernel.exec import ImageCache
 from nommu.kernel.files import FdEntry, FdTable, OpenFile
 from nommu.kernel.futex import futex_wake
-from nommu.kernel.mm import MemoryMap
+from nommu.kernel.hostfs import HostFs
+from nommu.kernel.limits import Limits, OutputLimit
+from nommu.kernel.mm import FileCopies, MemoryMap
 from nommu.kernel.procfs import ProcFs
+from nommu.kernel.ramfs import RamFs
 from nommu.kernel.sched import Scheduler
+from nommu.kernel.shm import SysvShm
 from nommu.kernel.task import Task, TaskState, ThreadGroup
 from nommu.kernel.tty import Terminal
 from nommu.kernel.uaccess import MmuUserMemory, UserMemory
@@ -37,7 +43,7 @@ from nommu.machine.ram import PhysicalRAM
 from nommu.trace.events import EventSink
 
 if TYPE_CHECKING:
-    from nommu.trace.strace import Strace
+    from nommu.trace.events import Tracer
 
 RAM_BASE = 0x40000000  # where physical RAM starts (page 0 stays unmapped: NULL faults)
 
@@ -48,8 +54,13 @@ class KernelConfig:
     root: str = "."
     mmu: bool = False
     hints: bool = True  # one-time explanations on stderr (fork on no-MMU...)
-    max_tasks: int = 4096
+    max_tasks: int = 4096  # tasks (processes and threads) at once: EAGAIN beyond
+    read_only: bool = False  # every change to the root fails with EROFS
+    max_output: int | None = None  # bytes the guest may write to nommu's stdout+stderr
+    timeout: float | None = None  # wall-clock seconds the run may take
     vfork_as_fork: bool = False  # `#define vfork fork`, to see what vfork's sharing changes
+    deterministic: bool = False  # virtual clock, seeded randomness and scheduling
+    seed: int = 0
     random: Callable[[int], bytes] = os.urandom
     clock_realtime: Callable[[], float] = time.time
     clock_monotonic: Callable[[], float] = time.monotonic
@@ -60,6 +71,17 @@ class Kernel:
     """One machine: CPU, RAM, allocator, file system, tasks and scheduler."""
 
     def __init__(self, config: KernelConfig) -> None:
+        self.virtual_clock: VirtualClock | None = None
+        self.seeded: SeededRandom | None = None
+        if config.deterministic:
+            self.virtual_clock, self.seeded = VirtualClock(), SeededRandom(config.seed)
+            config = dataclasses.replace(
+                config,
+                random=self.seeded.bytes,
+                clock_realtime=self.virtual_clock.realtime,
+                clock_monotonic=self.virtual_clock.monotonic,
+            )
+        self.syscall_budget = 0  # deterministic mode: syscalls left in this slice
         self.config = config
         self.arch = i386
         self.mmu = config.mmu
@@ -86,6 +108,11 @@ class Kernel:
             self.arch.install_gdt(self.cpu, self.gdt)
         self._pristine: CpuContext = self.cpu.context_save()
         self.vfs = Vfs(config.root, ProcFs(self))
+        self.hostfs = HostFs(self.vfs.root, config.read_only)
+        self.limits = Limits(self, config.timeout, OutputLimit(config.max_output))
+        self.vfs.shmfs = RamFs(self)  # /dev/shm
+        self.sysv_shm = SysvShm(self)  # shmget/shmat segments
+        self.file_copies = FileCopies(self.alloc)  # read-only file copies mappings share
         self.images = ImageCache()
         self.sched = Scheduler(self, config.clock_monotonic)
         self.tasks: dict[int, Task] = {}
@@ -94,7 +121,7 @@ class Kernel:
         self._next_ino = 1000
         self.current: Task | None = None
         self.init: ThreadGroup | None = None
-        self.tracer: Strace | None = None
+        self.tracer: Tracer | None = None  # sees every syscall (--strace, nommu check)
         self.events: EventSink = EventSink()
         self.hints_given: set[str] = set()
         self.last_exec_error = ""
@@ -217,13 +244,20 @@ class Kernel:
             self.cpu.flush_code(start, end)
         space.code_dirty.clear()
 
-    def load_tls(self, t: Task) -> None:
+    def load_tls(self, t: Task, reload: bool = False) -> None:
+        """Put `t`'s TLS descriptors in the GDT (the one GDT all tasks share).
+
+        The CPU's cached GS base is part of each task's saved registers, so a
+        switch needs no segment reload; only a new thread (its registers are
+        a copy of its creator's) or set_thread_area needs GS loaded again."""
         if t.tls != self._loaded_tls:
             self.ram.write(self.gdt + 8 * self.arch.GDT_ENTRY_TLS_MIN, b"".join(t.tls))
             self._loaded_tls = list(t.tls)
-        gs = self.cpu.reg_read(self.arch.TLS_REG)
-        if gs:
-            self.cpu.reg_write(self.arch.TLS_REG, gs)  # reload the descriptor cache
+        if reload or t.reload_tls:
+            t.reload_tls = False
+            gs = self.cpu.reg_read(self.arch.TLS_REG)
+            if gs:
+                self.cpu.reg_write(self.arch.TLS_REG, gs)  # reload the descriptor cache
 
     # -- files ---------------------------------------------------------------
 
@@ -251,12 +285,15 @@ class Kernel:
         from nommu.kernel.signal import deliver
         from nommu.kernel.traps import handle_stop
 
-        sched, cpu = self.sched, self.cpu
+        sched, cpu, limits = self.sched, self.cpu, self.limits
+        limits.start()
         while not self.finished:
             if self.host_signals:
                 self.terminal.forward_host_signals(self)
                 continue
             t = sched.pick()
+            if limits.out_of_time():
+                break  # --timeout: the caller kills what is left
             if t is None:
                 continue  # a host signal (Ctrl-C) arrived while idle
             self.switch_to(t)
@@ -264,7 +301,7 @@ class Kernel:
                 t.pc = deliver(self, t, t.pc)
                 if not t.alive:
                     continue
-            stop = cpu.run(t.pc, *sched.slice_for(t))
+            stop = cpu.run(t.pc, *limits.clamp(sched.slice_for(t)))
             handle_stop(self, t, stop)
 
     @property

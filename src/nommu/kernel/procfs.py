@@ -21,6 +21,7 @@ from nommu.abi import flags as F
 from nommu.abi.errno import Errno
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.files import OpenFile, StatInfo, dirent
+from nommu.kernel.mm import MAPS_MAYSHARE, MAPS_SHARED, MemoryMap
 from nommu.kernel.task import Task, TaskState, ThreadGroup
 
 if TYPE_CHECKING:
@@ -140,13 +141,18 @@ class ProcFs:
             ("SwapCached", 0),
             ("SwapTotal", 0),
             ("SwapFree", 0),
-            ("Shmem", 0),
+            ("Shmem", self._shmem_pages() * 4),
             ("Mlocked", 0),
             ("LargestFreeBlock", a.largest_free() // 1024),
         ]
         lines = [f"{name + ':':<16}{value:>8} kB" for name, value in rows]
         lines.append(f"{'FreeBlocks:':<16}{free_blocks:>8}")
         return "\n".join(lines) + "\n"
+
+    def _shmem_pages(self) -> int:
+        """Pages of /dev/shm files and SysV segments."""
+        shmfs = self.k.vfs.shmfs
+        return (shmfs.total_pages() if shmfs else 0) + self.k.sysv_shm.total_pages()
 
     def _top_maps(self) -> str:
         """Every block of physical memory (no-MMU's /proc/maps)."""
@@ -179,8 +185,9 @@ class ProcFs:
         lines = []
         for start, end, prot, name in group.leader.mm.areas():
             rwx = "".join(c if prot & bit else "-" for c, bit in (("r", 1), ("w", 2), ("x", 4)))
+            share = "S" if prot & MAPS_SHARED else "s" if prot & MAPS_MAYSHARE else "p"
             tail = f"          {name}" if name else ""
-            lines.append(f"{start:08x}-{end:08x} {rwx}p 00000000 00:00 0{tail}")
+            lines.append(f"{start:08x}-{end:08x} {rwx}{share} 00000000 00:00 0{tail}")
         return "\n".join(lines) + ("\n" if lines else "")
 
     def _pid_cmdline(self, group: ThreadGroup) -> bytes:
@@ -224,10 +231,7 @@ class ProcFs:
     def _pid_status(self, group: ThreadGroup) -> str:
         t = group.leader
         ppid = group.parent.tgid if group.parent else 0
-        kb = {
-            kind: sum(r.size for r in t.mm.regions if r.kind == kind) // 1024
-            for kind in ("image", "stack", "mmap")
-        }
+        kb = _kinds_kb(t.mm)
         lines = [
             f"Name:\t{t.comm}",
             f"Umask:\t{t.fs.umask:04o}",
@@ -236,15 +240,39 @@ class ProcFs:
             f"Pid:\t{group.tgid}",
             f"PPid:\t{ppid}",
             f"Threads:\t{len([x for x in group.tasks if x.alive])}",
-            f"VmSize:\t{t.mm.total() // 1024:>8} kB",
+            f"VmSize:\t{sum(kb.values()):>8} kB",
             f"VmRSS:\t{t.mm.total() // 1024:>8} kB",
-            f"VmData:\t{kb['mmap']:>8} kB",
+            f"VmData:\t{kb['mmap'] + kb['heap']:>8} kB",
             f"VmStk:\t{kb['stack']:>8} kB",
             f"VmExe:\t{kb['image']:>8} kB",
         ]
+        if not self.k.mmu:  # fs/proc/task_nommu.c task_mem
+            mem, shared = _nommu_mem(t.mm)
+            lines += [f"Mem:\t{mem:>8} bytes", f"Slack:\t{t.mm.slack():>8} bytes"]
+            lines.append(f"Shared:\t{shared:>8} bytes")
         if group.vfork_child and t.vfork_done is not None:
             lines.append(f"NommuVforkParent:\t{t.vfork_done.pid}")
         return "\n".join(lines) + "\n"
+
+
+def _kinds_kb(mm: MemoryMap) -> dict[str, int]:
+    """KiB mapped per kind (image, stack, mmap, heap, shm) of a process's memory."""
+    kb = dict.fromkeys(("image", "stack", "mmap", "heap", "shm"), 0)
+    for area in getattr(mm, "vmas", None) or mm.regions:
+        kb[area.kind] = kb.get(area.kind, 0) + (area.end - area.start) // 1024
+    return kb
+
+
+def _nommu_mem(mm: MemoryMap) -> tuple[int, int]:
+    """task_mem's Mem and Shared: memory a process holds alone, and memory it
+    shares (shared mappings, or everything while a vfork child borrows it)."""
+    mem = shared = 0
+    for r in mm.regions:
+        if mm.users > 1 or r.mayshare:
+            shared += r.top - r.start
+        else:
+            mem += r.top - r.start
+    return mem, shared
 
 
 _STATE_NAMES = {"R": "running", "S": "sleeping", "T": "stopped", "Z": "zombie", "X": "dead"}

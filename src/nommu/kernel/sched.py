@@ -177,6 +177,10 @@ class Scheduler:
         timeout = None
         if self._timers:
             timeout = max(0.0, self._timers[0][0] - self.clock())
+        clock = self.k.virtual_clock
+        if clock is not None and not host_fds and self._timers:
+            clock.advance_to(self._timers[0][0])  # virtual time: no real waiting
+            return
         wake = self.k.terminal.wakeup_fd
         ready, _, _ = select.select([*host_fds, *([wake] if wake >= 0 else [])], [], [], timeout)
         for fd in ready:
@@ -191,6 +195,9 @@ class Scheduler:
         Alone with nothing to wait for, a task runs until it makes a syscall
         that changes things. Otherwise its slice ends at its next syscall
         after SLICE, or by force after FORCE_GRACE more if it makes none."""
+        if self.k.seeded is not None:  # deterministic: slices are counted in syscalls
+            self.k.syscall_budget = self.k.seeded.slice_length()
+            return INF, INF
         now = self.clock()
         due = self._timers[0][0] if self._timers else INF
         if self.runqueue or any(isinstance(c, HostReadable) for c in self.sleepers):

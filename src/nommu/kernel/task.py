@@ -115,6 +115,7 @@ class Task:
     clear_child_tid: int = 0
     vfork_done: Task | None = None  # the parent suspended until we exec or exit
     own_stack: bool = False  # created by clone with a new stack pointer
+    reload_tls: bool = False  # GS must be loaded again when it next runs (new thread)
     sigmask: int = 0
     pending: int = 0  # bit (signo - 1) set: signal waiting for delivery
     siginfo: dict[int, bytes] = field(default_factory=dict)  # per pending signal

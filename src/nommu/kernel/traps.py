@@ -36,6 +36,14 @@ def handle_stop(k: Kernel, t: Task, stop: Stop) -> None:
         k.sched.requeue(t)
 
 
+def oom_kill(k: Kernel, t: Task) -> None:
+    """MMU mode: a page fault found no free frame. As Linux's out-of-memory
+    killer does, kill the faulting process (SIGKILL) and say so."""
+    t.mm.out_of_memory = False  # type: ignore[attr-defined]
+    k.limits.note(f"oom:{t.pid}", f"out of memory: killed process {t.pid} ({t.comm})")
+    ksignal.force_signal(k, t, Signal.SIGKILL, ksignal.siginfo(Signal.SIGKILL))
+
+
 def fault_signal(k: Kernel, stop: Stop) -> Signal:
     if stop.kind is StopKind.MEMORY_FAULT:
         return Signal.SIGSEGV
@@ -43,10 +51,18 @@ def fault_signal(k: Kernel, stop: Stop) -> Signal:
     return sig
 
 
-def fault_info(k: Kernel, stop: Stop, sig: int) -> bytes:
-    """The siginfo a fault handler sees: si_code and the faulting address."""
+SEGV_MAPERR, SEGV_ACCERR = 1, 2
+
+
+def fault_info(k: Kernel, t: Task, stop: Stop, sig: int) -> bytes:
+    """The siginfo a fault handler sees: si_code and the faulting address.
+
+    SEGV_ACCERR when the page is mapped but its protection refused the access
+    (MMU mode only: without an MMU nothing in RAM is protected)."""
     if stop.kind is StopKind.MEMORY_FAULT:
-        return ksignal.siginfo(sig, code=1, addr=stop.address)  # SEGV_MAPERR
+        mapped = k.mmu and t.mm.vma_at(stop.address) is not None  # type: ignore[attr-defined]
+        code = SEGV_ACCERR if mapped else SEGV_MAPERR
+        return ksignal.siginfo(sig, code=code, addr=stop.address)
     code = {Signal.SIGFPE: 1, Signal.SIGILL: 2}.get(Signal(sig), ksignal.SI_KERNEL)
     return ksignal.siginfo(sig, code=code, addr=stop.pc)
 
@@ -67,10 +83,13 @@ def exact_fault_address(k: Kernel, t: Task, stop: Stop) -> int:
 def handle_fault(k: Kernel, t: Task, stop: Stop) -> None:
     """A CPU exception in `t`: it becomes a signal, forced on the task."""
     t.pc = stop.pc
+    if getattr(t.mm, "out_of_memory", False):
+        oom_kill(k, t)
+        return
     if stop.kind is StopKind.MEMORY_FAULT:
         stop = dataclasses.replace(stop, address=exact_fault_address(k, t, stop))
     sig = fault_signal(k, stop)
     k.last_fault = (t, stop, sig)
-    ksignal.force_signal(k, t, sig, fault_info(k, stop, sig))
+    ksignal.force_signal(k, t, sig, fault_info(k, t, stop, sig))
     if t.alive and t.state is TaskState.RUNNABLE:
         k.sched.requeue(t)

@@ -48,6 +48,18 @@ class UserMemory:
         except BusError:
             raise SyscallError(Errno.EFAULT) from None
 
+    def span(self, addr: int, count: int) -> int:
+        """How many of `count` bytes at `addr` memory can hold (EFAULT if none).
+
+        A transfer into user memory is cut to this before the kernel makes a
+        buffer for it, so read(fd, buf, 0x7fffffff) costs nommu no more than
+        the RAM behind `buf`, never gigabytes."""
+        if count <= 0:
+            return 0
+        if not self.ram.base <= addr < self.ram.end:
+            raise SyscallError(Errno.EFAULT)
+        return min(count, self.ram.end - addr)
+
     def read_u32(self, addr: int) -> int:
         try:
             return self.ram.read_u32(addr)
@@ -127,6 +139,10 @@ class MmuUserMemory(UserMemory):
         if addr + len(data) > 0x100000000:
             raise SyscallError(Errno.EFAULT)
         self._space().write(addr, data)
+
+    def span(self, addr: int, count: int) -> int:
+        """An address space can hold no more than RAM, nor past 4 GiB."""
+        return max(0, min(count, self.ram.size, 0x100000000 - addr))
 
     def read_u32(self, addr: int) -> int:
         return int.from_bytes(self.read(addr, 4), "little")

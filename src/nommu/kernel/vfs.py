@@ -7,7 +7,8 @@ resolved again from inside the root, so no path the guest can write names a
 host file outside it. A chain of more than 40 symlinks is ELOOP, as in Linux.
 
 Device files (/dev/null, /dev/zero, /dev/urandom...) are provided by the
-kernel, not the host, whatever the root holds.
+kernel, not the host, whatever the root holds, and so is /dev/shm, a RAM
+file system (kernel/ramfs.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from nommu.kernel.errors import SyscallError
 
 if TYPE_CHECKING:
     from nommu.kernel.procfs import ProcFs
+    from nommu.kernel.ramfs import RamFs
 
 MAXSYMLINKS = 40
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/tty")
@@ -36,6 +38,7 @@ class Resolved:
     host: str  # the host path it names (always inside the root; "" for /proc)
     exists: bool
     proc: tuple[str, ...] | None = None  # the path below /proc, for kernel files
+    shm: str | None = None  # the name below /dev/shm ("" for the directory itself)
 
     @property
     def device(self) -> str | None:
@@ -48,6 +51,7 @@ class Vfs:
     def __init__(self, root: str | os.PathLike[str], procfs: ProcFs | None = None) -> None:
         self.root = str(Path(root).resolve())
         self.procfs = procfs
+        self.shmfs: RamFs | None = None  # /dev/shm, when the kernel provides it
 
     def host_path(self, parts: list[str]) -> str:
         return os.path.join(self.root, *parts) if parts else self.root
@@ -96,6 +100,8 @@ class Vfs:
                     raise SyscallError(Errno.ENOTDIR)
                 parts.append(name)
                 continue
+            if not parts and name == "dev" and self.shmfs is not None and _shm_path(todo):
+                return self._resolve_shm(todo[1] if len(todo) == 2 else "", must_be_dir)
             if not parts and name == "dev" and len(todo) == 1 and f"/dev/{todo[0]}" in DEVICES:
                 device = f"/dev/{todo[0]}"  # a kernel device, whether the root has /dev or not
                 return Resolved(device, self.host_path(["dev", todo[0]]), True)
@@ -127,6 +133,13 @@ class Vfs:
             return Resolved("/" + "/".join(parts), "", True, tuple(parts[1:]))
         return Resolved("/" + "/".join(parts), self.host_path(parts), True)
 
+    def _resolve_shm(self, name: str, must_be_dir: bool) -> Resolved:
+        assert self.shmfs is not None
+        exists = name == "" or name in self.shmfs.files
+        if name and exists and must_be_dir:
+            raise SyscallError(Errno.ENOTDIR)
+        return Resolved(f"/dev/shm/{name}".rstrip("/"), "", exists, shm=name)
+
     def resolve_existing(self, cwd: str, path: str, *, follow: bool = True) -> Resolved:
         r = self.resolve(cwd, path, follow=follow)
         if not r.exists and r.device is None:
@@ -134,6 +147,8 @@ class Vfs:
         return r
 
     def is_dir(self, r: Resolved) -> bool:
+        if r.shm is not None:
+            return r.shm == ""
         if r.proc is not None:
             node = self.procfs.node(r.proc) if self.procfs else None
             return node is not None and node.kind == "dir"
@@ -143,3 +158,10 @@ class Vfs:
         """The guest path of a host path inside the root."""
         rel = os.path.relpath(host, self.root)
         return "/" if rel == "." else "/" + rel
+
+
+def _shm_path(todo: list[str]) -> bool:
+    """Whether the components after /dev are "shm" or "shm/NAME"."""
+    if todo[:1] != ["shm"]:
+        return False
+    return len(todo) == 1 or (len(todo) == 2 and todo[1] not in (".", ".."))

@@ -26,13 +26,15 @@ mappings put one physical page in several page tables.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from nommu.abi.errno import Errno
 from nommu.abi.flags import PAGE_SIZE
 from nommu.kernel.alloc import PhysAllocator
 from nommu.kernel.errors import SyscallError
+from nommu.kernel.files import put_file
 from nommu.kernel.mm import MemoryMap
 from nommu.machine.ram import PhysicalRAM
 
@@ -98,6 +100,25 @@ class Frames:
     def get(self, paddr: int) -> None:
         self.refs[paddr] += 1
 
+    def get_many(self, paddrs: Iterable[int]) -> None:
+        """One more reference to each frame (fork: a whole page table at once)."""
+        refs = self.refs
+        for paddr in paddrs:
+            refs[paddr] += 1
+
+    def put_many(self, paddrs: Iterable[int]) -> None:
+        """Drop one reference to each frame, freeing those nobody maps any more."""
+        refs, dead = self.refs, []
+        for paddr in paddrs:
+            n = refs[paddr] - 1
+            if n:
+                refs[paddr] = n
+            else:
+                del refs[paddr]
+                dead.append(paddr)
+        for paddr in dead:
+            self.alloc.free_range(paddr, PAGE_SIZE)
+
     def put(self, paddr: int) -> None:
         n = self.refs[paddr] - 1
         if n:
@@ -105,6 +126,18 @@ class Frames:
         else:
             del self.refs[paddr]
             self.alloc.free_range(paddr, PAGE_SIZE)
+
+
+class Pager(Protocol):
+    """A shared memory object whose own pages a mapping shows (a /dev/shm file, a
+    SysV segment): every mapping of it, in any process, reaches the same frames.
+    `opened`/`closed` count mappings (VMAs), as vm_ops->open/close do."""
+
+    def page(self, index: int) -> int: ...
+
+    def opened(self) -> None: ...
+
+    def closed(self) -> None: ...
 
 
 @dataclass(eq=False, slots=True)
@@ -119,6 +152,7 @@ class Vma:
     shared: bool = False  # MAP_SHARED: fork shares the pages instead of copying them
     file: OpenFile | None = None  # MAP_SHARED file: written back on munmap/msync/exit
     offset: int = 0
+    pager: Pager | None = None  # the shared object whose pages this maps, if any
 
     def split(self, at: int) -> Vma:
         """Cut at `at`: this keeps [start, at), the returned Vma is [at, end)."""
@@ -131,7 +165,12 @@ class Vma:
             self.shared,
             self.file,
             self.offset + (at - self.start),
+            self.pager,
         )
+        if self.pager is not None:
+            self.pager.opened()
+        if self.file is not None:
+            self.file.refs += 1  # each VMA holds its file open (vma->vm_file)
         self.end = at
         return tail
 
@@ -147,6 +186,7 @@ class AddressSpace(MemoryMap):
     pages: dict[int, int] = field(default_factory=dict)  # vpn -> physical address
     cow: set[int] = field(default_factory=set)  # vpns shared copy-on-write
     code_dirty: list[tuple[int, int]] = field(default_factory=list)  # to flush from the JIT
+    out_of_memory: bool = False  # a page fault found no free frame (traps.py: OOM kill)
 
     # -- lookups ---------------------------------------------------------------
 
@@ -164,7 +204,11 @@ class AddressSpace(MemoryMap):
         vma = self.vma_at(vaddr)
         if vma is None or not vma.prot or (access == "write" and not vma.prot & PROT_W):
             return None
-        paddr = self.frame(vaddr, access == "write")
+        try:
+            paddr = self.frame(vaddr, access == "write")
+        except SyscallError:  # no free frame for the page
+            self.out_of_memory = True
+            return None
         perms = TLB_R | TLB_X
         if vma.prot & PROT_W and vpn not in self.cow:
             perms |= TLB_W
@@ -176,9 +220,19 @@ class AddressSpace(MemoryMap):
         vpn = vaddr >> 12
         paddr = self.pages.get(vpn)
         if paddr is None:
-            paddr = self.pages[vpn] = self._frames.new(self.owner)
+            paddr = self.pages[vpn] = self._first_touch(vaddr)
         elif write and vpn in self.cow:
             paddr = self._break_cow(vpn, paddr)
+        return paddr
+
+    def _first_touch(self, vaddr: int) -> int:
+        """A new frame for a page touched for the first time, or the shared
+        object's own page (a reference is taken for this page table)."""
+        vma = self.vma_at(vaddr)
+        if vma is None or vma.pager is None:
+            return self._frames.new(self.owner)
+        paddr = vma.pager.page((vma.offset + vaddr - vma.start) >> 12)
+        self._frames.get(paddr)
         return paddr
 
     def _break_cow(self, vpn: int, paddr: int) -> int:
@@ -204,9 +258,12 @@ class AddressSpace(MemoryMap):
 
     def phys(self, vaddr: int, write: bool, force: bool = False) -> int:
         """Physical address of `vaddr` for a kernel access, or EFAULT. `force`
-        writes through read-only mappings (the loader filling program text)."""
+        writes through read-only mappings (the loader filling program text).
+        As on x86, any protection but PROT_NONE allows reading."""
         vma = self.vma_at(vaddr)
-        if vma is None or (write and not vma.prot & PROT_W and not force):
+        if vma is None:
+            raise SyscallError(Errno.EFAULT)
+        if not force and (not vma.prot or (write and not vma.prot & PROT_W)):
             raise SyscallError(Errno.EFAULT)
         return self.frame(vaddr, write) + (vaddr & (PAGE_SIZE - 1))
 
@@ -250,10 +307,15 @@ class AddressSpace(MemoryMap):
         shared: bool = False,
         file: OpenFile | None = None,
         offset: int = 0,
+        pager: Pager | None = None,
     ) -> Vma:
         """Map [start, end) (page aligned), replacing whatever was there."""
         self.unmap(start, end)
-        vma = Vma(start, end, prot, kind, name, shared, file, offset)
+        vma = Vma(start, end, prot, kind, name, shared, file, offset, pager)
+        if pager is not None:
+            pager.opened()
+        if file is not None:
+            file.refs += 1  # the mapping keeps the file open after close(fd)
         bisect.insort(self.vmas, vma, key=lambda v: v.start)
         if prot & PROT_X:
             self.code_dirty.append((start, end))
@@ -261,11 +323,14 @@ class AddressSpace(MemoryMap):
 
     def unmap(self, start: int, end: int) -> None:
         """Remove every mapping in [start, end), splitting VMAs at the edges."""
+        if start >= end:
+            return
         for vma in self._carve(start, end):
             self.writeback(vma)
             self.vmas.remove(vma)
             for vpn in range(vma.start >> 12, vma.end >> 12):
                 self._drop_page(vpn)
+            _release(vma)
 
     def _drop_page(self, vpn: int) -> None:
         paddr = self.pages.pop(vpn, None)
@@ -321,14 +386,16 @@ class AddressSpace(MemoryMap):
         """mremap that moves: the pages go to `new` (nothing is copied)."""
         vma = self.vma_at(old)
         assert vma is not None
-        prot, kind, name, shared = vma.prot, vma.kind, vma.name, vma.shared
+        prot, kind, name, shared, pager = vma.prot, vma.kind, vma.name, vma.shared, vma.pager
+        offset = vma.offset + old - vma.start
         first, last = old >> 12, (old + old_len) >> 12
         moved = {vpn: self.pages.pop(vpn) for vpn in range(first, last) if vpn in self.pages}
         cow = {vpn for vpn in moved if vpn in self.cow}
         self.cow -= cow
         for v in self._carve(old, old + old_len):
             self.vmas.remove(v)
-        self.map(new, new + new_len, prot, kind, name, shared)
+            _release(v)
+        self.map(new, new + new_len, prot, kind, name, shared, offset=offset, pager=pager)
         delta = (new - old) >> 12
         for vpn, paddr in moved.items():
             self.pages[vpn + delta] = paddr
@@ -364,15 +431,18 @@ class AddressSpace(MemoryMap):
             cmdline=self.cmdline,
         )
         child.vmas = [
-            Vma(v.start, v.end, v.prot, v.kind, v.name, v.shared, v.file, v.offset)
+            Vma(v.start, v.end, v.prot, v.kind, v.name, v.shared, v.file, v.offset, v.pager)
             for v in self.vmas
         ]
+        for v in child.vmas:
+            if v.pager is not None:
+                v.pager.opened()
+            if v.file is not None:
+                v.file.refs += 1
         child.pages = dict(self.pages)
+        self._frames.get_many(self.pages.values())
         shared = {vpn for v in self.vmas if v.shared for vpn in range(v.start >> 12, v.end >> 12)}
-        for vpn, paddr in self.pages.items():
-            self._frames.get(paddr)
-            if vpn not in shared:
-                self.cow.add(vpn)
+        self.cow.update(self.pages.keys() - shared if shared else self.pages.keys())
         child.cow = set(self.cow)
         return child
 
@@ -382,9 +452,10 @@ class AddressSpace(MemoryMap):
             return False
         for vma in self.vmas:
             self.writeback(vma)
-        for paddr in self.pages.values():
-            self._frames.put(paddr)
+        self._frames.put_many(self.pages.values())
         self.pages.clear()
+        for vma in self.vmas:
+            _release(vma)
         self.vmas.clear()
         return True
 
@@ -398,6 +469,14 @@ class AddressSpace(MemoryMap):
 
 
 _KIND_NAMES = {"stack": "[stack]", "heap": "[heap]"}
+
+
+def _release(vma: Vma) -> None:
+    """A VMA is gone: drop what it held (its shared object, its file)."""
+    if vma.pager is not None:
+        vma.pager.closed()
+    if vma.file is not None:
+        put_file(vma.file)
 
 
 # -- the memory syscalls with an MMU (Linux's mm/mmap.c, mm/mprotect.c, mm/mremap.c) --
@@ -415,9 +494,11 @@ def do_mmap(
     flags: int,
     file: OpenFile | None,
     offset: int,
+    pager: Pager | None = None,
 ) -> int:
     """mmap: anywhere free (top-down), at a hint if free, or exactly at `addr`
-    with MAP_FIXED (replacing what was there). Pages come on first touch."""
+    with MAP_FIXED (replacing what was there). Pages come on first touch; with
+    a `pager` (a shared memory object) they are the object's own pages."""
     size = page_up(length)
     if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
         if addr & (PAGE_SIZE - 1) or addr + size > TASK_SIZE:
@@ -429,6 +510,9 @@ def do_mmap(
         start = space.free_area(size, addr)
     shared = flags & 0x0F != MAP_PRIVATE
     name = file.path if file is not None else ""
+    if pager is not None:
+        space.map(start, start + size, prot, "mmap", name, True, None, offset, pager)
+        return start
     space.map(start, start + size, prot, "mmap", name, shared, file if shared else None, offset)
     if file is not None:
         data = file.pread(size, offset)
@@ -467,6 +551,8 @@ def do_mremap(
     vma = space.vma_at(addr)
     if vma is None or addr + old_len > vma.end:
         raise SyscallError(Errno.EFAULT)
+    if not old_len and not vma.shared:  # old_len 0 duplicates shared mappings only
+        raise SyscallError(Errno.EINVAL)
     if flags & MREMAP_FIXED:
         space.move(addr, old_len, new_addr, new_len)
         return new_addr

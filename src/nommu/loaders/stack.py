@@ -1,9 +1,9 @@
 """The initial process stack: what a new program finds at its stack pointer.
 
 From the top of the stack block down (the layout create_elf_fdpic_tables()
-builds):
+builds; with an MMU, binfmt_elf's, which adds 16 random bytes for AT_RANDOM):
 
-    [ execfn string | argv strings | envp strings | platform string ]
+    [ execfn string | argv strings | envp strings | platform string | random ]
     [ padding to 16 bytes ]
     [ auxv pairs ... AT_NULL ] [ envp ... NULL ] [ argv ... NULL ] [ argc ]  <- sp
 
@@ -17,7 +17,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nommu.abi.flags import AT_EXECFN, AT_NULL, AT_PLATFORM
+from nommu.abi.flags import AT_EXECFN, AT_NULL, AT_PLATFORM, AT_RANDOM
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +34,10 @@ def build(
     platform: bytes,
     auxv: Sequence[tuple[int, int]],
     word: int = 4,
+    random: bytes = b"",
 ) -> InitialStack:
-    """Lay out argv, envp and auxv below `top`; return the new sp and the bytes."""
+    """Lay out argv, envp and auxv below `top`; return the new sp and the bytes.
+    Non-empty `random` is copied too and named by AT_RANDOM (glibc needs it)."""
     strings = bytearray()
     addresses: list[int] = []
 
@@ -45,6 +47,7 @@ def build(
         return len(addresses) - 1
 
     # Push in reverse so that, read upwards, the order is execfn, argv, envp, platform.
+    i_random = push(random) if random else -1
     i_platform = push(platform)
     i_env = [push(s) for s in reversed(envp)][::-1]
     i_arg = [push(s) for s in reversed(argv)][::-1]
@@ -54,7 +57,10 @@ def build(
     def at(index: int) -> int:
         return top - addresses[index]
 
-    full_auxv = [*auxv, (AT_EXECFN, at(i_execfn)), (AT_PLATFORM, at(i_platform)), (AT_NULL, 0)]
+    full_auxv = [*auxv, (AT_EXECFN, at(i_execfn)), (AT_PLATFORM, at(i_platform))]
+    if random:
+        full_auxv.append((AT_RANDOM, at(i_random)))
+    full_auxv.append((AT_NULL, 0))
     words = [len(argv), *(at(i) for i in i_arg), 0, *(at(i) for i in i_env), 0]
     for key, value in full_auxv:
         words += [key, value]

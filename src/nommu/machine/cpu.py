@@ -10,6 +10,10 @@ incoming one's. Three things cross from the guest into Python:
 * CPU exceptions (divide error, invalid opcode, general protection...);
 * accesses to addresses with no RAM behind them.
 
+A checker (`nommu check`) may add watch hooks for a while: stores into an
+address range, or execution of one, each a Python call (`add_write_hook`,
+`add_code_hook`, `remove_hook`). A normal run has none.
+
 Time slices end precisely, at syscalls (see `SliceTimer`), never through a
 per-instruction hook or `count=`, which would slow every instruction down.
 """
@@ -198,8 +202,10 @@ class Cpu:
         # register array) when it was found, else into the batch-read array.
         self.window = locate_registers(self.uc, arch.WINDOW_REGS)
         self.syscall_index: tuple[int, ...] = (
-            arch.SYSCALL_WINDOW_INDEX if self.window is not None
-            else tuple(range(len(arch.SYSCALL_REGS))))
+            arch.SYSCALL_WINDOW_INDEX
+            if self.window is not None
+            else tuple(range(len(arch.SYSCALL_REGS)))
+        )
         self.pc_index = arch.WINDOW_PC_INDEX
         n = len(arch.SYSCALL_REGS)
         self._ids = (ctypes.c_int * n)(*arch.SYSCALL_REGS)
@@ -208,6 +214,8 @@ class Cpu:
             *[ctypes.addressof(self.sysregs) + 4 * i for i in range(n)]
         )
         self._result = ctypes.c_uint32()
+        self._scratch = ctypes.c_uint64()
+        self._scratch_ref = ctypes.byref(self._scratch)
         self._result_ref = ctypes.byref(self._result)
         self._pending: BaseException | None = None
         self._trap: Stop | None = None
@@ -216,6 +224,7 @@ class Cpu:
         self.mmu: Any = None  # the MMU, when there is one (it reports page faults)
         self.preempt = False  # the slice is over: stop at the next syscall
         self.timer = SliceTimer(self)
+        self._code: dict[int, tuple[int, object]] = {}  # load_code records: start -> (end, key)
         self._callbacks: list[Any] = []
         self._install_hooks()
         arch.init_cpu(self)
@@ -382,15 +391,23 @@ class Cpu:
         return value
 
     def reg_read(self, reg: int) -> int:
-        value: int = self.uc.reg_read(reg)
-        return value
+        """An integer register, through the library directly (the binding's
+        per-call type dispatch costs several microseconds)."""
+        self._scratch.value = 0
+        err = uclib.uc_reg_read(self._h, reg, self._scratch_ref)
+        if err:
+            raise UcError(err)
+        return int(self._scratch.value)
 
     def reg_write(self, reg: int, value: int) -> None:
-        self.uc.reg_write(reg, value)
+        self._scratch.value = value & 0xFFFFFFFFFFFFFFFF
+        err = uclib.uc_reg_write(self._h, reg, self._scratch_ref)
+        if err:
+            raise UcError(err)
 
     def regs_write(self, values: Sequence[tuple[int, int]]) -> None:
         for reg, value in values:
-            self.uc.reg_write(reg, value)
+            self.reg_write(reg, value)
 
     def context_save(self) -> CpuContext:
         """A new context holding the CPU's current state."""
@@ -407,6 +424,24 @@ class Cpu:
     def flush_code(self, begin: int, end: int) -> None:
         """Forget translated code for [begin, end): that memory holds something new."""
         self.uc.ctl_remove_cache(begin, end)
+        self.forget_code(begin, end)
+
+    def load_code(self, begin: int, end: int, key: object) -> None:
+        """[begin, end) is about to receive program `key`'s bytes. If the same
+        program was last loaded at exactly this place, its translated code is
+        still right and is kept (a vfork+execve loop reloads the same binary
+        at the same address: translating it again would be most of the cost
+        of an exec); otherwise the old translations are dropped."""
+        if self._code.get(begin) == (end, key):
+            return
+        self.flush_code(begin, end)
+        self._code[begin] = (end, key)
+
+    def forget_code(self, begin: int, end: int) -> None:
+        """[begin, end) may be used for something else: no load record survives."""
+        for start, (stop, _) in list(self._code.items()):
+            if start < end and begin < stop:
+                del self._code[start]
 
 
 class SliceTimer:
@@ -440,27 +475,34 @@ class SliceTimer:
         self.wakeup_fd = -1  # nommu's signal wakeup pipe: a Ctrl-C forces a stop
         self._thread: threading.Thread | None = None
         self._quit = False
+        self._active = threading.Event()  # set while the CPU runs a slice
 
     def begin(self, preempt_at: float, force_at: float) -> None:
         self._preempt_at, self._force_at = preempt_at, force_at
         self._forced = False
         self._running = True
+        self._active.set()
         if self._thread is None and (preempt_at != INF or force_at != INF or self.wakeup_fd >= 0):
             self._thread = threading.Thread(target=self._loop, name="nommu-slices", daemon=True)
             self._thread.start()
 
     def end(self) -> None:
         self._running = False
+        self._active.clear()
 
     def shutdown(self) -> None:
         """End the timer thread (the machine is done)."""
         self._quit = True
         self.wakeup_fd = -1
+        self._active.set()
 
     def _loop(self) -> None:
         stop = uclib.uc_emu_stop
         h = self.cpu._h
         while not self._quit:
+            if not self._running:  # between slices (the machine may idle for long)
+                self._active.wait(0.5)
+                continue
             ready: list[int] = []
             fd = self.wakeup_fd
             try:

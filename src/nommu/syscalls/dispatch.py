@@ -82,7 +82,19 @@ def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
             return None
         return None if result is None else result & 0xFFFFFFFF
 
-    return dispatch
+    if k.seeded is None:
+        return dispatch
+    timed = dispatch
+
+    def counted(regs: Any) -> int | None:
+        """Deterministic mode: a slice ends after its number of syscalls."""
+        result = timed(regs)
+        k.syscall_budget -= 1
+        if k.syscall_budget <= 0 and k.sched.runqueue:
+            cpu.stop()
+        return result
+
+    return counted
 
 
 def _getter(index: tuple[int, ...], nargs: int) -> Callable[[Any], tuple[int, ...]] | None:

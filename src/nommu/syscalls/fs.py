@@ -17,6 +17,7 @@ from nommu.abi.errno import Errno, from_host
 from nommu.abi.signals import Signal
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.files import (
+    CapturedOutput,
     DevNull,
     DevRandom,
     DevZero,
@@ -27,6 +28,7 @@ from nommu.kernel.files import (
     StatInfo,
     char_device_stat,
 )
+from nommu.kernel.hostfs import NO_SETID
 from nommu.kernel.pipe import Pipe, PipeEnd
 from nommu.kernel.procfs import open_proc, proc_stat
 from nommu.kernel.signal import send_to_task
@@ -45,6 +47,12 @@ def s32(v: int) -> int:
     """A register value read as a signed int."""
     v &= 0xFFFFFFFF
     return v - (1 << 32) if v & 0x80000000 else v
+
+
+def s64(lo: int, hi: int) -> int:
+    """A 64-bit argument passed in two registers, read as signed."""
+    v = (lo & 0xFFFFFFFF) | ((hi & 0xFFFFFFFF) << 32)
+    return v - (1 << 64) if v & (1 << 63) else v
 
 
 def host(fn: Callable[..., R], *args: object) -> R:
@@ -77,6 +85,8 @@ def open_file(k: Kernel, t: Task, r: Resolved, flags: int, mode: int) -> OpenFil
     """Open a resolved path the way open(2) would."""
     if r.device is not None:
         return _open_device(k, r.device, flags)
+    if r.shm is not None and k.vfs.shmfs is not None:
+        return k.vfs.shmfs.open(r.shm, flags, mode & ~t.fs.umask, r.guest)
     if r.proc is not None:
         if not r.exists:
             raise SyscallError(Errno.EACCES if flags & F.O_CREAT else Errno.ENOENT)
@@ -85,11 +95,9 @@ def open_file(k: Kernel, t: Task, r: Resolved, flags: int, mode: int) -> OpenFil
         raise SyscallError(Errno.EEXIST)
     if not r.exists and not flags & F.O_CREAT:
         raise SyscallError(Errno.ENOENT)
-    if r.exists and flags & F.O_NOFOLLOW and os.path.islink(r.host):
-        raise SyscallError(Errno.ELOOP)
-    fd = host(os.open, r.host, _host_open_flags(flags), mode & ~t.fs.umask & 0o7777)
+    fd = k.hostfs.open(r, _host_open_flags(flags), mode & ~t.fs.umask)
     if st.S_ISDIR(os.fstat(fd).st_mode):
-        if flags & F.O_ACCMODE != F.O_RDONLY or flags & F.O_CREAT:
+        if not flags & F.O_PATH and (flags & F.O_ACCMODE != F.O_RDONLY or flags & F.O_CREAT):
             os.close(fd)
             raise SyscallError(Errno.EISDIR)
         return HostDirectory(fd, flags, r.guest)
@@ -110,6 +118,12 @@ _OPEN_FLAGS = (
 
 
 def _host_open_flags(flags: int) -> int:
+    if flags & F.O_PATH:  # a handle only: the other flags are ignored, as Linux does
+        return (
+            os.O_PATH
+            | (os.O_DIRECTORY if flags & F.O_DIRECTORY else 0)
+            | (os.O_NOFOLLOW if flags & F.O_NOFOLLOW else 0)
+        )
     out = flags & F.O_ACCMODE
     for guest, host_flag in _OPEN_FLAGS:
         if flags & guest:
@@ -125,7 +139,7 @@ def _open_device(k: Kernel, name: str, flags: int) -> OpenFile:
     if name in ("/dev/urandom", "/dev/random"):
         return DevRandom(flags, name, k.config.random)
     if name == "/dev/tty" and os.isatty(0):  # nommu's own terminal is the guest's
-        return HostStream(os.dup(0), flags, name, owns_fd=True)
+        return HostStream(os.dup(0), flags, name, owns_fd=True, limit=k.limits.output)
     raise SyscallError(Errno.ENXIO)  # /dev/tty without a controlling terminal
 
 
@@ -179,7 +193,7 @@ def writable(t: Task, fd: int) -> OpenFile:
 def sys_read(k: Kernel, t: Task, fd: int, buf: int, count: int) -> int:
     f = readable(t, fd)
     k.uspace.read(buf, min(count, 1))  # EFAULT before consuming input
-    data = f.read(min(count, MAX_RW))
+    data = f.read(k.uspace.span(buf, min(count, MAX_RW)))
     k.uspace.write(buf, data)
     return len(data)
 
@@ -198,11 +212,20 @@ def write_all(k: Kernel, t: Task, f: OpenFile, data: bytes) -> int:
         t.io_done = done
         raise
     except SyscallError as err:
+        if done and err.errno in (Errno.EAGAIN, Errno.EFBIG):
+            return done
         if err.errno == Errno.EPIPE:
             send_to_task(k, t, Signal.SIGPIPE)
-        if done and err.errno == Errno.EAGAIN:
-            return done
+        if err.errno == Errno.EFBIG and isinstance(f, HostStream | CapturedOutput):
+            output_limit_reached(k, t)
         raise
+
+
+def output_limit_reached(k: Kernel, t: Task) -> None:
+    """A write past --max-output: SIGXFSZ, as past RLIMIT_FSIZE (see kernel/limits.py)."""
+    send_to_task(k, t, Signal.SIGXFSZ)
+    limit = k.config.max_output
+    k.limits.note("output", f"output limit reached: more than {limit} bytes (--max-output)")
 
 
 @syscall("write", "fd", "buf_in", "size")
@@ -212,10 +235,18 @@ def sys_write(k: Kernel, t: Task, fd: int, buf: int, count: int) -> int:
 
 
 def iovecs(k: Kernel, iov: int, iovcnt: int) -> list[tuple[int, int]]:
+    """The iovec array, with lengths cut so the total is at most MAX_RW (as Linux
+    cuts it) and at most RAM (so nommu never gathers more than RAM could hold)."""
     if iovcnt > 1024:
         raise SyscallError(Errno.EINVAL)
     raw = k.uspace.read(iov, 8 * iovcnt)
-    return [(base, n) for base, n in S.IOVEC.iter_unpack(raw)]
+    budget, vecs = min(MAX_RW, k.ram.size), []
+    for base, n in S.IOVEC.iter_unpack(raw):
+        if n > 0x7FFFFFFF:
+            raise SyscallError(Errno.EINVAL)  # a negative ssize_t
+        vecs.append((base, min(n, budget)))
+        budget -= vecs[-1][1]
+    return vecs
 
 
 @syscall("readv", "fd", "iov_out", "int")
@@ -242,14 +273,22 @@ def sys_writev(k: Kernel, t: Task, fd: int, iov: int, iovcnt: int) -> int:
 
 @syscall("pread64", "fd", "buf_out", "size", "uint", "uint")
 def sys_pread64(k: Kernel, t: Task, fd: int, buf: int, count: int, lo: int, hi: int) -> int:
-    data = readable(t, fd).pread(min(count, MAX_RW), lo | (hi << 32))
+    offset = s64(lo, hi)
+    if offset < 0:
+        raise SyscallError(Errno.EINVAL)
+    f = readable(t, fd)
+    data = f.pread(k.uspace.span(buf, min(count, MAX_RW)), offset)
     k.uspace.write(buf, data)
     return len(data)
 
 
 @syscall("pwrite64", "fd", "buf_in", "size", "uint", "uint")
 def sys_pwrite64(k: Kernel, t: Task, fd: int, buf: int, count: int, lo: int, hi: int) -> int:
-    return writable(t, fd).pwrite(k.uspace.read(buf, min(count, MAX_RW)), lo | (hi << 32))
+    offset = s64(lo, hi)
+    if offset < 0:
+        raise SyscallError(Errno.EINVAL)
+    f = writable(t, fd)
+    return f.pwrite(k.uspace.read(buf, min(count, MAX_RW)), offset)
 
 
 @syscall("lseek", "fd", "int", "whence")
@@ -270,10 +309,57 @@ def sys_llseek(k: Kernel, t: Task, fd: int, hi: int, lo: int, result: int, whenc
     return 0
 
 
+def do_sendfile(
+    k: Kernel, t: Task, out_fd: int, in_fd: int, offp: int, count: int, size: int
+) -> int:
+    """sendfile: copy up to `count` bytes from a seekable `in_fd` to `out_fd`.
+
+    The input is read with pread and its offset (`*offp`, a `size`-byte
+    integer, or else the file position) advances only by what was written,
+    so a write that blocks re-reads the same bytes when the call is retried."""
+    src, dst = readable(t, in_fd), writable(t, out_fd)
+    pos = int.from_bytes(k.uspace.read(offp, size), "little", signed=True) if offp else -1
+    if offp and pos < 0:
+        raise SyscallError(Errno.EINVAL)
+    start = pos if offp else src.lseek(0, F.SEEK_CUR)
+    data = src.pread(min(count, MAX_RW, k.ram.size), start)
+    done = write_all(k, t, dst, data) if data else 0
+    if offp:
+        k.uspace.write(offp, (start + done).to_bytes(size, "little"))
+    else:
+        src.lseek(start + done, F.SEEK_SET)
+    return done
+
+
+@syscall("sendfile64", "fd", "fd", "ptr", "size")
+def sys_sendfile64(k: Kernel, t: Task, out_fd: int, in_fd: int, offp: int, count: int) -> int:
+    return do_sendfile(k, t, out_fd, in_fd, offp, count, 8)
+
+
+@syscall("sendfile", "fd", "fd", "ptr", "size")
+def sys_sendfile(k: Kernel, t: Task, out_fd: int, in_fd: int, offp: int, count: int) -> int:
+    return do_sendfile(k, t, out_fd, in_fd, offp, count, 4)
+
+
+def do_ftruncate(t: Task, fd: int, length: int) -> int:
+    """EINVAL, not EBADF, for a descriptor not open for writing (fs/open.c)."""
+    if length < 0:
+        raise SyscallError(Errno.EINVAL)
+    f = t.files.get(fd)
+    if not f.writable:
+        raise SyscallError(Errno.EINVAL)
+    f.truncate(length)
+    return 0
+
+
 @syscall("ftruncate64", "fd", "uint", "uint")
 def sys_ftruncate64(k: Kernel, t: Task, fd: int, lo: int, hi: int) -> int:
-    writable(t, fd).truncate(lo | (hi << 32))
-    return 0
+    return do_ftruncate(t, fd, s64(lo, hi))
+
+
+@syscall("ftruncate", "fd", "int")
+def sys_ftruncate(k: Kernel, t: Task, fd: int, length: int) -> int:
+    return do_ftruncate(t, fd, s32(length))
 
 
 @syscall("fsync", "fd")
@@ -302,6 +388,8 @@ _DEVICE_NUMBERS = {
 def stat_resolved(k: Kernel, r: Resolved) -> StatInfo:
     if r.device is not None:
         return char_device_stat(*_DEVICE_NUMBERS[r.device])
+    if r.shm is not None and k.vfs.shmfs is not None:
+        return k.vfs.shmfs.stat(r.shm)
     if not r.exists:
         raise SyscallError(Errno.ENOENT)
     if r.proc is not None:
@@ -309,7 +397,7 @@ def stat_resolved(k: Kernel, r: Resolved) -> StatInfo:
         if node is None:
             raise SyscallError(Errno.ENOENT)
         return proc_stat(node, len(r.guest))
-    return StatInfo.from_host(host(os.lstat, r.host))
+    return StatInfo.from_host(k.hostfs.lstat(r))
 
 
 def stat_at(k: Kernel, t: Task, dirfd: int, pathp: int, flags: int) -> StatInfo:
@@ -380,14 +468,20 @@ def sys_faccessat2(k: Kernel, t: Task, dirfd: int, path: int, mode: int, flags: 
 
 @syscall("getdents64", "fd", "buf_out", "size")
 def sys_getdents64(k: Kernel, t: Task, fd: int, buf: int, count: int) -> int:
-    data = t.files.get(fd).getdents(count)
+    f = t.files.get(fd)
+    data = f.getdents(k.uspace.span(buf, count)) if count else f.getdents(0)
     k.uspace.write(buf, data)
     return len(data)
 
 
 def on_disk(r: Resolved) -> Resolved:
-    """`r`, which a call is about to change on the host: never /proc or /dev."""
-    if r.proc is not None or r.device is not None or r.guest in ("/proc", "/dev"):
+    """`r`, which a call is about to change on the host: never /proc, /dev or /dev/shm."""
+    if (
+        r.proc is not None
+        or r.device is not None
+        or r.shm is not None
+        or r.guest in ("/proc", "/dev")
+    ):
         raise SyscallError(Errno.EACCES if r.proc is not None else Errno.EPERM)
     return r
 
@@ -396,8 +490,7 @@ def do_mkdir(k: Kernel, t: Task, dirfd: int, pathp: int, mode: int) -> int:
     r = resolve_at(k, t, dirfd, path_arg(k, pathp), follow=False)
     if r.exists or r.device:
         raise SyscallError(Errno.EEXIST)
-    on_disk(r)
-    host(os.mkdir, r.host, mode & ~t.fs.umask & 0o7777)
+    k.hostfs.mkdir(on_disk(r), mode & ~t.fs.umask)
     return 0
 
 
@@ -416,17 +509,16 @@ def do_remove(k: Kernel, t: Task, dirfd: int, pathp: int, is_dir: bool) -> int:
     r = resolve_at(k, t, dirfd, path, follow=False)
     if not r.exists:
         raise SyscallError(Errno.ENOENT)
+    if r.shm and not is_dir and k.vfs.shmfs is not None:
+        k.vfs.shmfs.unlink(r.shm)
+        return 0
     on_disk(r)
     if is_dir:
         if os.path.basename(path.rstrip("/")) == ".":
             raise SyscallError(Errno.EINVAL)
         if r.guest == "/":
             raise SyscallError(Errno.EBUSY)
-        host(os.rmdir, r.host)
-    else:
-        if os.path.isdir(r.host) and not os.path.islink(r.host):
-            raise SyscallError(Errno.EISDIR)
-        host(os.unlink, r.host)
+    k.hostfs.remove(r, is_dir)
     return 0
 
 
@@ -445,12 +537,16 @@ def sys_unlinkat(k: Kernel, t: Task, dirfd: int, path: int, flags: int) -> int:
     return do_remove(k, t, dirfd, path, is_dir=bool(flags & F.AT_REMOVEDIR))
 
 
-def do_rename(k: Kernel, t: Task, olddir: int, oldp: int, newdir: int, newp: int) -> int:
+def do_rename(
+    k: Kernel, t: Task, olddir: int, oldp: int, newdir: int, newp: int, flags: int = 0
+) -> int:
     old = resolve_at(k, t, olddir, path_arg(k, oldp), follow=False)
     new = resolve_at(k, t, newdir, path_arg(k, newp), follow=False)
     if not old.exists:
         raise SyscallError(Errno.ENOENT)
-    host(os.rename, on_disk(old).host, on_disk(new).host)
+    if flags & F.RENAME_NOREPLACE and new.exists:
+        raise SyscallError(Errno.EEXIST)
+    k.hostfs.rename(on_disk(old), on_disk(new))
     return 0
 
 
@@ -466,9 +562,9 @@ def sys_renameat(k: Kernel, t: Task, od: int, old: int, nd: int, new: int) -> in
 
 @syscall("renameat2", "dirfd", "path", "dirfd", "path", "hex")
 def sys_renameat2(k: Kernel, t: Task, od: int, old: int, nd: int, new: int, flags: int) -> int:
-    if flags:
+    if flags & ~F.RENAME_NOREPLACE:  # RENAME_EXCHANGE, RENAME_WHITEOUT: not supported
         raise SyscallError(Errno.EINVAL)
-    return do_rename(k, t, od, old, nd, new)
+    return do_rename(k, t, od, old, nd, new, flags)
 
 
 def do_readlink(k: Kernel, t: Task, dirfd: int, pathp: int, buf: int, size: int) -> int:
@@ -489,9 +585,9 @@ def link_target(k: Kernel, r: Resolved) -> str:
         if node is None or node.kind != "link":
             raise SyscallError(Errno.EINVAL)
         return node.target
-    if not os.path.islink(r.host):
+    if r.device is not None or r.shm is not None:
         raise SyscallError(Errno.EINVAL)
-    return str(host(os.readlink, r.host))
+    return k.hostfs.readlink(r)
 
 
 @syscall("readlink", "path", "buf_out", "size")
@@ -504,13 +600,60 @@ def sys_readlinkat(k: Kernel, t: Task, dirfd: int, path: int, buf: int, size: in
     return do_readlink(k, t, dirfd, path, buf, size)
 
 
+def do_symlink(k: Kernel, t: Task, targetp: int, dirfd: int, linkpath: int) -> int:
+    """A symlink may point anywhere: following it is what stays inside the root."""
+    target = path_arg(k, targetp)
+    r = resolve_at(k, t, dirfd, path_arg(k, linkpath), follow=False)
+    if r.exists or r.device is not None:
+        raise SyscallError(Errno.EEXIST)
+    k.hostfs.symlink(target, on_disk(r))
+    return 0
+
+
 @syscall("symlink", "str", "path")
 def sys_symlink(k: Kernel, t: Task, target: int, linkpath: int) -> int:
-    r = resolve_at(k, t, F.AT_FDCWD, path_arg(k, linkpath), follow=False)
-    if r.exists:
+    return do_symlink(k, t, target, F.AT_FDCWD, linkpath)
+
+
+@syscall("symlinkat", "str", "dirfd", "path")
+def sys_symlinkat(k: Kernel, t: Task, target: int, dirfd: int, linkpath: int) -> int:
+    return do_symlink(k, t, target, dirfd, linkpath)
+
+
+def do_link(k: Kernel, t: Task, od: int, oldp: int, nd: int, newp: int, flags: int) -> int:
+    """A hard link: both names resolve inside the root; `old` is followed only
+    with AT_SYMLINK_FOLLOW."""
+    if flags & ~(F.AT_SYMLINK_FOLLOW | F.AT_EMPTY_PATH):
+        raise SyscallError(Errno.EINVAL)
+    oldpath = path_arg(k, oldp)
+    if oldpath == "" and flags & F.AT_EMPTY_PATH:
+        old = k.vfs.resolve("/", t.files.get(od).path or "?", follow=False)
+    else:
+        old = resolve_at(k, t, od, oldpath, follow=bool(flags & F.AT_SYMLINK_FOLLOW))
+    new = resolve_at(k, t, nd, path_arg(k, newp), follow=False)
+    if not old.exists and old.device is None:
+        raise SyscallError(Errno.ENOENT)
+    if new.exists or new.device is not None:
         raise SyscallError(Errno.EEXIST)
-    host(os.symlink, path_arg(k, target), on_disk(r).host)
+    if kernel_file(old) or kernel_file(new):
+        raise SyscallError(Errno.EXDEV)  # /proc, /dev and /dev/shm are other file systems
+    k.hostfs.link(old, new)
     return 0
+
+
+def kernel_file(r: Resolved) -> bool:
+    """Whether `r` is a file the kernel provides rather than the root's disk."""
+    return r.proc is not None or r.device is not None or r.shm is not None
+
+
+@syscall("link", "path", "path")
+def sys_link(k: Kernel, t: Task, old: int, new: int) -> int:
+    return do_link(k, t, F.AT_FDCWD, old, F.AT_FDCWD, new, 0)
+
+
+@syscall("linkat", "dirfd", "path", "dirfd", "path", "atflags")
+def sys_linkat(k: Kernel, t: Task, od: int, old: int, nd: int, new: int, flags: int) -> int:
+    return do_link(k, t, od, old, nd, new, flags)
 
 
 @syscall("getcwd", "buf_out", "size")
@@ -546,21 +689,53 @@ def sys_umask(k: Kernel, t: Task, mask: int) -> int:
     return old
 
 
-def do_chmod(r: Resolved, mode: int) -> int:
+def do_chmod(k: Kernel, r: Resolved, mode: int) -> int:
     if not r.exists:
         raise SyscallError(Errno.ENOENT)
-    host(os.chmod, on_disk(r).host, mode & 0o7777)
+    k.hostfs.chmod(on_disk(r), mode)
     return 0
 
 
 @syscall("chmod", "path", "mode")
 def sys_chmod(k: Kernel, t: Task, path: int, mode: int) -> int:
-    return do_chmod(resolve_at(k, t, F.AT_FDCWD, path_arg(k, path)), mode)
+    return do_chmod(k, resolve_at(k, t, F.AT_FDCWD, path_arg(k, path)), mode)
 
 
 @syscall("fchmodat", "dirfd", "path", "mode")
 def sys_fchmodat(k: Kernel, t: Task, dirfd: int, path: int, mode: int) -> int:
-    return do_chmod(resolve_at(k, t, dirfd, path_arg(k, path)), mode)
+    return do_chmod(k, resolve_at(k, t, dirfd, path_arg(k, path)), mode)
+
+
+@syscall("fchmod", "fd", "mode")
+def sys_fchmod(k: Kernel, t: Task, fd: int, mode: int) -> int:
+    f = t.files.get(fd)
+    if not isinstance(f, HostFile) or f.flags & F.O_PATH:
+        raise SyscallError(Errno.EBADF if f.flags & F.O_PATH else Errno.EPERM)
+    k.hostfs.check_writable()
+    host(os.fchmod, f.fd, mode & NO_SETID)
+    return 0
+
+
+def do_truncate(k: Kernel, t: Task, pathp: int, length: int) -> int:
+    if length < 0:
+        raise SyscallError(Errno.EINVAL)
+    r = resolve_at(k, t, F.AT_FDCWD, path_arg(k, pathp))
+    if not r.exists:
+        raise SyscallError(Errno.ENOENT)
+    if k.vfs.is_dir(r):
+        raise SyscallError(Errno.EISDIR)
+    k.hostfs.truncate(on_disk(r), length)
+    return 0
+
+
+@syscall("truncate", "path", "int")
+def sys_truncate(k: Kernel, t: Task, path: int, length: int) -> int:
+    return do_truncate(k, t, path, s32(length))
+
+
+@syscall("truncate64", "path", "uint", "uint")
+def sys_truncate64(k: Kernel, t: Task, path: int, lo: int, hi: int) -> int:
+    return do_truncate(k, t, path, s64(lo, hi))
 
 
 # -- descriptors --------------------------------------------------------------

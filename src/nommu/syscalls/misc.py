@@ -29,7 +29,7 @@ def sys_uname(k: Kernel, t: Task, buf: int) -> int:
 def sys_getrandom(k: Kernel, t: Task, buf: int, count: int, flags: int) -> int:
     if flags & ~(F.GRND_NONBLOCK | F.GRND_RANDOM | 4):
         raise SyscallError(Errno.EINVAL)
-    count = min(count, GETRANDOM_MAX)
+    count = k.uspace.span(buf, min(count, GETRANDOM_MAX))
     k.uspace.write(buf, k.config.random(count))
     return count
 
@@ -93,3 +93,45 @@ def sys_sched_getaffinity(k: Kernel, t: Task, pid: int, size: int, mask: int) ->
 @syscall("membarrier", "int", "int", "int")
 def sys_membarrier(k: Kernel, t: Task, cmd: int, flags: int, cpu_id: int) -> int:
     return 0
+
+
+PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE = 1, 2, 3, 4
+PR_SET_NAME, PR_GET_NAME = 15, 16
+TASK_COMM_LEN = 16
+
+
+@syscall("prctl", "int", "hex", "hex", "hex", "hex")
+def sys_prctl(k: Kernel, t: Task, option: int, a2: int, a3: int, a4: int, a5: int) -> int:
+    """The few prctl options programs use at start-up (glibc, busybox); others EINVAL,
+    as Linux answers an option it does not know."""
+    if option == PR_SET_NAME:
+        name = k.uspace.read(a2, TASK_COMM_LEN)
+        t.comm = name.split(b"\0", 1)[0][: TASK_COMM_LEN - 1].decode(errors="replace")
+        return 0
+    if option == PR_GET_NAME:
+        k.uspace.write(a2, t.comm.encode()[: TASK_COMM_LEN - 1].ljust(TASK_COMM_LEN, b"\0"))
+        return 0
+    if option in (PR_SET_PDEATHSIG, PR_SET_DUMPABLE):
+        return 0  # accepted: no parent-death signal is sent, no core is dumped
+    if option == PR_GET_PDEATHSIG:
+        k.uspace.write_u32(a2, 0)
+        return 0
+    if option == PR_GET_DUMPABLE:
+        return 1
+    raise SyscallError(Errno.EINVAL)
+
+
+@syscall("set_robust_list", "ptr", "size")
+def sys_set_robust_list(k: Kernel, t: Task, head: int, size: int) -> int:
+    """Accepted (glibc registers one per thread); nommu does not walk the list
+    when a thread dies, so a robust mutex's owner death goes unnoticed."""
+    if size != 12:  # sizeof(struct robust_list_head) on i386
+        raise SyscallError(Errno.EINVAL)
+    return 0
+
+
+@syscall("rseq", "ptr", "size", "hex", "hex")
+def sys_rseq(k: Kernel, t: Task, rseq: int, size: int, flags: int, sig: int) -> int:
+    """Restartable sequences are not provided: ENOSYS, on which glibc carries on
+    without them (as on kernels before 4.18). Quiet: it is not a gap to report."""
+    raise SyscallError(Errno.ENOSYS)

@@ -170,7 +170,7 @@ def sys_set_thread_area(k: Kernel, t: Task, u_info: int) -> int:
     entry = kfork.set_tls(k, t, desc)
     k.uspace.write_u32(u_info, entry)
     if k.current is t:
-        k.load_tls(t)
+        k.load_tls(t, reload=True)
     return 0
 
 

@@ -7,10 +7,19 @@ the base class ignores them, so an untraced run pays one method call.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from nommu.kernel.kernel import Kernel
     from nommu.kernel.task import Task
+    from nommu.syscalls.table import Syscall
+
+
+class Tracer(Protocol):
+    """Sees every syscall when installed as `k.tracer` (--strace, nommu check):
+    runs it (syscalls/dispatch.py `call`) and returns what the dispatcher would."""
+
+    def dispatch(self, k: Kernel, t: Task, row: Syscall, regs: Any) -> int | None: ...
 
 
 class EventSink:

@@ -1,0 +1,377 @@
+"""/dev/shm: a RAM file system whose files live in kernel memory.
+
+On a no-MMU kernel tmpfs is ramfs (mm/shmem.c without CONFIG_SHMEM), and
+ramfs is what makes MAP_SHARED possible at all (fs/ramfs/file-nommu.c):
+
+* A file's pages are physical pages the kernel holds. A mapping of the file
+  is those pages themselves, at their physical address (the "direct"
+  mapping): every process that maps the file gets the same address and sees
+  every other one's writes. Nothing is copied.
+* A direct mapping needs the pages to be one contiguous run inside the file
+  (ramfs_nommu_get_unmapped_area); otherwise MAP_SHARED fails with ENODEV
+  (and MAP_PRIVATE falls back to a copy). Growing a file from size 0 with
+  ftruncate allocates all its pages at once, contiguously
+  (ramfs_nommu_expand_for_mapping): that is the shm_open + ftruncate + mmap
+  idiom. Pages added by write() come one at a time; growing a non-empty
+  file with ftruncate leaves holes.
+* Shrinking a file under a MAP_SHARED mapping fails with ETXTBSY
+  (nommu_shrink_inode_mappings).
+
+With an MMU the same files exist; their pages are ordinary reference-counted
+frames and mappings reach them through the page tables (kernel/vm.py).
+
+A SysV shared memory segment (kernel/shm.py) is an unnamed `RamInode`.
+Invariant: an inode's pages are freed when it has no name (nlink 0) and no
+references (open files, mappings, a SysV segment).
+"""
+
+from __future__ import annotations
+
+import stat as st
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from nommu.abi import flags as F
+from nommu.abi.errno import Errno
+from nommu.abi.flags import PAGE_SIZE
+from nommu.kernel.errors import SyscallError
+from nommu.kernel.files import (
+    NOMMU_MAP_COPY,
+    NOMMU_MAP_DIRECT,
+    NOMMU_MAP_EXEC,
+    NOMMU_MAP_READ,
+    NOMMU_MAP_WRITE,
+    OpenFile,
+    StatInfo,
+    dirent,
+)
+
+if TYPE_CHECKING:
+    from nommu.kernel.kernel import Kernel
+
+SHM_DIR = "/dev/shm"
+RAMFS_DEV = 0x13  # st_dev of the tmpfs mount
+NAME_MAX = 255
+
+
+def pages_for(size: int) -> int:
+    return (size + PAGE_SIZE - 1) // PAGE_SIZE
+
+
+@dataclass(eq=False)
+class RamInode:
+    """A ramfs file: its size and the physical page behind each page index."""
+
+    k: Kernel
+    ino: int
+    mode: int
+    size: int = 0
+    pages: dict[int, int] = field(default_factory=dict)  # page index -> physical address
+    nlink: int = 1
+    refs: int = 0  # open files + mappings + a SysV segment
+    shared_maps: list[tuple[int, int]] = field(default_factory=list)  # (pgoff, pages) MAP_SHARED
+    mtime: float = 0.0
+
+    # -- pages ---------------------------------------------------------------------
+
+    def _owner(self) -> int:
+        return self.k.current.pid if self.k.current is not None else 0
+
+    def _new_pages(self, n: int) -> list[int]:
+        """`n` zeroed pages: one contiguous run without an MMU, frames with one."""
+        frames = self.k.frames
+        if frames is None:
+            block = self.k.alloc.alloc(n * PAGE_SIZE, self._owner(), "shm")
+            self.k.ram.fill(block.start, block.size)
+            return [block.start + i * PAGE_SIZE for i in range(n)]
+        got: list[int] = []
+        try:
+            for _ in range(n):
+                got.append(frames.new(self._owner()))
+        except SyscallError:
+            for paddr in got:
+                frames.put(paddr)
+            raise
+        return got
+
+    def _free_page(self, index: int) -> None:
+        paddr = self.pages.pop(index)
+        if self.k.frames is None:
+            self.k.alloc.free_range(paddr, PAGE_SIZE)
+        else:
+            self.k.frames.put(paddr)
+
+    def page(self, index: int) -> int:
+        """The physical page at `index`, allocated (zeroed) if it is a hole."""
+        paddr = self.pages.get(index)
+        if paddr is None:
+            paddr = self.pages[index] = self._new_pages(1)[0]
+        return paddr
+
+    # -- size ----------------------------------------------------------------------
+
+    def expand_for_mapping(self, size: int) -> None:
+        """ramfs_nommu_expand_for_mapping: a file of size 0 grows to `size` with
+        all its pages allocated at once, as one contiguous run."""
+        n = pages_for(size)
+        for i, paddr in enumerate(self._new_pages(n) if n else []):
+            self.pages[i] = paddr
+        self.size = size
+
+    def resize(self, size: int) -> None:
+        """truncate/ftruncate (ramfs_nommu_resize)."""
+        if size < 0:
+            raise SyscallError(Errno.EINVAL)
+        if size == self.size:
+            return
+        if self.size == 0:
+            self.expand_for_mapping(size)
+        else:
+            if size < self.size and any(off + n > size // PAGE_SIZE for off, n in self.shared_maps):
+                raise SyscallError(Errno.ETXTBSY, "a MAP_SHARED mapping covers the cut-off part")
+            for index in [i for i in self.pages if i >= pages_for(size)]:
+                self._free_page(index)
+            last, cut = divmod(size, PAGE_SIZE)
+            if cut and last in self.pages:  # what was past the new end reads as zeroes
+                self.k.ram.fill(self.pages[last] + cut, PAGE_SIZE - cut)
+            self.size = size
+        self.mtime = self.k.config.clock_realtime()
+
+    # -- data ----------------------------------------------------------------------
+
+    def pread(self, count: int, offset: int) -> bytes:
+        out = bytearray()
+        end = min(offset + count, self.size)
+        while offset < end:
+            n = min(end - offset, PAGE_SIZE - offset % PAGE_SIZE)
+            paddr = self.pages.get(offset // PAGE_SIZE)
+            out += self.k.ram.read(paddr + offset % PAGE_SIZE, n) if paddr else bytes(n)
+            offset += n
+        return bytes(out)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        """Write `data` at `offset`, adding pages one at a time (ENOMEM if none
+        is left before anything was written)."""
+        done = 0
+        try:
+            while done < len(data):
+                at = offset + done
+                n = min(len(data) - done, PAGE_SIZE - at % PAGE_SIZE)
+                self.k.ram.write(self.page(at // PAGE_SIZE) + at % PAGE_SIZE, data[done : done + n])
+                done += n
+        except SyscallError:
+            if not done:
+                raise
+        self.size = max(self.size, offset + done)
+        self.mtime = self.k.config.clock_realtime()
+        return done
+
+    # -- mappings ------------------------------------------------------------------
+
+    def direct_address(self, pgoff: int, npages: int) -> int | None:
+        """Where a direct mapping of pages [pgoff, pgoff+npages) starts, or None if
+        it would pass the end of the file or the pages are not one contiguous run
+        (ramfs_nommu_get_unmapped_area)."""
+        if pgoff >= pages_for(self.size) or pages_for(self.size) - pgoff < npages:
+            return None
+        first = self.pages.get(pgoff)
+        for i in range(npages):
+            paddr = self.pages.get(pgoff + i)
+            if first is None or paddr != first + i * PAGE_SIZE:
+                return None
+        return first
+
+    def opened(self) -> None:
+        self.refs += 1
+
+    def closed(self) -> None:
+        self.refs -= 1
+        self.evict_if_unused()
+
+    def evict_if_unused(self) -> None:
+        if self.nlink == 0 and self.refs == 0:
+            for index in list(self.pages):
+                self._free_page(index)
+
+    def stat(self) -> StatInfo:
+        ns = int(self.mtime * 1e9)
+        blocks = len(self.pages) * (PAGE_SIZE // 512)
+        return StatInfo(
+            RAMFS_DEV,
+            self.ino,
+            self.mode,
+            self.nlink,
+            0,
+            0,
+            0,
+            self.size,
+            PAGE_SIZE,
+            blocks,
+            ns,
+            ns,
+            ns,
+        )
+
+
+@dataclass(eq=False)
+class RamMapping:
+    """One no-MMU mapping of a ramfs file's own pages (a Backing, kernel/mm.py)."""
+
+    inode: RamInode
+    pgoff: int
+    npages: int
+    shared: bool  # MAP_SHARED: the file may not shrink under it
+
+    def __post_init__(self) -> None:
+        self.inode.opened()
+        if self.shared:
+            self.inode.shared_maps.append((self.pgoff, self.npages))
+
+    def drop(self) -> None:
+        if self.shared:
+            self.inode.shared_maps.remove((self.pgoff, self.npages))
+        self.inode.closed()
+
+
+class RamFs:
+    """The /dev/shm directory: name -> inode, all in kernel memory."""
+
+    def __init__(self, k: Kernel) -> None:
+        self.k = k
+        self.files: dict[str, RamInode] = {}
+        self.mtime = k.config.clock_realtime()
+
+    def new_inode(self, mode: int) -> RamInode:
+        now = self.k.config.clock_realtime()
+        return RamInode(self.k, self.k.next_ino(), st.S_IFREG | (mode & 0o7777), mtime=now)
+
+    def open(self, name: str, flags: int, mode: int, path: str) -> OpenFile:
+        """open(2) of /dev/shm/NAME (name "" is the directory itself)."""
+        if name == "":
+            if flags & F.O_ACCMODE != F.O_RDONLY or flags & F.O_CREAT:
+                raise SyscallError(Errno.EISDIR)
+            return RamDir(self, flags, path)
+        if len(name) > NAME_MAX:
+            raise SyscallError(Errno.ENAMETOOLONG)
+        inode = self.files.get(name)
+        if inode is None:
+            if not flags & F.O_CREAT:
+                raise SyscallError(Errno.ENOENT)
+            inode = self.files[name] = self.new_inode(mode)
+            self.mtime = inode.mtime
+        elif flags & F.O_CREAT and flags & F.O_EXCL:
+            raise SyscallError(Errno.EEXIST)
+        if flags & F.O_DIRECTORY:
+            raise SyscallError(Errno.ENOTDIR)
+        if flags & F.O_TRUNC:
+            inode.resize(0)
+        return RamFile(inode, flags, path)
+
+    def unlink(self, name: str) -> None:
+        inode = self.files.pop(name, None)
+        if inode is None:
+            raise SyscallError(Errno.EISDIR if name == "" else Errno.ENOENT)
+        inode.nlink = 0
+        self.mtime = self.k.config.clock_realtime()
+        inode.evict_if_unused()
+
+    def stat(self, name: str) -> StatInfo:
+        if name == "":
+            ns = int(self.mtime * 1e9)
+            mode = st.S_IFDIR | 0o1777
+            size = 40 + 20 * len(self.files)
+            return StatInfo(RAMFS_DEV, 1, mode, 2, 0, 0, 0, size, PAGE_SIZE, 0, ns, ns, ns)
+        inode = self.files.get(name)
+        if inode is None:
+            raise SyscallError(Errno.ENOENT)
+        return inode.stat()
+
+    def total_pages(self) -> int:
+        return sum(len(i.pages) for i in self.files.values())
+
+
+class RamFile(OpenFile):
+    """An open /dev/shm file."""
+
+    mmap_capabilities = (
+        NOMMU_MAP_DIRECT | NOMMU_MAP_COPY | NOMMU_MAP_READ | NOMMU_MAP_WRITE | NOMMU_MAP_EXEC
+    )
+
+    def __init__(self, inode: RamInode, flags: int, path: str) -> None:
+        super().__init__(flags, path)
+        self.ram = inode
+        self.pos = 0
+        inode.opened()
+
+    def read(self, count: int) -> bytes:
+        data = self.ram.pread(count, self.pos)
+        self.pos += len(data)
+        return data
+
+    def write(self, data: bytes) -> int:
+        if self.flags & F.O_APPEND:
+            self.pos = self.ram.size
+        n = self.ram.pwrite(data, self.pos)
+        self.pos += n
+        return n
+
+    def pread(self, count: int, offset: int) -> bytes:
+        return self.ram.pread(count, offset)
+
+    def pwrite(self, data: bytes, offset: int) -> int:
+        return self.ram.pwrite(data, offset)
+
+    def lseek(self, offset: int, whence: int) -> int:
+        base = {F.SEEK_SET: 0, F.SEEK_CUR: self.pos, F.SEEK_END: self.ram.size}.get(whence)
+        if base is None or base + offset < 0:
+            raise SyscallError(Errno.EINVAL)
+        self.pos = base + offset
+        return self.pos
+
+    def stat(self) -> StatInfo:
+        return self.ram.stat()
+
+    def truncate(self, length: int) -> None:
+        self.ram.resize(length)
+
+    def inode(self) -> object:
+        return self.ram
+
+    def release(self) -> None:
+        self.ram.closed()
+
+
+class RamDir(OpenFile):
+    """The open /dev/shm directory: getdents64 lists its files."""
+
+    def __init__(self, fs: RamFs, flags: int, path: str) -> None:
+        super().__init__(flags, path)
+        self.fs = fs
+        self.next = 0
+
+    def _records(self) -> list[bytes]:
+        out = [dirent(1, 1, F.DT_DIR, b"."), dirent(1, 2, F.DT_DIR, b"..")]
+        for name, inode in sorted(self.fs.files.items()):
+            out.append(dirent(inode.ino, len(out) + 1, F.DT_REG, name.encode()))
+        return out
+
+    def getdents(self, size: int) -> bytes:
+        records, out = self._records(), bytearray()
+        while self.next < len(records) and len(out) + len(records[self.next]) <= size:
+            out += records[self.next]
+            self.next += 1
+        if not out and self.next < len(records):
+            raise SyscallError(Errno.EINVAL)
+        return bytes(out)
+
+    def lseek(self, offset: int, whence: int) -> int:
+        if whence != F.SEEK_SET or offset < 0:
+            raise SyscallError(Errno.EINVAL)
+        self.next = offset
+        return offset
+
+    def read(self, count: int) -> bytes:
+        raise SyscallError(Errno.EISDIR)
+
+    def stat(self) -> StatInfo:
+        return self.fs.stat("")

@@ -1,0 +1,261 @@
+"""SysV shared memory: shmget, shmat, shmdt, shmctl (ipc/shm.c).
+
+A segment is an unnamed ramfs file (kernel/ramfs.py). On a no-MMU kernel
+`__shmem_file_setup` calls `ramfs_nommu_expand_for_mapping`, so all of a
+segment's pages are allocated, as one contiguous run, by shmget: that is
+where a fragmented machine says ENOMEM, not shmat. shmat maps the segment's
+own pages, so every process that attaches it gets the same address.
+
+The no-MMU rules (reference section 3):
+* shmat with a non-zero address asks for MAP_FIXED: EINVAL. Use address 0.
+* shmdt must name the exact start of an attachment, else EINVAL.
+
+With an MMU, shmat may place the segment at a chosen address and the pages
+are reached through the page tables (kernel/vm.py `Pager`).
+
+Segment ids follow ipc/util.c: index + sequence << 15, the index handed out
+cyclically, so the first segment of a fresh machine is 0. IPC_RMID marks a
+segment SHM_DEST; it is destroyed when the last attachment goes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from nommu.abi.errno import Errno
+from nommu.abi.flags import PAGE_SIZE
+from nommu.kernel.errors import SyscallError
+from nommu.kernel.ramfs import RamInode, pages_for
+
+if TYPE_CHECKING:
+    from nommu.kernel.kernel import Kernel
+    from nommu.kernel.task import Task
+
+IPC_PRIVATE = 0
+IPC_CREAT, IPC_EXCL = 0o1000, 0o2000
+IPC_RMID, IPC_SET, IPC_STAT, IPC_INFO = 0, 1, 2, 3
+SHM_LOCK, SHM_UNLOCK, SHM_STAT, SHM_INFO, SHM_STAT_ANY = 11, 12, 13, 14, 15
+SHM_RDONLY, SHM_RND, SHM_REMAP, SHM_EXEC = 0o10000, 0o20000, 0o40000, 0o100000
+SHM_DEST, SHM_LOCKED = 0o1000, 0o2000
+IPC_64 = 0x100
+SHMLBA = PAGE_SIZE  # i386
+SHMMAX = SHMALL = 0xFFFFFFFF - (1 << 24)  # ULONG_MAX - 2^24 (bytes / pages)
+SHMMNI = 4096
+IPCMNI_SHIFT = 15
+IPC_MIN_CYCLE = 64  # RADIX_TREE_MAP_SIZE
+SEQ_MAX = 0x7FFFFFFF >> IPCMNI_SHIFT
+
+
+@dataclass(eq=False)
+class ShmSegment:
+    """One segment (struct shmid_kernel). Also the `Pager` and `Backing` of its
+    attachments: opened/closed is shm_open/shm_close."""
+
+    k: Kernel
+    id: int
+    key: int
+    mode: int  # permission bits | SHM_DEST | SHM_LOCKED
+    size: int  # as asked for (shm_segsz)
+    inode: RamInode
+    cpid: int
+    lpid: int = 0
+    nattch: int = 0
+    atime: int = 0
+    dtime: int = 0
+    ctime: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"/SYSV{self.key:08x} (deleted)"
+
+    def page(self, index: int) -> int:
+        return self.inode.page(index)
+
+    def _now(self) -> int:
+        return int(self.k.config.clock_realtime())
+
+    def _pid(self) -> int:
+        return self.k.current.pid if self.k.current is not None else 0
+
+    def opened(self) -> None:
+        self.nattch += 1
+        self.atime, self.lpid = self._now(), self._pid()
+
+    def closed(self) -> None:
+        self.nattch -= 1
+        self.dtime, self.lpid = self._now(), self._pid()
+        if self.nattch == 0 and self.mode & SHM_DEST:
+            self.k.sysv_shm.destroy(self)
+
+    drop = closed  # a no-MMU attachment going away (kernel/mm.py Backing)
+
+
+@dataclass(eq=False)
+class SysvShm:
+    """The machine's segments (the IPC namespace's shm_ids)."""
+
+    k: Kernel
+    segments: dict[int, ShmSegment] = field(default_factory=dict)  # index -> segment
+    seq: int = 0
+    last_idx: int = -1
+    next_idx: int = 0  # idr_alloc_cyclic's cursor
+    pages_total: int = 0
+
+    def lookup(self, shmid: int) -> ShmSegment:
+        seg = self.segments.get(shmid & ((1 << IPCMNI_SHIFT) - 1))
+        if shmid < 0 or seg is None or seg.id != shmid:
+            raise SyscallError(Errno.EINVAL)
+        return seg
+
+    def _new_id(self) -> int:
+        """ipc_idr_alloc: the next free index from a cyclic cursor; the sequence
+        number moves on whenever the index wraps around."""
+        if len(self.segments) >= SHMMNI:
+            raise SyscallError(Errno.ENOSPC)
+        limit = max(len(self.segments) * 3 // 2, IPC_MIN_CYCLE)
+        order = [*range(self.next_idx, limit), *range(min(self.next_idx, limit))]
+        idx: int = next(i for i in order if i not in self.segments)
+        if idx <= self.last_idx:
+            self.seq = 0 if self.seq + 1 >= SEQ_MAX else self.seq + 1
+        self.last_idx, self.next_idx = idx, idx + 1
+        return (self.seq << IPCMNI_SHIFT) + idx
+
+    def newseg(self, key: int, size: int, flags: int) -> int:
+        """A new segment, its pages allocated now (contiguously without an MMU)."""
+        if size < 1 or size > SHMMAX:
+            raise SyscallError(Errno.EINVAL)
+        if self.pages_total + pages_for(size) > SHMALL:
+            raise SyscallError(Errno.ENOSPC)
+        assert self.k.vfs.shmfs is not None
+        inode = self.k.vfs.shmfs.new_inode(flags & 0o777)
+        inode.nlink = 0
+        inode.opened()  # the segment holds its file
+        inode.expand_for_mapping(size)  # ENOMEM here when no run of pages is long enough
+        now = int(self.k.config.clock_realtime())
+        pid = self.k.current.pid if self.k.current is not None else 0
+        seg = ShmSegment(self.k, self._new_id(), key, flags & 0o777, size, inode, pid, ctime=now)
+        self.segments[seg.id & ((1 << IPCMNI_SHIFT) - 1)] = seg
+        self.pages_total += pages_for(size)
+        return seg.id
+
+    def shmget(self, key: int, size: int, flags: int) -> int:
+        if key == IPC_PRIVATE:
+            return self.newseg(key, size, flags)
+        seg = next((s for s in self.segments.values() if s.key == key), None)
+        if seg is None:
+            if not flags & IPC_CREAT:
+                raise SyscallError(Errno.ENOENT)
+            return self.newseg(key, size, flags)
+        if flags & IPC_CREAT and flags & IPC_EXCL:
+            raise SyscallError(Errno.EEXIST)
+        if seg.size < size:
+            raise SyscallError(Errno.EINVAL)
+        return seg.id
+
+    def rmid(self, seg: ShmSegment) -> None:
+        """IPC_RMID: destroy now, or when the last attachment goes."""
+        seg.mode |= SHM_DEST
+        seg.key = IPC_PRIVATE  # shmget can no longer find it
+        if seg.nattch == 0:
+            self.destroy(seg)
+
+    def destroy(self, seg: ShmSegment) -> None:
+        del self.segments[seg.id & ((1 << IPCMNI_SHIFT) - 1)]
+        self.pages_total -= pages_for(seg.size)
+        seg.inode.closed()
+
+    def total_pages(self) -> int:
+        return sum(len(s.inode.pages) for s in self.segments.values())
+
+
+def shmat_address(addr: int, flags: int) -> int:
+    """do_shmat's address checks: the (rounded) address asked for, 0 for any."""
+    if addr:
+        if addr & (SHMLBA - 1):
+            if not flags & SHM_RND:
+                raise SyscallError(Errno.EINVAL)
+            addr &= ~(SHMLBA - 1)
+            if not addr and flags & SHM_REMAP:
+                raise SyscallError(Errno.EINVAL)
+    elif flags & SHM_REMAP:
+        raise SyscallError(Errno.EINVAL)
+    return addr
+
+
+def do_shmat(k: Kernel, t: Task, shmid: int, addr: int, flags: int) -> int:
+    """Attach segment `shmid`; the address it is attached at."""
+    if shmid < 0:
+        raise SyscallError(Errno.EINVAL)
+    fixed = bool(addr)
+    addr = shmat_address(addr, flags)
+    seg = k.sysv_shm.lookup(shmid)
+    prot = 1 if flags & SHM_RDONLY else 3
+    prot |= 4 if flags & SHM_EXEC else 0
+    if k.mmu:
+        return _shmat_mmu(k, t, seg, addr, fixed, prot, flags)
+    if fixed:
+        raise SyscallError(Errno.EINVAL, "shmat at a chosen address needs an MMU (MAP_FIXED)")
+    from nommu.kernel.mm import Region
+
+    start = seg.inode.direct_address(0, pages_for(seg.size))
+    assert start is not None  # a segment's pages are one run from the start
+    end = start + pages_for(seg.size) * PAGE_SIZE
+    block = k.alloc.block_at(start)
+    assert block is not None
+    seg.opened()
+    t.mm.insert(
+        Region(
+            start,
+            end,
+            block,
+            "shm",
+            prot,
+            seg.name,
+            file=seg,
+            mayshare=True,
+            backing=seg,
+            shared=True,
+        )
+    )
+    return start
+
+
+def _shmat_mmu(
+    k: Kernel, t: Task, seg: ShmSegment, addr: int, fixed: bool, prot: int, flags: int
+) -> int:
+    from nommu.kernel import vm
+
+    space = t.mm
+    assert isinstance(space, vm.AddressSpace)
+    size = pages_for(seg.size) * PAGE_SIZE
+    if fixed:
+        if addr + size > vm.TASK_SIZE or (not flags & SHM_REMAP and not space._free(addr, size)):
+            raise SyscallError(Errno.EINVAL)
+        start = addr
+    else:
+        start = space.free_area(size)
+    space.map(start, start + size, prot, "shm", seg.name, shared=True, pager=seg)
+    return start
+
+
+def do_shmdt(k: Kernel, t: Task, addr: int) -> int:
+    """Detach the attachment that starts exactly at `addr`."""
+    if addr & (PAGE_SIZE - 1):
+        raise SyscallError(Errno.EINVAL)
+    if k.mmu:
+        from nommu.kernel import vm
+
+        space = t.mm
+        assert isinstance(space, vm.AddressSpace)
+        vma = space.vma_at(addr)
+        if vma is None or vma.start != addr or not isinstance(vma.pager, ShmSegment):
+            raise SyscallError(Errno.EINVAL)
+        seg = vma.pager
+        space.unmap(addr, addr + pages_for(seg.size) * PAGE_SIZE)
+        return 0
+    region = t.mm.find(addr)
+    if region is None or region.start != addr or not isinstance(region.backing, ShmSegment):
+        raise SyscallError(Errno.EINVAL, "shmdt needs the exact address shmat returned")
+    t.mm.remove_range(region, region.start, region.end)
+    return 0

@@ -11,6 +11,8 @@ and no Python exception escapes the kernel (which would end the run with a
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,29 +118,39 @@ def calls(draw: st.DrawFn, names: list[str], user: int) -> tuple[str, list[int]]
     return name, [argument(draw, user) for _ in range(6)]
 
 
+def call_all(b: Booted, sequence: list[tuple[str, list[int]]]) -> None:
+    """Make the calls in pid 1's name (until it is gone, if one of them ends it)."""
+    rows = load_handlers()
+    for name, args in sequence:
+        if not b.t.alive:
+            return
+        row = rows[name]
+        b.k.current = b.t
+        with contextlib.suppress(SyscallError, Blocked):  # an errno, or it would wait
+            row.handler(b.k, b.t, *args[: row.nargs])
+
+
 @pytest.mark.parametrize("mmu", [False, True], ids=["nommu", "mmu"])
 def test_every_handler_answers_with_an_errno(tmp_path: Path, mmu: bool) -> None:
     """Each handler, called with random and extreme arguments, returns a value,
-    raises SyscallError (an errno) or Blocked (it would wait): nothing else."""
+    raises SyscallError (an errno) or Blocked (it would wait): nothing else.
+    Each example is a sequence of calls on a freshly booted machine, so that a
+    failure can be replayed."""
     root = populate_root(tmp_path / "root")
     (root / "tmp" / "file").write_text("some data\n")
-    rows = load_handlers()
-    names = sorted(set(rows) - NOT_DIRECTLY)
-    state = {"booted": boot_for_fuzz(root, mmu)}
+    names = sorted(set(load_handlers()) - NOT_DIRECTLY)
+    user = boot_for_fuzz(root, mmu).user
 
-    @settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(st.data())
-    def one_call(data: st.DataObject) -> None:
-        b = state["booted"]
-        if not b.t.alive or b.t.group.wait_status is not None:
-            b = state["booted"] = boot_for_fuzz(root, mmu)
-        name, args = data.draw(calls(names, b.user))
-        row = rows[name]
-        b.k.current = b.t
+    examples = int(os.environ.get("NOMMU_HANDLER_EXAMPLES", "150"))
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(calls(names, user), min_size=1, max_size=30))
+    def sequence(seq: list[tuple[str, list[int]]]) -> None:
+        b = boot_for_fuzz(root, mmu)
         try:
-            row.handler(b.k, b.t, *args[: row.nargs])
-        except (SyscallError, Blocked):
-            pass
+            call_all(b, seq)
+        finally:
+            b.k.cpu.timer.shutdown()
 
     with time_limit(300):
-        one_call()
+        sequence()

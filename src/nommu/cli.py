@@ -4,7 +4,8 @@ The exit status is the guest's: its exit code, or 128+N when signal N
 killed it (with a one-line, shell-style message on stderr, as bash prints
 "Segmentation fault"). nommu's own failures (a program that cannot be
 loaded, a bad option) print one line starting with "nommu:" and exit 1 or
-126/127 for programs that cannot be run / found, as shells do.
+126/127 for programs that cannot be run / found, as shells do. A run that
+--timeout ended exits 124, as timeout(1) does.
 """
 
 from __future__ import annotations

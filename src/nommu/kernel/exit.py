@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
 from nommu.abi.flags import __WALL, __WCLONE, WNOHANG
-from nommu.abi.signals import Signal
+from nommu.abi.signals import NSIG, Signal
 from nommu.kernel.channels import ChildEvent
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.task import Task, TaskState, ThreadGroup
@@ -69,8 +69,8 @@ def _process_exit(k: Kernel, group: ThreadGroup, status: int) -> None:
     if parent is None:
         return
     k.sched.wakeup(ChildEvent(parent.tgid))
-    if group.exit_signal:
-        from nommu.kernel.signal import send_to_group
+    if 0 < group.exit_signal <= NSIG:  # clone() takes any byte; do_notify_parent
+        from nommu.kernel.signal import send_to_group  # sends only a valid signal
 
         send_to_group(k, parent, group.exit_signal)
 

@@ -77,7 +77,9 @@ class Limits:
             return
         self.deadline = time.monotonic() + self.timeout
         if self.k.virtual_clock is None:  # a virtual clock never waits for real time
-            self.k.sched.add_timer(self.k.sched.clock() + self.timeout, self._time_up)
+            self.k.sched.add_timer(
+                self.k.sched.clock() + self.timeout, self._time_up, watchdog=True
+            )
 
     def _time_up(self) -> None:
         """The watchdog timer: stop the CPU, and make the scheduler return a task

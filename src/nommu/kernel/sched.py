@@ -47,6 +47,7 @@ class KTimer:
     when: float
     callback: Callable[[], None]
     cancelled: bool = False
+    watchdog: bool = False  # wakes nobody (--timeout): does not put off a deadlock report
 
 
 class Deadlock(Exception):
@@ -82,9 +83,11 @@ class Scheduler:
         if deadline is not None:
             task.timer = self.add_timer(deadline, lambda: self.wake_task(task))
 
-    def add_timer(self, when: float, callback: Callable[[], None]) -> KTimer:
+    def add_timer(
+        self, when: float, callback: Callable[[], None], watchdog: bool = False
+    ) -> KTimer:
         """Call `callback` at monotonic time `when` (from the run loop)."""
-        timer = KTimer(when, callback)
+        timer = KTimer(when, callback, watchdog=watchdog)
         heapq.heappush(self._timers, (when, next(self._seq), timer))
         return timer
 
@@ -171,7 +174,7 @@ class Scheduler:
         """Nothing runnable: wait for host input or the next timer, or report deadlock."""
         self._expire_timers()  # drops cancelled timers too
         host_fds = [c.fd for c in self.sleepers if isinstance(c, HostReadable)]
-        if not self._timers and not host_fds:
+        if not host_fds and all(entry[2].watchdog for entry in self._timers):
             sleeping = [t for t in self.k.tasks.values() if t.alive]
             raise Deadlock(sleeping)
         timeout = None

@@ -238,16 +238,46 @@ class HostDirectory(HostFile):
         if self._entries is None:
             self._entries = _host_call(self._list)  # type: ignore[assignment]
         assert self._entries is not None
-        out = bytearray()
-        while self._next < len(self._entries):
-            rec = self._entries[self._next]
-            if len(out) + len(rec) > size:
-                if not out:
-                    raise SyscallError(Errno.EINVAL)
-                break
-            out += rec
-            self._next += 1
-        return bytes(out)
+        out, self._next = take_dirents(self._entries, self._next, size)
+        return out
+
+
+def take_dirents(records: list[bytes], start: int, size: int) -> tuple[bytes, int]:
+    """getdents64's rule: as many whole records from `start` as fit in `size`
+    bytes, and the index after them (EINVAL if not even one fits)."""
+    out = bytearray()
+    i = start
+    while i < len(records) and len(out) + len(records[i]) <= size:
+        out += records[i]
+        i += 1
+    if not out and i < len(records):
+        raise SyscallError(Errno.EINVAL)
+    return bytes(out), i
+
+
+class Listing(OpenFile):
+    """A directory whose entries the kernel makes up (/proc, /dev/shm)."""
+
+    def __init__(self, flags: int, path: str) -> None:
+        super().__init__(flags, path)
+        self.next = 0
+
+    def records(self) -> list[bytes]:
+        """The linux_dirent64 records, "." and ".." first."""
+        raise NotImplementedError  # each kind of listing says what it holds
+
+    def getdents(self, size: int) -> bytes:
+        out, self.next = take_dirents(self.records(), self.next, size)
+        return out
+
+    def lseek(self, offset: int, whence: int) -> int:
+        if whence != F.SEEK_SET or offset < 0:
+            raise SyscallError(Errno.EINVAL)
+        self.next = offset
+        return offset
+
+    def read(self, count: int) -> bytes:
+        raise SyscallError(Errno.EISDIR)
 
 
 def _dtype(entry: os.DirEntry[str]) -> int:
@@ -362,11 +392,11 @@ class CapturedOutput(OpenFile):
         return StatInfo(6, 1, st.S_IFIFO | 0o600, 1, 0, 0, 0, 0, 4096, 0, 0, 0, 0)
 
 
-class BytesInput(OpenFile):
-    """Input given as bytes (the Python API's `stdin=b"..."`)."""
+class BytesFile(OpenFile):
+    """A read-only file whose contents are bytes held by the kernel."""
 
-    def __init__(self, data: bytes, path: str) -> None:
-        super().__init__(F.O_RDONLY, path)
+    def __init__(self, data: bytes, flags: int, path: str) -> None:
+        super().__init__(flags, path)
         self.data = data
         self.pos = 0
 
@@ -374,6 +404,29 @@ class BytesInput(OpenFile):
         chunk = self.data[self.pos : self.pos + count]
         self.pos += len(chunk)
         return chunk
+
+    def pread(self, count: int, offset: int) -> bytes:
+        return self.data[offset : offset + count]
+
+    def lseek(self, offset: int, whence: int) -> int:
+        base = {F.SEEK_SET: 0, F.SEEK_CUR: self.pos, F.SEEK_END: len(self.data)}.get(whence)
+        if base is None or base + offset < 0:
+            raise SyscallError(Errno.EINVAL)
+        self.pos = base + offset
+        return self.pos
+
+
+class BytesInput(BytesFile):
+    """Input given as bytes (the Python API's `stdin=b"..."`): a pipe, not seekable."""
+
+    def __init__(self, data: bytes, path: str) -> None:
+        super().__init__(data, F.O_RDONLY, path)
+
+    def pread(self, count: int, offset: int) -> bytes:
+        raise SyscallError(Errno.ESPIPE)
+
+    def lseek(self, offset: int, whence: int) -> int:
+        raise SyscallError(Errno.ESPIPE)
 
     def stat(self) -> StatInfo:
         return StatInfo(6, 2, st.S_IFIFO | 0o600, 1, 0, 0, 0, 0, 4096, 0, 0, 0, 0)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno
 from nommu.kernel.errors import SyscallError
-from nommu.kernel.files import OpenFile, StatInfo, dirent
+from nommu.kernel.files import BytesFile, Listing, OpenFile, StatInfo, dirent
 from nommu.kernel.mm import MAPS_MAYSHARE, MAPS_SHARED, MemoryMap
 from nommu.kernel.task import Task, TaskState, ThreadGroup
 
@@ -285,34 +285,14 @@ def _state(group: ThreadGroup) -> str:
     return live[0].state.value if live else "X"
 
 
-class ProcFile(OpenFile):
+class ProcFile(BytesFile):
     """An open /proc file: a snapshot of its contents taken at open."""
-
-    def __init__(self, data: bytes, flags: int, path: str) -> None:
-        super().__init__(flags, path)
-        self.data = data
-        self.pos = 0
-
-    def read(self, count: int) -> bytes:
-        chunk = self.data[self.pos : self.pos + count]
-        self.pos += len(chunk)
-        return chunk
-
-    def pread(self, count: int, offset: int) -> bytes:
-        return self.data[offset : offset + count]
-
-    def lseek(self, offset: int, whence: int) -> int:
-        base = {F.SEEK_SET: 0, F.SEEK_CUR: self.pos, F.SEEK_END: len(self.data)}.get(whence)
-        if base is None or base + offset < 0:
-            raise SyscallError(Errno.EINVAL)
-        self.pos = base + offset
-        return self.pos
 
     def stat(self) -> StatInfo:
         return proc_stat(FILE, 0)
 
 
-class ProcDir(OpenFile):
+class ProcDir(Listing):
     """An open /proc directory: getdents64 lists it."""
 
     def __init__(self, entries: list[tuple[str, int]], flags: int, path: str) -> None:
@@ -320,26 +300,10 @@ class ProcDir(OpenFile):
         records = [dirent(1, 1, F.DT_DIR, b"."), dirent(1, 2, F.DT_DIR, b"..")]
         for i, (name, dtype) in enumerate(entries):
             records.append(dirent(100 + i, i + 3, dtype, name.encode()))
-        self.records = records
-        self.next = 0
+        self._records = records
 
-    def getdents(self, size: int) -> bytes:
-        out = bytearray()
-        while self.next < len(self.records) and len(out) + len(self.records[self.next]) <= size:
-            out += self.records[self.next]
-            self.next += 1
-        if not out and self.next < len(self.records):
-            raise SyscallError(Errno.EINVAL)
-        return bytes(out)
-
-    def lseek(self, offset: int, whence: int) -> int:
-        if whence != F.SEEK_SET or offset < 0:
-            raise SyscallError(Errno.EINVAL)
-        self.next = offset
-        return offset
-
-    def read(self, count: int) -> bytes:
-        raise SyscallError(Errno.EISDIR)
+    def records(self) -> list[bytes]:
+        return self._records
 
     def stat(self) -> StatInfo:
         return proc_stat(DIR, 0)

@@ -41,6 +41,7 @@ from nommu.kernel.files import (
     NOMMU_MAP_EXEC,
     NOMMU_MAP_READ,
     NOMMU_MAP_WRITE,
+    Listing,
     OpenFile,
     StatInfo,
     dirent,
@@ -341,37 +342,18 @@ class RamFile(OpenFile):
         self.ram.closed()
 
 
-class RamDir(OpenFile):
+class RamDir(Listing):
     """The open /dev/shm directory: getdents64 lists its files."""
 
     def __init__(self, fs: RamFs, flags: int, path: str) -> None:
         super().__init__(flags, path)
         self.fs = fs
-        self.next = 0
 
-    def _records(self) -> list[bytes]:
+    def records(self) -> list[bytes]:
         out = [dirent(1, 1, F.DT_DIR, b"."), dirent(1, 2, F.DT_DIR, b"..")]
         for name, inode in sorted(self.fs.files.items()):
             out.append(dirent(inode.ino, len(out) + 1, F.DT_REG, name.encode()))
         return out
-
-    def getdents(self, size: int) -> bytes:
-        records, out = self._records(), bytearray()
-        while self.next < len(records) and len(out) + len(records[self.next]) <= size:
-            out += records[self.next]
-            self.next += 1
-        if not out and self.next < len(records):
-            raise SyscallError(Errno.EINVAL)
-        return bytes(out)
-
-    def lseek(self, offset: int, whence: int) -> int:
-        if whence != F.SEEK_SET or offset < 0:
-            raise SyscallError(Errno.EINVAL)
-        self.next = offset
-        return offset
-
-    def read(self, count: int) -> bytes:
-        raise SyscallError(Errno.EISDIR)
 
     def stat(self) -> StatInfo:
         return self.fs.stat("")

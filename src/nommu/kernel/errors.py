@@ -26,9 +26,12 @@ class Blocked(Exception):
     time in seconds, if given) and then retry the syscall."""
 
     def __init__(self, channel: object, deadline: float | None = None) -> None:
-        super().__init__(repr(channel))
+        super().__init__()  # (raised on every wait: no message to format)
         self.channel = channel
         self.deadline = deadline
+
+    def __str__(self) -> str:
+        return f"blocked on {self.channel}"
 
 
 class InternalError(Exception):

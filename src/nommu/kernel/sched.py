@@ -203,12 +203,15 @@ class Scheduler:
             return INF, INF
         now = self.clock()
         due = self._timers[0][0] if self._timers else INF
-        if self.runqueue or any(isinstance(c, HostReadable) for c in self.sleepers):
+        if self.runqueue or (self.sleepers and self._waits_for_host()):
             due = min(due, now + SLICE)
         if due == INF:
             return INF, INF
         grace = FORCE_GRACE if not self.k.cpu.precise_stops else PRECISE_GRACE
         return due, due + grace
+
+    def _waits_for_host(self) -> bool:
+        return any(isinstance(c, HostReadable) for c in self.sleepers)
 
     def requeue(self, task: Task) -> None:
         """The slice ended: back to the end of the line."""

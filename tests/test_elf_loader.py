@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 from nommu import Machine
 from nommu.abi.errno import Errno
 from nommu.cli import main as cli_main
-from nommu.kernel.errors import NommuError
 from nommu.loaders.elf import PF_X, PT_INTERP, PT_LOAD, ElfImage, LoadError, parse
 
 EHDR_SIZE = 52
@@ -272,45 +271,20 @@ def test_et_exec_accepted_when_allowed() -> None:
     assert not image.is_pie
 
 
-# The two checks below were written when HEAD had no MMU mode; the working tree
-# is adding one. Each xfails only on the specific known failure, so the test
-# passes by itself once the feature lands.
-MMU_OPTION_BUG = (
-    "BUG: loader/fork messages say 'run with --mmu' but the CLI has no --mmu option "
-    "(cli._machine_options)"
-)
-MMU_LOAD_BUG = (
-    "BUG: Machine(mmu=True) loads an ET_EXEC at its link address outside RAM: BusError "
-    "escapes Machine.run (kernel/exec.py _copy_segments)"
-)
-
-
 def test_suggested_mmu_option_exists(tmp_path: Path) -> None:
     err = refused(patch_u16(HELLO, 16, 2))
     assert "--mmu" in err.message
     (tmp_path / "hello").write_bytes(HELLO)
     (tmp_path / "hello").chmod(0o755)
     proc = nommu_cli("run", "--no-hints", "--mmu", "--root", str(tmp_path), "/hello")
-    if "unrecognized arguments: --mmu" in proc.stderr:
-        pytest.xfail(MMU_OPTION_BUG)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("Hello, world!\n")
 
 
-def test_mmu_machine_on_et_exec_runs_or_refuses_cleanly(
-    toolchain: Callable[[str], Path], tmp_path: Path
-) -> None:
-    from nommu.machine.ram import BusError
-
+def test_mmu_machine_runs_an_et_exec(toolchain: Callable[[str], Path], tmp_path: Path) -> None:
     shutil.copy(toolchain("exec"), tmp_path / "t_exec")
-    try:
-        result = guarded_run(Machine(root=tmp_path, mmu=True, hints=False), ["/t_exec"], {})
-    except NommuError as err:
-        assert len(str(err).splitlines()) == 1
-    except BusError:
-        pytest.xfail(MMU_LOAD_BUG)
-    else:
-        assert result.exit_code == 0
+    result = guarded_run(Machine(root=tmp_path, mmu=True, hints=False), ["/t_exec"], {})
+    assert result.exit_code == 0
 
 
 def test_et_rel_patched() -> None:

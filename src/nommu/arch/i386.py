@@ -208,10 +208,6 @@ def tls_base(descriptor: bytes) -> int:
     return (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000)
 
 
-def init_cpu(cpu: Cpu) -> None:
-    """Nothing to do until the kernel places the GDT (`install_gdt`)."""
-
-
 def install_gdt(cpu: Cpu, gdt_addr: int, linear: int | None = None) -> None:
     """Write the GDT at physical `gdt_addr`, point GDTR at it (at the virtual
     address `linear` when an MMU translates) and load SS."""
@@ -222,10 +218,6 @@ def install_gdt(cpu: Cpu, gdt_addr: int, linear: int | None = None) -> None:
     base = gdt_addr if linear is None else linear
     cpu.uc.reg_write(UC_X86_REG_GDTR, (0, base, GDT_SIZE - 1, 0))
     cpu.uc.reg_write(UC_X86_REG_SS, KERNEL_DS)
-
-
-def tls_slot_address(gdt_addr: int, entry: int) -> int:
-    return gdt_addr + entry * 8
 
 
 def initial_registers(entry: int, sp: int) -> list[tuple[int, int]]:

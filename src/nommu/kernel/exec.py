@@ -123,7 +123,6 @@ def _load_program(
     try:
         image = k.images.load(resolved.host, info, allow_exec=k.mmu, fd=fd)
     except LoadError as err:
-        k.last_exec_error = f"{resolved.guest}: {err.message}"
         raise SyscallError(err.errno, err.message) from None
     return Program(resolved.guest, image, argv)
 

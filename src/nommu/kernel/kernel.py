@@ -23,7 +23,6 @@ from nommu.kernel.alloc import PhysAllocator
 from nommu.kernel.channels import VforkDone
 from nommu.kernel.determinism import SeededRandom, VirtualClock
 from nommu.kernel.exec import ImageCache
-from nommu.kernel.files import FdEntry, FdTable, OpenFile
 from nommu.kernel.futex import futex_wake
 from nommu.kernel.hostfs import HostFs
 from nommu.kernel.limits import Limits, OutputLimit
@@ -124,10 +123,8 @@ class Kernel:
         self.tracer: Tracer | None = None  # sees every syscall (--strace, nommu check)
         self.events: EventSink = EventSink()
         self.hints_given: set[str] = set()
-        self.last_exec_error = ""
         self.last_fault: tuple[Task, Stop, int] | None = None
         self.host_signals: list[int] = []  # signals nommu itself received (Ctrl-C)
-        self.shutdown_signal = 0  # SIGTERM/SIGHUP to nommu ended the run
         self.terminal = Terminal()
         self.boot_monotonic = config.clock_monotonic()
         self._loaded_tls: list[bytes] = [bytes(8)] * 3
@@ -227,7 +224,6 @@ class Kernel:
             self.cpu.context_restore(t.ctx)
         self.load_tls(t)
         self.sched.on_cpu = t
-        self.sched.switches += 1
 
     def _switch_address_space(self, prev: Task | None, t: Task) -> None:
         """MMU mode: the TLB must now translate through `t`'s page tables."""
@@ -261,12 +257,6 @@ class Kernel:
 
     # -- files ---------------------------------------------------------------
 
-    def new_fd_table(self, stdio: list[OpenFile]) -> FdTable:
-        table = FdTable()
-        for fd, file in enumerate(stdio):
-            table.fds[fd] = FdEntry(file)
-        return table
-
     # -- messages ------------------------------------------------------------
 
     def hint(self, key: str, text: str) -> None:
@@ -274,9 +264,6 @@ class Kernel:
         if self.config.hints and key not in self.hints_given:
             self.hints_given.add(key)
             print(f"nommu: {text}", file=self.config.stderr)
-
-    def signal_name(self, sig: int) -> str:
-        return Signal(sig).name if sig in Signal._value2member_map_ else str(sig)
 
     # -- the run loop --------------------------------------------------------
 
@@ -310,7 +297,6 @@ class Kernel:
 
     def kill_leftovers(self) -> list[str]:
         """pid 1 is gone: kill whatever still runs (listed for the trace and report)."""
-        from nommu.abi.signals import Signal
         from nommu.kernel.exit import do_group_exit, signal_status
 
         left = [f"{t.tid} ({t.comm}) {t.state.name.lower()}" for t in self.live_tasks()]

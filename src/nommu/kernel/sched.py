@@ -67,7 +67,6 @@ class Scheduler:
         self._timers: list[tuple[float, int, KTimer]] = []
         self._seq = itertools.count()
         self.on_cpu: Task | None = None  # whose registers the CPU holds
-        self.switches = 0
 
     # -- sleeping and waking -------------------------------------------------
 

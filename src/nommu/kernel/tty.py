@@ -166,7 +166,6 @@ class Terminal:
                     if g.pgid == self.foreground:
                         send_to_group(k, g, signo)
             else:  # SIGTERM/SIGHUP to nommu: the machine shuts down
-                k.shutdown_signal = signo
                 for g in sorted(groups, key=lambda g: g.tgid != 1):
                     live = [t for t in g.tasks if t.alive]
                     if live:

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 PATH_MAX = 4096
 _U32 = struct.Struct("<I")
-_I32 = struct.Struct("<i")
 
 
 class UserMemory:
@@ -65,10 +64,6 @@ class UserMemory:
             return self.ram.read_u32(addr)
         except BusError:
             raise SyscallError(Errno.EFAULT) from None
-
-    def read_i32(self, addr: int) -> int:
-        value: int = _I32.unpack(self.read(addr, 4))[0]
-        return value
 
     def write_u32(self, addr: int, value: int) -> None:
         try:

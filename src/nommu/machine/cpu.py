@@ -175,10 +175,6 @@ class WatchHook:
     thunk: Any  # the ctypes callback, kept alive while the hook exists
 
 
-class CpuHalt(Exception):
-    """Raised out of `Cpu.run` when a kernel handler raised inside a hook."""
-
-
 SyscallHandler = Callable[[Any], "int | None"]
 
 
@@ -227,7 +223,6 @@ class Cpu:
         self._code: dict[int, tuple[int, object]] = {}  # load_code records: start -> (end, key)
         self._callbacks: list[Any] = []
         self._install_hooks()
-        arch.init_cpu(self)
 
     # -- hooks ---------------------------------------------------------------
 

@@ -36,6 +36,7 @@ DEFAULT_JSON = HERE / "results" / "latest.json"
 RUNNERS = ("native", "qemu", "nommu", "api")
 GUEST_ENV = {"PATH": "/bin:/usr/bin:/", "HOME": "/", "TERM": "vt100"}
 EXITCODE = "{exitcode}"  # an argument naming the exitcode program, per runner
+SELF = "{self}"  # the workload's own program as the runner runs it (one or more arguments)
 
 
 @dataclass(frozen=True)
@@ -105,10 +106,15 @@ WORKLOADS = [
         expect=r"counter=400000",
     ),
     Workload(
-        "pipe", "pingpong", ("10000",), ("2000",),
-        what="1-byte pipe round trips between two clone(CLONE_VM) processes",
+        "pipe-setup", "pingpong", ("0", "--", SELF), ("0", "--", SELF),
+        what="the pipe workload's set-up alone: spawn the partner, no round trip",
+        expect=r"pingpong: 0 round trips ok",
+    ),
+    Workload(
+        "pipe", "pingpong", ("10000", "--", SELF), ("2000", "--", SELF),
+        what="1-byte pipe round trips between pingpong and a posix_spawn'ed pingpong --echo",
         expect=r"pingpong: \d+ round trips ok",
-        ops_arg=0, unit="rt", show_rate=True, target=0.2,
+        ops_arg=0, unit="rt", show_rate=True, target=0.2, net_base="pipe-setup",
     ),
     Workload(
         "futex", "futex_pingpong", ("10000",), ("2000",),
@@ -215,13 +221,32 @@ def explain(out: str, err: str) -> str:
     return out_lines[-1] if out_lines else "(no output)"
 
 
+def placeholders(runner: str, w: Workload, quick: bool, root: str) -> list[str]:
+    """w's arguments with EXITCODE and SELF replaced as `runner` needs them.
+
+    Guest programs exec these paths themselves, so for native and qemu they are
+    host paths. Without binfmt_misc, qemu-i386's execve of an i386 program runs
+    it natively, so under qemu SELF is `/path/to/qemu-i386 HOSTPATH`: the child
+    program is emulated by a second qemu-i386, as nommu emulates its child."""
+    host = runner in ("native", "qemu")
+    out: list[str] = []
+    for a in w.argv(quick):
+        if a == EXITCODE:
+            out.append(os.path.join(root, "exitcode") if host else "/exitcode")
+        elif a == SELF and runner == "qemu":
+            out += [shutil.which("qemu-i386") or "qemu-i386", os.path.join(root, w.program)]
+        elif a == SELF:
+            out.append(os.path.join(root, w.program) if host else f"/{w.program}")
+        else:
+            out.append(a)
+    return out
+
+
 def command(runner: str, w: Workload, quick: bool, root: str, nommu: list[str]) -> list[str]:
-    args = list(w.argv(quick))
+    args = placeholders(runner, w, quick, root)
     if runner == "native" or runner == "qemu":
-        args = [os.path.join(root, "exitcode") if a == EXITCODE else a for a in args]
         prefix = ["qemu-i386"] if runner == "qemu" else []
         return [*prefix, f"./{w.program}", *args]
-    args = ["/exitcode" if a == EXITCODE else a for a in args]
     if runner == "nommu":
         return [*nommu, "run", "--no-hints", *w.nommu_args, "--root", root, f"/{w.program}", *args]
     return [
@@ -544,7 +569,8 @@ def print_table(
             print("  ".join("-" * wd for wd in widths))
     print(
         "\nnommu/qemu = qemu time / nommu time (>1: nommu faster); net = the same with each "
-        "runner's startup row subtracted first; targets are judged on net where it exists."
+        "runner's startup (or setup) row subtracted first; targets are judged on net where it "
+        "exists."
     )
     for i, (text, names) in enumerate(notes.items(), 1):
         print(f"[e{i}] {', '.join(names)} {text}")

@@ -297,6 +297,27 @@ def test_pingpong(differential: Differential, program: str, n: int) -> None:
     assert text(result) == f"{program}: {n} round trips ok\n"
 
 
+@pytest.mark.parametrize("n", [200, 1])
+def test_pingpong_with_spawned_partner(differential: Differential, n: int) -> None:
+    """`pingpong N -- PROG`: the partner is PROG --echo started with posix_spawn (the
+    bench's pipe workload: qemu-i386 refuses the clone mode), same output as clone mode."""
+    result = differential(["/pingpong", str(n), "--", "./pingpong"])
+    assert text(result) == f"pingpong: {n} round trips ok\n"
+
+
+def test_pingpong_partner_missing(differential: Differential) -> None:
+    result = differential(["/pingpong", "3", "--", "./nonexistent"])
+    assert text(result) == "posix_spawn: ENOENT (No such file or directory)\n"
+    assert result.returncode == 1  # type: ignore[attr-defined]
+
+
+def test_pingpong_echo(run_nommu: RunNommu, run_native: Callable[..., object]) -> None:
+    """`pingpong --echo` (the spawned partner) echoes each stdin byte + 1 until EOF."""
+    for run in (run_native, run_nommu):
+        result = run(["/pingpong", "--echo"], stdin=b"abc\xff")
+        assert result.stdout == b"bcd\x00", result  # type: ignore[attr-defined]
+
+
 def test_spawn_chain(differential: Differential) -> None:
     result = differential(["/spawn_chain", "300", "./exitcode"])
     assert text(result) == "spawn_chain: 300 spawns, 0 wrong exit statuses\n"

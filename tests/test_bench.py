@@ -1,0 +1,61 @@
+"""bench/run.py: how the runners spell a workload's command (its placeholders)."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("nommu_bench_run", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def pipe(bench: ModuleType, n: str = "10000") -> object:
+    w = next(w for w in bench.WORKLOADS if w.name == "pipe")
+    return dataclasses.replace(w, args=(n, "--", bench.SELF))
+
+
+def test_pipe_partner_per_runner(bench: ModuleType) -> None:
+    """SELF is pingpong as each runner runs it: under qemu a second qemu-i386 (whose
+    execve of an i386 binary would otherwise run it natively)."""
+    w, root = pipe(bench), "/r"
+    qemu = shutil.which("qemu-i386") or "qemu-i386"
+    assert bench.command("native", w, False, root, ["nommu"]) == [
+        "./pingpong", "10000", "--", "/r/pingpong"
+    ]  # fmt: skip
+    assert bench.command("qemu", w, False, root, ["nommu"]) == [
+        "qemu-i386", "./pingpong", "10000", "--", qemu, "/r/pingpong"
+    ]  # fmt: skip
+    nommu = bench.command("nommu", w, False, root, ["nommu"])
+    assert nommu[0] == "nommu" and nommu[-5:] == ["/r", "/pingpong", "10000", "--", "/pingpong"]
+    assert bench.command("api", w, False, root, ["nommu"])[-5:] == nommu[-5:]
+
+
+def test_pipe_runs_under_qemu(bench: ModuleType, guest_root: Path, native_ok: None) -> None:
+    """The pipe workload's command gives native's output under qemu-i386 (whose clone
+    refuses the default clone(CLONE_VM|SIGCHLD) mode of pingpong)."""
+    if shutil.which("qemu-i386") is None:
+        pytest.skip("qemu-i386 not on PATH")
+    w = pipe(bench, "50")
+    out = {}
+    for runner in ("native", "qemu"):
+        cmd = bench.command(runner, w, False, str(guest_root), ["nommu"])
+        proc = subprocess.run(cmd, cwd=guest_root, capture_output=True, timeout=60, check=False)
+        assert proc.returncode == 0, (runner, proc)
+        out[runner] = proc.stdout
+    assert out["native"] == out["qemu"] == b"pingpong: 50 round trips ok\n"

@@ -103,6 +103,7 @@ class Kernel:
             self.arch.install_gdt(self.cpu, self.gdt, linear=vm.KERNEL_PAGE)
         else:
             self.tlb.translate = self._physical
+            self.tlb.identity = True
             self.uspace = UserMemory(self.ram)
             self.arch.install_gdt(self.cpu, self.gdt)
         self._pristine: CpuContext = self.cpu.context_save()
@@ -131,6 +132,7 @@ class Kernel:
         from nommu.syscalls.dispatch import make_dispatcher
 
         self.cpu.on_syscall = make_dispatcher(self)
+        self.cpu.on_reschedule = self.handoff
 
     def _physical(self, vaddr: int, access: str) -> tuple[int, int] | None:
         """No MMU: an address is a physical address; only RAM is there."""
@@ -289,7 +291,75 @@ class Kernel:
                 if not t.alive:
                     continue
             stop = cpu.run(t.pc, *limits.clamp(sched.slice_for(t)))
+            t = self.current  # (a handoff may have switched tasks)
+            assert t is not None
             handle_stop(self, t, stop)
+
+    def handoff(self) -> None:
+        """Switch tasks at the end of a syscall without leaving the CPU.
+
+        Called (as the CPU's `on_reschedule`) when a syscall changed who should
+        run: its task blocked, or its time slice is over. The plain way is to
+        stop the CPU and let the run loop above pick the next task and switch
+        to it, at the price of a return from Unicorn and a fresh start for each
+        switch, most of what a futex or pipe round trip costs. When that turn
+        of the loop would be nothing but a switch to the next runnable task (no
+        timer due, no signal to deliver, no new program to start, no address
+        space to change), it is done here instead: the outgoing task's
+        registers are saved, the next one's loaded, and when the syscall hook
+        returns the CPU simply goes on, running the other task. In every other
+        case the CPU stops and the run loop does the work."""
+        cpu, sched, t = self.cpu, self.sched, self.current
+        assert t is not None
+        if sched.has_timers:
+            sched.expire_timers()  # (may wake a task, or ask the CPU to stop)
+        nxt = sched.next_runnable()
+        if nxt is None and t.state is TaskState.RUNNABLE:
+            nxt = t  # preempted with nobody else to run: a fresh slice
+        if nxt is None or not self._can_hand_to(t, nxt):
+            cpu.stop()
+            return
+        t.pc = cpu.pc  # what handle_stop would record (a blocked call rewound it)
+        if nxt is not t:
+            sched.requeue(t)  # (if it can still run: to the back of the line)
+            sched.take(nxt)
+            self.switch_to(nxt)
+        cpu.new_slice(*self.limits.clamp(sched.slice_for(nxt)))
+        if nxt.restart:
+            # It was woken in a syscall it slept in (its PC is on that syscall
+            # instruction): the first thing it does is make that call again.
+            # Make it from here, saving a trip through the CPU. If it changes
+            # who runs again, the CPU's hook calls us once more.
+            cpu.reenter_syscall(nxt.pc)
+        elif nxt is not t:
+            cpu.set_pc(nxt.pc)
+
+    def _can_hand_to(self, t: Task, nxt: Task) -> bool:
+        """Whether switching from `t` to `nxt` needs nothing the run loop does.
+        (A task that died in this syscall has stopped the CPU already.)"""
+        if (
+            self.cpu.stopping
+            or self.tracer is not None  # (it may stop, and expects the loop's order)
+            or self.seeded is not None  # (deterministic slices count syscalls)
+            or self.host_signals
+            or self.limits.timed_out
+            or self.finished
+        ):
+            return False
+        if nxt is t:
+            return True
+        mmu = self.mmu_unit
+        return not (
+            nxt.ctx is None
+            or nxt.fresh_regs is not None
+            or nxt.pending & ~nxt.sigmask
+            or nxt.reload_tls
+            or (mmu is not None and (nxt.mm is not t.mm or self._code_dirty(nxt.mm)))
+        )
+
+    @staticmethod
+    def _code_dirty(space: MemoryMap) -> bool:
+        return isinstance(space, AddressSpace) and bool(space.code_dirty)
 
     @property
     def finished(self) -> bool:

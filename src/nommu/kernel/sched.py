@@ -64,6 +64,7 @@ class Scheduler:
         self.clock = clock
         self.runqueue: deque[Task] = deque()
         self.sleepers: dict[object, list[Task]] = {}
+        self.host_waits = 0  # how many of those channels are host input (HostReadable)
         self._timers: list[tuple[float, int, KTimer]] = []
         self._seq = itertools.count()
         self.on_cpu: Task | None = None  # whose registers the CPU holds
@@ -77,6 +78,8 @@ class Scheduler:
         task.deadline = deadline
         for ch in channel if isinstance(channel, tuple) else (channel,):
             self.sleepers.setdefault(ch, []).append(task)
+            if isinstance(ch, HostReadable):
+                self.host_waits += 1
         if task in self.runqueue:
             self.runqueue.remove(task)
         if deadline is not None:
@@ -112,6 +115,8 @@ class Scheduler:
             waiters = self.sleepers.get(ch)
             if waiters is not None and task in waiters:
                 waiters.remove(task)
+                if isinstance(ch, HostReadable):
+                    self.host_waits -= 1
                 if not waiters:
                     del self.sleepers[ch]
         self._make_runnable(task)
@@ -147,12 +152,30 @@ class Scheduler:
 
     # -- choosing ------------------------------------------------------------
 
+    def next_runnable(self) -> Task | None:
+        """The task `pick` would return now, left in the queue; None if none."""
+        queue = self.runqueue
+        while queue:
+            task = queue[0]
+            if task.state is TaskState.RUNNABLE:
+                return task
+            queue.popleft()  # (a stale entry: it slept or stopped since)
+        return None
+
+    def take(self, task: Task) -> None:
+        """`task`, which `next_runnable` returned, goes on the CPU."""
+        self.runqueue.remove(task)
+
+    @property
+    def has_timers(self) -> bool:
+        return bool(self._timers)
+
     def pick(self) -> Task | None:
         """The next task to run, waiting (without spinning) if none is runnable.
 
         None if a signal to nommu itself (Ctrl-C) arrived while waiting."""
         while True:
-            self._expire_timers()
+            self.expire_timers()
             while self.runqueue:
                 task = self.runqueue.popleft()
                 if task.state is TaskState.RUNNABLE:
@@ -161,7 +184,7 @@ class Scheduler:
             if self.k.host_signals:
                 return None
 
-    def _expire_timers(self) -> None:
+    def expire_timers(self) -> None:
         now = self.clock()
         while self._timers and (self._timers[0][0] <= now or self._timers[0][2].cancelled):
             _, _, timer = heapq.heappop(self._timers)
@@ -171,7 +194,7 @@ class Scheduler:
 
     def _idle(self) -> None:
         """Nothing runnable: wait for host input or the next timer, or report deadlock."""
-        self._expire_timers()  # drops cancelled timers too
+        self.expire_timers()  # drops cancelled timers too
         host_fds = [c.fd for c in self.sleepers if isinstance(c, HostReadable)]
         if not host_fds and all(entry[2].watchdog for entry in self._timers):
             sleeping = [t for t in self.k.tasks.values() if t.alive]
@@ -202,15 +225,12 @@ class Scheduler:
             return INF, INF
         now = self.clock()
         due = self._timers[0][0] if self._timers else INF
-        if self.runqueue or (self.sleepers and self._waits_for_host()):
+        if self.runqueue or self.host_waits:
             due = min(due, now + SLICE)
         if due == INF:
             return INF, INF
         grace = FORCE_GRACE if not self.k.cpu.precise_stops else PRECISE_GRACE
         return due, due + grace
-
-    def _waits_for_host(self) -> bool:
-        return any(isinstance(c, HostReadable) for c in self.sleepers)
 
     def requeue(self, task: Task) -> None:
         """The slice ended: back to the end of the line."""

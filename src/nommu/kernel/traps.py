@@ -31,7 +31,7 @@ def handle_stop(k: Kernel, t: Task, stop: Stop) -> None:
     if not t.alive:
         return
     if t.fresh_regs is None:  # (after execve the new program's entry is already set)
-        t.pc = stop.pc - (k.arch.SYSCALL_INSN_LEN if t.restart else 0)
+        t.pc = stop.pc  # (a blocked syscall has rewound it to the syscall instruction)
     if t.state is TaskState.RUNNABLE:
         k.sched.requeue(t)
 

@@ -10,6 +10,11 @@ incoming one's. Three things cross from the guest into Python:
 * CPU exceptions (divide error, invalid opcode, general protection...);
 * accesses to addresses with no RAM behind them.
 
+No memory hook covers RAM in a normal run: Unicorn sends every store to a
+page that any memory hook covers (even one for unmapped accesses) through a
+slow helper, forever; without one, a page's stores are slow only until its
+first store (see also machine/mmu.py on execute permission).
+
 A checker (`nommu check`) may add watch hooks for a while: stores into an
 address range, or execution of one, each a Python call (`add_write_hook`,
 `add_code_hook`, `remove_hook`). A normal run has none.
@@ -219,9 +224,17 @@ class Cpu:
         self.on_syscall: SyscallHandler = lambda regs: None
         self.mmu: Any = None  # the MMU, when there is one (it reports page faults)
         self.preempt = False  # the slice is over: stop at the next syscall
+        self.stopping = False  # stop() was asked for: `run` returns after this syscall
+        # A syscall changed who should run (the task blocked, or its slice is
+        # over): once its result is in place, `on_reschedule` decides what next.
+        # The kernel can switch tasks right there, inside the hook, without
+        # leaving the CPU (see Kernel.handoff); by default the CPU just stops.
+        self.reschedule = False
+        self.on_reschedule: Callable[[], None] = self.stop
         self.timer = SliceTimer(self)
         self._code: dict[int, tuple[int, object]] = {}  # load_code records: start -> (end, key)
         self._callbacks: list[Any] = []
+        self._emu_start = uclib.uc_emu_start  # straight to the library: no wrapper per slice
         self._install_hooks()
 
     # -- hooks ---------------------------------------------------------------
@@ -239,7 +252,7 @@ class Cpu:
         if window is not None:
             result_index = self.syscall_index[0]
 
-            def syscall(_h: int) -> None:
+            def syscall() -> None:
                 value = self.on_syscall(window)
                 if value is not None:
                     window[result_index] = value
@@ -250,7 +263,7 @@ class Cpu:
             result, result_ref = self._result, self._result_ref
             result_reg = self.arch.RESULT_REG
 
-            def syscall(_h: int) -> None:
+            def syscall() -> None:
                 read_batch(h, ids, ptrs, n)
                 value = self.on_syscall(regs)
                 if value is not None:
@@ -260,7 +273,10 @@ class Cpu:
         def intr(_handle: int, intno: int, _user: int) -> None:
             try:
                 if intno == trapno:
-                    syscall(_handle)
+                    syscall()
+                    while self.reschedule:  # (a handoff may run more syscalls: see there)
+                        self.reschedule = False
+                        self.on_reschedule()
                 else:
                     self._trap = Stop(StopKind.TRAP, self.pc, trapno=intno)
                     emu_stop(h)
@@ -277,13 +293,20 @@ class Cpu:
             self._trap = Stop(StopKind.TRAP, self.pc, trapno=self.arch.TRAP_INVALID_OPCODE)
             return False
 
+        self._syscall = syscall
         self._hook(UC_HOOK_INTR, HOOK_INTR_CFUNC(intr))
-        self._hook(UC_HOOK_MEM_UNMAPPED, HOOK_MEM_INVALID_CFUNC(unmapped))
+        unmapped_hook = HOOK_MEM_INVALID_CFUNC(unmapped)
+        self._hook(UC_HOOK_MEM_UNMAPPED, unmapped_hook, 0, self.ram.base - 1)  # below RAM
+        self._hook(UC_HOOK_MEM_UNMAPPED, unmapped_hook, self.ram.end, 0xFFFFFFFF)  # above
         self._hook(UC_HOOK_INSN_INVALID, HOOK_INSN_INVALID_CFUNC(invalid))
 
-    def _hook(self, kind: int, callback: Any) -> None:
+    def _hook(self, kind: int, callback: Any, begin: int = 1, end: int = 0) -> None:
+        """Install a hook for good (on [begin, end]; by default everywhere)."""
         handle = ctypes.c_size_t()
-        err = uclib.uc_hook_add(self._h, ctypes.byref(handle), kind, callback, None, 1, 0)
+        err = uclib.uc_hook_add(
+            self._h, ctypes.byref(handle), kind, callback, None,
+            ctypes.c_uint64(begin), ctypes.c_uint64(end),
+        )  # fmt: skip
         if err:
             raise UcError(err)
         self._callbacks.append(callback)  # keep the thunk alive
@@ -340,20 +363,26 @@ class Cpu:
         """Run from `pc` until the kernel stops us (a syscall changed who runs, or
         the slice ended at `preempt_at`), a fault, or a forced stop at `force_at`."""
         self._trap = self._fault = None
-        self.preempt = False
-        self.timer.begin(preempt_at, force_at)
+        self.stopping = False
+        self.new_slice(preempt_at, force_at)
         try:
-            self.uc.emu_start(pc, 0)
-        except UcError as err:
-            return self._fault_stop(err)
+            err = self._emu_start(self._h, pc, 0, 0, 0)
         finally:
             self.timer.end()
+        if err:
+            return self._fault_stop(UcError(err))
         if self._pending is not None:
             exc, self._pending = self._pending, None
             raise exc
         if self._trap is not None:
             return self._trap
         return Stop(StopKind.STOPPED, self.pc)
+
+    def new_slice(self, preempt_at: float, force_at: float) -> None:
+        """A task starts a time slice: it ends at `preempt_at` (at the next
+        syscall after it) or, failing that, by force at `force_at`."""
+        self.preempt = False
+        self.timer.begin(preempt_at, force_at)
 
     def _fault_stop(self, err: UcError) -> Stop:
         if self._pending is not None:
@@ -374,6 +403,7 @@ class Cpu:
 
     def stop(self) -> None:
         """Ask the CPU to return from `run` (safe to call from a hook)."""
+        self.stopping = True
         uclib.uc_emu_stop(self._h)
 
     # -- registers and contexts ---------------------------------------------
@@ -384,6 +414,28 @@ class Cpu:
             return int(self.window[self.pc_index]) & 0xFFFFFFFF
         value: int = self.uc.reg_read(self.arch.PC_REG)
         return value
+
+    def set_pc(self, pc: int) -> None:
+        """Where the CPU goes on (from a syscall hook: when the hook returns)."""
+        if self.window is not None:
+            self.window[self.pc_index] = pc
+        else:
+            self.reg_write(self.arch.PC_REG, pc)
+
+    def rewind_syscall(self) -> None:
+        """From a syscall hook: point the PC back at the syscall instruction
+        (it is already past it), so that the call runs again when the task
+        next runs. How a blocked syscall waits: xv6 style, it re-executes."""
+        self.set_pc(self.pc - self.arch.SYSCALL_INSN_LEN)
+
+    def reenter_syscall(self, pc: int) -> None:
+        """From a syscall hook, with another task's registers just loaded and
+        `pc` the syscall instruction it slept in: make that syscall now,
+        exactly as executing the instruction would (the PC moves past it, the
+        kernel runs the call, the result lands in the result register), minus
+        the trip through the CPU."""
+        self.set_pc(pc + self.arch.SYSCALL_INSN_LEN)
+        self._syscall()
 
     def reg_read(self, reg: int) -> int:
         """An integer register, through the library directly (the binding's
@@ -410,16 +462,23 @@ class Cpu:
         return ctx
 
     def context_update(self, ctx: CpuContext) -> None:
-        """Save the CPU's current state into an existing context."""
-        self.uc.context_update(ctx)
+        """Save the CPU's current state into an existing context (on every
+        task switch: straight to the library, which copies the state)."""
+        err = uclib.uc_context_save(self._h, ctx.context)
+        if err:
+            raise UcError(err)
 
     def context_restore(self, ctx: CpuContext) -> None:
-        self.uc.context_restore(ctx)
+        err = uclib.uc_context_restore(self._h, ctx.context)
+        if err:
+            raise UcError(err)
 
     def flush_code(self, begin: int, end: int) -> None:
         """Forget translated code for [begin, end): that memory holds something new."""
         self.uc.ctl_remove_cache(begin, end)
         self.forget_code(begin, end)
+        if self.mmu is not None:
+            self.mmu.code_flushed(begin, end)
 
     def load_code(self, begin: int, end: int, key: object) -> None:
         """[begin, end) is about to receive program `key`'s bytes. If the same
@@ -470,20 +529,21 @@ class SliceTimer:
         self.wakeup_fd = -1  # nommu's signal wakeup pipe: a Ctrl-C forces a stop
         self._thread: threading.Thread | None = None
         self._quit = False
-        self._active = threading.Event()  # set while the CPU runs a slice
+        self._parked = False  # the thread waits for `_active` (no slice is running)
+        self._active = threading.Event()  # wakes the parked thread
 
     def begin(self, preempt_at: float, force_at: float) -> None:
         self._preempt_at, self._force_at = preempt_at, force_at
         self._forced = False
         self._running = True
-        self._active.set()
+        if self._parked:
+            self._active.set()
         if self._thread is None and (preempt_at != INF or force_at != INF or self.wakeup_fd >= 0):
             self._thread = threading.Thread(target=self._loop, name="nommu-slices", daemon=True)
             self._thread.start()
 
     def end(self) -> None:
         self._running = False
-        self._active.clear()
 
     def shutdown(self) -> None:
         """End the timer thread (the machine is done)."""
@@ -496,7 +556,11 @@ class SliceTimer:
         h = self.cpu._h
         while not self._quit:
             if not self._running:  # between slices (the machine may idle for long)
-                self._active.wait(0.5)
+                self._parked = True
+                self._active.clear()
+                if not self._running:  # (`begin` sets _running before it looks at _parked)
+                    self._active.wait(0.5)
+                self._parked = False
                 continue
             ready: list[int] = []
             fd = self.wakeup_fd
@@ -517,6 +581,7 @@ class SliceTimer:
             if now >= self._force_at or ready:
                 self._forced = True
                 self.forced_stops += 1
+                self.cpu.stopping = True
                 stop(h)
 
 

@@ -13,6 +13,17 @@ and the fill answers with the copy, writable.
 
 On a context switch to another address space the TLB is flushed, so the
 next accesses refill from the new page tables.
+
+Execute permission is given only to pages code has been fetched from. This
+matters for speed, not protection: Unicorn sends every store through a slow
+helper until the page is marked dirty, and it never marks a page dirty while
+its TLB entry allows execution (that is how it notices self-modifying code:
+each store to a page that may hold translated code checks for it). A data
+page filled read/write without execute takes the slow path on its first
+store only; a page the CPU has fetched from keeps execute, so stores to it
+are still checked, exactly as Unicorn intends. Translated code only ever
+exists on pages in `code_pages` (the CPU fetches through the TLB), so no
+store that could change translated code escapes the check.
 """
 
 from __future__ import annotations
@@ -48,6 +59,8 @@ class Mmu:
         self.translate: Translate = lambda vaddr, access: None
         self.last_fault: tuple[int, str] | None = None  # (vaddr, access) of a refused fill
         self.fills = 0
+        self.code_pages: set[int] = set()  # physical pages code was fetched from
+        self.identity = False  # virtual is physical (no MMU): see code_flushed
         cpu.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
         self._install()
 
@@ -63,7 +76,12 @@ class Mmu:
             if found is None:
                 self.last_fault = (vaddr, kind)
                 return False
-            entry.contents.paddr, entry.contents.perms = found
+            paddr, perms = found
+            if access == UC_MEM_FETCH:
+                self.code_pages.add(paddr)
+            elif paddr not in self.code_pages:
+                perms &= ~PROT_EXEC  # a data page: its stores can go the fast way
+            entry.contents.paddr, entry.contents.perms = paddr, perms
             return True
 
         callback = HOOK_TLB_FILL_CFUNC(fill)
@@ -74,6 +92,15 @@ class Mmu:
         if err:
             raise UcError(err)
         self.cpu._callbacks.append(callback)
+
+    def code_flushed(self, begin: int, end: int) -> None:
+        """The translated code in [begin, end) was dropped: pages wholly inside
+        hold none now. (Only without an MMU, where these addresses are the
+        physical ones; with one the set just keeps every page that ever held
+        code, which costs speed, never correctness.)"""
+        if self.identity:
+            first, last = (begin + 0xFFF) & ~0xFFF, end & ~0xFFF
+            self.code_pages.difference_update(range(first, last, 0x1000))
 
     def flush(self) -> None:
         """Forget every translation (a different address space is now current)."""

@@ -76,7 +76,7 @@ def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
         if t.restart:  # type: ignore[union-attr]
             t.restart = False  # type: ignore[union-attr]  # a re-executed syscall has finished
         if t.state is not RUNNABLE or k.current is not t or cpu.preempt:  # type: ignore[union-attr]
-            cpu.stop()
+            cpu.reschedule = True  # someone else should run now
         elif t.pending & ~t.sigmask:  # type: ignore[union-attr]
             signal_on_return(k, t, result)  # type: ignore[arg-type]
             return None
@@ -134,9 +134,10 @@ def block(k: Kernel, t: Task, b: Blocked, nr: int) -> None:
     """Park `t` on the channel and arrange for the syscall to run again."""
     t.restart = True
     t.blocked_nr = nr
+    k.cpu.rewind_syscall()
     if not t.pending & ~t.sigmask:  # a deliverable signal interrupts it before it sleeps
         k.sched.sleep(t, b.channel, b.deadline)
-    k.cpu.stop()
+    k.cpu.reschedule = True
 
 
 def call(k: Kernel, t: Task, row: Syscall, args: list[int]) -> tuple[int | None, Blocked | None]:

@@ -30,14 +30,21 @@ class VforkDone:
         return f"vfork: suspended until child {self.pid} calls execve or _exit"
 
 
-@dataclass(frozen=True, slots=True)
-class FutexKey:
-    """FUTEX_WAIT on the word at `addr` (one physical address space: no mm in the key)."""
+class FutexKey(int):
+    """FUTEX_WAIT on the word at the address this is (one physical address
+    space: no mm in the key). An int, so that the hashing every wait and
+    wake does costs no Python call; no other channel is an int."""
 
-    addr: int
+    __slots__ = ()
+
+    @property
+    def addr(self) -> int:
+        return int(self)
 
     def __str__(self) -> str:
-        return f"futex wait on {self.addr:#x}"
+        return f"futex wait on {self:#x}"
+
+    __repr__ = __str__
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,17 +37,16 @@ class Pipe:
     data: bytearray = field(default_factory=bytearray)
     readers: int = 0
     writers: int = 0
+    readable: PipeReadable = field(init=False)  # the channel readers wait on
+    writable: PipeWritable = field(init=False)  # ... and writers
 
-    @property
-    def readable(self) -> PipeReadable:
-        return PipeReadable(self.ino)
-
-    @property
-    def writable(self) -> PipeWritable:
-        return PipeWritable(self.ino)
+    def __post_init__(self) -> None:
+        self.readable, self.writable = PipeReadable(self.ino), PipeWritable(self.ino)
 
 
-@dataclass(frozen=True, slots=True)
+# One of each per pipe, made with it: compared by identity (a cheap hash on
+# every wait and wakeup), not by value.
+@dataclass(frozen=True, slots=True, eq=False)
 class PipeReadable:
     ino: int
 
@@ -55,7 +54,7 @@ class PipeReadable:
         return f"read from pipe:[{self.ino}] (empty)"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PipeWritable:
     ino: int
 

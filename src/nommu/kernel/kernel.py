@@ -88,6 +88,7 @@ class Kernel:
         self.cpu = Cpu(self.arch, self.ram)
         self.alloc = PhysAllocator(RAM_BASE, config.mem)
         self.gdt = self.alloc.alloc(PAGE_SIZE, 0, "kernel").start
+        self._gdt_tls = self.gdt + 8 * self.arch.GDT_ENTRY_TLS_MIN  # the TLS entries
         # The CPU always translates through a TLB we fill (machine/mmu.py). Without
         # an MMU the fill is the identity on RAM: what it buys is that an access
         # outside RAM faults exactly at the instruction that made it.
@@ -249,8 +250,8 @@ class Kernel:
         switch needs no segment reload; only a new thread (its registers are
         a copy of its creator's) or set_thread_area needs GS loaded again."""
         if t.tls != self._loaded_tls:
-            self.ram.write(self.gdt + 8 * self.arch.GDT_ENTRY_TLS_MIN, b"".join(t.tls))
-            self._loaded_tls = list(t.tls)
+            self.ram.write(self._gdt_tls, b"".join(t.tls))
+            self._loaded_tls = t.tls.copy()
         if reload or t.reload_tls:
             t.reload_tls = False
             gs = self.cpu.reg_read(self.arch.TLS_REG)

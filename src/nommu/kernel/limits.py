@@ -101,4 +101,7 @@ class Limits:
     def clamp(self, slice_: tuple[float, float]) -> tuple[float, float]:
         """A slice (preempt_at, force_at) that does not reach past the deadline."""
         preempt_at, force_at = slice_
-        return min(preempt_at, self.deadline), min(force_at, self.deadline)
+        deadline = self.deadline
+        if force_at <= deadline:  # (the usual case: no --timeout, or not near it)
+            return slice_
+        return min(preempt_at, deadline), deadline

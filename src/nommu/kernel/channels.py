@@ -48,6 +48,19 @@ class FutexKey(int):
 
 
 @dataclass(frozen=True, slots=True)
+class PrivateFutexKey:
+    """With an MMU: FUTEX_WAIT on private memory, the word at `addr` in one
+    address space (`mm`, its identity). Other processes' same address is
+    another word; a MAP_SHARED word is keyed by its physical address."""
+
+    mm: int
+    addr: int
+
+    def __str__(self) -> str:
+        return f"futex wait on {self.addr:#x}"
+
+
+@dataclass(frozen=True, slots=True)
 class Timer:
     """nanosleep and friends: only the deadline wakes it."""
 

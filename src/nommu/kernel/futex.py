@@ -2,9 +2,12 @@
 
 FUTEX_WAIT sleeps only if the word still holds the expected value (checked
 and slept on atomically: the kernel runs one syscall at a time), FUTEX_WAKE
-wakes up to N sleepers. On a no-MMU machine every process shares one
-physical address space, so the key is the address alone: private and shared
-futexes are the same thing here.
+wakes up to N sleepers. Which word a futex is (its key, `futex_key`): on a
+no-MMU machine every process shares one physical address space, so the key
+is the address alone, and private and shared futexes are the same thing.
+With an MMU, as in Linux's get_futex_key, a word in private memory is keyed
+by (address space, address) and one in a MAP_SHARED mapping by the physical
+address behind it, the same in every process that maps it.
 
 The bitset variants record a mask per waiter; a wake only wakes waiters
 whose mask intersects its own.
@@ -16,12 +19,25 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno
-from nommu.kernel.channels import FutexKey
+from nommu.kernel.channels import FutexKey, PrivateFutexKey
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.task import Task
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
+
+
+def futex_key(k: Kernel, t: Task, addr: int) -> object:
+    """The channel a futex at `addr` in `t`'s memory waits on (see above)."""
+    if not k.mmu:
+        return FutexKey(addr)
+    space = t.mm
+    vma = space.vma_at(addr)  # type: ignore[attr-defined]
+    if vma is None:
+        raise SyscallError(Errno.EFAULT)
+    if vma.shared:
+        return FutexKey(space.frame(addr, False) | (addr & 0xFFF))  # type: ignore[attr-defined]
+    return PrivateFutexKey(id(space), addr)
 
 
 def futex_wait(
@@ -45,14 +61,16 @@ def futex_wait(
     if k.uspace.read_u32(addr) != expected & 0xFFFFFFFF:
         raise SyscallError(Errno.EAGAIN)
     t.futex_bitset = bitset
-    raise Blocked(FutexKey(addr), deadline)
+    raise Blocked(futex_key(k, t, addr), deadline)
 
 
-def futex_wake(k: Kernel, addr: int, count: int, bitset: int = F.FUTEX_BITSET_MATCH_ANY) -> int:
+def futex_wake(
+    k: Kernel, t: Task, addr: int, count: int, bitset: int = F.FUTEX_BITSET_MATCH_ANY
+) -> int:
     """Wake up to `count` waiters on `addr` whose bitset matches; how many woke."""
     if bitset == 0:
         raise SyscallError(Errno.EINVAL)
-    waiters = k.sched.sleepers.get(FutexKey(addr), [])
+    waiters = k.sched.sleepers.get(futex_key(k, t, addr), [])
     woken = 0
     for waiter in list(waiters):
         if woken >= count:
@@ -65,16 +83,17 @@ def futex_wake(k: Kernel, addr: int, count: int, bitset: int = F.FUTEX_BITSET_MA
 
 
 def futex_requeue(
-    k: Kernel, addr: int, wake: int, requeue: int, addr2: int, expected: int | None
+    k: Kernel, t: Task, addr: int, wake: int, requeue: int, addr2: int, expected: int | None
 ) -> int:
     """Wake `wake` waiters on `addr`, move up to `requeue` more to `addr2`."""
     if expected is not None and k.uspace.read_u32(addr) != expected & 0xFFFFFFFF:
         raise SyscallError(Errno.EAGAIN)
-    woken = futex_wake(k, addr, wake)
-    waiters = k.sched.sleepers.get(FutexKey(addr), [])
+    woken = futex_wake(k, t, addr, wake)
+    waiters = k.sched.sleepers.get(futex_key(k, t, addr), [])
     moved = waiters[:requeue]
+    target = futex_key(k, t, addr2)
     for waiter in moved:
         k.sched.wake_task(waiter)
-        k.sched.sleep(waiter, FutexKey(addr2), waiter.deadline)
+        k.sched.sleep(waiter, target, waiter.deadline)
         waiter.restart = True
     return woken + len(moved)

@@ -22,6 +22,7 @@ from nommu.kernel import vm
 from nommu.kernel.alloc import PhysAllocator
 from nommu.kernel.channels import VforkDone
 from nommu.kernel.determinism import SeededRandom, VirtualClock
+from nommu.kernel.errors import SyscallError
 from nommu.kernel.exec import ImageCache
 from nommu.kernel.futex import futex_wake
 from nommu.kernel.hostfs import HostFs
@@ -92,7 +93,7 @@ class Kernel:
         # The CPU always translates through a TLB we fill (machine/mmu.py). Without
         # an MMU the fill is the identity on RAM: what it buys is that an access
         # outside RAM faults exactly at the instruction that made it.
-        self.tlb = Mmu(self.cpu)
+        self.tlb = Mmu(self.cpu, config.mem >> 12)
         self.cpu.mmu = self.tlb
         self.mmu_unit: Mmu | None = None  # set when the machine has an MMU
         self.frames: Frames | None = None
@@ -184,9 +185,9 @@ class Kernel:
             addr, t.clear_child_tid = t.clear_child_tid, 0
             try:
                 self.uspace.write_u32(addr, 0)
-            except Exception:
+                futex_wake(self, t, addr, 1)
+            except SyscallError:
                 return
-            futex_wake(self, addr, 1)
 
     def unshare_files(self, t: Task) -> None:
         """Give `t` its own descriptor table if it shares one (exec does this)."""

@@ -246,6 +246,14 @@ class RamFs:
         now = self.k.config.clock_realtime()
         return RamInode(self.k, self.k.next_ino(), st.S_IFREG | (mode & 0o7777), mtime=now)
 
+    def anonymous(self, size: int) -> RamInode:
+        """The memory object behind a MAP_SHARED|MAP_ANONYMOUS mapping with an
+        MMU (Linux's shmem_zero_setup): a file with no name, so that a page
+        first touched after fork is still the same page in parent and child."""
+        inode = self.new_inode(0o600)
+        inode.size, inode.nlink = size, 0
+        return inode
+
     def open(self, name: str, flags: int, mode: int, path: str) -> OpenFile:
         """open(2) of /dev/shm/NAME (name "" is the directory itself)."""
         if name == "":

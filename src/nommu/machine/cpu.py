@@ -474,11 +474,15 @@ class Cpu:
             raise UcError(err)
 
     def flush_code(self, begin: int, end: int) -> None:
-        """Forget translated code for [begin, end): that memory holds something new."""
-        self.uc.ctl_remove_cache(begin, end)
+        """Forget translated code for [begin, end): that memory holds something new.
+        A range no code was fetched from holds none: nothing to drop (which also
+        spares the TLB flush that dropping would cost, see Mmu.code_flushed)."""
+        mmu = self.mmu
+        if mmu is None or mmu.may_hold_code(begin, end):
+            self.uc.ctl_remove_cache(begin, end)
+            if mmu is not None:
+                mmu.code_flushed(begin, end)
         self.forget_code(begin, end)
-        if self.mmu is not None:
-            self.mmu.code_flushed(begin, end)
 
     def load_code(self, begin: int, end: int, key: object) -> None:
         """[begin, end) is about to receive program `key`'s bytes. If the same

@@ -23,7 +23,19 @@ page filled read/write without execute takes the slow path on its first
 store only; a page the CPU has fetched from keeps execute, so stores to it
 are still checked, exactly as Unicorn intends. Translated code only ever
 exists on pages in `code_pages` (the CPU fetches through the TLB), so no
-store that could change translated code escapes the check.
+store that could change translated code escapes the check, as long as every
+TLB entry that allows execution, or was made for a data page, agrees with the
+set: a page that leaves it (`code_flushed`) takes its entries with it (a TLB
+flush), and with an MMU so does a page that joins it, since the same frame
+may have a data entry (fast stores) at another virtual address (a double
+mapping). Without an MMU a page has one address: the fetch's own fill
+replaces its entry.
+
+Unicorn's TLB starts at 256 entries and only grows when it is flushed while
+nearly full (tlb_mmu_resize_locked). A program that sweeps more memory than
+that misses, and calls the fill below, on every page it touches, pass after
+pass (4 MiB: 1024 fills a pass, ~1 ns a word); when fills keep coming, the
+TLB is flushed so that it grows, up to the size of RAM.
 """
 
 from __future__ import annotations
@@ -45,6 +57,7 @@ from unicorn.unicorn_py3.unicorn import HOOK_TLB_FILL_CFUNC, uclib
 
 # Permission bits of a TLB entry (UC_PROT_*), and what a fault was doing.
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+TLB_INITIAL = 256  # Unicorn's TLB entries at start (1 << CPU_TLB_DYN_DEFAULT_BITS)
 ACCESS_NAMES = {UC_MEM_WRITE: "write", UC_MEM_FETCH: "fetch"}
 
 # translate(vaddr, access) -> (physical address of the page, perms), or None: a fault
@@ -54,19 +67,30 @@ Translate = Callable[[int, str], "tuple[int, int] | None"]
 class Mmu:
     """Owns the CPU's TLB: fills it from `translate`, flushes it on demand."""
 
-    def __init__(self, cpu: Any) -> None:
+    def __init__(self, cpu: Any, ram_pages: int) -> None:
         self.cpu = cpu
         self.translate: Translate = lambda vaddr, access: None
         self.last_fault: tuple[int, str] | None = None  # (vaddr, access) of a refused fill
         self.fills = 0
         self.code_pages: set[int] = set()  # physical pages code was fetched from
         self.identity = False  # virtual is physical (no MMU): see code_flushed
+        # Growing the TLB: fills since the last flush, and a guess of its size.
+        self._since_flush = 0
+        self._tlb_size = TLB_INITIAL
+        self._tlb_max = 1 << max(ram_pages - 1, 1).bit_length()
         cpu.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
         self._install()
 
     def _install(self) -> None:
         def fill(_h: int, vaddr: int, access: int, entry: Any, _user: int) -> bool:
             self.fills += 1
+            self._since_flush += 1
+            if self._since_flush > 2 * self._tlb_size and self._tlb_size < self._tlb_max:
+                # The working set does not fit: flush while the TLB is full and
+                # Unicorn doubles it. (QEMU lets a fill resize the TLB: see
+                # tlb_fill in cputlb.c.)
+                self._tlb_size *= 2
+                self.flush()
             kind = ACCESS_NAMES.get(access, "read")
             try:
                 found = self.translate(vaddr, kind)
@@ -78,7 +102,10 @@ class Mmu:
                 return False
             paddr, perms = found
             if access == UC_MEM_FETCH:
-                self.code_pages.add(paddr)
+                if paddr not in self.code_pages:
+                    self.code_pages.add(paddr)
+                    if not self.identity:
+                        self.flush()  # (a data entry for this frame elsewhere must go)
             elif paddr not in self.code_pages:
                 perms &= ~PROT_EXEC  # a data page: its stores can go the fast way
             entry.contents.paddr, entry.contents.perms = paddr, perms
@@ -93,15 +120,30 @@ class Mmu:
             raise UcError(err)
         self.cpu._callbacks.append(callback)
 
+    def may_hold_code(self, begin: int, end: int) -> bool:
+        """Whether [begin, end) may hold translated code. Only without an MMU
+        is the answer ever no: then nothing there needs dropping."""
+        if not self.identity:
+            return True
+        first = begin & ~0xFFF
+        return any(first <= page < end for page in self.code_pages)
+
     def code_flushed(self, begin: int, end: int) -> None:
         """The translated code in [begin, end) was dropped: pages wholly inside
         hold none now. (Only without an MMU, where these addresses are the
         physical ones; with one the set just keeps every page that ever held
-        code, which costs speed, never correctness.)"""
+        code, which costs speed, never correctness.) Their TLB entries allow
+        execution and go too: code run through one of them would be code on
+        a page the set does not know. (Unicorn's own lookup while dropping the
+        code makes such an entry for `begin`.)"""
         if self.identity:
             first, last = (begin + 0xFFF) & ~0xFFF, end & ~0xFFF
-            self.code_pages.difference_update(range(first, last, 0x1000))
+            gone = [page for page in self.code_pages if first <= page < last]
+            if gone:
+                self.code_pages.difference_update(gone)
+                self.flush()
 
     def flush(self) -> None:
         """Forget every translation (a different address space is now current)."""
+        self._since_flush = 0
         self.cpu.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)

@@ -211,6 +211,10 @@ def _mmap_mmu(
             file, flags = None, flags | M.MAP_ANONYMOUS
         elif isinstance(file, RamFile) and mtype != M.MAP_PRIVATE:
             pager = file.ram  # the mapping shows the file's own pages
+    if file is None and mtype == M.MAP_SHARED:
+        shmfs = k.vfs.shmfs
+        assert shmfs is not None  # (the kernel always has one: /dev/shm)
+        pager, pgoff = shmfs.anonymous(size), 0  # shared anonymous memory is shmem
     return changed(
         k, vm.do_mmap(space(t), addr, length, prot, flags, file, pgoff * PAGE_SIZE, pager)
     )

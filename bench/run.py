@@ -101,6 +101,19 @@ WORKLOADS = [
         ops_arg=0, unit="cycle", show_rate=True, target=2.0,
     ),
     Workload(
+        "posix-spawn", "spawn_chain",
+        ("300", EXITCODE, "posix_spawn"), ("50", EXITCODE, "posix_spawn"),
+        what="posix_spawn(exitcode) + _exit + waitpid cycles",
+        expect=r"spawn_chain: \d+ spawns, 0 wrong",
+        ops_arg=0, unit="cycle", show_rate=True,
+    ),
+    Workload(
+        "pthread", "thread_cycle", ("2000",), ("300",),
+        what="pthread_create + pthread_join cycles, one thread at a time",
+        expect=r"thread_cycle: \d+ threads, total",
+        ops_arg=0, unit="thread", show_rate=True,
+    ),
+    Workload(
         "threads", "threads", (), (),
         what="4 pthreads: create, 400000 contended mutex adds, join",
         expect=r"counter=400000",

@@ -323,6 +323,18 @@ def test_spawn_chain(differential: Differential) -> None:
     assert text(result) == "spawn_chain: 300 spawns, 0 wrong exit statuses\n"
 
 
+def test_spawn_chain_with_posix_spawn(differential: Differential) -> None:
+    result = differential(["/spawn_chain", "100", "./exitcode", "posix_spawn"])
+    assert text(result) == "spawn_chain: 100 spawns, 0 wrong exit statuses\n"
+
+
+def test_thread_cycle(differential: Differential) -> None:
+    """pthread_create + pthread_join, 300 times: every thread's stack and TLS
+    come back (the bench's pthread workload)."""
+    result = differential(["/thread_cycle", "300"])
+    assert text(result) == "thread_cycle: 300 threads, total 44850\n"
+
+
 def test_spawn_chain_in_small_memory(run_nommu: RunNommu) -> None:
     """300 vfork+exec cycles in 2 MiB: every exited child's memory comes back."""
     result = run_nommu(["/spawn_chain", "300"], mem="2M")

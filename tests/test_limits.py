@@ -232,6 +232,28 @@ def test_timeout_ends_a_deterministic_run(guest_root: Path) -> None:
     assert result.timed_out
 
 
+def test_timeout_ends_a_deterministic_guest_waiting_for_input(guest_root: Path) -> None:
+    """Under --deterministic a guest that waits for the terminal (host input
+    that never comes) is still stopped at the real-time deadline."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nommu", "run", "--deterministic", "--timeout", "1",
+         "--root", str(guest_root), "/cat"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        start = time.monotonic()
+        proc.wait(timeout=30)  # (stdin stays open: no end of file)
+        elapsed = time.monotonic() - start
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 124, err
+    assert b"timeout after 1 s" in err
+    assert elapsed < 20
+
+
 def test_a_run_that_ends_in_time_is_not_timed_out(guest_root: Path) -> None:
     result = run_with_timeout(guest_root, ["/hello"], 60)
     assert result.exit_code == 0

@@ -181,7 +181,7 @@ class Scheduler:
                 if task.state is TaskState.RUNNABLE:
                     return task
             self._idle()
-            if self.k.host_signals:
+            if self.k.host_signals or self.k.limits.out_of_time():
                 return None
 
     def expire_timers(self) -> None:
@@ -202,6 +202,9 @@ class Scheduler:
         timeout = None
         if self._timers:
             timeout = max(0.0, self._timers[0][0] - self.clock())
+        real_left = self.k.limits.deadline - time.monotonic()  # --timeout is real time
+        if real_left != INF:
+            timeout = max(0.0, real_left if timeout is None else min(timeout, real_left))
         clock = self.k.virtual_clock
         if clock is not None and not host_fds and self._timers:
             clock.advance_to(self._timers[0][0])  # virtual time: no real waiting

@@ -37,6 +37,7 @@ from unicorn.x86_const import (
 )
 
 from nommu.abi.signals import Signal
+from nommu.arch import i386_signal
 
 if TYPE_CHECKING:
     from nommu.machine.cpu import Cpu
@@ -218,6 +219,14 @@ def install_gdt(cpu: Cpu, gdt_addr: int, linear: int | None = None) -> None:
     base = gdt_addr if linear is None else linear
     cpu.uc.reg_write(UC_X86_REG_GDTR, (0, base, GDT_SIZE - 1, 0))
     cpu.uc.reg_write(UC_X86_REG_SS, KERNEL_DS)
+
+
+def reset_fpu(cpu: Cpu) -> None:
+    """The x87 and SSE state a new program starts with on Linux (fpstate_init):
+    control word 0x37f (exceptions masked, 64-bit precision), every register
+    empty, MXCSR 0x1f80. (Unicorn's own reset leaves the control word 0:
+    single precision, which prints 1.0/3 as 0.33333334326744079590.)"""
+    i386_signal.clear_fpu(cpu.uc)
 
 
 def initial_registers(entry: int, sp: int) -> list[tuple[int, int]]:

@@ -18,6 +18,13 @@ old frame (musl's __restore does `popl %eax` then sigreturn)::
 
     +0 pretcode, +4 sig, +8 sigcontext (88 bytes), +96 the blocked mask, +100 retcode
 
+Above either frame (at higher addresses, 64-byte aligned) lies the
+interrupted FPU and SSE state, a `struct _fpstate_32` that sigcontext.fpstate
+points to: the i387 view (fsave layout) and the fxsave image after it. The
+handler starts with a clean FPU; sigreturn loads the saved state back, so a
+handler that computes with floating point leaves the interrupted code's
+registers, control word and MXCSR as they were.
+
 At the handler's first instruction (ESP+4) is 16-byte aligned, as the ABI
 wants after a call. EAX, EDX and ECX also carry sig, &info and &uc, for
 handlers compiled with regparm(3).
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 from unicorn.x86_const import (
     UC_X86_REG_CS,
@@ -42,9 +50,15 @@ from unicorn.x86_const import (
     UC_X86_REG_ES,
     UC_X86_REG_ESI,
     UC_X86_REG_ESP,
+    UC_X86_REG_FP0,
+    UC_X86_REG_FPCW,
+    UC_X86_REG_FPSW,
+    UC_X86_REG_FPTAG,
     UC_X86_REG_FS,
     UC_X86_REG_GS,
+    UC_X86_REG_MXCSR,
     UC_X86_REG_SS,
+    UC_X86_REG_XMM0,
 )
 
 NR_SIGRETURN = 119
@@ -63,7 +77,7 @@ SIGCONTEXT_REGS = (
     None, None, None,  # fpstate, oldmask, cr2
 )  # fmt: skip
 SIGCONTEXT = struct.Struct("<22I")
-_ESP, _EIP, _EFLAGS = 7, 14, 16
+_ESP, _EIP, _EFLAGS, _FPSTATE = 7, 14, 16, 19
 # Registers sigreturn may restore: not the segment registers (the kernel
 # keeps CS/SS its own; GS/FS are TLS selectors the guest set itself).
 RESTORED = {4, 5, 6, 7, 8, 9, 10, 11, 14, 16}
@@ -83,6 +97,77 @@ class Frame:
     addr: int
     data: bytes
     regs: list[tuple[int, int]]
+
+
+# -- the FPU and SSE state (struct _fpstate_32) ------------------------------------
+
+FPSTATE_SIZE = 624  # sizeof(struct _fpstate_32), without extended (xsave) state
+FXSAVE_AT = 112  # the fxsave image follows the 112-byte i387 (fsave) view
+_I387_ENV = struct.Struct("<7I")  # cw, sw, tag, ipoff, cssel, dataoff, datasel
+_FX_ENV = struct.Struct("<HHBBHIHHIHHII")  # fcw fsw ftw - fop fip fcs - fdp fds - mxcsr mask
+MXCSR_MASK = 0xFFFF  # the MXCSR bits the CPU implements (fxsave's mxcsr_mask)
+XMM_REGS = [UC_X86_REG_XMM0 + i for i in range(8)]  # (consecutive in unicorn's numbering)
+FP_REGS = [UC_X86_REG_FP0 + i for i in range(8)]  # physical x87 registers R0..R7
+FPU_INIT = (  # as after fninit, and the kernel's MXCSR default
+    (UC_X86_REG_FPCW, 0x037F),  # all exceptions masked, 64-bit precision, round to nearest
+    (UC_X86_REG_FPTAG, 0xFFFF),  # every register empty
+    (UC_X86_REG_MXCSR, 0x1F80),  # all SSE exceptions masked, round to nearest
+)
+
+
+def fpstate_addr(sp: int) -> int:
+    """Where the FPU state goes below `sp` (its fxsave image 64-byte aligned)."""
+    return ((sp - 512) & ~63) - FXSAVE_AT
+
+
+def save_fpu(uc: Any) -> bytes:
+    """The x87/SSE registers as a `struct _fpstate_32` (what fxsave stores,
+    with the i387 view in front, as Linux's signal frames hold them)."""
+    cw, sw, tag = (uc.reg_read(r) for r in (UC_X86_REG_FPCW, UC_X86_REG_FPSW, UC_X86_REG_FPTAG))
+    top = (sw >> 11) & 7
+    st = []  # ST(0)..ST(7): the physical registers from the top of the stack
+    for i in range(8):
+        mantissa, exponent = uc.reg_read(FP_REGS[(top + i) & 7])
+        st.append(mantissa.to_bytes(8, "little") + (exponent & 0xFFFF).to_bytes(2, "little"))
+    abridged = sum(1 << j for j in range(8) if (tag >> 2 * j) & 3 != 3)  # fxsave's tag byte
+    i387 = _I387_ENV.pack(cw | 0xFFFF0000, sw | 0xFFFF0000, tag | 0xFFFF0000, 0, 0, 0, 0)
+    mxcsr = uc.reg_read(UC_X86_REG_MXCSR)
+    fx_env = _FX_ENV.pack(cw, sw, abridged, 0, 0, 0, 0, 0, 0, 0, 0, mxcsr, MXCSR_MASK)
+    data = (
+        i387 + b"".join(st) + struct.pack("<HH", sw, 0)  # status; magic 0: fxsave data follows
+        + fx_env + b"".join(r.ljust(16, b"\0") for r in st)
+        + b"".join(int(uc.reg_read(r)).to_bytes(16, "little") for r in XMM_REGS)
+    )  # fmt: skip
+    return data.ljust(FPSTATE_SIZE, b"\0")
+
+
+def restore_fpu(uc: Any, data: bytes) -> None:
+    """Load the x87/SSE registers from a `struct _fpstate_32` (its fxsave image)."""
+    cw, sw, abridged, _, _, _, _, _, _, _, _, mxcsr, _ = _FX_ENV.unpack_from(data, FXSAVE_AT)
+    top = (sw >> 11) & 7
+    uc.reg_write(UC_X86_REG_FPCW, cw)
+    uc.reg_write(UC_X86_REG_FPSW, sw)
+    uc.reg_write(UC_X86_REG_FPTAG, sum(0 if abridged >> j & 1 else 3 << 2 * j for j in range(8)))
+    uc.reg_write(UC_X86_REG_MXCSR, mxcsr & MXCSR_MASK)
+    regs = FXSAVE_AT + _FX_ENV.size
+    for i in range(8):
+        raw = data[regs + 16 * i : regs + 16 * i + 10]
+        value = (int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little"))
+        uc.reg_write(FP_REGS[(top + i) & 7], value)
+    xmm = regs + 128
+    for i, reg in enumerate(XMM_REGS):
+        uc.reg_write(reg, int.from_bytes(data[xmm + 16 * i : xmm + 16 * i + 16], "little"))
+
+
+def clear_fpu(uc: Any) -> None:
+    """The FPU as after fninit and SSE registers zeroed: how a new program and
+    a signal handler start (Linux's fpstate_init, fpu__clear_user_states)."""
+    for reg, value in FPU_INIT:
+        uc.reg_write(reg, value)
+    for reg in XMM_REGS:
+        uc.reg_write(reg, 0)
+    for reg in FP_REGS:
+        uc.reg_write(reg, (0, 0))
 
 
 def read_context(read_reg: object, pc: int) -> list[int]:

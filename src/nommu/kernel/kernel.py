@@ -108,7 +108,8 @@ class Kernel:
             self.tlb.identity = True
             self.uspace = UserMemory(self.ram)
             self.arch.install_gdt(self.cpu, self.gdt)
-        self._pristine: CpuContext = self.cpu.context_save()
+        self.arch.reset_fpu(self.cpu)
+        self._pristine: CpuContext = self.cpu.context_save()  # how a new program starts
         self.vfs = Vfs(config.root, ProcFs(self))
         self.hostfs = HostFs(self.vfs.root, config.read_only)
         self.limits = Limits(self, config.timeout, OutputLimit(config.max_output))

@@ -91,6 +91,8 @@ class Scheduler:
         """Call `callback` at monotonic time `when` (from the run loop)."""
         timer = KTimer(when, callback, watchdog=watchdog)
         heapq.heappush(self._timers, (when, next(self._seq), timer))
+        if self.k.seeded is None:  # (deterministic slices are counted in syscalls)
+            self.k.cpu.timer.shorten(when, when + self._grace())  # due within this slice?
         return timer
 
     def wakeup(self, channel: object) -> int:
@@ -232,8 +234,11 @@ class Scheduler:
             due = min(due, now + SLICE)
         if due == INF:
             return INF, INF
-        grace = FORCE_GRACE if not self.k.cpu.precise_stops else PRECISE_GRACE
-        return due, due + grace
+        return due, due + self._grace()
+
+    def _grace(self) -> float:
+        """How long past its end a slice may run before it is stopped by force."""
+        return FORCE_GRACE if not self.k.cpu.precise_stops else PRECISE_GRACE
 
     def requeue(self, task: Task) -> None:
         """The slice ended: back to the end of the line."""

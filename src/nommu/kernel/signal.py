@@ -205,6 +205,8 @@ def _enter_handler(k: Kernel, t: Task, sig: int, action: SigAction, info: bytes,
     on_alt = ss_sp <= sp < ss_sp + ss_size
     if action.flags & SA_ONSTACK and not ss_flags & SS_DISABLE and not on_alt:
         sp = ss_sp + ss_size
+    sp = context[frames._FPSTATE] = frames.fpstate_addr(sp)  # the FPU state, then the frame
+    fpstate = frames.save_fpu(cpu.uc)
     blocked = t.saved_sigmask if t.saved_sigmask is not None else t.sigmask
     t.saved_sigmask = None
     restorer = action.restorer if action.flags & SA_RESTORER else 0
@@ -215,12 +217,14 @@ def _enter_handler(k: Kernel, t: Task, sig: int, action: SigAction, info: bytes,
         frame = frames.old_frame(sp, sig, action.handler, restorer, context, blocked)
     try:
         k.uspace.write(frame.addr, frame.data)
+        k.uspace.write(sp, fpstate)
     except SyscallError:  # no room for the frame: the process dies (force_sigsegv)
         take_default(k, t, Signal.SIGSEGV)
         return pc
     if not restorer:  # the handler returns through code just written on the stack
         cpu.flush_code(frame.addr, frame.addr + len(frame.data))
     cpu.regs_write(frame.regs)
+    frames.clear_fpu(cpu.uc)
     t.sigmask |= action.mask | (0 if action.flags & SA_NODEFER else bit(sig))
     t.sigmask &= ~UNBLOCKABLE
     if action.flags & SA_RESETHAND:
@@ -241,5 +245,10 @@ def sigreturn(k: Kernel, t: Task, rt: bool) -> None:
         context = k.uspace.read(base + frames.OLD_SC, frames.SIGCONTEXT.size)
         mask = k.uspace.read_u32(base + frames.OLD_MASK)
     flags = k.cpu.reg_read(k.arch.FLAGS_REG)
+    fpstate = frames.SIGCONTEXT.unpack(context)[frames._FPSTATE]
+    if fpstate:  # (0: the handler cleared it; Linux then starts the FPU afresh)
+        frames.restore_fpu(k.cpu.uc, k.uspace.read(fpstate, frames.FPSTATE_SIZE))
+    else:
+        frames.clear_fpu(k.cpu.uc)
     k.cpu.regs_write(frames.restore(context, flags))
     t.sigmask = mask & ~UNBLOCKABLE

@@ -549,6 +549,16 @@ class SliceTimer:
     def end(self) -> None:
         self._running = False
 
+    def shorten(self, preempt_at: float, force_at: float) -> None:
+        """The running slice must end by `preempt_at` after all (a timer was
+        set during it that is due before the slice would have ended)."""
+        if not self._running or preempt_at >= self._preempt_at:
+            return
+        self._preempt_at, self._force_at = preempt_at, min(force_at, self._force_at)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="nommu-slices", daemon=True)
+            self._thread.start()
+
     def shutdown(self) -> None:
         """End the timer thread (the machine is done)."""
         self._quit = True

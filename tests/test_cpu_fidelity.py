@@ -1,0 +1,56 @@
+"""The CPU as programs see it: coherent self-modifying code, futex keys
+across fork, the FPU state (all differential, native vs nommu).
+
+Self-modifying code and the fast store path (machine/mmu.py): data pages get
+TLB entries without execute permission, so that Unicorn lets their stores go
+the fast way; pages code was fetched from keep execute, so every store to
+them is checked against translated code. `smc` rewrites code the CPU has
+already translated, in the ways that could slip past that check, and must
+see the new code every time, as natively.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nommu.api import RunResult
+
+Differential = Callable[..., RunResult]
+
+
+def test_rewritten_code_always_runs_new(differential: Differential) -> None:
+    result = differential(["/smc", "300"])
+    out = result.stdout.decode()
+    assert out.count(": 0 stale") == 4, out
+    assert "fresh code: 7 then 8" in out
+
+
+def test_futex_keys_across_fork(
+    differential: Differential, mmu: bool, run_nommu: Callable[..., RunResult]
+) -> None:
+    """With an MMU a private futex word is per process (a wake in the parent
+    does not reach the child's copy) and a MAP_SHARED word is one word in
+    both, also when its page is first touched after fork."""
+    if not mmu:
+        result = run_nommu(["/futex_fork"])
+        assert result.stdout.startswith(b"fork: EINVAL"), result
+        return
+    result = differential(["/futex_fork"])
+    assert result.stdout.decode().splitlines() == [
+        "private word: the parent's wake woke 0; the child's wait timed out",
+        "private word, non-private op: the parent's wake woke 0; the child's wait timed out",
+        "MAP_SHARED word: the parent's wake woke 1; the child's wait was woken",
+    ]
+
+
+def test_fpu_state_at_start_and_across_signal_handlers(differential: Differential) -> None:
+    """A program starts with Linux's FPU defaults (control word 0x37f, MXCSR
+    0x1f80: double precision prints as natively), and a SIGALRM handler that
+    wrecks the x87 and SSE state does not disturb the loop it interrupted:
+    the signal frame saves that state and sigreturn restores it."""
+    result = differential(["/fpsig", "20000000"])
+    lines = result.stdout.decode().splitlines()
+    assert lines[0].startswith("at start: control word 0x37f, mxcsr 0x1f80, 1/3 = 0.3333")
+    assert lines[1] == (
+        "x87 count right, sse count right, control word kept, mxcsr kept, interrupted: yes"
+    )

@@ -55,6 +55,7 @@ class Workload:
     show_rate: bool = False  # print operations/s instead of time per operation
     target: float | None = None  # minimum nommu/qemu speed ratio, from the issues
     nommu_args: tuple[str, ...] = ()  # machine options for nommu and the API (e.g. --mmu)
+    one_cpu: bool = False  # native and qemu run pinned to one host CPU (see bench/README.md)
     net_base: str | None = None  # workload whose time is subtracted (default: startup)
     baseline: str | None = None  # judge nommu against this workload's nommu, not qemu
     group: str = ""  # --only GROUP selects every workload of the group
@@ -121,19 +122,19 @@ WORKLOADS = [
     Workload(
         "pipe-setup", "pingpong", ("0", "--", SELF), ("0", "--", SELF),
         what="the pipe workload's set-up alone: spawn the partner, no round trip",
-        expect=r"pingpong: 0 round trips ok",
+        expect=r"pingpong: 0 round trips ok", one_cpu=True,
     ),
     Workload(
         "pipe", "pingpong", ("10000", "--", SELF), ("2000", "--", SELF),
         what="1-byte pipe round trips between pingpong and a posix_spawn'ed pingpong --echo",
         expect=r"pingpong: \d+ round trips ok",
-        ops_arg=0, unit="rt", show_rate=True, target=0.2, net_base="pipe-setup",
+        ops_arg=0, unit="rt", show_rate=True, target=0.2, net_base="pipe-setup", one_cpu=True,
     ),
     Workload(
         "futex", "futex_pingpong", ("10000",), ("2000",),
         what="futex wait/wake round trips between two threads",
         expect=r"futex_pingpong: \d+ round trips ok",
-        ops_arg=0, unit="rt", show_rate=True, target=0.2,
+        ops_arg=0, unit="rt", show_rate=True, target=0.2, one_cpu=True,
     ),
     Workload(
         "cpu-mmu", "cpuloop", ("260000000",), ("50000000",),
@@ -259,6 +260,8 @@ def command(runner: str, w: Workload, quick: bool, root: str, nommu: list[str]) 
     args = placeholders(runner, w, quick, root)
     if runner == "native" or runner == "qemu":
         prefix = ["qemu-i386"] if runner == "qemu" else []
+        if w.one_cpu and shutil.which("taskset"):
+            prefix = ["taskset", "-c", "0", *prefix]
         return [*prefix, f"./{w.program}", *args]
     if runner == "nommu":
         return [*nommu, "run", "--no-hints", *w.nommu_args, "--root", root, f"/{w.program}", *args]

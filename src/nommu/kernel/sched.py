@@ -68,6 +68,8 @@ class Scheduler:
         self._timers: list[tuple[float, int, KTimer]] = []
         self._seq = itertools.count()
         self.on_cpu: Task | None = None  # whose registers the CPU holds
+        # How long past its end a slice may run before it is stopped by force.
+        self.grace = PRECISE_GRACE if kernel.cpu.precise_stops else FORCE_GRACE
 
     # -- sleeping and waking -------------------------------------------------
 
@@ -92,7 +94,7 @@ class Scheduler:
         timer = KTimer(when, callback, watchdog=watchdog)
         heapq.heappush(self._timers, (when, next(self._seq), timer))
         if self.k.seeded is None:  # (deterministic slices are counted in syscalls)
-            self.k.cpu.timer.shorten(when, when + self._grace())  # due within this slice?
+            self.k.cpu.timer.shorten(when, when + self.grace)  # due within this slice?
         return timer
 
     def wakeup(self, channel: object) -> int:
@@ -121,9 +123,6 @@ class Scheduler:
                     self.host_waits -= 1
                 if not waiters:
                     del self.sleepers[ch]
-        self._make_runnable(task)
-
-    def _make_runnable(self, task: Task) -> None:
         task.state = TaskState.RUNNABLE
         task.channel = None
         self.runqueue.append(task)
@@ -234,11 +233,7 @@ class Scheduler:
             due = min(due, now + SLICE)
         if due == INF:
             return INF, INF
-        return due, due + self._grace()
-
-    def _grace(self) -> float:
-        """How long past its end a slice may run before it is stopped by force."""
-        return FORCE_GRACE if not self.k.cpu.precise_stops else PRECISE_GRACE
+        return due, due + self.grace
 
     def requeue(self, task: Task) -> None:
         """The slice ended: back to the end of the line."""

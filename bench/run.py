@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import re
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -604,33 +606,69 @@ def label(r: str) -> str:
     return {"api": "nommu (in-process API)", "qemu": "qemu-i386"}.get(r, r)
 
 
-def plot(results: dict[str, Any], path: Path) -> Path | None:
-    """A bar chart of nommu/qemu ratios with the targets, if matplotlib is there."""
-    try:
-        import matplotlib
+PLOT_MIN, PLOT_MAX = 0.01, 100.0  # the chart's ratio axis (log scale)
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return None
-    names = [n for n, r in results.items() if r.get("judged_ratio") and not r.get("baseline")]
+
+def plot(results: dict[str, Any], path: Path, title: str = "") -> Path | None:
+    """A bar chart of the nommu/qemu ratios (net) with the targets, as SVG next
+    to the JSON: one bar per workload measured per operation, on a log scale
+    with 1x (as fast as qemu) marked; a target is a red tick, and a bar is
+    green when it meets its target, orange when it misses, blue without one."""
+    names = [  # workloads with a per-operation rate against qemu (not start-up rows)
+        n
+        for n, r in results.items()
+        if r.get("judged_ratio") and r.get("ops") and not r.get("baseline")
+    ]
     if not names:
         return None
-    vals = [results[n]["judged_ratio"] for n in names]
-    fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.5))
-    ax.barh(names, vals, color="tab:blue")
-    for i, n in enumerate(names):
-        if results[n]["target"]:
-            ax.plot([results[n]["target"]] * 2, [i - 0.4, i + 0.4], color="tab:red", lw=2)
-    ax.axvline(1.0, color="grey", ls="--", lw=1)
-    ax.set_xscale("log")
-    ax.set_xlabel("nommu speed / qemu-i386 speed (net of startup; red: target)")
-    ax.invert_yaxis()
-    fig.tight_layout()
-    out = path.with_suffix(".png")
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    label_w, bar_w, row_h, top = 110, 520, 22, 46
+    height = top + row_h * len(names) + 40
+
+    def x(ratio: float) -> float:
+        ratio = min(max(ratio, PLOT_MIN), PLOT_MAX)
+        span = math.log10(PLOT_MAX) - math.log10(PLOT_MIN)
+        return label_w + bar_w * (math.log10(ratio) - math.log10(PLOT_MIN)) / span
+
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 70}" '
+        f'height="{height}" font-family="sans-serif" font-size="12">',
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<text x="10" y="18" font-size="13" font-weight="bold">{escape(title)}</text>',
+        '<text x="10" y="34" fill="#555">nommu speed / qemu-i386 speed, net of start-up'
+        " (log scale; red tick: target)</text>",
+    ]
+    for tick in (0.01, 0.1, 1, 10, 100):
+        tx = x(tick)
+        bottom = top + row_h * len(names)
+        dash = "" if tick == 1 else ' stroke-dasharray="2,3"'
+        out.append(
+            f'<line x1="{tx:.1f}" y1="{top - 4}" x2="{tx:.1f}" y2="{bottom}" stroke="#999"{dash}/>'
+        )
+        out.append(
+            f'<text x="{tx:.1f}" y="{bottom + 14}" text-anchor="middle" '
+            f'fill="#555">{tick:g}x</text>'
+        )
+    for i, name in enumerate(names):
+        r = results[name]
+        ratio, target = r["judged_ratio"], r.get("target")
+        color = "#4c78a8" if not target else "#54a24b" if ratio >= target else "#f58518"
+        y = top + row_h * i
+        out.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{escape(name)}</text>')
+        out.append(
+            f'<rect x="{label_w}" y="{y + 4}" width="{x(ratio) - label_w:.1f}" '
+            f'height="{row_h - 8}" fill="{color}"/>'
+        )
+        label_x = max(x(ratio), x(target) + 2 if target else 0) + 4  # (clear of the tick)
+        out.append(f'<text x="{label_x:.1f}" y="{y + 15}">{ratio:.2f}x</text>')
+        if target:
+            out.append(
+                f'<line x1="{x(target):.1f}" y1="{y + 1}" x2="{x(target):.1f}" '
+                f'y2="{y + row_h - 1}" stroke="#d62728" stroke-width="3"/>'
+            )
+    out.append("</svg>")
+    svg = path.with_suffix(".svg")
+    svg.write_text("\n".join(out) + "\n")
+    return svg
 
 
 # ---------------------------------------------------------------- main
@@ -832,9 +870,9 @@ def main(argv: list[str]) -> int:
         json.dumps({"machine": info, "settings": settings, "workloads": results}, indent=2) + "\n"
     )
     print(f"\nresults: {opts.json}")
-    png = plot(results, opts.json)
-    if png:
-        print(f"plot: {png}")
+    chart = plot(results, opts.json, f"nommu {info['nommu_git']} on {info['cpu']} ({info['date']})")
+    if chart:
+        print(f"plot: {chart}")
     return 0
 
 

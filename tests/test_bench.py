@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+from xml.etree import ElementTree
 
 import pytest
 
@@ -73,3 +74,28 @@ def test_pipe_runs_under_qemu(bench: ModuleType, guest_root: Path, native_ok: No
         assert proc.returncode == 0, (runner, proc)
         out[runner] = proc.stdout
     assert out["native"] == out["qemu"] == b"pingpong: 50 round trips ok\n"
+
+
+def test_plot_is_an_svg_bar_chart(bench: ModuleType, tmp_path: Path) -> None:
+    """One bar per workload judged against qemu, coloured by its target, with
+    the target ticks; no plotting library needed."""
+    results = {
+        "cpu": {"judged_ratio": 0.7, "target": 0.9, "ops": 10},
+        "spawn": {"judged_ratio": 2.4, "target": 2.0, "ops": 10},
+        "mem": {"judged_ratio": 0.85, "target": None, "ops": 10},
+        "cpu-mmu": {"judged_ratio": 0.97, "target": 0.7, "baseline": "cpu", "ops": 10},
+        "startup": {"judged_ratio": 0.04, "ops": None},  # a row others subtract
+    }
+    svg = bench.plot(results, tmp_path / "latest.json", "nommu <test>")
+    assert svg == tmp_path / "latest.svg"
+    root = ElementTree.parse(svg).getroot()
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert "nommu <test>" in texts
+    assert {"cpu", "spawn", "mem"} <= set(texts) and not {"cpu-mmu", "startup"} & set(texts)
+    assert {"0.70x", "2.40x", "0.85x"} <= set(texts)
+    fills = [r.get("fill") for r in root.iter("{http://www.w3.org/2000/svg}rect")][1:]
+    assert fills == ["#f58518", "#54a24b", "#4c78a8"]  # missed, met, no target
+    ticks = [
+        ln for ln in root.iter("{http://www.w3.org/2000/svg}line") if ln.get("stroke") == "#d62728"
+    ]
+    assert len(ticks) == 2

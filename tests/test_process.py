@@ -451,3 +451,13 @@ def test_several_machines_in_one_process(tmp_path: Path) -> None:
     machines = [Machine(root=root, hints=False) for _ in range(3)]
     results = [guarded_run(m, ["/exitcode", str(i)]) for i, m in enumerate(machines)]
     assert [r.exit_code for r in results] == [0, 1, 2]
+
+
+def test_robust_mutex_owner_death(differential: Differential) -> None:
+    """A thread exits holding a robust mutex: the kernel walks its robust list,
+    so the next locker (already waiting, or coming later) gets EOWNERDEAD."""
+    result = differential(["/robust"])
+    assert text(result) == (
+        "owner already dead: lock -> EOWNERDEAD, made consistent, lock again -> 0\n"
+        "owner dies while main waits: lock -> EOWNERDEAD, made consistent, lock again -> 0\n"
+    )

@@ -11,10 +11,16 @@ address behind it, the same in every process that maps it.
 
 The bitset variants record a mask per waiter; a wake only wakes waiters
 whose mask intersects its own.
+
+Robust futexes: a thread registers the head of a list of the locks it holds
+(set_robust_list); when it exits or execs, the kernel walks that list and
+marks each lock word it still owns FUTEX_OWNER_DIED, waking one waiter, so
+that the next locker gets EOWNERDEAD instead of waiting forever.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
@@ -97,3 +103,44 @@ def futex_requeue(
         k.sched.sleep(waiter, target, waiter.deadline)
         waiter.restart = True
     return woken + len(moved)
+
+
+# -- robust futex lists (kernel/futex/core.c: exit_robust_list) --------------------
+
+ROBUST_LIST_HEAD = struct.Struct("<IiI")  # list.next, futex_offset, list_op_pending
+ROBUST_LIST_LIMIT = 2048  # entries walked at most (a cyclic list must not hang us)
+FUTEX_WAITERS, FUTEX_OWNER_DIED, FUTEX_TID_MASK = 0x80000000, 0x40000000, 0x3FFFFFFF
+
+
+def exit_robust_list(k: Kernel, t: Task) -> None:
+    """`t` exits or execs: the robust locks it still holds are marked dead."""
+    head, t.robust_list = t.robust_list, 0
+    if not head:
+        return
+    try:
+        entry, offset, pending = ROBUST_LIST_HEAD.unpack(k.uspace.read(head, 12))
+        entry, pending = entry & ~1, pending & ~1  # (bit 0 flags a PI futex)
+        for _ in range(ROBUST_LIST_LIMIT):
+            if entry == head:
+                break
+            following = k.uspace.read_u32(entry) & ~1
+            if entry != pending:
+                futex_owner_died(k, t, (entry + offset) & 0xFFFFFFFF)
+            entry = following
+        if pending:
+            futex_owner_died(k, t, (pending + offset) & 0xFFFFFFFF)
+    except SyscallError:  # a bad list is the thread's own problem; stop walking
+        return
+
+
+def futex_owner_died(k: Kernel, t: Task, addr: int) -> None:
+    """handle_futex_death: if `t` owns the lock word at `addr`, mark its owner
+    dead (keeping the waiters bit) and wake one waiter."""
+    if addr & 3:
+        return
+    word = k.uspace.read_u32(addr)
+    if word & FUTEX_TID_MASK != t.tid:
+        return
+    k.uspace.write_u32(addr, (word & FUTEX_WAITERS) | FUTEX_OWNER_DIED)
+    if word & FUTEX_WAITERS:
+        futex_wake(k, t, addr, 1)

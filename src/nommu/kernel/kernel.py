@@ -24,7 +24,7 @@ from nommu.kernel.channels import VforkDone
 from nommu.kernel.determinism import SeededRandom, VirtualClock
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.exec import ImageCache
-from nommu.kernel.futex import futex_wake
+from nommu.kernel.futex import exit_robust_list, futex_wake
 from nommu.kernel.hostfs import HostFs
 from nommu.kernel.limits import Limits, OutputLimit
 from nommu.kernel.mm import FileCopies, MemoryMap
@@ -166,6 +166,8 @@ class Kernel:
         nobody else still uses them.
         """
         old = t.mm
+        if self.current is t or not self.mmu:  # (its memory is the one uspace reaches)
+            exit_robust_list(self, t)
         if new is not None:
             t.mm = new
         self.clear_child_tid(t)

@@ -126,6 +126,7 @@ class Task:
     io_done: int = 0  # bytes a blocking write had written before it waited
     futex_woken: bool = False
     futex_bitset: int = 0xFFFFFFFF
+    robust_list: int = 0  # set_robust_list: the head of its robust futex list
 
     @property
     def pid(self) -> int:

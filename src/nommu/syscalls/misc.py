@@ -121,12 +121,26 @@ def sys_prctl(k: Kernel, t: Task, option: int, a2: int, a3: int, a4: int, a5: in
     raise SyscallError(Errno.EINVAL)
 
 
+ROBUST_LIST_HEAD_SIZE = 12  # sizeof(struct robust_list_head) on i386
+
+
 @syscall("set_robust_list", "ptr", "size")
 def sys_set_robust_list(k: Kernel, t: Task, head: int, size: int) -> int:
-    """Accepted (glibc registers one per thread); nommu does not walk the list
-    when a thread dies, so a robust mutex's owner death goes unnoticed."""
-    if size != 12:  # sizeof(struct robust_list_head) on i386
+    """Where `t`'s robust futex list is: walked when it exits (kernel/futex.py)."""
+    if size != ROBUST_LIST_HEAD_SIZE:
         raise SyscallError(Errno.EINVAL)
+    t.robust_list = head
+    return 0
+
+
+@syscall("get_robust_list", "pid_t", "ptr", "ptr")
+def sys_get_robust_list(k: Kernel, t: Task, tid: int, head_ptr: int, len_ptr: int) -> int:
+    """A thread's robust list head (musl asks it, to learn the kernel has them)."""
+    target = t if tid == 0 else k.tasks.get(tid)
+    if target is None:
+        raise SyscallError(Errno.ESRCH)
+    k.uspace.write_u32(head_ptr, target.robust_list)
+    k.uspace.write_u32(len_ptr, ROBUST_LIST_HEAD_SIZE)
     return 0
 
 

@@ -48,7 +48,7 @@ UC_ARCH = UC_ARCH_X86
 UC_MODE = UC_MODE_32
 WORD = 4
 PLATFORM = "i686"
-HWCAP = 0x0183FBFF  # fpu..sse2 as a P4-class CPU reports (what Unicorn's default model has)
+HWCAP = 0x078BFBFD  # CPUID.1:EDX of Unicorn's default CPU (fpu .. sse2), as Linux reports it
 
 PC_REG = UC_X86_REG_EIP
 SP_REG = UC_X86_REG_ESP

@@ -63,6 +63,7 @@ CASES = [
     ("check_vfork_global", "vfork-write-global", "main", {"vfork-write-global"}),
     ("check_vfork_heap", "vfork-write-heap", "main", {"vfork-write-heap"}),
     ("check_vfork_local", "vfork-write-stack", "run", {"vfork-write-stack"}),
+    ("check_vfork_translated", "vfork-write-stack", "poke", {"vfork-write-stack"}),
     ("check_vfork_return", "vfork-return", "main", {"vfork-return", "crash"}),
     ("check_vfork_exit", "vfork-exit", "main", {"vfork-exit"}),
     ("check_exec_fail", "vfork-exec-failed", "main", {"vfork-exec-failed"}),

@@ -317,12 +317,24 @@ class Cpu:
         self, begin: int, end: int, callback: Callable[[int, int, int], None]
     ) -> WatchHook:
         """Call `callback(address, size, value)` before each guest store to an
-        address in [begin, end). Costs nothing once removed."""
+        address in [begin, end). Costs nothing once removed.
+
+        Unicorn calls write hooks only from its slow store path, which code
+        translated before the hook skips for a page whose TLB entry is dirty
+        (machine/mmu.py). So the hook covers whole pages, which Unicorn then
+        never marks dirty (it checks the hook's range at the address of each
+        store: a partial page would turn dirty on a store outside the range),
+        and the TLB is flushed, so no entry dirtied before is left."""
 
         def on_write(_h: int, _access: int, addr: int, size: int, value: int, _u: int) -> None:
-            self._guarded(callback, addr, size, value)
+            if begin <= addr < end:
+                self._guarded(callback, addr, size, value)
 
-        return self._watch(UC_HOOK_MEM_WRITE, HOOK_MEM_ACCESS_CFUNC(on_write), begin, end)
+        first, last = begin & ~0xFFF, (end + 0xFFF) & ~0xFFF
+        hook = self._watch(UC_HOOK_MEM_WRITE, HOOK_MEM_ACCESS_CFUNC(on_write), first, last)
+        if self.mmu is not None:
+            self.mmu.flush()
+        return hook
 
     def add_code_hook(self, begin: int, end: int, callback: Callable[[int], None]) -> WatchHook:
         """Call `callback(address)` before each instruction in [begin, end) runs.

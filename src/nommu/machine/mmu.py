@@ -14,22 +14,36 @@ and the fill answers with the copy, writable.
 On a context switch to another address space the TLB is flushed, so the
 next accesses refill from the new page tables.
 
-Execute permission is given only to pages code has been fetched from. This
-matters for speed, not protection: Unicorn sends every store through a slow
-helper until the page is marked dirty, and it never marks a page dirty while
-its TLB entry allows execution (that is how it notices self-modifying code:
-each store to a page that may hold translated code checks for it). A data
-page filled read/write without execute takes the slow path on its first
-store only; a page the CPU has fetched from keeps execute, so stores to it
-are still checked, exactly as Unicorn intends. Translated code only ever
-exists on pages in `code_pages` (the CPU fetches through the TLB), so no
-store that could change translated code escapes the check, as long as every
-TLB entry that allows execution, or was made for a data page, agrees with the
-set: a page that leaves it (`code_flushed`) takes its entries with it (a TLB
-flush), and with an MMU so does a page that joins it, since the same frame
-may have a data entry (fast stores) at another virtual address (a double
-mapping). Without an MMU a page has one address: the fetch's own fill
-replaces its entry.
+Execute permission is given only to pages code has been fetched from
+(`code_pages`, physical). This matters for speed, not protection. Unicorn
+sends a store through a slow helper, which drops any translated code the
+store overwrites, while the store's TLB entry is "not dirty"; after the
+first such store it marks the entry dirty, and later stores through it skip
+every check, unless the entry allows execution or a memory hook covers the
+address (notdirty_write in its cputlb.c). A data page filled without execute
+is slow on its first store only; a page the CPU fetched from is filled with
+execute, so every store to it is checked. No store changes translated code
+unchecked as long as no dirty entry maps a page that holds some, which two
+rules keep true:
+
+1. No entry without execute maps a page in `code_pages`. Data fills of such
+   a page keep the execute permission `translate` gives (every page code
+   may run from has it), and when a page joins the set the TLB is flushed
+   (before the fetch's own entry goes in), so no data entry made for it
+   earlier, maybe dirty already, survives: not at this address, not at
+   another one (a double mapping, with an MMU), not in another of Unicorn's
+   per-mode tables or its victim TLB. (Unicorn re-arms the check when it
+   translates code, but only at the address it translates from, and not at
+   all where a hook covers that virtual address: tb_gen_code.)
+2. Translated code exists only on pages in `code_pages`: code is translated
+   only through an entry that allows execution, and only pages in the set
+   get such entries. A page leaves the set (`code_flushed`) only once its
+   code is dropped, and the TLB is flushed then, so no entry still allows
+   execution there (Unicorn's own lookup while dropping code makes one for
+   `begin`: a fetch fill, which is how the rule was first broken).
+
+A flush from inside the fill is safe: whoever asked for the fill looks the
+entry up again afterwards (a fill may resize the TLB in QEMU too).
 
 Unicorn's TLB starts at 256 entries and only grows when it is flushed while
 nearly full (tlb_mmu_resize_locked). A program that sweeps more memory than
@@ -102,10 +116,9 @@ class Mmu:
                 return False
             paddr, perms = found
             if access == UC_MEM_FETCH:
-                if paddr not in self.code_pages:
+                if paddr not in self.code_pages and perms & PROT_EXEC:
                     self.code_pages.add(paddr)
-                    if not self.identity:
-                        self.flush()  # (a data entry for this frame elsewhere must go)
+                    self.flush()  # (its data entries must go: rule 1 above)
             elif paddr not in self.code_pages:
                 perms &= ~PROT_EXEC  # a data page: its stores can go the fast way
             entry.contents.paddr, entry.contents.perms = paddr, perms

@@ -21,7 +21,7 @@ Differential = Callable[..., RunResult]
 def test_rewritten_code_always_runs_new(differential: Differential) -> None:
     result = differential(["/smc", "300"])
     out = result.stdout.decode()
-    assert out.count(": 0 stale") == 4, out
+    assert out.count(": 0 stale") == 5, out
     assert "fresh code: 7 then 8" in out
 
 

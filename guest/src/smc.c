@@ -10,8 +10,8 @@
  * emulator must notice every store to a page it has translated code from,
  * not only the first, and still after its TLB has forgotten the page. Then
  * code is written into fresh memory (a data page never executed before) and
- * run, and last written through one mapping of shared memory and run
- * through another. Prints the results; exits 0, or 1
+ * run, written through one mapping of shared memory and run through
+ * another, and last read() into place by the kernel. Prints the results; exits 0, or 1
  * if a call returned a stale value.
  */
 #include "guest.h"
@@ -19,6 +19,7 @@
 #include <sys/ipc.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
+#include <unistd.h>
 
 typedef int (*fn)(void);
 
@@ -141,5 +142,26 @@ int main(int argc, char **argv)
 			stale_alias++;
 	}
 	printf("20 rounds through a second mapping: %lu stale\n", stale_alias);
-	return stale || got != 7 || again != 8 || stale_alias;
+
+	/* New code put there by the kernel: read() from a pipe into a function
+	 * that has run (the kernel's store, not the CPU's). */
+	int fds[2];
+	unsigned long stale_read = 0;
+	if (pipe(fds)) {
+		report("pipe", -1);
+		return 1;
+	}
+	for (uint32_t i = 1; i <= 20; i++) {
+		unsigned char code[6];
+		emit(code, 9000 + i);
+		if (write(fds[1], code, sizeof code) != sizeof code ||
+		    read(fds[0], x, sizeof code) != sizeof code) {
+			report("pipe io", -1);
+			return 1;
+		}
+		if (((fn)x)() != (int)(9000 + i))
+			stale_read++;
+	}
+	printf("20 rounds of code read() into place: %lu stale\n", stale_read);
+	return stale || got != 7 || again != 8 || stale_alias || stale_read;
 }

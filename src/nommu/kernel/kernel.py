@@ -106,7 +106,7 @@ class Kernel:
         else:
             self.tlb.translate = self._physical
             self.tlb.identity = True
-            self.uspace = UserMemory(self.ram)
+            self.uspace = UserMemory(self.ram, self.cpu)
             self.arch.install_gdt(self.cpu, self.gdt)
         self.arch.reset_fpu(self.cpu)
         self._pristine: CpuContext = self.cpu.context_save()  # how a new program starts
@@ -132,6 +132,7 @@ class Kernel:
         self.terminal = Terminal()
         self.boot_monotonic = config.clock_monotonic()
         self._loaded_tls: list[bytes] = [bytes(8)] * 3
+        self.code_written: list[tuple[int, int]] = []  # see flush_code_later
         from nommu.syscalls.dispatch import make_dispatcher
 
         self.cpu.on_syscall = make_dispatcher(self)
@@ -241,6 +242,15 @@ class Kernel:
             self.mmu_unit.flush()
         self.flush_dirty_code(space)
 
+    def flush_code_later(self, begin: int, end: int) -> None:
+        """MMU mode: the kernel wrote into [begin, end) of the current address
+        space, where the CPU has translated code. The translations are dropped
+        once the CPU has stopped (right after this syscall), before the task
+        runs on: dropping them involves a lookup through the TLB, which Unicorn
+        cannot do safely in the middle of a syscall hook."""
+        self.code_written.append((begin, end))
+        self.cpu.stop()
+
     def flush_dirty_code(self, space: AddressSpace) -> None:
         """Drop translated code for pages that now hold something new."""
         for start, end in space.code_dirty:
@@ -299,6 +309,8 @@ class Kernel:
             t = self.current  # (a handoff may have switched tasks)
             assert t is not None
             handle_stop(self, t, stop)
+            while self.code_written:  # (flush_code_later)
+                self.cpu.flush_code(*self.code_written.pop())
 
     def handoff(self) -> None:
         """Switch tasks at the end of a syscall without leaving the CPU.

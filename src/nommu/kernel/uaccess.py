@@ -20,16 +20,22 @@ from nommu.machine.ram import BusError, PhysicalRAM
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
     from nommu.kernel.vm import AddressSpace
+    from nommu.machine.cpu import Cpu
 
 PATH_MAX = 4096
 _U32 = struct.Struct("<I")
 
 
 class UserMemory:
-    """User-space accessors over flat physical memory (identity mapping)."""
+    """User-space accessors over flat physical memory (identity mapping).
 
-    def __init__(self, ram: PhysicalRAM) -> None:
+    A kernel write into memory the CPU has translated code from (a read()
+    into a buffer that held code, say) drops that code's translations, as
+    the CPU's own stores do: x86 keeps code and data coherent."""
+
+    def __init__(self, ram: PhysicalRAM, cpu: Cpu | None = None) -> None:
         self.ram = ram
+        self.cpu = cpu
 
     def read(self, addr: int, size: int) -> bytes:
         if size == 0:
@@ -46,6 +52,9 @@ class UserMemory:
             self.ram.write(addr, data)
         except BusError:
             raise SyscallError(Errno.EFAULT) from None
+        cpu = self.cpu
+        if cpu is not None and cpu.mmu.holds_code(addr, addr + len(data)):
+            cpu.flush_code(addr, addr + len(data))
 
     def span(self, addr: int, count: int) -> int:
         """How many of `count` bytes at `addr` memory can hold (EFAULT if none).
@@ -113,7 +122,7 @@ class MmuUserMemory(UserMemory):
     before the kernel writes into them, exactly as a user access would."""
 
     def __init__(self, k: Kernel) -> None:
-        super().__init__(k.ram)
+        super().__init__(k.ram, k.cpu)
         self.k = k
 
     def _space(self) -> AddressSpace:
@@ -133,7 +142,13 @@ class MmuUserMemory(UserMemory):
             return
         if addr + len(data) > 0x100000000:
             raise SyscallError(Errno.EFAULT)
-        self._space().write(addr, data)
+        space = self._space()
+        space.write(addr, data)
+        k, end = self.k, addr + len(data)
+        for page in range(addr & ~0xFFF, end, 0x1000):  # (its frames are scattered)
+            frame = space.pages.get(page >> 12)
+            if frame is not None and k.cpu.mmu.holds_code(frame, frame + 1):
+                k.flush_code_later(max(page, addr), min(page + 0x1000, end))
 
     def span(self, addr: int, count: int) -> int:
         """An address space can hold no more than RAM, nor past 4 GiB."""

@@ -133,6 +133,14 @@ class Mmu:
             raise UcError(err)
         self.cpu._callbacks.append(callback)
 
+    def holds_code(self, begin: int, end: int) -> bool:
+        """Whether the physical range [begin, end) touches a page code was
+        fetched from (cheap: it looks up the range's pages, not the set)."""
+        pages, first = self.code_pages, begin & ~0xFFF
+        if end - first <= 0x1000:  # (most writes: one page)
+            return first in pages
+        return any(p in pages for p in range(first, end, 0x1000))
+
     def may_hold_code(self, begin: int, end: int) -> bool:
         """Whether [begin, end) may hold translated code. Only without an MMU
         is the answer ever no: then nothing there needs dropping."""

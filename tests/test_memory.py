@@ -10,6 +10,7 @@ kernel or a documented limit of nommu's MMU mode differs (HOST_DIFFERS).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from conftest import RunNative, RunNommu
 
 from nommu import Machine
 from nommu.abi.errno import Errno
+from nommu.api import RunResult
 from nommu.kernel.alloc import AllocFailure
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.kernel import Kernel, KernelConfig
@@ -294,3 +296,13 @@ def test_ramfs_expands_contiguously_only_from_empty(tmp_path: Path) -> None:
     assert inode.pread(10, 4096) == bytes(10)  # a hole reads as zeroes
     inode.pwrite(b"abc", 2 * 4096)
     assert inode.pread(3, 2 * 4096) == b"abc" and sorted(inode.pages) == [0, 2]
+
+
+def test_sysv_semaphores(differential: Callable[..., RunResult]) -> None:
+    """semget/semop/semtimedop/semctl through the ipc multiplexer musl uses:
+    values and limits, all-or-nothing semop, IPC_NOWAIT and timeouts, a vfork
+    child taking a semaphore, SEM_UNDO undone at exit, keys, IPC_STAT, and
+    IPC_RMID waking a sleeping thread with EIDRM, as natively."""
+    out = differential(["/sem"]).stdout.decode()
+    assert "SEM_UNDO child added 3 to #1 and exited: #1 is 2\n" in out
+    assert out.endswith("GETNCNT #2 with a thread waiting: 1\nthe waiting thread got: E43\n")

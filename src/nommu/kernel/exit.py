@@ -19,6 +19,7 @@ from nommu.abi.flags import __WALL, __WCLONE, WNOHANG
 from nommu.abi.signals import NSIG, Signal
 from nommu.kernel.channels import ChildEvent
 from nommu.kernel.errors import Blocked, SyscallError
+from nommu.kernel.sem import exit_sem
 from nommu.kernel.task import Task, TaskState, ThreadGroup
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ def do_group_exit(k: Kernel, t: Task, status: int) -> None:
 def _process_exit(k: Kernel, group: ThreadGroup, status: int) -> None:
     status = group.group_exit_code if group.group_exit_code is not None else status
     group.wait_status = status
+    exit_sem(k, group)  # SEM_UNDO adjustments
     _reparent_children(k, group)
     parent = group.parent
     if parent is None:

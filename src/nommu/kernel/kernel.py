@@ -31,6 +31,7 @@ from nommu.kernel.mm import FileCopies, MemoryMap
 from nommu.kernel.procfs import ProcFs
 from nommu.kernel.ramfs import RamFs
 from nommu.kernel.sched import Scheduler
+from nommu.kernel.sem import SysvSem
 from nommu.kernel.shm import SysvShm
 from nommu.kernel.task import Task, TaskState, ThreadGroup
 from nommu.kernel.tty import Terminal
@@ -115,6 +116,7 @@ class Kernel:
         self.limits = Limits(self, config.timeout, OutputLimit(config.max_output))
         self.vfs.shmfs = RamFs(self)  # /dev/shm
         self.sysv_shm = SysvShm(self)  # shmget/shmat segments
+        self.sysv_sem = SysvSem(self)  # semget/semop semaphore sets
         self.file_copies = FileCopies(self.alloc)  # read-only file copies mappings share
         self.images = ImageCache()
         self.sched = Scheduler(self, config.clock_monotonic)

@@ -26,25 +26,19 @@ from typing import TYPE_CHECKING
 from nommu.abi.errno import Errno
 from nommu.abi.flags import PAGE_SIZE
 from nommu.kernel.errors import SyscallError
+from nommu.kernel.ipcids import IPC_PRIVATE, IpcIds
 from nommu.kernel.ramfs import RamInode, pages_for
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
     from nommu.kernel.task import Task
 
-IPC_PRIVATE = 0
-IPC_CREAT, IPC_EXCL = 0o1000, 0o2000
-IPC_RMID, IPC_SET, IPC_STAT, IPC_INFO = 0, 1, 2, 3
 SHM_LOCK, SHM_UNLOCK, SHM_STAT, SHM_INFO, SHM_STAT_ANY = 11, 12, 13, 14, 15
 SHM_RDONLY, SHM_RND, SHM_REMAP, SHM_EXEC = 0o10000, 0o20000, 0o40000, 0o100000
 SHM_DEST, SHM_LOCKED = 0o1000, 0o2000
-IPC_64 = 0x100
 SHMLBA = PAGE_SIZE  # i386
 SHMMAX = SHMALL = 0xFFFFFFFF - (1 << 24)  # ULONG_MAX - 2^24 (bytes / pages)
 SHMMNI = 4096
-IPCMNI_SHIFT = 15
-IPC_MIN_CYCLE = 64  # RADIX_TREE_MAP_SIZE
-SEQ_MAX = 0x7FFFFFFF >> IPCMNI_SHIFT
 
 
 @dataclass(eq=False)
@@ -96,30 +90,16 @@ class SysvShm:
     """The machine's segments (the IPC namespace's shm_ids)."""
 
     k: Kernel
-    segments: dict[int, ShmSegment] = field(default_factory=dict)  # index -> segment
-    seq: int = 0
-    last_idx: int = -1
-    next_idx: int = 0  # idr_alloc_cyclic's cursor
+    ids: IpcIds[ShmSegment] = field(default_factory=lambda: IpcIds(SHMMNI))
     pages_total: int = 0
 
-    def lookup(self, shmid: int) -> ShmSegment:
-        seg = self.segments.get(shmid & ((1 << IPCMNI_SHIFT) - 1))
-        if shmid < 0 or seg is None or seg.id != shmid:
-            raise SyscallError(Errno.EINVAL)
-        return seg
+    @property
+    def segments(self) -> dict[int, ShmSegment]:
+        """index -> segment"""
+        return self.ids.objects
 
-    def _new_id(self) -> int:
-        """ipc_idr_alloc: the next free index from a cyclic cursor; the sequence
-        number moves on whenever the index wraps around."""
-        if len(self.segments) >= SHMMNI:
-            raise SyscallError(Errno.ENOSPC)
-        limit = max(len(self.segments) * 3 // 2, IPC_MIN_CYCLE)
-        order = [*range(self.next_idx, limit), *range(min(self.next_idx, limit))]
-        idx: int = next(i for i in order if i not in self.segments)
-        if idx <= self.last_idx:
-            self.seq = 0 if self.seq + 1 >= SEQ_MAX else self.seq + 1
-        self.last_idx, self.next_idx = idx, idx + 1
-        return (self.seq << IPCMNI_SHIFT) + idx
+    def lookup(self, shmid: int) -> ShmSegment:
+        return self.ids.lookup(shmid)
 
     def newseg(self, key: int, size: int, flags: int) -> int:
         """A new segment, its pages allocated now (contiguously without an MMU)."""
@@ -134,24 +114,17 @@ class SysvShm:
         inode.expand_for_mapping(size)  # ENOMEM here when no run of pages is long enough
         now = int(self.k.config.clock_realtime())
         pid = self.k.current.pid if self.k.current is not None else 0
-        seg = ShmSegment(self.k, self._new_id(), key, flags & 0o777, size, inode, pid, ctime=now)
-        self.segments[seg.id & ((1 << IPCMNI_SHIFT) - 1)] = seg
+        seg = ShmSegment(self.k, self.ids.new_id(), key, flags & 0o777, size, inode, pid, ctime=now)
+        self.ids.add(seg)
         self.pages_total += pages_for(size)
         return seg.id
 
     def shmget(self, key: int, size: int, flags: int) -> int:
-        if key == IPC_PRIVATE:
-            return self.newseg(key, size, flags)
-        seg = next((s for s in self.segments.values() if s.key == key), None)
-        if seg is None:
-            if not flags & IPC_CREAT:
-                raise SyscallError(Errno.ENOENT)
-            return self.newseg(key, size, flags)
-        if flags & IPC_CREAT and flags & IPC_EXCL:
-            raise SyscallError(Errno.EEXIST)
-        if seg.size < size:
-            raise SyscallError(Errno.EINVAL)
-        return seg.id
+        def check(seg: ShmSegment) -> None:
+            if seg.size < size:
+                raise SyscallError(Errno.EINVAL)
+
+        return self.ids.get(key, flags, lambda: self.newseg(key, size, flags), check)
 
     def rmid(self, seg: ShmSegment) -> None:
         """IPC_RMID: destroy now, or when the last attachment goes."""
@@ -161,7 +134,7 @@ class SysvShm:
             self.destroy(seg)
 
     def destroy(self, seg: ShmSegment) -> None:
-        del self.segments[seg.id & ((1 << IPCMNI_SHIFT) - 1)]
+        self.ids.remove(seg)
         self.pages_total -= pages_for(seg.size)
         seg.inode.closed()
 

@@ -85,6 +85,7 @@ class ThreadGroup:
     vfork_child: bool = False  # created by vfork/CLONE_VFORK, not yet exec'd or exited
     itimer: KTimer | None = None  # ITIMER_REAL / alarm(): sends SIGALRM
     itimer_interval: float = 0.0
+    semadj: dict[tuple[int, int], int] = field(default_factory=dict)  # SEM_UNDO: (set, num) -> adj
 
     @property
     def leader(self) -> Task:
@@ -127,6 +128,7 @@ class Task:
     futex_woken: bool = False
     futex_bitset: int = 0xFFFFFFFF
     robust_list: int = 0  # set_robust_list: the head of its robust futex list
+    sem_wait: tuple[int, bool] | None = None  # semop sleeping on (counter, for zero)
 
     @property
     def pid(self) -> int:

@@ -1,29 +1,35 @@
-"""SysV IPC syscalls: shared memory (kernel/shm.py).
+"""SysV IPC syscalls: shared memory (kernel/shm.py) and semaphores (kernel/sem.py).
 
 i386 has two doors to them. musl 1.2.3 uses the old multiplexer, ipc (117):
-ebx = the call (SHMAT 21, SHMDT 22, SHMGET 23, SHMCTL 24) and shmctl passes
-its command with IPC_64 set, for the 64-bit-clean struct shmid64_ds. Linux
-4.18 added the direct shmget/shmctl/shmat/shmdt (395-398), which other
-libcs use; both are here. Semaphores and message queues are not implemented
-(ENOSYS).
+ebx = the call (SEMOP 1, SEMGET 2, SEMCTL 3, SEMTIMEDOP 4, SHMAT 21, SHMDT
+22, SHMGET 23, SHMCTL 24) and passes the ctl commands with IPC_64 set, for
+the 64-bit-clean structures; semctl's fourth argument arrives through a
+pointer to it. Linux 4.18 added direct syscalls (semget 393, semctl 394,
+shmget/shmctl/shmat/shmdt 395-398, semtimedop_time64 420), which other libcs
+use; both doors are here. Message queues are not implemented (ENOSYS).
 """
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 
 from nommu.abi import structs as S
 from nommu.abi.errno import Errno
-from nommu.kernel import shm
+from nommu.kernel import ipcids, sem, shm
 from nommu.kernel.errors import SyscallError
 from nommu.syscalls.fs import s32
 from nommu.syscalls.table import syscall
+from nommu.syscalls.time import read_timeout
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
     from nommu.kernel.task import Task
 
+SEMOP, SEMGET, SEMCTL, SEMTIMEDOP = 1, 2, 3, 4
 SHMAT, SHMDT, SHMGET, SHMCTL = 21, 22, 23, 24
+SEMID64_DS = struct.Struct(S.IPC64_PERM.format + "7I")  # perm, otime(2), ctime(2), nsems, 2 unused
+SEMINFO = struct.Struct("<10i")
 
 
 @syscall("ipc", "int", "int", "hex", "hex", "ptr", "hex")
@@ -31,6 +37,17 @@ def sys_ipc(
     k: Kernel, t: Task, call: int, first: int, second: int, third: int, ptr: int, fifth: int
 ) -> int:
     version, call = call >> 16, call & 0xFFFF
+    if call in (SEMOP, SEMTIMEDOP):
+        timeout = fifth if call == SEMTIMEDOP else 0
+        return do_semtimedop(k, t, s32(first), ptr, s32(second), timeout, time64=False)
+    if call == SEMGET:
+        return k.sysv_sem.semget(s32(first), s32(second), third)
+    if call == SEMCTL:
+        if not ptr:
+            raise SyscallError(Errno.EINVAL)
+        cmd = s32(third)
+        cmd &= ~ipcids.IPC_64 if cmd >= 0 else ~0  # (the layouts are the 64-bit ones)
+        return do_semctl(k, t, s32(first), s32(second), cmd, k.uspace.read_u32(ptr))
     if call == SHMAT:
         if version == 1:  # the iBCS2 variant
             raise SyscallError(Errno.EINVAL)
@@ -43,9 +60,9 @@ def sys_ipc(
         return shm_get(k, first, second, third)
     if call == SHMCTL:
         cmd = s32(second)
-        new = cmd >= 0 and bool(cmd & shm.IPC_64)
-        return do_shmctl(k, s32(first), cmd & ~shm.IPC_64 if new else cmd, ptr, new)
-    raise SyscallError(Errno.ENOSYS, "SysV semaphores and message queues are not implemented")
+        new = cmd >= 0 and bool(cmd & ipcids.IPC_64)
+        return do_shmctl(k, s32(first), cmd & ~ipcids.IPC_64 if new else cmd, ptr, new)
+    raise SyscallError(Errno.ENOSYS, "SysV message queues are not implemented")
 
 
 def shm_get(k: Kernel, key: int, size: int, flags: int) -> int:
@@ -83,14 +100,14 @@ def do_shmctl(k: Kernel, shmid: int, cmd: int, buf: int, ipc64: bool) -> int:
         k.uspace.write(buf, _pack_stat(seg, ipc64))
         return seg.id
     seg = k.sysv_shm.lookup(shmid)
-    if cmd == shm.IPC_STAT:
+    if cmd == ipcids.IPC_STAT:
         k.uspace.write(buf, _pack_stat(seg, ipc64))
-    elif cmd == shm.IPC_SET:
+    elif cmd == ipcids.IPC_SET:
         perm = S.IPC64_PERM if ipc64 else S.IPC_PERM_OLD
         mode = perm.unpack(k.uspace.read(buf, perm.size))[5]
         seg.mode = (seg.mode & ~0o777) | (mode & 0o777)
         seg.ctime = int(k.config.clock_realtime())
-    elif cmd == shm.IPC_RMID:
+    elif cmd == ipcids.IPC_RMID:
         k.sysv_shm.rmid(seg)
     elif cmd in (shm.SHM_LOCK, shm.SHM_UNLOCK):
         seg.mode = seg.mode | shm.SHM_LOCKED if cmd == shm.SHM_LOCK else seg.mode & ~shm.SHM_LOCKED
@@ -101,6 +118,99 @@ def do_shmctl(k: Kernel, shmid: int, cmd: int, buf: int, ipc64: bool) -> int:
 
 def _pack_stat(seg: shm.ShmSegment, ipc64: bool) -> bytes:
     pack = S.pack_shmid64_ds if ipc64 else S.pack_shmid_ds_old
-    seq = seg.id >> shm.IPCMNI_SHIFT
+    seq = seg.id >> ipcids.IPCMNI_SHIFT
     times, pids = (seg.atime, seg.dtime, seg.ctime), (seg.cpid, seg.lpid)
     return pack(seg.key, seg.mode, seq, seg.size, times, pids, seg.nattch)
+
+
+# -- semaphores -------------------------------------------------------------------
+
+
+@syscall("semget", "hex", "int", "hex")
+def sys_semget(k: Kernel, t: Task, key: int, nsems: int, flags: int) -> int:
+    return k.sysv_sem.semget(s32(key), s32(nsems), flags)
+
+
+@syscall("semctl", "int", "int", "int", "hex")
+def sys_semctl(k: Kernel, t: Task, semid: int, semnum: int, cmd: int, arg: int) -> int:
+    return do_semctl(k, t, s32(semid), s32(semnum), s32(cmd), arg)
+
+
+@syscall("semtimedop_time64", "int", "ptr", "size", "ptr")
+def sys_semtimedop_time64(k: Kernel, t: Task, semid: int, sops: int, nsops: int, ts: int) -> int:
+    return do_semtimedop(k, t, s32(semid), sops, nsops, ts, time64=True)
+
+
+def do_semtimedop(
+    k: Kernel, t: Task, semid: int, sops: int, nsops: int, timeout: int, time64: bool
+) -> int:
+    if nsops < 1 or semid < 0:
+        raise SyscallError(Errno.EINVAL)
+    if nsops > sem.SEMOPM:
+        raise SyscallError(Errno.E2BIG)
+    ops = k.uspace.read(sops, nsops * sem.SEMBUF.size)
+    deadline = read_timeout(k, t, timeout, time64, relative=True) if timeout else None
+    return sem.semop(k, t, semid, ops, deadline)
+
+
+def do_semctl(k: Kernel, t: Task, semid: int, semnum: int, cmd: int, arg: int) -> int:
+    """semctl: the commands of ipc/sem.c (`arg` is the value or the pointer)."""
+    table = k.sysv_sem.ids
+    if cmd in (ipcids.IPC_INFO, sem.SEM_INFO):
+        usz, aem = 20, sem.SEMVMX  # SEMUSZ, SEMAEM; SEM_INFO puts usage there
+        if cmd == sem.SEM_INFO:
+            usz, aem = len(table.objects), sum(len(x.values) for x in table.objects.values())
+        info = SEMINFO.pack(
+            sem.SEMMNS, sem.SEMMNI, sem.SEMMNS, sem.SEMMNS, sem.SEMMSL,  # semmap mni mns mnu msl
+            sem.SEMOPM, sem.SEMOPM, usz, sem.SEMVMX, aem,  # semopm ume usz vmx aem
+        )  # fmt: skip
+        k.uspace.write(arg, info)
+        return max(table.objects, default=0)
+    if cmd in (sem.SEM_STAT, sem.SEM_STAT_ANY):
+        found = table.objects.get(semid)
+        if semid < 0 or found is None:
+            raise SyscallError(Errno.EINVAL)
+        k.uspace.write(arg, _pack_semid64(found))
+        return found.id
+    s = table.lookup(semid)
+    n = len(s.values)
+    now = int(k.config.clock_realtime())
+    if cmd == ipcids.IPC_STAT:
+        k.uspace.write(arg, _pack_semid64(s))
+    elif cmd == ipcids.IPC_SET:
+        mode = S.IPC64_PERM.unpack(k.uspace.read(arg, S.IPC64_PERM.size))[5]
+        s.mode, s.ctime = (s.mode & ~0o777) | (mode & 0o777), now
+    elif cmd == ipcids.IPC_RMID:
+        k.sysv_sem.remove(s)
+    elif cmd == sem.GETALL:
+        k.uspace.write(arg, struct.pack(f"<{n}H", *s.values))
+    elif cmd == sem.SETALL:
+        values = list(struct.unpack(f"<{n}H", k.uspace.read(arg, 2 * n)))
+        if any(v > sem.SEMVMX for v in values):
+            raise SyscallError(Errno.ERANGE)
+        s.values, s.pids, s.ctime = values, [t.pid] * n, now
+        k.sysv_sem.changed(s, range(n))
+    elif cmd in (sem.GETVAL, sem.GETPID, sem.GETNCNT, sem.GETZCNT, sem.SETVAL):
+        if not 0 <= semnum < n:
+            raise SyscallError(Errno.EINVAL)
+        if cmd == sem.GETVAL:
+            return s.values[semnum]
+        if cmd == sem.GETPID:
+            return s.pids[semnum]
+        if cmd in (sem.GETNCNT, sem.GETZCNT):
+            return sem.waiting(k, s, semnum, for_zero=cmd == sem.GETZCNT)
+        value = s32(arg)
+        if not 0 <= value <= sem.SEMVMX:
+            raise SyscallError(Errno.ERANGE)
+        s.values[semnum], s.pids[semnum], s.ctime = value, t.pid, now
+        k.sysv_sem.changed(s, [semnum])
+    else:
+        raise SyscallError(Errno.EINVAL)
+    return 0
+
+
+def _pack_semid64(s: sem.SemSet) -> bytes:
+    """struct semid64_ds (i386); uid and gid 0 (root is the only user)."""
+    seq = s.id >> ipcids.IPCMNI_SHIFT
+    perm = (s.key, 0, 0, 0, 0, s.mode, seq, 0, 0)
+    return SEMID64_DS.pack(*perm, s.otime, 0, s.ctime, 0, len(s.values), 0, 0)

@@ -306,3 +306,13 @@ def test_sysv_semaphores(differential: Callable[..., RunResult]) -> None:
     out = differential(["/sem"]).stdout.decode()
     assert "SEM_UNDO child added 3 to #1 and exited: #1 is 2\n" in out
     assert out.endswith("GETNCNT #2 with a thread waiting: 1\nthe waiting thread got: E43\n")
+
+
+def test_sysv_message_queues(differential: Callable[..., RunResult]) -> None:
+    """msgget/msgsnd/msgrcv/msgctl through the ipc multiplexer (msgrcv's
+    ipc_kludge): receiving by type, E2BIG and MSG_NOERROR, IPC_NOWAIT, a
+    queue shrunk by IPC_SET, a vfork child sending, IPC_RMID waking a thread
+    with EIDRM, as natively."""
+    out = differential(["/msg"]).stdout.decode()
+    assert 'receive lowest type up to 3: type 1, 10 bytes "one again"\n' in out
+    assert out.endswith("the waiting thread got: E43\nafter IPC_RMID: EINVAL\n")

@@ -28,6 +28,7 @@ from nommu.kernel.futex import exit_robust_list, futex_wake
 from nommu.kernel.hostfs import HostFs
 from nommu.kernel.limits import Limits, OutputLimit
 from nommu.kernel.mm import FileCopies, MemoryMap
+from nommu.kernel.msg import SysvMsg
 from nommu.kernel.procfs import ProcFs
 from nommu.kernel.ramfs import RamFs
 from nommu.kernel.sched import Scheduler
@@ -117,6 +118,7 @@ class Kernel:
         self.vfs.shmfs = RamFs(self)  # /dev/shm
         self.sysv_shm = SysvShm(self)  # shmget/shmat segments
         self.sysv_sem = SysvSem(self)  # semget/semop semaphore sets
+        self.sysv_msg = SysvMsg(self)  # msgget/msgsnd/msgrcv message queues
         self.file_copies = FileCopies(self.alloc)  # read-only file copies mappings share
         self.images = ImageCache()
         self.sched = Scheduler(self, config.clock_monotonic)

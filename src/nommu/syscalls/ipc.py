@@ -1,12 +1,15 @@
-"""SysV IPC syscalls: shared memory (kernel/shm.py) and semaphores (kernel/sem.py).
+"""SysV IPC syscalls: shared memory (kernel/shm.py), semaphores (kernel/sem.py)
+and message queues (kernel/msg.py).
 
 i386 has two doors to them. musl 1.2.3 uses the old multiplexer, ipc (117):
-ebx = the call (SEMOP 1, SEMGET 2, SEMCTL 3, SEMTIMEDOP 4, SHMAT 21, SHMDT
-22, SHMGET 23, SHMCTL 24) and passes the ctl commands with IPC_64 set, for
-the 64-bit-clean structures; semctl's fourth argument arrives through a
-pointer to it. Linux 4.18 added direct syscalls (semget 393, semctl 394,
-shmget/shmctl/shmat/shmdt 395-398, semtimedop_time64 420), which other libcs
-use; both doors are here. Message queues are not implemented (ENOSYS).
+ebx = the call (SEMOP 1, SEMGET 2, SEMCTL 3, SEMTIMEDOP 4, MSGSND 11, MSGRCV
+12, MSGGET 13, MSGCTL 14, SHMAT 21, SHMDT 22, SHMGET 23, SHMCTL 24) and
+passes the ctl commands with IPC_64 set, for the 64-bit-clean structures;
+semctl's fourth argument arrives through a pointer to it, and msgrcv's
+buffer and type through a pointer to the pair (`ipc_kludge`). Linux 4.18
+added direct syscalls (semget 393, semctl 394, shmget/shmctl/shmat/shmdt
+395-398, msgget/msgsnd/msgrcv/msgctl 399-402, semtimedop_time64 420), which
+other libcs use; both doors are here.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import structs as S
 from nommu.abi.errno import Errno
-from nommu.kernel import ipcids, sem, shm
+from nommu.kernel import ipcids, msg, sem, shm
 from nommu.kernel.errors import SyscallError
 from nommu.syscalls.fs import s32
 from nommu.syscalls.table import syscall
@@ -27,9 +30,12 @@ if TYPE_CHECKING:
     from nommu.kernel.task import Task
 
 SEMOP, SEMGET, SEMCTL, SEMTIMEDOP = 1, 2, 3, 4
+MSGSND, MSGRCV, MSGGET, MSGCTL = 11, 12, 13, 14
 SHMAT, SHMDT, SHMGET, SHMCTL = 21, 22, 23, 24
 SEMID64_DS = struct.Struct(S.IPC64_PERM.format + "7I")  # perm, otime(2), ctime(2), nsems, 2 unused
 SEMINFO = struct.Struct("<10i")
+MSQID64_DS = struct.Struct(S.IPC64_PERM.format + "13I")  # perm, 3 times(2), cbytes..lrpid, 2
+MSGINFO = struct.Struct("<7iH2x")
 
 
 @syscall("ipc", "int", "int", "hex", "hex", "ptr", "hex")
@@ -62,7 +68,22 @@ def sys_ipc(
         cmd = s32(second)
         new = cmd >= 0 and bool(cmd & ipcids.IPC_64)
         return do_shmctl(k, s32(first), cmd & ~ipcids.IPC_64 if new else cmd, ptr, new)
-    raise SyscallError(Errno.ENOSYS, "SysV message queues are not implemented")
+    if call == MSGSND:
+        return do_msgsnd(k, t, s32(first), ptr, s32(second), third)
+    if call == MSGRCV:
+        if version == 0:  # (ptr is struct ipc_kludge: the buffer, then the type)
+            if not ptr:
+                raise SyscallError(Errno.EINVAL)
+            msgp, msgtyp = struct.unpack("<Ii", k.uspace.read(ptr, 8))
+            return do_msgrcv(k, t, s32(first), msgp, s32(second), msgtyp, third)
+        return do_msgrcv(k, t, s32(first), ptr, s32(second), s32(fifth), third)
+    if call == MSGGET:
+        return k.sysv_msg.msgget(s32(first), second)
+    if call == MSGCTL:
+        cmd = s32(second)
+        cmd &= ~ipcids.IPC_64 if cmd >= 0 else ~0
+        return do_msgctl(k, t, s32(first), cmd, ptr)
+    raise SyscallError(Errno.ENOSYS, f"ipc call {call} is not a SysV IPC operation")
 
 
 def shm_get(k: Kernel, key: int, size: int, flags: int) -> int:
@@ -214,3 +235,90 @@ def _pack_semid64(s: sem.SemSet) -> bytes:
     seq = s.id >> ipcids.IPCMNI_SHIFT
     perm = (s.key, 0, 0, 0, 0, s.mode, seq, 0, 0)
     return SEMID64_DS.pack(*perm, s.otime, 0, s.ctime, 0, len(s.values), 0, 0)
+
+
+# -- message queues ---------------------------------------------------------------
+
+
+@syscall("msgget", "hex", "hex")
+def sys_msgget(k: Kernel, t: Task, key: int, flags: int) -> int:
+    return k.sysv_msg.msgget(s32(key), flags)
+
+
+@syscall("msgsnd", "int", "ptr", "size", "hex")
+def sys_msgsnd(k: Kernel, t: Task, msqid: int, msgp: int, size: int, flags: int) -> int:
+    return do_msgsnd(k, t, s32(msqid), msgp, s32(size), flags)
+
+
+@syscall("msgrcv", "int", "ptr", "size", "int", "hex")
+def sys_msgrcv(k: Kernel, t: Task, msqid: int, msgp: int, size: int, typ: int, flags: int) -> int:
+    return do_msgrcv(k, t, s32(msqid), msgp, s32(size), s32(typ), flags)
+
+
+@syscall("msgctl", "int", "int", "ptr")
+def sys_msgctl(k: Kernel, t: Task, msqid: int, cmd: int, buf: int) -> int:
+    return do_msgctl(k, t, s32(msqid), s32(cmd), buf)
+
+
+def do_msgsnd(k: Kernel, t: Task, msqid: int, msgp: int, size: int, flags: int) -> int:
+    if size > msg.MSGMAX or size < 0 or msqid < 0:
+        raise SyscallError(Errno.EINVAL)
+    mtype = s32(k.uspace.read_u32(msgp))
+    if mtype < 1:
+        raise SyscallError(Errno.EINVAL)
+    return msg.msgsnd(k, t, msqid, mtype, k.uspace.read(msgp + 4, size), flags)
+
+
+def do_msgrcv(k: Kernel, t: Task, msqid: int, msgp: int, size: int, msgtyp: int, flags: int) -> int:
+    if msqid < 0 or size < 0:
+        raise SyscallError(Errno.EINVAL)
+    if flags & msg.MSG_COPY:
+        raise SyscallError(Errno.ENOSYS, "MSG_COPY (checkpoint/restore) is not provided")
+    k.uspace.read(msgp, 4)  # (EFAULT before a message is taken)
+    mtype, text = msg.msgrcv(k, t, msqid, size, msgtyp, flags)
+    k.uspace.write(msgp, struct.pack("<i", mtype) + text)
+    return len(text)
+
+
+def do_msgctl(k: Kernel, t: Task, msqid: int, cmd: int, buf: int) -> int:
+    """msgctl: the commands of ipc/msg.c."""
+    table = k.sysv_msg.ids
+    if cmd in (ipcids.IPC_INFO, msg.MSG_INFO):
+        pool, count, size = msg.MSGPOOL, msg.MSGMNB, msg.MSGMNB  # msgpool, msgmap, msgtql
+        if cmd == msg.MSG_INFO:
+            queues = table.objects.values()
+            pool, count = len(queues), sum(len(q.messages) for q in queues)
+            size = sum(q.cbytes for q in queues)
+        info = MSGINFO.pack(
+            pool, count, msg.MSGMAX, msg.MSGMNB, msg.MSGMNI, msg.MSGSSZ, size, 0xFFFF
+        )
+        k.uspace.write(buf, info)
+        return max(table.objects, default=0)
+    if cmd in (msg.MSG_STAT, msg.MSG_STAT_ANY):
+        found = table.objects.get(msqid)
+        if msqid < 0 or found is None:
+            raise SyscallError(Errno.EINVAL)
+        k.uspace.write(buf, _pack_msqid64(found))
+        return found.id
+    queue = table.lookup(msqid)
+    if cmd == ipcids.IPC_STAT:
+        k.uspace.write(buf, _pack_msqid64(queue))
+    elif cmd == ipcids.IPC_SET:
+        fields = MSQID64_DS.unpack(k.uspace.read(buf, MSQID64_DS.size))
+        mode, qbytes = fields[5], fields[17]
+        queue.mode = (queue.mode & ~0o777) | (mode & 0o777)
+        queue.qbytes, queue.ctime = qbytes, int(k.config.clock_realtime())
+        k.sched.wakeup(queue)  # (more room, maybe)
+    elif cmd == ipcids.IPC_RMID:
+        k.sysv_msg.remove(queue)
+    else:
+        raise SyscallError(Errno.EINVAL)
+    return 0
+
+
+def _pack_msqid64(q: msg.MsgQueue) -> bytes:
+    """struct msqid64_ds (i386); uid and gid 0 (root is the only user)."""
+    perm = (q.key, 0, 0, 0, 0, q.mode, q.id >> ipcids.IPCMNI_SHIFT, 0, 0)
+    times = (q.stime, 0, q.rtime, 0, q.ctime, 0)
+    counts = (q.cbytes, len(q.messages), q.qbytes, q.lspid, q.lrpid, 0, 0)
+    return MSQID64_DS.pack(*perm, *times, *counts)

@@ -255,6 +255,12 @@ class Kernel:
         self.code_written.append((begin, end))
         self.cpu.stop()
 
+    def drop_written_code(self) -> None:
+        """Drop the translations `flush_code_later` put off (the CPU is stopped
+        and its TLB is still the current task's)."""
+        while self.code_written:
+            self.cpu.flush_code(*self.code_written.pop())
+
     def flush_dirty_code(self, space: AddressSpace) -> None:
         """Drop translated code for pages that now hold something new."""
         for start, end in space.code_dirty:
@@ -309,12 +315,12 @@ class Kernel:
                 t.pc = deliver(self, t, t.pc)
                 if not t.alive:
                     continue
+                self.drop_written_code()
             stop = cpu.run(t.pc, *limits.clamp(sched.slice_for(t)))
             t = self.current  # (a handoff may have switched tasks)
             assert t is not None
             handle_stop(self, t, stop)
-            while self.code_written:  # (flush_code_later)
-                self.cpu.flush_code(*self.code_written.pop())
+            self.drop_written_code()
 
     def handoff(self) -> None:
         """Switch tasks at the end of a syscall without leaving the CPU.

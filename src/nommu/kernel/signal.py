@@ -221,8 +221,8 @@ def _enter_handler(k: Kernel, t: Task, sig: int, action: SigAction, info: bytes,
     except SyscallError:  # no room for the frame: the process dies (force_sigsegv)
         take_default(k, t, Signal.SIGSEGV)
         return pc
-    if not restorer:  # the handler returns through code just written on the stack
-        cpu.flush_code(frame.addr, frame.addr + len(frame.data))
+    # (Without SA_RESTORER the handler returns through code just written on the
+    # stack: uspace.write dropped any code translated there before.)
     cpu.regs_write(frame.regs)
     frames.clear_fpu(cpu.uc)
     t.sigmask |= action.mask | (0 if action.flags & SA_NODEFER else bit(sig))

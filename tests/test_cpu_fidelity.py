@@ -71,3 +71,13 @@ def test_floating_point_environment(
         ln for ln in native if not ln.startswith(known)
     ]
     assert f"{known} not raised" in emulated  # (Unicorn's SSE helpers set no MXCSR flags)
+
+
+def test_signal_trampolines_on_the_stack(differential: Differential) -> None:
+    """Handlers installed without SA_RESTORER return through code the kernel
+    writes into the frame; frames of both kinds land over each other's code at
+    varying depths, so each write must drop what was translated there."""
+    result = differential(["/trampoline"])
+    assert result.stdout == (
+        b"SIGUSR1 handled 60 times (rt frames), SIGUSR2 120 (old frames, 2 each)\n"
+    )

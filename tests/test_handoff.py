@@ -84,3 +84,12 @@ def test_alarm_reaches_tasks_that_only_hand_over(differential: Callable[..., obj
     and SIGALRM is delivered (its handler ends the game), as natively."""
     result = differential(["/futex_pingpong", "--alarm"])
     assert result.stdout == b"futex_pingpong: stopped by SIGALRM\n"  # type: ignore[attr-defined]
+
+
+def test_pause_when_the_timer_is_already_due(differential: Callable[..., object]) -> None:
+    """The process goes to sleep in pause() just as its timer comes due: the
+    handoff finds the timer due, and the woken task (the same one, with
+    SIGALRM pending) must go back to the run loop to take the signal, not be
+    handed the CPU again to re-run pause (which spun forever)."""
+    result = differential(["/alarm_spin", "30"])
+    assert result.stdout == b"alarm_spin: 30 pauses, each ended by SIGALRM\n"  # type: ignore[attr-defined]

@@ -340,16 +340,18 @@ class Kernel:
         assert t is not None
         if sched.has_timers:
             sched.expire_timers()  # (may wake a task, or ask the CPU to stop)
-        nxt = sched.next_runnable()
+        nxt = queued = sched.next_runnable()
         if nxt is None and t.state is TaskState.RUNNABLE:
             nxt = t  # preempted with nobody else to run: a fresh slice
         if nxt is None or not self._can_hand_to(t, nxt):
             cpu.stop()
             return
         t.pc = cpu.pc  # what handle_stop would record (a blocked call rewound it)
+        if queued is not None:
+            if queued is not t:
+                sched.requeue(t)  # (if it can still run: to the back of the line)
+            sched.take(queued)  # (it may be `t` itself, woken by a timer just now)
         if nxt is not t:
-            sched.requeue(t)  # (if it can still run: to the back of the line)
-            sched.take(nxt)
             self.switch_to(nxt)
         cpu.new_slice(*self.limits.clamp(sched.slice_for(nxt)))
         if nxt.restart:
@@ -371,6 +373,7 @@ class Kernel:
             or self.host_signals
             or self.limits.timed_out
             or self.finished
+            or nxt.pending & ~nxt.sigmask  # (a signal to deliver first, even to `t`)
         ):
             return False
         if nxt is t:
@@ -379,7 +382,6 @@ class Kernel:
         return not (
             nxt.ctx is None
             or nxt.fresh_regs is not None
-            or nxt.pending & ~nxt.sigmask
             or nxt.reload_tls
             or (mmu is not None and (nxt.mm is not t.mm or self._code_dirty(nxt.mm)))
         )

@@ -9,6 +9,7 @@ kernel or a documented limit of nommu's MMU mode differs (HOST_DIFFERS).
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -316,3 +317,12 @@ def test_sysv_message_queues(differential: Callable[..., RunResult]) -> None:
     out = differential(["/msg"]).stdout.decode()
     assert 'receive lowest type up to 3: type 1, 10 bytes "one again"\n' in out
     assert out.endswith("the waiting thread got: E43\nafter IPC_RMID: EINVAL\n")
+
+
+def test_strace_names_ipc_calls(guest_root: Path) -> None:
+    """--strace shows which SysV call each ipc(2) multiplexer call is."""
+    trace = io.StringIO()
+    Machine(root=guest_root, hints=False, strace=trace).run(["/sem"], capture=True)
+    lines = trace.getvalue().splitlines()
+    assert any(line.startswith("[pid 1] ipc(SEMGET, 0, 0x3, ") for line in lines)
+    assert any("ipc(SEMCTL, " in line and "ERANGE" in line for line in lines)

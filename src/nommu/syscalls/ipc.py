@@ -38,7 +38,7 @@ MSQID64_DS = struct.Struct(S.IPC64_PERM.format + "13I")  # perm, 3 times(2), cby
 MSGINFO = struct.Struct("<7iH2x")
 
 
-@syscall("ipc", "int", "int", "hex", "hex", "ptr", "hex")
+@syscall("ipc", "ipc_call", "int", "hex", "hex", "ptr", "hex")
 def sys_ipc(
     k: Kernel, t: Task, call: int, first: int, second: int, third: int, ptr: int, fifth: int
 ) -> int:

@@ -328,6 +328,13 @@ def _clone(k: Kernel, v: int, args: list[int], i: int) -> str:
     return "|".join(p for p in (text, signal_name(sig) if sig else "") if p) or "0"
 
 
+_IPC_CALLS = {  # the ipc(2) multiplexer's calls (version in the high half)
+    1: "SEMOP", 2: "SEMGET", 3: "SEMCTL", 4: "SEMTIMEDOP",
+    11: "MSGSND", 12: "MSGRCV", 13: "MSGGET", 14: "MSGCTL",
+    21: "SHMAT", 22: "SHMDT", 23: "SHMGET", 24: "SHMCTL",
+}  # fmt: skip
+
+
 def _futex(k: Kernel, v: int, args: list[int], i: int) -> str:
     name = _FUTEX.get(v & F.FUTEX_CMD_MASK, str(v & F.FUTEX_CMD_MASK))
     if v & F.FUTEX_PRIVATE_FLAG:
@@ -402,6 +409,7 @@ _IN: dict[str, Callable[[Kernel, int, list[int], int], str]] = {
     "prot": _bits(_PROT, "PROT_NONE"),
     "wait_options": _bits(_WAIT),
     "access_mode": _bits(_ACCESS, "F_OK"),
+    "ipc_call": lambda k, v, a, i: _IPC_CALLS.get(v & 0xFFFF, str(v)),
     "clockid": _table(_CLOCKS),
     "ioctl_req": _table(_IOCTL),
     "fcntl_cmd": _table(_FCNTL),

@@ -51,6 +51,24 @@ class IpcIds(Generic[T]):
             raise SyscallError(Errno.EINVAL)
         return obj
 
+    def lookup_again(self, ipc_id: int, restarted: bool) -> T:
+        """`lookup` for a call that may be running again after a sleep
+        (`restarted`): then a missing object was removed while the caller
+        slept, which is EIDRM, not EINVAL."""
+        try:
+            return self.lookup(ipc_id)
+        except SyscallError:
+            if restarted:
+                raise SyscallError(Errno.EIDRM) from None
+            raise
+
+    def at_index(self, index: int) -> T:
+        """The object at table index `index` (the *_STAT commands), or EINVAL."""
+        found = self.objects.get(index)
+        if index < 0 or found is None:
+            raise SyscallError(Errno.EINVAL)
+        return found
+
     def find(self, ipc_id: int) -> T | None:
         obj = self.objects.get(ipc_id & INDEX_MASK)
         return obj if obj is not None and obj.id == ipc_id else None

@@ -78,22 +78,13 @@ class SysvMsg:
 
         return self.ids.get(key, flags, create, lambda queue: None)
 
-    def lookup(self, t: Task, msqid: int) -> MsgQueue:
-        """The queue; EIDRM (not EINVAL) for a caller woken because it was removed."""
-        try:
-            return self.ids.lookup(msqid)
-        except SyscallError:
-            if t.restart:
-                raise SyscallError(Errno.EIDRM) from None
-            raise
-
     def remove(self, queue: MsgQueue) -> None:
         self.ids.remove(queue)
         self.k.sched.wakeup(queue)
 
 
 def msgsnd(k: Kernel, t: Task, msqid: int, mtype: int, text: bytes, flags: int) -> int:
-    queue = k.sysv_msg.lookup(t, msqid)
+    queue = k.sysv_msg.ids.lookup_again(msqid, t.restart)
     if queue.cbytes + len(text) > queue.qbytes or len(queue.messages) + 1 > queue.qbytes:
         if flags & IPC_NOWAIT:
             raise SyscallError(Errno.EAGAIN)
@@ -106,7 +97,7 @@ def msgsnd(k: Kernel, t: Task, msqid: int, mtype: int, text: bytes, flags: int) 
 
 def msgrcv(k: Kernel, t: Task, msqid: int, size: int, msgtyp: int, flags: int) -> tuple[int, bytes]:
     """The message taken (type, text cut to `size` with MSG_NOERROR)."""
-    queue = k.sysv_msg.lookup(t, msqid)
+    queue = k.sysv_msg.ids.lookup_again(msqid, t.restart)
     at = queue.find(msgtyp, flags)
     if at is None:
         if flags & IPC_NOWAIT:

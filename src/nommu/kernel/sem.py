@@ -47,7 +47,6 @@ class SemSet:
     pids: list[int]  # sempid: the last process to change each counter
     ctime: int
     otime: int = 0
-    removed: bool = False
 
     def __str__(self) -> str:
         return f"semop on semaphore set {self.id}"
@@ -80,19 +79,9 @@ class SysvSem:
 
         return self.ids.get(key, flags, create, check)
 
-    def lookup(self, t: Task, semid: int) -> SemSet:
-        """The set; EIDRM (not EINVAL) for a caller woken because it was removed."""
-        try:
-            return self.ids.lookup(semid)
-        except SyscallError:
-            if t.restart:
-                raise SyscallError(Errno.EIDRM) from None
-            raise
-
     def remove(self, sem: SemSet) -> None:
         """IPC_RMID: the set goes at once; its sleepers wake to EIDRM."""
         self.ids.remove(sem)
-        sem.removed = True
         self.k.sched.wakeup(sem)
         for group in self.k.groups.values():
             for key in [key for key in group.semadj if key[0] == sem.id]:
@@ -109,7 +98,7 @@ class SysvSem:
 
 def semop(k: Kernel, t: Task, semid: int, sops: bytes, deadline: float | None) -> int:
     """Apply the operations in `sops` (struct sembuf array) to set `semid`."""
-    sem = k.sysv_sem.lookup(t, semid)
+    sem = k.sysv_sem.ids.lookup_again(semid, t.restart)
     ops = list(SEMBUF.iter_unpack(sops))
     if any(num >= len(sem.values) for num, _, _ in ops):
         raise SyscallError(Errno.EFBIG)

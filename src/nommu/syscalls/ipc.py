@@ -187,10 +187,8 @@ def do_semctl(k: Kernel, t: Task, semid: int, semnum: int, cmd: int, arg: int) -
         )  # fmt: skip
         k.uspace.write(arg, info)
         return max(table.objects, default=0)
-    if cmd in (sem.SEM_STAT, sem.SEM_STAT_ANY):
-        found = table.objects.get(semid)
-        if semid < 0 or found is None:
-            raise SyscallError(Errno.EINVAL)
+    if cmd in (sem.SEM_STAT, sem.SEM_STAT_ANY):  # (semid is a table index here)
+        found = table.at_index(semid)
         k.uspace.write(arg, _pack_semid64(found))
         return found.id
     s = table.lookup(semid)
@@ -294,10 +292,8 @@ def do_msgctl(k: Kernel, t: Task, msqid: int, cmd: int, buf: int) -> int:
         )
         k.uspace.write(buf, info)
         return max(table.objects, default=0)
-    if cmd in (msg.MSG_STAT, msg.MSG_STAT_ANY):
-        found = table.objects.get(msqid)
-        if msqid < 0 or found is None:
-            raise SyscallError(Errno.EINVAL)
+    if cmd in (msg.MSG_STAT, msg.MSG_STAT_ANY):  # (msqid is a table index here)
+        found = table.at_index(msqid)
         k.uspace.write(buf, _pack_msqid64(found))
         return found.id
     queue = table.lookup(msqid)

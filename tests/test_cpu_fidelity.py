@@ -81,3 +81,20 @@ def test_signal_trampolines_on_the_stack(differential: Differential) -> None:
     assert result.stdout == (
         b"SIGUSR1 handled 60 times (rt frames), SIGUSR2 120 (old frames, 2 each)\n"
     )
+
+
+def test_shared_file_mappings_are_coherent_across_processes(
+    differential: Differential, mmu: bool, run_nommu: Callable[..., RunResult]
+) -> None:
+    """With an MMU, MAP_SHARED mappings of one disk file in two processes show
+    the same pages: each sees the other's stores at once (the page cache), and
+    the file has them after munmap. Without an MMU fork is refused."""
+    if not mmu:
+        assert run_nommu(["/mmap_file_shared"]).stdout.startswith(b"fork: EINVAL")
+        return
+    result = differential(["/mmap_file_shared"])
+    assert result.stdout.decode().splitlines() == [
+        'parent sees: "written by the child"',
+        'child sees: "written by the parent"',
+        'read() after munmap: "written by the parent"',
+    ]

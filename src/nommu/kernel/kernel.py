@@ -29,6 +29,7 @@ from nommu.kernel.hostfs import HostFs
 from nommu.kernel.limits import Limits, OutputLimit
 from nommu.kernel.mm import FileCopies, MemoryMap
 from nommu.kernel.msg import SysvMsg
+from nommu.kernel.pagecache import PageCache
 from nommu.kernel.procfs import ProcFs
 from nommu.kernel.ramfs import RamFs
 from nommu.kernel.sched import Scheduler
@@ -119,6 +120,7 @@ class Kernel:
         self.sysv_shm = SysvShm(self)  # shmget/shmat segments
         self.sysv_sem = SysvSem(self)  # semget/semop semaphore sets
         self.sysv_msg = SysvMsg(self)  # msgget/msgsnd/msgrcv message queues
+        self.page_cache = PageCache(self)  # MMU: shared pages of mapped disk files
         self.file_copies = FileCopies(self.alloc)  # read-only file copies mappings share
         self.images = ImageCache()
         self.sched = Scheduler(self, config.clock_monotonic)

@@ -495,10 +495,12 @@ def do_mmap(
     file: OpenFile | None,
     offset: int,
     pager: Pager | None = None,
+    written_back: bool = False,
 ) -> int:
     """mmap: anywhere free (top-down), at a hint if free, or exactly at `addr`
     with MAP_FIXED (replacing what was there). Pages come on first touch; with
-    a `pager` (a shared memory object) they are the object's own pages."""
+    a `pager` (a shared memory object) they are the object's own pages, and
+    `written_back` ones (a disk file's) go back to `file` as well."""
     size = page_up(length)
     if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
         if addr & (PAGE_SIZE - 1) or addr + size > TASK_SIZE:
@@ -511,7 +513,8 @@ def do_mmap(
     shared = flags & 0x0F != MAP_PRIVATE
     name = file.path if file is not None else ""
     if pager is not None:
-        space.map(start, start + size, prot, "mmap", name, True, None, offset, pager)
+        back = file if written_back else None
+        space.map(start, start + size, prot, "mmap", name, True, back, offset, pager)
         return start
     space.map(start, start + size, prot, "mmap", name, shared, file if shared else None, offset)
     if file is not None:

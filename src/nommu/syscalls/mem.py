@@ -41,6 +41,7 @@ from nommu.kernel.files import (
     OpenFile,
 )
 from nommu.kernel.mm import Region
+from nommu.kernel.pagecache import FilePages
 from nommu.kernel.ramfs import RamFile, RamMapping
 from nommu.syscalls.table import syscall
 
@@ -195,7 +196,7 @@ def _mmap_mmu(
         raise SyscallError(Errno.ENOMEM)
     if (pgoff + (size >> 12)) & U32 < pgoff:
         raise SyscallError(Errno.EOVERFLOW)
-    pager = None
+    pager: vm.Pager | None = None
     if file is None and mtype not in (M.MAP_PRIVATE, M.MAP_SHARED):
         raise SyscallError(Errno.EINVAL)
     if file is not None:
@@ -211,12 +212,16 @@ def _mmap_mmu(
             file, flags = None, flags | M.MAP_ANONYMOUS
         elif isinstance(file, RamFile) and mtype != M.MAP_PRIVATE:
             pager = file.ram  # the mapping shows the file's own pages
+        elif mtype != M.MAP_PRIVATE:
+            pager = k.page_cache.pages_of(file)  # shared with every other mapping of it
     if file is None and mtype == M.MAP_SHARED:
         shmfs = k.vfs.shmfs
         assert shmfs is not None  # (the kernel always has one: /dev/shm)
         pager, pgoff = shmfs.anonymous(size), 0  # shared anonymous memory is shmem
+    disk = isinstance(pager, FilePages)
     return changed(
-        k, vm.do_mmap(space(t), addr, length, prot, flags, file, pgoff * PAGE_SIZE, pager)
+        k,
+        vm.do_mmap(space(t), addr, length, prot, flags, file, pgoff * PAGE_SIZE, pager, disk),
     )
 
 

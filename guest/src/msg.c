@@ -64,6 +64,9 @@ int main(void)
 	msgctl(q, IPC_STAT, &ds);
 	printf("IPC_STAT: %lu messages, %lu bytes, room for %lu\n", (unsigned long)ds.msg_qnum,
 	       (unsigned long)ds.__msg_cbytes, (unsigned long)ds.msg_qbytes);
+	int by_index = msgctl(q & 0x7fff, MSG_STAT, &ds);
+	printf("MSG_STAT of its table index: %s, %lu messages\n",
+	       by_index == q ? "the queue" : errname(errno), (unsigned long)ds.msg_qnum);
 	receive("type 2", 2, 64, 0);
 	receive("any but type 3", 3, 64, MSG_EXCEPT);
 	receive("lowest type up to 3", -3, 64, 0);

@@ -118,6 +118,8 @@ int main(void)
 	semctl(key_id, 0, IPC_STAT, (union semun){.buf = &ds});
 	printf("IPC_STAT: %lu semaphores, mode %o\n", (unsigned long)ds.sem_nsems,
 	       ds.sem_perm.mode & 0777);
+	int by_index = semctl(key_id & 0x7fff, 0, SEM_STAT, (union semun){.buf = &ds});
+	printf("SEM_STAT of its table index: %s\n", by_index == key_id ? "the set" : errname(errno));
 	semctl(key_id, 0, IPC_RMID);
 	printf("after IPC_RMID: %s\n", semctl(key_id, 0, GETVAL) < 0 ? errname(errno) : "ok");
 

@@ -15,7 +15,8 @@ other libcs use; both doors are here.
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from nommu.abi import structs as S
 from nommu.abi.errno import Errno
@@ -186,11 +187,9 @@ def do_semctl(k: Kernel, t: Task, semid: int, semnum: int, cmd: int, arg: int) -
             sem.SEMOPM, sem.SEMOPM, usz, sem.SEMVMX, aem,  # semopm ume usz vmx aem
         )  # fmt: skip
         k.uspace.write(arg, info)
-        return max(table.objects, default=0)
+        return max(table.objects, default=0)  # (the highest index in use)
     if cmd in (sem.SEM_STAT, sem.SEM_STAT_ANY):  # (semid is a table index here)
-        found = table.at_index(semid)
-        k.uspace.write(arg, _pack_semid64(found))
-        return found.id
+        return _stat_at_index(k, semid, arg, table.at_index, _pack_semid64)
     s = table.lookup(semid)
     n = len(s.values)
     now = int(k.config.clock_realtime())
@@ -226,6 +225,15 @@ def do_semctl(k: Kernel, t: Task, semid: int, semnum: int, cmd: int, arg: int) -
     else:
         raise SyscallError(Errno.EINVAL)
     return 0
+
+
+def _stat_at_index(
+    k: Kernel, index: int, buf: int, at: Callable[[int], Any], pack: Callable[[Any], bytes]
+) -> int:
+    """SEM_STAT, MSG_STAT: IPC_STAT of the object at a table index; its id."""
+    found = at(index)
+    k.uspace.write(buf, pack(found))
+    return int(found.id)
 
 
 def _pack_semid64(s: sem.SemSet) -> bytes:
@@ -291,11 +299,9 @@ def do_msgctl(k: Kernel, t: Task, msqid: int, cmd: int, buf: int) -> int:
             pool, count, msg.MSGMAX, msg.MSGMNB, msg.MSGMNI, msg.MSGSSZ, size, 0xFFFF
         )
         k.uspace.write(buf, info)
-        return max(table.objects, default=0)
+        return max(table.objects, default=0)  # (the highest index in use)
     if cmd in (msg.MSG_STAT, msg.MSG_STAT_ANY):  # (msqid is a table index here)
-        found = table.at_index(msqid)
-        k.uspace.write(buf, _pack_msqid64(found))
-        return found.id
+        return _stat_at_index(k, msqid, buf, table.at_index, _pack_msqid64)
     queue = table.lookup(msqid)
     if cmd == ipcids.IPC_STAT:
         k.uspace.write(buf, _pack_msqid64(queue))

@@ -106,14 +106,15 @@ int main(void)
 	waitpid(pid, &status, 0);
 	printf("SEM_UNDO child added 3 to #1 and exited: #1 is %d\n", semctl(id, 1, GETVAL));
 
-	int key_id = semget(0x5e4a, 2, IPC_CREAT | IPC_EXCL | 0600);
+	key_t key = 0x5e4a0000 + (getpid() & 0xffff); /* (tests may run side by side) */
+	int key_id = semget(key, 2, IPC_CREAT | IPC_EXCL | 0600);
 	printf("by key: %s", key_id >= 0 ? "created" : errname(errno));
 	printf(", again with IPC_EXCL: %s",
-	       semget(0x5e4a, 2, IPC_CREAT | IPC_EXCL | 0600) < 0 ? errname(errno) : "ok");
-	printf(", found: %s", semget(0x5e4a, 0, 0) == key_id ? "same set" : "other");
+	       semget(key, 2, IPC_CREAT | IPC_EXCL | 0600) < 0 ? errname(errno) : "ok");
+	printf(", found: %s", semget(key, 0, 0) == key_id ? "same set" : "other");
 	printf(", more semaphores than it has: %s",
-	       semget(0x5e4a, 5, 0) < 0 ? errname(errno) : "ok");
-	printf(", unknown key: %s\n", semget(0x5e4b, 1, 0) < 0 ? errname(errno) : "ok");
+	       semget(key, 5, 0) < 0 ? errname(errno) : "ok");
+	printf(", unknown key: %s\n", semget(key ^ 0x8000, 1, 0) < 0 ? errname(errno) : "ok");
 	struct semid_ds ds;
 	semctl(key_id, 0, IPC_STAT, (union semun){.buf = &ds});
 	printf("IPC_STAT: %lu semaphores, mode %o\n", (unsigned long)ds.sem_nsems,

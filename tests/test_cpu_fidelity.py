@@ -88,7 +88,8 @@ def test_shared_file_mappings_are_coherent_across_processes(
 ) -> None:
     """With an MMU, MAP_SHARED mappings of one disk file in two processes show
     the same pages: each sees the other's stores at once (the page cache), and
-    the file has them after munmap. Without an MMU fork is refused."""
+    the file has them after munmap, without growing past its size. Without an
+    MMU fork is refused."""
     if not mmu:
         assert run_nommu(["/mmap_file_shared"]).stdout.startswith(b"fork: EINVAL")
         return
@@ -97,4 +98,5 @@ def test_shared_file_mappings_are_coherent_across_processes(
         'parent sees: "written by the child"',
         'child sees: "written by the parent"',
         'read() after munmap: "written by the parent"',
+        'a 10-byte file after stores at 0 and 100: "X123456789", 10 bytes',
     ]

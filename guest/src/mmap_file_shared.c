@@ -70,6 +70,20 @@ int main(void)
 	pread(fd, back, 30, 100);
 	printf("read() after munmap: \"%s\"\n", back);
 	close(fd);
+
+	/* A store past the end of a short file (inside the mapped page) does not
+	 * make the file longer when the page is written back. */
+	fd = open(path, O_RDWR | O_TRUNC);
+	write(fd, "0123456789", 10);
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	p[0] = 'X';
+	p[100] = 'Y';
+	munmap(p, 4096);
+	char head[11] = {0};
+	pread(fd, head, 10, 0);
+	printf("a 10-byte file after stores at 0 and 100: \"%s\", %ld bytes\n", head,
+	       (long)lseek(fd, 0, SEEK_END));
+	close(fd);
 	unlink(path);
 	return 0;
 }

@@ -402,14 +402,17 @@ class AddressSpace(MemoryMap):
         self.cow |= {vpn + delta for vpn in cow}
 
     def writeback(self, vma: Vma) -> None:
-        """A MAP_SHARED file mapping's contents go back to the file."""
+        """A MAP_SHARED file mapping's contents go back to the file: the pages
+        within the file's size (stores past its end do not grow it)."""
         if vma.file is None or not vma.shared or not vma.file.writable:
             return
+        size = vma.file.stat().size
         for vpn in range(vma.start >> 12, vma.end >> 12):
             paddr = self.pages.get(vpn)
-            if paddr is not None:
-                offset = vma.offset + (vpn << 12) - vma.start
-                vma.file.pwrite(self._frames.ram.read(paddr, PAGE_SIZE), offset)
+            offset = vma.offset + (vpn << 12) - vma.start
+            if paddr is not None and offset < size:
+                n = min(PAGE_SIZE, size - offset)
+                vma.file.pwrite(self._frames.ram.read(paddr, n), offset)
 
     # -- fork, exec, exit ----------------------------------------------------------
 

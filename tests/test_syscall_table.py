@@ -180,10 +180,6 @@ LINUX_ARITY: dict[str, int] = {
     "writev": 3,
 }
 
-# Rows known to declare fewer arguments than Linux passes (strace shows only
-# the first; the handlers ignore them).
-WRONG_ARITY: dict[str, str] = {}  # name -> where the row is wrong (none known)
-
 
 def handler_accepts(row: Syscall) -> bool:
     """Can the dispatcher call row.handler(k, t, *row.nargs registers)?"""
@@ -232,24 +228,7 @@ def test_return_kind_is_known(name: str) -> None:
     assert ROWS[name].ret in {"int", "hex", "fd", "pid", "none"}
 
 
-def _arity_cases() -> list[object]:
-    cases: list[object] = []
-    for name in sorted(set(LINUX_ARITY) & set(ROWS)):
-        marks = []
-        if name in WRONG_ARITY:
-            marks.append(
-                pytest.mark.xfail(
-                    reason=f"BUG: the {name} row lists {ROWS[name].nargs} argument(s), Linux "
-                    f"passes {LINUX_ARITY[name]}, so --strace drops the rest "
-                    f"({WRONG_ARITY[name]})",
-                    strict=True,
-                )
-            )
-        cases.append(pytest.param(name, marks=marks))
-    return cases
-
-
-@pytest.mark.parametrize("name", _arity_cases())
+@pytest.mark.parametrize("name", sorted(set(LINUX_ARITY) & set(ROWS)))
 def test_row_arity_matches_linux(name: str) -> None:
     assert ROWS[name].nargs == LINUX_ARITY[name]
 

@@ -37,10 +37,6 @@ class FutexKey(int):
 
     __slots__ = ()
 
-    @property
-    def addr(self) -> int:
-        return int(self)
-
     def __str__(self) -> str:
         return f"futex wait on {self:#x}"
 

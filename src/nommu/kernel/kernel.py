@@ -340,8 +340,7 @@ class Kernel:
         case the CPU stops and the run loop does the work."""
         cpu, sched, t = self.cpu, self.sched, self.current
         assert t is not None
-        if sched.has_timers:
-            sched.expire_timers()  # (may wake a task, or ask the CPU to stop)
+        sched.expire_timers()  # (may wake a task, or ask the CPU to stop)
         nxt = queued = sched.next_runnable()
         if nxt is None and t.state is TaskState.RUNNABLE:
             nxt = t  # preempted with nobody else to run: a fresh slice

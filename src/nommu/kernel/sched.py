@@ -167,10 +167,6 @@ class Scheduler:
         """`task`, which `next_runnable` returned, goes on the CPU."""
         self.runqueue.remove(task)
 
-    @property
-    def has_timers(self) -> bool:
-        return bool(self._timers)
-
     def pick(self) -> Task | None:
         """The next task to run, waiting (without spinning) if none is runnable.
 
@@ -186,6 +182,8 @@ class Scheduler:
                 return None
 
     def expire_timers(self) -> None:
+        if not self._timers:
+            return
         now = self.clock()
         while self._timers and (self._timers[0][0] <= now or self._timers[0][2].cancelled):
             _, _, timer = heapq.heappop(self._timers)

@@ -484,7 +484,7 @@ def _release(vma: Vma) -> None:
 
 # -- the memory syscalls with an MMU (Linux's mm/mmap.c, mm/mprotect.c, mm/mremap.c) --
 
-MAP_SHARED, MAP_PRIVATE, MAP_FIXED, MAP_ANONYMOUS = 0x01, 0x02, 0x10, 0x20
+MAP_FIXED = 0x10
 MAP_FIXED_NOREPLACE = 0x100000
 MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
 
@@ -513,13 +513,12 @@ def do_mmap(
         start = addr
     else:
         start = space.free_area(size, addr)
-    shared = flags & 0x0F != MAP_PRIVATE
     name = file.path if file is not None else ""
-    if pager is not None:
+    if pager is not None:  # (every MAP_SHARED mapping has one)
         back = file if written_back else None
         space.map(start, start + size, prot, "mmap", name, True, back, offset, pager)
         return start
-    space.map(start, start + size, prot, "mmap", name, shared, file if shared else None, offset)
+    space.map(start, start + size, prot, "mmap", name)  # private: a copy of the file
     if file is not None:
         data = file.pread(size, offset)
         space.write(start, data, force=True)

@@ -555,8 +555,7 @@ class SliceTimer:
         if self._parked:
             self._active.set()
         if self._thread is None and (preempt_at != INF or force_at != INF or self.wakeup_fd >= 0):
-            self._thread = threading.Thread(target=self._loop, name="nommu-slices", daemon=True)
-            self._thread.start()
+            self._start()
 
     def end(self) -> None:
         self._running = False
@@ -568,8 +567,11 @@ class SliceTimer:
             return
         self._preempt_at, self._force_at = preempt_at, min(force_at, self._force_at)
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="nommu-slices", daemon=True)
-            self._thread.start()
+            self._start()
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="nommu-slices", daemon=True)
+        self._thread.start()
 
     def shutdown(self) -> None:
         """End the timer thread (the machine is done)."""

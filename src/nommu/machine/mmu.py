@@ -135,19 +135,18 @@ class Mmu:
 
     def holds_code(self, begin: int, end: int) -> bool:
         """Whether the physical range [begin, end) touches a page code was
-        fetched from (cheap: it looks up the range's pages, not the set)."""
+        fetched from (it walks whichever is shorter: the range's pages or the set)."""
         pages, first = self.code_pages, begin & ~0xFFF
         if end - first <= 0x1000:  # (most writes: one page)
             return first in pages
+        if (end - first) >> 12 > len(pages):
+            return any(first <= page < end for page in pages)
         return any(p in pages for p in range(first, end, 0x1000))
 
     def may_hold_code(self, begin: int, end: int) -> bool:
         """Whether [begin, end) may hold translated code. Only without an MMU
         is the answer ever no: then nothing there needs dropping."""
-        if not self.identity:
-            return True
-        first = begin & ~0xFFF
-        return any(first <= page < end for page in self.code_pages)
+        return not self.identity or self.holds_code(begin, end)
 
     def code_flushed(self, begin: int, end: int) -> None:
         """The translated code in [begin, end) was dropped: pages wholly inside

@@ -96,6 +96,20 @@ def do_mmap(
     return map_copy(k, t, file, pgoff, size, prot, mayshare)
 
 
+def mapping_size(length: int, pgoff: int) -> int:
+    """The bytes an mmap of `length` at page offset `pgoff` maps (whole pages),
+    after the checks both kinds of kernel make: EINVAL for nothing, ENOMEM
+    for more than an address space, EOVERFLOW when the offset wraps."""
+    if length == 0:
+        raise SyscallError(Errno.EINVAL)
+    size = page_align(length) & U32
+    if size == 0 or size > TASK_SIZE:
+        raise SyscallError(Errno.ENOMEM)
+    if (pgoff + (size >> 12)) & U32 < pgoff:
+        raise SyscallError(Errno.EOVERFLOW)
+    return size
+
+
 def validate_mmap_request(
     file: OpenFile | None, length: int, prot: int, flags: int, pgoff: int
 ) -> int:
@@ -105,13 +119,7 @@ def validate_mmap_request(
         raise SyscallError(Errno.EINVAL, "MAP_FIXED needs an MMU")
     if flags & MAP_TYPE not in (M.MAP_PRIVATE, M.MAP_SHARED):  # MAP_SHARED_VALIDATE too
         raise SyscallError(Errno.EINVAL)
-    if length == 0:
-        raise SyscallError(Errno.EINVAL)
-    rlen = page_align(length) & U32
-    if rlen == 0 or rlen > TASK_SIZE:
-        raise SyscallError(Errno.ENOMEM)
-    if (pgoff + (rlen >> 12)) & U32 < pgoff:
-        raise SyscallError(Errno.EOVERFLOW)
+    mapping_size(length, pgoff)
     if file is None:
         return NOMMU_MAP_COPY
     caps = file.mmap_capabilities
@@ -189,13 +197,7 @@ def _mmap_mmu(
     """mmap with an MMU: mm/mmap.c do_mmap's checks (i386: 32-bit offsets)."""
     file = None if flags & M.MAP_ANONYMOUS else t.files.get(fd)
     mtype = flags & MAP_TYPE
-    if not length:
-        raise SyscallError(Errno.EINVAL)
-    size = page_align(length) & U32
-    if size == 0 or size > TASK_SIZE:
-        raise SyscallError(Errno.ENOMEM)
-    if (pgoff + (size >> 12)) & U32 < pgoff:
-        raise SyscallError(Errno.EOVERFLOW)
+    size = mapping_size(length, pgoff)
     pager: vm.Pager | None = None
     if file is None and mtype not in (M.MAP_PRIVATE, M.MAP_SHARED):
         raise SyscallError(Errno.EINVAL)

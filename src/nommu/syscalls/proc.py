@@ -276,8 +276,6 @@ def do_futex(
     time64: bool,
 ) -> int:
     cmd = op & F.FUTEX_CMD_MASK
-    if cmd == F.FUTEX_WAKE:  # (the most frequent: every unlock that found a waiter)
-        return kfutex.futex_wake(k, t, addr, val)
     if cmd in (F.FUTEX_WAIT, F.FUTEX_WAIT_BITSET):
         deadline = None
         if timeout:
@@ -287,8 +285,9 @@ def do_futex(
             )
         bitset = val3 if cmd == F.FUTEX_WAIT_BITSET else F.FUTEX_BITSET_MATCH_ANY
         return kfutex.futex_wait(k, t, addr, val, deadline, bitset)
-    if cmd == F.FUTEX_WAKE_BITSET:
-        return kfutex.futex_wake(k, t, addr, val, val3)
+    if cmd in (F.FUTEX_WAKE, F.FUTEX_WAKE_BITSET):
+        bitset = val3 if cmd == F.FUTEX_WAKE_BITSET else F.FUTEX_BITSET_MATCH_ANY
+        return kfutex.futex_wake(k, t, addr, val, bitset)
     if cmd in (F.FUTEX_REQUEUE, F.FUTEX_CMP_REQUEUE):
         expected = val3 if cmd == F.FUTEX_CMP_REQUEUE else None
         return kfutex.futex_requeue(k, t, addr, val, timeout, addr2, expected)

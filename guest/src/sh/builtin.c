@@ -2,7 +2,7 @@
  * builtin.c - commands the shell runs itself, because they change the
  * shell (cd, exit, export, set, read, ...) or the way it runs (wait, eval,
  * break). echo, test, printf, pwd and the rest are separate programs in
- * /bin, started with vfork + execve like any other command.
+ * /bin, started with posix_spawn like any other command.
  *
  * (exec is handled in exec.c: it needs the command's redirections.)
  */

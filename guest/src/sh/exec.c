@@ -1,66 +1,76 @@
 /*
- * exec.c - running the syntax tree, and starting programs with vfork().
+ * exec.c - running the syntax tree, and starting programs with posix_spawn().
  *
  * There is no fork() on a no-MMU machine: without an MMU the kernel cannot
  * give a child its own copy of the parent's memory, so fork() fails with
- * EINVAL. Every external command is therefore started with vfork() +
- * execve(), and the shell never runs its own code in a child process:
+ * EINVAL. Every external command is therefore started with posix_spawn(),
+ * and the shell never runs its own code in a child process:
  *
- *   - a simple command that names a program: vfork, set up fds, execve;
- *   - a pipeline a | b | c: each stage is vforked in turn, connected by pipes,
- *     and all run at once; the shell waits for them all;
+ *   - a simple command that names a program: posix_spawn, its redirections
+ *     given as file actions;
+ *   - a pipeline a | b | c: each stage is spawned in turn, connected by
+ *     pipes, and all run at once; the shell waits for them all;
  *   - a pipeline stage, background job or $(...) that is shell code (a
- *     builtin, a function, `while ...`): the shell vforks and execve's a new
- *     copy of itself ("sh -c TEXT", with the unexported variables and
- *     functions re-created by a prelude) - the re-exec technique of uClinux
- *     shells. ( ... ) subshells are refused with a message: they exist to
- *     isolate the shell's state, which only fork gives cheaply.
+ *     builtin, a function, `while ...`): the shell spawns a new copy of
+ *     itself ("sh -c TEXT", with the unexported variables and functions
+ *     re-created by a prelude) - the re-exec technique of uClinux shells.
+ *     ( ... ) subshells are refused with a message: they exist to isolate
+ *     the shell's state, which only fork gives cheaply.
  *
- * THE VFORK CHILD (function child() below), in the style of the comment in
- * CPython's Modules/_posixsubprocess.c:
+ * WHY POSIX_SPAWN, in the style of the comment in CPython's
+ * Modules/_posixsubprocess.c:
  *
- * After vfork() the child runs in the parent's memory - its stack, heap,
- * globals and libc state - until it calls execve() or _exit(); the parent
- * is suspended until then. So the child:
+ * A vfork() child runs in its parent's memory, on its parent's stack, until
+ * it calls execve() or _exit(), and POSIX allows it nothing else. A shell
+ * that sets up a command's descriptors and signals in a vfork child (dup2,
+ * close, open, sigaction before execve, as shells do after fork) runs
+ * library code on its suspended parent's stack: correct only with great
+ * care, and exactly what `nommu check` reports. posix_spawn() is the
+ * interface made for the job: the parent describes the child's setup as
+ * data (file actions, attributes) and libc carries it out in a child that
+ * has a stack of its own and no signal handlers, then execs. musl does it
+ * with clone(CLONE_VM|CLONE_VFORK) on a separate stack: as cheap as vfork.
  *
- *   - only makes async-signal-safe calls: open, dup2, close, fcntl,
- *     sigaction, sigprocmask, execve, write, _exit. No malloc (the parent's
- *     heap and its locks), no stdio (the parent's buffers: printing would
- *     duplicate or steal the parent's unflushed output), no setenv, no
- *     strerror/snprintf (locale state; messages come from a static table).
- *     Everything it needs - argv, envp, the program path found on PATH, the
- *     expanded redirection targets, the signal actions to install - is
- *     computed by the parent BEFORE vfork() and handed over in a struct
- *     spawn (the parent's memory, which the child may read).
- *   - never writes the parent's variables. Anything it changed would be
- *     seen by the parent when it resumes. (errno is the one unavoidable
- *     exception: it lives in the thread's TLS block, which the child
- *     shares; the parent does not rely on errno across vfork().)
- *   - ends with _exit(), never exit(): exit() would run the parent's atexit
- *     handlers and flush the parent's stdio buffers from the child, emptying
- *     them for the parent too (see guest/src/vfork_exit.c).
- *   - never returns from the function that called vfork() (spawn()). The
- *     child and the parent share the stack: returning would pop the
- *     parent's frame and the next call would overwrite the return address
- *     and saved registers the parent needs when it resumes inside spawn().
- *     The child calls child(), a noreturn function whose frames lie below
- *     spawn()'s, and never comes back.
+ * The shell hands posix_spawn only what cannot fail unexpectedly, so that
+ * every error is reported by the shell itself, in the usual words, on the
+ * descriptor the command's stderr would have been:
  *
- * Signals: the parent blocks all signals around vfork(), so no handler of
- * the shell can run in the child on the parent's stack and data. The child
- * sets the signals the shell changed (SIGINT, SIGQUIT and SIGTERM of an
- * interactive shell; SIGINT and SIGQUIT ignored for background jobs)
- * to the action the program should start with, then restores the mask.
- * Dispositions are per process even after vfork (CLONE_VM without
- * CLONE_SIGHAND), so this does not change the parent's.
+ *   - a file named by a redirection (> f, < f, >> f, <> f) is opened by the
+ *     shell, close-on-exec and above every descriptor the command redirects,
+ *     and passed on with adddup2: an open that fails is reported with the
+ *     file's name and the command is not started (status 1);
+ *   - n>&m, n<&m and here-documents are adddup2, n>&- is addclose. The
+ *     shell follows the actions in a table of what each of the child's
+ *     descriptors will be (struct spawn: fds), so that a copy of a
+ *     descriptor that is not open is reported before anything starts, and
+ *     messages go to the child's fd 2 as the redirections leave it;
+ *   - what execve said comes back as posix_spawn's result: ENOENT is "not
+ *     found" (127), anything else is reported with its text (126). ENOEXEC
+ *     means a script without "#!": it is spawned again as "sh SCRIPT ARGS"
+ *     (the file actions run again in the new child, which starts from the
+ *     shell's descriptors, so they give the same result).
+ *
+ * Signals: the attributes give the child the shell's signal mask and, with
+ * SETSIGDEF, the default action for the signals an interactive shell
+ * ignores while a command runs (SIGINT, SIGQUIT, SIGTERM); libc itself
+ * resets every caught signal to SIG_DFL in the child. posix_spawn cannot
+ * make a program start with a signal ignored, which background jobs need
+ * for SIGINT and SIGQUIT: the shell ignores them itself for the moment of
+ * posix_spawn (all signals blocked meanwhile) and the child inherits
+ * SIG_IGN. (A SIGINT sent to the shell in that moment is dropped: setting
+ * SIG_IGN discards a pending signal.) There are no process groups: the
+ * shell does no job control, its commands stay in its process group and a
+ * Ctrl-C at the terminal reaches the command, while an interactive shell
+ * ignores it.
  *
  * File descriptors: every descriptor the shell opens for itself (pipes,
  * saved copies of 0/1/2, here-document pipes) is close-on-exec, so the
- * child never has to close anything: it only dup2()s onto 0, 1, 2, ...
+ * child never has to close anything: it only gets copies onto 0, 1, 2, ...
  */
 #include "sh.h"
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,52 +84,22 @@ struct prep {
 	              * R_HEREDOC: read end of a pipe holding the text */
 };
 
-enum { MAX_CHILD_SIGS = 3 };
-
-/* Everything the vfork child needs, prepared by the parent. */
+/* A program to start, and the setup of its child, prepared by the shell. */
 struct spawn {
 	const char *name;          /* the command as typed, for messages */
 	const char *path;          /* program found on PATH; NULL: not found */
 	char **argv, **envp;
 	char **script_argv;        /* sh PATH ARGS... if execve says ENOEXEC */
-	int fd_in, fd_out;         /* become 0 and 1, unless -1 */
-	const struct prep *preps;
-	int npreps;
-	int sigs[MAX_CHILD_SIGS];  /* signals to give a starting action */
-	struct sigaction acts[MAX_CHILD_SIGS];
-	int nsigs;
-	sigset_t mask;             /* the mask to restore in the child */
+	posix_spawn_file_actions_t fa;
+	int *fds, nfds;            /* the child's fd i will be the shell's fds[i]
+	                            * (-1: closed); fds above nfds are the shell's */
+	int *temps, ntemps;        /* the shell's own copies, all >= nfds, closed
+	                            * once the child has started */
+	sigset_t sigdef;           /* signals the program starts with SIG_DFL */
+	int ignore[2], nignore;    /* signals it starts ignoring */
 };
 
-/* ---- the vfork child: async-signal-safe code only (see above) ---- */
-
-static char *safe_append(char *p, char *end, const char *s)
-{
-	while (*s && p < end)
-		*p++ = *s++;
-	return p;
-}
-
-/* Writes "sh: WHAT: TEXT\n" to fd 2 and ends the child with status. */
-static void __attribute__((noreturn)) child_fail(const char *what, const char *text, int status)
-{
-	char msg[512], *p = msg, *end = msg + sizeof msg - 1;
-	p = safe_append(p, end, "sh: ");
-	p = safe_append(p, end, what);
-	p = safe_append(p, end, ": ");
-	p = safe_append(p, end, text);
-	*p++ = '\n';
-	write(2, msg, p - msg);
-	_exit(status);
-}
-
-/* Makes fd `to` refer to what `from` refers to, without close-on-exec. */
-static int move_fd(int from, int to)
-{
-	if (from == to)
-		return fcntl(to, F_SETFD, 0);
-	return dup2(from, to);
-}
+/* ---- the child's descriptors ---- */
 
 static int open_flags(int op)
 {
@@ -132,61 +112,169 @@ static int open_flags(int op)
 	}
 }
 
-static void __attribute__((noreturn, noinline)) child(const struct spawn *sp)
+/* An empty setup whose table covers every descriptor preps redirect. */
+static void spawn_init(struct spawn *sp, const struct prep *preps, int npreps)
 {
-	for (int i = 0; i < sp->nsigs; i++)
-		sigaction(sp->sigs[i], &sp->acts[i], NULL);
-	sigprocmask(SIG_SETMASK, &sp->mask, NULL);
-	if (sp->fd_in >= 0 && move_fd(sp->fd_in, 0) < 0)
-		child_fail("stdin", err_text(errno), 1);
-	if (sp->fd_out >= 0 && move_fd(sp->fd_out, 1) < 0)
-		child_fail("stdout", err_text(errno), 1);
-	for (int i = 0; i < sp->npreps; i++) {
-		const struct prep *p = &sp->preps[i];
-		if (p->path) {
-			int fd = open(p->path, open_flags(p->op), 0666);
-			if (fd < 0)
-				child_fail(p->path, err_text(errno), 1);
-			if (fd != p->fd) {
-				if (dup2(fd, p->fd) < 0)
-					child_fail(p->path, err_text(errno), 1);
-				close(fd);
-			}
-		} else if (p->src < 0) {
-			close(p->fd);
-		} else if (move_fd(p->src, p->fd) < 0) {
-			child_fail("redirection", err_text(errno), 1);
-		}
-	}
-	if (!sp->path)
-		child_fail(sp->name, "not found", 127);
-	execve(sp->path, sp->argv, sp->envp);
-	int e = errno;
-	if (e == ENOEXEC && sp->script_argv) {
-		/* Not a binary: a shell script without #!. */
-		execve(sp->script_argv[0], sp->script_argv, sp->envp);
-		e = errno;
-	}
-	child_fail(sp->name, e == ENOENT ? "not found" : err_text(e), e == ENOENT ? 127 : 126);
+	sp->nfds = 10;
+	for (int i = 0; i < npreps; i++)
+		if (preps[i].fd >= sp->nfds)
+			sp->nfds = preps[i].fd + 1;
+	sp->fds = xmalloc(sp->nfds * sizeof *sp->fds);
+	for (int i = 0; i < sp->nfds; i++)
+		sp->fds[i] = i;
+	sp->temps = NULL;
+	sp->ntemps = 0;
+	posix_spawn_file_actions_init(&sp->fa);
+	sigemptyset(&sp->sigdef);
+	sp->nignore = 0;
 }
 
-/* Starts sp with vfork(); returns the child's pid, or -1. */
-static pid_t spawn(struct spawn *sp)
+static void spawn_free(struct spawn *sp)
 {
-	sigset_t all;
+	for (int i = 0; i < sp->ntemps; i++)
+		close(sp->temps[i]);
+	free(sp->temps);
+	free(sp->fds);
+	posix_spawn_file_actions_destroy(&sp->fa);
+}
+
+/* What the child's descriptor n will be: one of the shell's, or -1. */
+static int child_fd(const struct spawn *sp, int n)
+{
+	return n < sp->nfds ? sp->fds[n] : n;
+}
+
+/* Writes "sh: WHAT: TEXT" where the command's stderr would be; returns status. */
+static int spawn_error(const struct spawn *sp, const char *what, const char *text, int status)
+{
+	int err = child_fd(sp, 2);
 	fflush(stdout);
 	fflush(stderr);
+	if (err >= 0)
+		dprintf(err, "sh: %s: %s\n", what, text);
+	return status;
+}
+
+/* A close-on-exec copy of the shell's fd above the table; -1 on error. */
+static int temp_copy(struct spawn *sp, int fd)
+{
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, sp->nfds);
+	if (copy >= 0) {
+		sp->temps = xrealloc(sp->temps, (sp->ntemps + 1) * sizeof *sp->temps);
+		sp->temps[sp->ntemps++] = copy;
+	}
+	return copy;
+}
+
+/* The child's fd `to` becomes a copy of the shell's fd. A copy above the
+ * table is passed when the number could mean something else by then (an
+ * earlier action replaced it) or is `to` itself (dup2 of a descriptor onto
+ * itself would leave it close-on-exec). */
+static int give_fd(struct spawn *sp, int fd, int to)
+{
+	int src = fd;
+	if (fd == to || (fd < sp->nfds && sp->fds[fd] != fd))
+		src = temp_copy(sp, fd);
+	if (src < 0 || posix_spawn_file_actions_adddup2(&sp->fa, src, to))
+		return -1;
+	sp->fds[to] = fd;
+	return 0;
+}
+
+/* n>&m and n<&m: the child's fd `to` becomes a copy of its fd m. */
+static int copy_fd(struct spawn *sp, int m, int to)
+{
+	int fd = child_fd(sp, m);
+	if (fd < 0 || fcntl(fd, F_GETFD) < 0)
+		return -1;
+	if (m != to)
+		return give_fd(sp, fd, to);
+	if (fd == m && (fcntl(fd, F_GETFD) & FD_CLOEXEC))
+		return give_fd(sp, fd, to); /* one of the shell's own */
+	return 0; /* already what the child will have */
+}
+
+/* Turns stdin/stdout and the redirections into file actions, in order.
+ * Returns 0, or the status after reporting what failed. */
+static int spawn_fds(struct spawn *sp, int fd_in, int fd_out, const struct prep *p, int n)
+{
+	if (fd_in >= 0 && give_fd(sp, fd_in, 0) < 0)
+		return spawn_error(sp, "stdin", err_text(errno), 1);
+	if (fd_out >= 0 && give_fd(sp, fd_out, 1) < 0)
+		return spawn_error(sp, "stdout", err_text(errno), 1);
+	for (int i = 0; i < n; i++) {
+		if (p[i].path) {
+			int fd = open(p[i].path, open_flags(p[i].op) | O_CLOEXEC, 0666);
+			if (fd < 0)
+				return spawn_error(sp, p[i].path, err_text(errno), 1);
+			int copy = temp_copy(sp, fd);
+			close(fd);
+			if (copy < 0 || give_fd(sp, copy, p[i].fd) < 0)
+				return spawn_error(sp, p[i].path, err_text(errno), 1);
+		} else if (p[i].op == R_HEREDOC) {
+			if (give_fd(sp, p[i].src, p[i].fd) < 0)
+				return spawn_error(sp, "redirection", err_text(errno), 1);
+		} else if (p[i].src < 0) {
+			posix_spawn_file_actions_addclose(&sp->fa, p[i].fd);
+			sp->fds[p[i].fd] = -1;
+		} else if (copy_fd(sp, p[i].src, p[i].fd) < 0) {
+			return spawn_error(sp, "redirection", err_text(EBADF), 1);
+		}
+	}
+	return 0;
+}
+
+/* ---- starting the program ---- */
+
+/* One posix_spawn of path with sp's setup; returns 0 or an errno value. */
+static int spawn_once(struct spawn *sp, const char *path, char **argv, pid_t *pid)
+{
+	static const struct sigaction ign = {.sa_handler = SIG_IGN};
+	struct sigaction old[2];
+	sigset_t all, mask;
+	posix_spawnattr_t attr;
+	int ignored[2] = {0, 0};
 	sigfillset(&all);
-	sigprocmask(SIG_BLOCK, &all, &sp->mask);
-	pid_t pid = vfork();
-	if (pid == 0)
-		child(sp);
-	/* Back in the parent: the child has called execve or _exit. */
-	int e = errno;
-	sigprocmask(SIG_SETMASK, &sp->mask, NULL);
-	if (pid < 0)
-		sh_error("vfork: %s", err_text(e));
-	return pid;
+	sigprocmask(SIG_BLOCK, &all, &mask);
+	for (int i = 0; i < sp->nignore; i++) {
+		sigaction(sp->ignore[i], NULL, &old[i]);
+		ignored[i] = old[i].sa_handler != SIG_IGN;
+		if (ignored[i])
+			sigaction(sp->ignore[i], &ign, NULL);
+	}
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&attr, &mask);
+	posix_spawnattr_setsigdefault(&attr, &sp->sigdef);
+	int e = posix_spawn(pid, path, &sp->fa, &attr, argv, sp->envp);
+	posix_spawnattr_destroy(&attr);
+	for (int i = 0; i < sp->nignore; i++)
+		if (ignored[i])
+			sigaction(sp->ignore[i], &old[i], NULL);
+	sigprocmask(SIG_SETMASK, &mask, NULL);
+	return e;
+}
+
+/* Starts sp (its descriptors already set up); returns the child's pid, or
+ * -status if it could not start (reported). */
+static pid_t spawn(struct spawn *sp)
+{
+	pid_t pid;
+	if (!sp->path)
+		return -spawn_error(sp, sp->name, "not found", 127);
+	fflush(stdout);
+	fflush(stderr);
+	int e = spawn_once(sp, sp->path, sp->argv, &pid);
+	if (e == ENOEXEC && sp->script_argv) /* not a binary: a shell script without #! */
+		e = spawn_once(sp, sp->script_argv[0], sp->script_argv, &pid);
+	if (e == 0)
+		return pid;
+	if (e == EAGAIN) { /* no process could be made */
+		sh_error("posix_spawn: %s", err_text(e));
+		return -2;
+	}
+	return -spawn_error(sp, sp->name, e == ENOENT ? "not found" : err_text(e),
+			    e == ENOENT ? 127 : 126);
 }
 
 /* The actions a program should start with for the signals the shell set. */
@@ -199,10 +287,10 @@ static void child_signals(struct spawn *sp, int background)
 			     (background && sigs[i] != SIGTERM);
 		if (!sh.interactive && !ignore)
 			continue; /* a non-interactive shell keeps what it inherited */
-		struct sigaction *a = &sp->acts[sp->nsigs];
-		memset(a, 0, sizeof *a);
-		a->sa_handler = ignore ? SIG_IGN : SIG_DFL;
-		sp->sigs[sp->nsigs++] = sigs[i];
+		if (ignore)
+			sp->ignore[sp->nignore++] = sigs[i];
+		else
+			sigaddset(&sp->sigdef, sigs[i]);
 	}
 }
 
@@ -287,6 +375,14 @@ static int prepare_redirs(struct redir *r, struct prep **out, int *n)
 		(*out)[(*n)++] = p;
 	}
 	return 0;
+}
+
+/* Makes fd `to` refer to what `from` refers to, without close-on-exec. */
+static int move_fd(int from, int to)
+{
+	if (from == to)
+		return fcntl(to, F_SETFD, 0);
+	return dup2(from, to);
 }
 
 /* Applies redirections in the shell itself (builtins, functions, compound
@@ -407,14 +503,14 @@ static int open_devnull(void)
 	return open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-/* vforks and execs argv with extra environment assigns. Returns the pid,
- * or -1 if vfork failed. */
+/* Starts argv with extra environment assigns. Returns the pid, or -status
+ * if it could not start (reported). */
 static pid_t start_program(char **argv, char **assigns, int nassign, struct prep *preps, int npreps,
 			   int fd_in, int fd_out, int background)
 {
-	struct spawn sp = {.name = argv[0], .argv = argv, .fd_in = fd_in, .fd_out = fd_out,
-			   .preps = preps, .npreps = npreps};
+	struct spawn sp = {.name = argv[0], .argv = argv};
 	int not_executable, argc = 0, devnull = -1;
+	pid_t pid;
 	char *path = find_program(argv[0], &not_executable);
 	while (argv[argc])
 		argc++;
@@ -427,9 +523,12 @@ static pid_t start_program(char **argv, char **assigns, int nassign, struct prep
 	sp.script_argv = path ? script_argv : NULL;
 	sp.envp = var_environ(assigns, nassign);
 	if (background && fd_in < 0)
-		sp.fd_in = devnull = open_devnull();
+		fd_in = devnull = open_devnull();
+	spawn_init(&sp, preps, npreps);
 	child_signals(&sp, background);
-	pid_t pid = spawn(&sp);
+	int status = spawn_fds(&sp, fd_in, fd_out, preps, npreps);
+	pid = status ? -status : spawn(&sp);
+	spawn_free(&sp);
 	if (devnull >= 0)
 		close(devnull);
 	free_env(sp.envp, nassign);
@@ -439,7 +538,8 @@ static pid_t start_program(char **argv, char **assigns, int nassign, struct prep
 }
 
 /* Runs TEXT in a new copy of the shell ("sh -c TEXT") with the given stdin
- * and stdout; used for shell code that must run in another process. */
+ * and stdout; used for shell code that must run in another process.
+ * Returns the pid, or -status if it could not start (reported). */
 pid_t spawn_shell(const char *text, int fd_in, int fd_out, int background)
 {
 	char pid[16], status[16];
@@ -461,12 +561,15 @@ pid_t spawn_shell(const char *text, int fd_in, int fd_out, int background)
 	for (int i = 0; i < sh.nparams; i++)
 		argv[n++] = sh.params[i];
 	argv[n] = NULL;
-	struct spawn sp = {.name = "sh", .path = sh.self, .argv = argv, .fd_in = fd_in, .fd_out = fd_out};
+	struct spawn sp = {.name = "sh", .path = sh.self, .argv = argv};
 	sp.envp = var_environ(NULL, 0);
 	if (background && fd_in < 0)
-		sp.fd_in = devnull = open_devnull();
+		fd_in = devnull = open_devnull();
+	spawn_init(&sp, NULL, 0);
 	child_signals(&sp, background);
-	pid_t p = spawn(&sp);
+	int failed = spawn_fds(&sp, fd_in, fd_out, NULL, 0);
+	pid_t p = failed ? -failed : spawn(&sp);
+	spawn_free(&sp);
 	if (devnull >= 0)
 		close(devnull);
 	free_env(sp.envp, 0);
@@ -802,7 +905,7 @@ static int call_function(struct func *f, int argc, char **argv)
 }
 
 /* exec [cmd args]: without a command, make the redirections permanent;
- * with one, replace the shell by it (no vfork: this IS the process). */
+ * with one, replace the shell by it (no new process: this IS the process). */
 static int do_exec(struct cmd *c, struct prep *p, int np)
 {
 	if (apply_preps(p, np, NULL, NULL) < 0)
@@ -863,10 +966,10 @@ static int run_cmd(struct node *n, int fd_in, int fd_out, int background, int as
 		return bi == builtin_find("true") ? 0 : -1;
 	}
 	if (async && (bi || f)) {
-		/* Shell code cannot run in a vfork child: run it in a new sh. */
+		/* Shell code cannot run in a child process: run it in a new sh. */
 		pid_t pid = spawn_node(n, fd_in, fd_out, background);
 		free_cmd(&c);
-		return pid > 0 ? pid : -2;
+		return pid;
 	}
 	if (prepare_redirs(n->redirs, &p, &np) < 0) {
 		free_cmd(&c);
@@ -876,7 +979,7 @@ static int run_cmd(struct node *n, int fd_in, int fd_out, int background, int as
 		pid_t pid = start_program(c.argv, c.assigns, c.nassign, p, np, fd_in, fd_out, background);
 		free_preps(p, np);
 		free_cmd(&c);
-		return pid > 0 ? pid : -2;
+		return pid;
 	}
 	if (strcmp(name, "exec") == 0) {
 		status = do_exec(&c, p, np);
@@ -898,7 +1001,7 @@ static int run_cmd(struct node *n, int fd_in, int fd_out, int background, int as
 		restore_redirs(saved, nsaved);
 	} else {
 		pid_t pid = start_program(c.argv, c.assigns, c.nassign, p, np, -1, -1, 0);
-		status = pid > 0 ? wait_status(pid) : 2;
+		status = pid > 0 ? wait_status(pid) : -pid;
 	}
 	free_preps(p, np);
 	free_cmd(&c);
@@ -909,7 +1012,7 @@ static int run_cmd(struct node *n, int fd_in, int fd_out, int background, int as
 int run_external(char **argv)
 {
 	pid_t pid = start_program(argv, NULL, 0, NULL, 0, -1, -1, 0);
-	return pid > 0 ? wait_status(pid) : 2;
+	return pid > 0 ? wait_status(pid) : -pid;
 }
 
 /* ---- pipelines ---- */
@@ -951,8 +1054,7 @@ static int start_stage(struct node *n, int fd_in, int fd_out, int background)
 		sh_error("subshells need fork(), which this no-MMU machine does not have");
 		return -2;
 	}
-	pid_t pid = spawn_node(n, fd_in, fd_out, background);
-	return pid > 0 ? pid : -2;
+	return spawn_node(n, fd_in, fd_out, background);
 }
 
 /* Starts all stages of a pipeline (or one command) without waiting. The

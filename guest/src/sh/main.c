@@ -16,7 +16,7 @@
  * wait export unset set shift read eval . break continue return true false
  * : jobs type command umask. ( ... ) is refused: subshells need fork().
  *
- * How commands start without fork (vfork + execve, and re-executing the
+ * How commands start without fork (posix_spawn, and re-executing the
  * shell for shell code) is explained at the top of exec.c.
  *
  * Exit status: the last command's; 127 command not found, 126 not
@@ -43,8 +43,7 @@ void sh_error(const char *fmt, ...)
 	fprintf(stderr, "sh: %s\n", msg);
 }
 
-/* Error text from a fixed table: also used in the vfork child, where
- * strerror (locale state) is avoided. */
+/* Error text from a fixed table (the same words natively and under nommu). */
 const char *err_text(int e)
 {
 	switch (e) {

@@ -4,7 +4,7 @@
  * The shell is split into: input.c (where text comes from, and the lexer),
  * parse.c (tokens to a syntax tree), expand.c and arith.c (words to fields),
  * var.c (variables, functions, positional parameters), exec.c (running the
- * tree; every external command is started with vfork + execve there),
+ * tree; every external command is started with posix_spawn there),
  * builtin.c (cd, exit, exec, wait, export, ...), main.c (options, modes).
  */
 #ifndef SH_H

@@ -4,8 +4,7 @@
  *
  * Variables live in a simple list (a shell has tens of them). The
  * environment of a command is built fresh from the exported ones for each
- * execve, so the shell never calls setenv (which would also be unsafe in a
- * vfork child: it writes the parent's memory).
+ * execve, so the shell never calls setenv.
  */
 #include "sh.h"
 

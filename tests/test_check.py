@@ -176,6 +176,31 @@ def test_correct_programs_have_no_finding(run_nommu: RunNommu, argv: list[str]) 
     assert checker.watches == {}  # every vfork child's hooks were removed
 
 
+# -- the bundled userland: system(), popen() and the shell ------------------------------
+
+USERLAND = [
+    (["/check_system"], b"hi\nstatus 3\n"),
+    (["/check_popen"], b"read: from-child\npclose r: 0\nwritten 1\nwritten 2\npclose w: 0\n"),
+    (["/bin/sh", "-c", "echo hi | cat > /tmp/x; cat < /tmp/x"], b"hi\n"),
+    (
+        ["/bin/sh", "-c", "nosuch 2>/dev/null; echo $?; echo a >&7; echo $?; "
+         "f() { echo f$1; }; f 1 | cat; echo $(f 2) 2>&1; sleep 0 & wait; echo done"],
+        b"127\n1\nf1\nf2\ndone\n",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("argv", "out"), USERLAND, ids=lambda a: str(a)[:30])
+def test_system_popen_and_the_shell_are_clean(
+    run_nommu: RunNommu, argv: list[str], out: bytes
+) -> None:
+    """musl's system() and popen() use posix_spawn, and so does the bundled
+    shell for every command (redirections as file actions): no finding."""
+    result, checker = checked(run_nommu, argv)
+    assert (result.stdout, result.exit_code) == (out, 0)
+    assert checker.report.findings == [], format_text(checker.report, argv[0])
+
+
 # -- the program does what it did without the checker ---------------------------------
 
 

@@ -199,6 +199,52 @@ def test_system_popen_and_the_shell_are_clean(
     result, checker = checked(run_nommu, argv)
     assert (result.stdout, result.exit_code) == (out, 0)
     assert checker.report.findings == [], format_text(checker.report, argv[0])
+    assert checker.report.unimplemented == []
+
+
+# -- calls nommu does not implement ---------------------------------------------------
+
+
+def test_unimplemented_calls_are_listed_apart(run_nommu: RunNommu) -> None:
+    result, checker = checked(run_nommu, ["/check_unimplemented"])
+    assert result.exit_code == 0
+    assert checker.report.findings == []  # not no-MMU problems
+    gaps = {g.call: g for g in checker.report.unimplemented}
+    assert {call: g.count for call, g in gaps.items()} == {"personality": 2, "ioprio_get": 1}
+    for call, g in gaps.items():
+        site = g.site
+        assert site is not None and site.function == "main"
+        assert site.line == marker_line("check_unimplemented.c", call)
+
+
+def test_unimplemented_calls_in_text_json_and_sarif(guest_root: Path, tmp_path: Path) -> None:
+    root = ("--no-hints", "--root", str(guest_root), "--error-exitcode", "9")
+    text = nommu_cli("check", *root, "/check_unimplemented")
+    assert text.returncode == 0  # --error-exitcode counts only no-MMU problems
+    assert "no no-MMU problems found" in text.stderr
+    assert "not implemented by nommu: personality 2, ioprio_get 1" in text.stderr
+    line = marker_line("check_unimplemented.c", "personality")
+    assert f" guest/src/check_unimplemented.c:{line}\n" in text.stderr  # where it came from
+    doc = json.loads(nommu_cli("check", *root, "--format", "json", "/check_unimplemented").stderr)
+    assert doc["findings"] == []
+    assert [(g["call"], g["count"]) for g in doc["not_implemented"]] == [
+        ("personality", 2),
+        ("ioprio_get", 1),
+    ]
+    out = tmp_path / "r.sarif"
+    sarif = nommu_cli("check", *root, "--format", "sarif", "-o", str(out), "/check_unimplemented")
+    assert sarif.returncode == 0
+    run = json.loads(out.read_text())
+    validate_sarif(run)
+    results = run["runs"][0]["results"]
+    assert {(r["ruleId"], r["level"]) for r in results} == {("not-implemented", "note")}
+
+
+def test_calls_linux_lacks_too_are_not_gaps(run_nommu: RunNommu) -> None:
+    """A no-MMU fact (mprotect: ENOSYS on a no-MMU Linux) is a finding, not a gap."""
+    _, checker = checked(run_nommu, ["/check_mprotect"])
+    assert checker.report.unimplemented == []
+    assert {f.kind for f in checker.report.findings} == {"mprotect"}
 
 
 # -- the program does what it did without the checker ---------------------------------

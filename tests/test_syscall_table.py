@@ -12,7 +12,9 @@ import pytest
 from nommu.abi.errno import Errno
 from nommu.arch.i386_syscalls import SYSCALL_NUMBERS
 from nommu.kernel.kernel import Kernel, KernelConfig
+from nommu.kernel.task import Task
 from nommu.syscalls.table import Syscall, build_table, load_handlers
+from nommu.trace.events import EventSink
 
 ROWS: dict[str, Syscall] = dict(load_handlers())
 
@@ -325,3 +327,36 @@ def test_guest_sees_enosys_for_syscall_9999(run_nommu: Callable[..., object]) ->
     out = result.stdout.decode()  # type: ignore[attr-defined]
     assert "syscall 9999: ENOSYS (Function not implemented)" in out.splitlines()
     assert result.exit_code == 0  # type: ignore[attr-defined]
+
+
+class Gaps(EventSink):
+    """Collects the kernel's `unimplemented` events."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def unimplemented(self, t: Task, call: str) -> None:
+        self.calls.append(call)
+
+
+@pytest.mark.parametrize(
+    ("name", "gap"),
+    [
+        ("personality", True),  # Linux has it, with or without an MMU
+        ("swapon", False),  # needs an MMU: ENOSYS on a no-MMU Linux too
+        ("break", False),  # no entry point in Linux's i386 table
+    ],
+)
+def test_only_calls_linux_has_are_gaps(
+    kernel: tuple[Kernel, io.StringIO], name: str, gap: bool
+) -> None:
+    k, _ = kernel
+    if name in ROWS:
+        pytest.skip(f"{name} is implemented now")
+    k.events = gaps = Gaps()
+    dispatch: Callable[[list[int]], int | None] = k.cpu.on_syscall  # type: ignore[assignment]
+    result = dispatch([SYSCALL_NUMBERS[name], 0, 0, 0, 0, 0, 0])
+    assert result is not None and result & 0xFFFFFFFF == ENOSYS_U32
+    assert gaps.calls == ([name] if gap else [])
+    dispatch([9999, 0, 0, 0, 0, 0, 0])  # no such syscall at all: no gap either
+    assert gaps.calls == ([name] if gap else [])

@@ -447,3 +447,11 @@ SYSCALL_NUMBERS: dict[str, int] = {
 }
 
 SYSCALL_NAMES: dict[int, str] = {nr: name for name, nr in SYSCALL_NUMBERS.items()}
+
+# Names syscall_32.tbl lists without an entry point (never implemented, or
+# removed): Linux itself answers ENOSYS, so a call of one is no gap in nommu.
+NO_ENTRY: frozenset[str] = frozenset(
+    {"break", "stty", "gtty", "ftime", "prof", "lock", "mpx", "ulimit", "idle",
+     "afs_syscall", "getpmsg", "putpmsg", "vserver", "create_module",
+     "get_kernel_syms", "query_module", "nfsservctl", "lookup_dcookie"}
+)  # fmt: skip

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING
 
+from nommu.abi.errno import Errno
 from nommu.abi.flags import PAGE_SIZE
 from nommu.abi.signals import Signal
 from nommu.arch import i386
@@ -293,6 +294,15 @@ class Kernel:
         if self.config.hints and key not in self.hints_given:
             self.hints_given.add(key)
             print(f"nommu: {text}", file=self.config.stderr)
+
+    def lacks(self, t: Task, call: str) -> SyscallError:
+        """The error for a call that Linux would carry out and nommu does not
+        implement: ENOSYS. Says so once at the terminal and tells the event
+        sink (`nommu check` lists these apart from no-MMU problems); the
+        caller raises what it returns."""
+        self.hint(f"enosys:{call}", f"{call} is not implemented by nommu; the guest got ENOSYS")
+        self.events.unimplemented(t, call)
+        return SyscallError(Errno.ENOSYS, "not implemented by nommu")
 
     # -- the run loop --------------------------------------------------------
 

@@ -22,10 +22,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nommu.abi.errno import Errno
-from nommu.arch.i386_syscalls import SYSCALL_NAMES, SYSCALL_NUMBERS
+from nommu.arch.i386_syscalls import NO_ENTRY, SYSCALL_NAMES, SYSCALL_NUMBERS
 from nommu.kernel.errors import Blocked, InternalError, SyscallError
 from nommu.kernel.signal import deliver
 from nommu.kernel.task import TaskState
+from nommu.syscalls.mem import NEEDS_MMU
 from nommu.syscalls.table import Syscall, build_table
 
 if TYPE_CHECKING:
@@ -34,9 +35,17 @@ if TYPE_CHECKING:
 
 
 def unknown_syscall(k: Kernel, t: Task, nr: int) -> int:
-    """-ENOSYS, and say so once per syscall number."""
+    """-ENOSYS, and say so once per syscall number. A call Linux has (not one
+    without an entry point, nor, without an MMU, one that needs an MMU) is a
+    gap in nommu: the event sink hears of it (`nommu check` lists it)."""
     name = SYSCALL_NAMES.get(nr)
     what = f"syscall {nr} ({name})" if name else f"syscall {nr} (no such syscall on i386)"
+    if name in NO_ENTRY:
+        what += ", which Linux lacks too,"
+    elif name in NEEDS_MMU and not k.mmu:
+        what += ", which needs an MMU,"
+    elif name is not None:
+        k.events.unimplemented(t, name)
     k.hint(f"enosys:{nr}", f"{what} is not implemented; the guest got ENOSYS")
     return -Errno.ENOSYS
 

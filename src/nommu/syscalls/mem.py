@@ -321,6 +321,20 @@ def sys_mremap(k: Kernel, t: Task, addr: int, old: int, new: int, flags: int, ne
     return addr
 
 
+# What a no-MMU Linux kernel answers ENOSYS: the "CONFIG_MMU only" block of
+# kernel/sys_ni.c and the features that depend on an MMU (swap, NUMA memory
+# policy, cross-process memory access, userfaultfd, protection keys). A call
+# of one is a fact of no-MMU life, not a gap in nommu; those with a row here
+# say so below, the rest get the dispatcher's ENOSYS for a number it lacks.
+NEEDS_MMU = frozenset(
+    {"mprotect", "pkey_mprotect", "madvise", "process_madvise", "msync", "mlock", "mlock2",
+     "munlock", "mlockall", "munlockall", "mincore", "remap_file_pages", "mseal", "swapon",
+     "swapoff", "mbind", "get_mempolicy", "set_mempolicy", "migrate_pages", "move_pages",
+     "set_mempolicy_home_node", "process_vm_readv", "process_vm_writev", "userfaultfd",
+     "pkey_alloc", "pkey_free", "memfd_secret"}
+)  # fmt: skip
+
+
 def _enosys(k: Kernel, t: Task, *args: int) -> int:
     raise SyscallError(Errno.ENOSYS, "needs an MMU")
 

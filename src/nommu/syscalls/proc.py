@@ -291,7 +291,21 @@ def do_futex(
     if cmd in (F.FUTEX_REQUEUE, F.FUTEX_CMP_REQUEUE):
         expected = val3 if cmd == F.FUTEX_CMP_REQUEUE else None
         return kfutex.futex_requeue(k, t, addr, val, timeout, addr2, expected)
-    raise SyscallError(Errno.ENOSYS)
+    if cmd in FUTEX_LACKING:
+        raise k.lacks(t, f"futex {FUTEX_LACKING[cmd]}")
+    raise SyscallError(Errno.ENOSYS)  # no such operation (FUTEX_FD is gone from Linux too)
+
+
+# futex operations Linux has and nommu does not implement.
+FUTEX_LACKING = {
+    5: "FUTEX_WAKE_OP",
+    6: "FUTEX_LOCK_PI",
+    7: "FUTEX_UNLOCK_PI",
+    8: "FUTEX_TRYLOCK_PI",
+    11: "FUTEX_WAIT_REQUEUE_PI",
+    12: "FUTEX_CMP_REQUEUE_PI",
+    13: "FUTEX_LOCK_PI2",
+}
 
 
 @syscall("futex", "ptr", "futex_op", "int", "ptr", "ptr", "hex")

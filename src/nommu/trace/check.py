@@ -37,6 +37,12 @@ What it looks for, and how:
   and cope with the refusal.
 * A crash (a fault that kills) of a process with findings: the fault report
   is attached to the findings that likely caused it.
+
+Apart from those, calls that Linux has and nommu does not implement (the
+kernel's `unimplemented` event: they got ENOSYS here) are listed by call
+and call site. They are nommu's gaps, not the program's: they never count
+as no-MMU problems. Calls a no-MMU Linux lacks too (mprotect, swapon...)
+are not gaps.
 """
 
 from __future__ import annotations
@@ -536,6 +542,15 @@ class Checker(EventSink):
 
     def signal_delivered(self, t: Task, sig: int, handler: int) -> None:
         self.sink.signal_delivered(t, sig, handler)
+
+    def unimplemented(self, t: Task, call: str) -> None:
+        """A call nommu lacks: listed apart, never counted as a no-MMU problem."""
+        self.sink.unimplemented(t, call)
+        stack = symbolize(self._at_syscall(t))
+        message = f"{call}: not implemented by nommu (ENOSYS), although Linux has it"
+        self.report.add_unimplemented(
+            Finding("not-implemented", message, t.pid, t.comm, stack, call=call)
+        )
 
     def killed(self, t: Task, sig: int) -> None:
         """A fatal fault in a process with findings: report the crash with them."""

@@ -40,3 +40,6 @@ class EventSink:
 
     def vfork_released(self, parent: Task, child: Task, why: str) -> None:
         """A vfork parent may run again: its child exec'd or exited."""
+
+    def unimplemented(self, t: Task, call: str) -> None:
+        """`t` made `call`, which Linux has and nommu does not: it got ENOSYS."""

@@ -32,7 +32,7 @@ from nommu.trace.unwind import Stack
 class Rule:
     title: str  # short description
     help: str  # what it means on no-MMU and what to do instead
-    level: str = "error"  # SARIF level: "error" or "warning"
+    level: str = "error"  # SARIF level: "error", "warning" or "note" (not a no-MMU problem)
 
 
 RULES: dict[str, Rule] = {
@@ -141,7 +141,16 @@ RULES: dict[str, Rule] = {
         "The process was killed by a CPU fault after the findings listed with it, which "
         "are the likely cause on a no-MMU machine.",
     ),
+    "not-implemented": Rule(
+        "call not implemented by nommu",
+        "Linux has this call, with or without an MMU, but nommu does not implement it: "
+        "the program got ENOSYS. This is a gap in the emulator, not a no-MMU problem of "
+        "the program: a no-MMU board runs the call.",
+        "note",
+    ),
 }
+# Kinds that are listed apart and never count as no-MMU problems.
+NOT_PROBLEMS = frozenset({"not-implemented"})
 
 
 # -- frames and findings --------------------------------------------------------
@@ -188,6 +197,7 @@ class Finding:
     stacks: list[tuple[str, list[Frame]]] = field(default_factory=list)  # (title, frames)
     notes: list[str] = field(default_factory=list)
     count: int = 1
+    call: str = ""  # not-implemented: the call nommu lacks
 
     @property
     def site(self) -> Frame | None:
@@ -216,6 +226,7 @@ class Report:
 
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str, str, int, int], Finding] = {}
+        self._gaps: dict[tuple[str, str, str, int, int], Finding] = {}
         self.suppressed = 0
 
     def add(self, finding: Finding) -> Finding:
@@ -232,15 +243,31 @@ class Report:
         self._by_key[finding.key()] = finding
         return finding
 
+    def add_unimplemented(self, finding: Finding) -> None:
+        """Record a call nommu lacks, counted per call and call site."""
+        key = (finding.call, *finding.key()[1:])
+        existing = self._gaps.get(key)
+        if existing is not None:
+            existing.count += finding.count
+        else:
+            self._gaps[key] = finding
+
     @property
     def findings(self) -> list[Finding]:
+        """The no-MMU problems: what the verdict and --error-exitcode count."""
         return list(self._by_key.values())
 
+    @property
+    def unimplemented(self) -> list[Finding]:
+        """Calls nommu does not implement (kind not-implemented), listed apart."""
+        return list(self._gaps.values())
+
     def suppress(self, rules: list[Suppression]) -> None:
-        for key, f in list(self._by_key.items()):
-            if any(r.matches(f) for r in rules):
-                del self._by_key[key]
-                self.suppressed += f.count
+        for table in (self._by_key, self._gaps):
+            for key, f in list(table.items()):
+                if any(r.matches(f) for r in rules):
+                    del table[key]
+                    self.suppressed += f.count
 
 
 # -- suppressions ---------------------------------------------------------------
@@ -287,11 +314,12 @@ def parse_suppressions(text: str, source: str = "suppressions") -> list[Suppress
 
 
 def format_text(report: Report, program: str) -> str:
-    """Sanitizer-style text: each finding with its stacks, then a summary."""
+    """Sanitizer-style text: each finding with its stacks, then a summary;
+    then, apart, the calls nommu does not implement."""
     found = report.findings
     if not found:
         extra = f" ({report.suppressed} suppressed)" if report.suppressed else ""
-        return f"nommu check: {program}: no no-MMU problems found{extra}\n"
+        return f"nommu check: {program}: no no-MMU problems found{extra}\n" + _gaps_text(report)
     out = [f"nommu check: {program}: {len(found)} no-MMU problem(s) found\n"]
     for i, f in enumerate(found, 1):
         times = f" ({f.count} times)" if f.count > 1 else ""
@@ -309,6 +337,27 @@ def format_text(report: Report, program: str) -> str:
     supp = f"; {report.suppressed} suppressed" if report.suppressed else ""
     out.append(f"\nSUMMARY: nommu check: {len(found)} finding(s), {total} occurrence(s): ")
     out.append(f"{summary}{supp}\n")
+    return "".join(out) + _gaps_text(report)
+
+
+def _gaps_text(report: Report) -> str:
+    """The section for calls nommu lacks: name, count, where they came from."""
+    gaps = report.unimplemented
+    if not gaps:
+        return ""
+    calls: Counter[str] = Counter()
+    for g in gaps:
+        calls[g.call] += g.count
+    names = ", ".join(f"{c} {n}" for c, n in calls.items())
+    out = [
+        f"\nnot implemented by nommu: {names}\n"
+        "  (Linux has these calls, with or without an MMU; here they got ENOSYS. Gaps in "
+        "nommu, not no-MMU problems: they do not count above.)\n"
+    ]
+    for g in gaps:
+        times = f" ({g.count} times)" if g.count > 1 else ""
+        out.append(f"\n  {g.call}{times}, in process {g.pid} ({g.comm}):\n")
+        out += [f"    #{j} {fr.describe()}\n" for j, fr in enumerate(g.stack)]
     return "".join(out)
 
 
@@ -323,29 +372,31 @@ def _frame_json(f: Frame) -> dict[str, Any]:
     }
 
 
+def _finding_json(f: Finding) -> dict[str, Any]:
+    return {
+        "kind": f.kind,
+        "message": f.message,
+        "count": f.count,
+        "pid": f.pid,
+        "comm": f.comm,
+        "stack": [_frame_json(fr) for fr in f.stack],
+        "other_stacks": [
+            {"title": t, "stack": [_frame_json(fr) for fr in frames]} for t, frames in f.stacks
+        ],
+        "notes": f.notes,
+    }
+
+
 def format_json(report: Report, program: str, status: int) -> str:
-    findings = [
-        {
-            "kind": f.kind,
-            "message": f.message,
-            "count": f.count,
-            "pid": f.pid,
-            "comm": f.comm,
-            "stack": [_frame_json(fr) for fr in f.stack],
-            "other_stacks": [
-                {"title": t, "stack": [_frame_json(fr) for fr in frames]} for t, frames in f.stacks
-            ],
-            "notes": f.notes,
-        }
-        for f in report.findings
-    ]
+    """`findings` are the no-MMU problems; `not_implemented` the calls nommu lacks."""
     doc = {
         "tool": "nommu check",
         "version": __version__,
         "program": program,
         "exit_status": status,
         "suppressed": report.suppressed,
-        "findings": findings,
+        "findings": [_finding_json(f) for f in report.findings],
+        "not_implemented": [{"call": f.call, **_finding_json(f)} for f in report.unimplemented],
     }
     return json.dumps(doc, indent=2) + "\n"
 
@@ -372,10 +423,11 @@ def _sarif_stack(title: str, frames: list[Frame]) -> dict[str, Any]:
 
 
 def format_sarif(report: Report, program: str, status: int) -> str:
-    """SARIF 2.1.0: one run, a rule per finding kind, a result per finding."""
+    """SARIF 2.1.0: one run, a rule per finding kind, a result per finding.
+    Calls nommu lacks are results of level "note" under their own rule."""
     kinds = list(RULES)
     results = []
-    for f in report.findings:
+    for f in report.findings + report.unimplemented:
         site = f.site
         result: dict[str, Any] = {
             "ruleId": f.kind,

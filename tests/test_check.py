@@ -74,6 +74,7 @@ CASES = [
     ("check_mprotect", "mprotect", "main", {"mprotect"}),
     ("check_munmap", "munmap-unmapped", "main", {"munmap-unmapped"}),
     ("check_frag", "enomem-fragmentation", "main", {"enomem-fragmentation"}),
+    ("daemon", "daemon", "main", {"daemon"}),
 ]
 
 
@@ -200,6 +201,16 @@ def test_system_popen_and_the_shell_are_clean(
     assert (result.stdout, result.exit_code) == (out, 0)
     assert checker.report.findings == [], format_text(checker.report, argv[0])
     assert checker.report.unimplemented == []
+
+
+def test_daemon_finding_says_what_to_do_instead(guest_root: Path) -> None:
+    proc = nommu_cli("check", "--no-hints", "--root", str(guest_root), "/daemon")
+    assert proc.returncode == 0
+    assert proc.stdout == "daemon: EINVAL (Invalid argument)\ndone\n"
+    assert "#1 daemon: daemon() called fork()" in proc.stderr
+    why = next(line for line in proc.stderr.splitlines() if line.startswith("  why: "))
+    for advice in ("start-stop-daemon --background", "bb_daemonize_or_rexec", "setsid()"):
+        assert advice in why
 
 
 # -- calls nommu does not implement ---------------------------------------------------

@@ -7,7 +7,9 @@ never changes what the program does: it only reads registers and memory.
 
 What it looks for, and how:
 
-* fork(), and clone() without CLONE_VM: the syscall itself, with its stack.
+* fork(), and clone() without CLONE_VM: the syscall itself, with its stack;
+  a fork() inside libc's daemon() is `daemon`, whose advice says how a
+  no-MMU program goes into the background instead.
 * A vfork child on its parent's stack (vfork, or clone(CLONE_VM|CLONE_VFORK)
   without a new stack). POSIX lets it do two things: execve() and _exit().
   While such a child exists the CPU carries watch hooks, removed when it
@@ -227,7 +229,7 @@ class Checker(EventSink):
         if name == "brk":
             self._brk = t.mm.brk
         elif name == "fork":
-            self._emit("fork", "fork() fails with EINVAL without an MMU", t, self._at_syscall(t))
+            self._fork(t)
         elif name == "clone" and not args[0] & CloneFlags.CLONE_VM:
             self._emit(
                 "clone-without-vm",
@@ -247,6 +249,19 @@ class Checker(EventSink):
             self._enomem(t, name)
         if name in ("execve", "execveat") and result < 0 and t.tid in self.watches:
             self.watches[t.tid].exec_errno = -result
+
+    def _fork(self, t: Task) -> None:
+        """fork(), or daemon() trying to go into the background with it."""
+        stack = self._at_syscall(t)
+        frames = symbolize(stack)
+        if any(f.function == "daemon" for f in frames):
+            message = (
+                "daemon() called fork(), which fails with EINVAL without an MMU: daemon() "
+                "returns -1 and the program stays in the foreground"
+            )
+            self._emit("daemon", message, t, stack, frames=frames)
+        else:
+            self._emit("fork", "fork() fails with EINVAL without an MMU", t, stack, frames=frames)
 
     # -- memory-model reliance -------------------------------------------------------
 
@@ -589,8 +604,10 @@ class Checker(EventSink):
         stack: Stack,
         stacks: list[tuple[str, list[Frame]]] | None = None,
         notes: Iterable[str] = (),
+        frames: list[Frame] | None = None,
     ) -> Finding:
-        f = Finding(kind, message, t.pid, t.comm, symbolize(stack), stacks or [], list(notes))
+        named = symbolize(stack) if frames is None else frames
+        f = Finding(kind, message, t.pid, t.comm, named, stacks or [], list(notes))
         f = self.report.add(f)
         self._blame(t.pid, f)
         return f

@@ -42,6 +42,17 @@ RULES: dict[str, Rule] = {
         "cannot get a copy of its parent's memory at the same addresses. Start programs "
         "with posix_spawn(), or vfork() followed at once by execve() or _exit().",
     ),
+    "daemon": Rule(
+        "daemon() cannot go into the background without an MMU",
+        "libc's daemon() calls fork() to go into the background; fork() fails with EINVAL "
+        "on a no-MMU kernel, so the program never detaches. Stay in the foreground and let "
+        "a supervisor put it in the background (the init system, or start-stop-daemon "
+        "--background), or re-execute yourself as BusyBox does on no-MMU "
+        "(bb_daemonize_or_rexec): start your own program again, with an argument saying it "
+        "is the background copy, by vfork() and execve() or by posix_spawn() with "
+        "POSIX_SPAWN_SETSID, and _exit() in the parent; the new copy calls setsid() (unless "
+        "posix_spawn did) and carries on.",
+    ),
     "clone-without-vm": Rule(
         "clone() without CLONE_VM",
         "Without an MMU, clone() without CLONE_VM gives the child no memory of its own: "

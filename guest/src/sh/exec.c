@@ -172,11 +172,15 @@ static int temp_copy(struct spawn *sp, int fd)
  * itself would leave it close-on-exec). */
 static int give_fd(struct spawn *sp, int fd, int to)
 {
-	int src = fd;
+	int src = fd, e;
 	if (fd == to || (fd < sp->nfds && sp->fds[fd] != fd))
 		src = temp_copy(sp, fd);
-	if (src < 0 || posix_spawn_file_actions_adddup2(&sp->fa, src, to))
+	if (src < 0)
 		return -1;
+	if ((e = posix_spawn_file_actions_adddup2(&sp->fa, src, to))) {
+		errno = e;
+		return -1;
+	}
 	sp->fds[to] = fd;
 	return 0;
 }

@@ -183,6 +183,8 @@ USERLAND = [
     (["/check_system"], b"hi\nstatus 3\n"),
     (["/check_popen"], b"read: from-child\npclose r: 0\nwritten 1\nwritten 2\npclose w: 0\n"),
     (["/bin/sh", "-c", "echo hi | cat > /tmp/x; cat < /tmp/x"], b"hi\n"),
+    # fd 4 is where posix_spawn's error pipe lands: musl's child dups it away
+    (["/bin/sh", "-c", "echo hi 4>/tmp/x; cat /tmp/x"], b"hi\n"),
     (
         ["/bin/sh", "-c", "nosuch 2>/dev/null; echo $?; echo a >&7; echo $?; "
          "f() { echo f$1; }; f 1 | cat; echo $(f 2) 2>&1; sleep 0 & wait; echo done"],

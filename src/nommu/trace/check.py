@@ -70,10 +70,11 @@ if TYPE_CHECKING:
     from nommu.loaders.elf import ElfImage
     from nommu.machine.cpu import WatchHook
 
-# What musl's posix_spawn child does on its own stack (reference, section 6).
+# What musl's posix_spawn child does on its own stack (reference, section 6);
+# dup moves its error pipe out of the way of a file action aimed at it.
 SPAWN_CHILD_CALLS = frozenset(
     {
-        "close", "dup2", "dup3", "fcntl", "fcntl64", "rt_sigaction", "rt_sigprocmask",
+        "close", "dup", "dup2", "dup3", "fcntl", "fcntl64", "rt_sigaction", "rt_sigprocmask",
         "sigaction", "sigprocmask", "open", "openat", "chdir", "fchdir", "setsid",
         "setpgid", "setuid", "setuid32", "setgid", "setgid32", "setreuid", "setreuid32",
         "setregid", "setregid32", "setresuid", "setresuid32", "setresgid", "setresgid32",

@@ -546,6 +546,11 @@ def do_rename(
         raise SyscallError(Errno.ENOENT)
     if flags & F.RENAME_NOREPLACE and new.exists:
         raise SyscallError(Errno.EEXIST)
+    if old.shm is not None and new.shm is not None and k.vfs.shmfs is not None:
+        k.vfs.shmfs.rename(old.shm, new.shm)
+        return 0
+    if (old.shm is None) != (new.shm is None):
+        raise SyscallError(Errno.EXDEV)  # /dev/shm is a file system of its own
     k.hostfs.rename(on_disk(old), on_disk(new))
     return 0
 
@@ -635,6 +640,9 @@ def do_link(k: Kernel, t: Task, od: int, oldp: int, nd: int, newp: int, flags: i
         raise SyscallError(Errno.ENOENT)
     if new.exists or new.device is not None:
         raise SyscallError(Errno.EEXIST)
+    if old.shm is not None and new.shm is not None and k.vfs.shmfs is not None:
+        k.vfs.shmfs.link(old.shm, new.shm)  # two names in one RAM file system
+        return 0
     if kernel_file(old) or kernel_file(new):
         raise SyscallError(Errno.EXDEV)  # /proc, /dev and /dev/shm are other file systems
     k.hostfs.link(old, new)

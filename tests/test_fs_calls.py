@@ -4,8 +4,11 @@ links in /dev/shm and the named semaphores built on them, timestamps
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
+from pathlib import Path
 
+from nommu import Machine
 from nommu.api import RunResult
 
 Differential = Callable[..., RunResult]
@@ -19,3 +22,29 @@ def test_shm_hard_links_and_named_semaphores(differential: Differential) -> None
     out = differential(["./shmlink"]).stdout.decode()
     assert "b with three names: nlink 3, size 3\n" in out
     assert "sem_wait for its reply: ok\n" in out
+
+
+def test_file_times(differential: Differential) -> None:
+    """utimensat (explicit, UTIME_NOW, UTIME_OMIT, AT_SYMLINK_NOFOLLOW, a
+    directory descriptor, a NULL path), utimensat_time64 past 2038,
+    futimesat, utimes and utime, on a root file and a /dev/shm file: what
+    stat shows (to the nanosecond) and each error, in Linux's order."""
+    out = differential(["./utimes"]).stdout.decode()
+    assert "after utimensat: atime 1000000000.123456789 mtime 1500000000.987654321\n" in out
+    assert "after utimensat_time64: atime 4102444800.000000111 mtime 4102444801.000000222\n" in out
+    assert "the /dev/shm file: atime 1000000000.000000011 mtime 1000000001.000000022\n" in out
+
+
+def test_strace_decodes_file_times(guest_root: Path) -> None:
+    """--strace prints utimensat's times[2] (UTIME_NOW/UTIME_OMIT by name),
+    utimes' timevals and utime's utimbuf."""
+    trace = io.StringIO()
+    Machine(root=guest_root, hints=False, strace=trace).run(["/utimes"], capture=True)
+    text = trace.getvalue()
+    assert ", [UTIME_OMIT, {tv_sec=1600000000, tv_nsec=5}], 0) = 0\n" in text
+    assert ", [{tv_sec=0, tv_nsec=0}, {tv_sec=0, tv_nsec=-1}], 0) = -1 EINVAL" in text
+    assert (
+        ", [{tv_sec=1234567890, tv_usec=123456}, {tv_sec=1234567891, tv_usec=654321}]) = 0" in text
+    )
+    assert ", {actime=1111111111, modtime=1222222222}) = 0\n" in text
+    assert "utimensat_time64(AT_FDCWD, " in text

@@ -77,6 +77,21 @@ def char_device_stat(major: int, minor: int) -> StatInfo:
     )
 
 
+# New (atime, mtime) in ns for utimensat: None for both means "now" (UTIME_NOW
+# twice, or no times given: the host's clock for host files); a None time is
+# one to leave as it is (UTIME_OMIT).
+Times = tuple[int | None, int | None] | None
+
+
+def fill_omitted(times: tuple[int | None, int | None], old: os.stat_result) -> tuple[int, int]:
+    """`times` with each omitted time taken from `old`."""
+    atime, mtime = times
+    return (
+        old.st_atime_ns if atime is None else atime,
+        old.st_mtime_ns if mtime is None else mtime,
+    )
+
+
 # What mmap may do with a file on a no-MMU kernel (NOMMU_MAP_* in linux/fs.h):
 # copy its bytes into fresh memory, or map its own memory directly (ramfs,
 # some character devices), and with which protections.
@@ -145,6 +160,10 @@ class OpenFile:
     def truncate(self, length: int) -> None:
         raise SyscallError(Errno.EINVAL)
 
+    def set_times(self, times: Times) -> None:
+        """futimens (see `Times`). Files the kernel makes up (pipes, devices,
+        /proc) keep no times: nothing to do."""
+
     def inode(self) -> object:
         """What identifies the file itself (not this open description): mappings
         of the same file may share memory."""
@@ -196,6 +215,15 @@ class HostFile(OpenFile):
 
     def truncate(self, length: int) -> None:
         _host_call(lambda: os.ftruncate(self.fd, length))
+
+    def set_times(self, times: Times) -> None:
+        def futimens() -> None:
+            if times is None:
+                os.utime(self.fd)
+            else:
+                os.utime(self.fd, ns=fill_omitted(times, os.fstat(self.fd)))
+
+        _host_call(futimens)
 
     def release(self) -> None:
         os.close(self.fd)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno, from_host
 from nommu.kernel.errors import SyscallError
+from nommu.kernel.files import Times, fill_omitted
 
 if TYPE_CHECKING:
     from nommu.kernel.vfs import Resolved
@@ -177,6 +178,17 @@ class HostFs:
                         os.chmod(name, mode & NO_SETID, dir_fd=d)
         finally:
             os.close(fd)
+
+    def set_times(self, r: Resolved, times: Times) -> None:
+        """utimensat of `r` itself (never following it; a caller that follows
+        symlinks resolved them already)."""
+        self.check_writable()
+        with self.at(r) as (d, name), host_errors():
+            if times is None:  # now, by the host's clock
+                os.utime(name, dir_fd=d, follow_symlinks=False)
+                return
+            old = os.stat(name, dir_fd=d, follow_symlinks=False)
+            os.utime(name, ns=fill_omitted(times, old), dir_fd=d, follow_symlinks=False)
 
     def truncate(self, r: Resolved, length: int) -> None:
         self.check_writable()

@@ -44,6 +44,7 @@ from nommu.kernel.files import (
     Listing,
     OpenFile,
     StatInfo,
+    Times,
     dirent,
 )
 
@@ -82,13 +83,15 @@ class RamInode:
         """The contents changed: mtime and ctime become now."""
         self.mtime_ns = self.ctime_ns = self.now_ns()
 
-    def set_times(self, atime_ns: int | None, mtime_ns: int | None) -> None:
-        """utimensat: set either time (None leaves it, UTIME_OMIT); ctime becomes now."""
-        if atime_ns is not None:
-            self.atime_ns = atime_ns
-        if mtime_ns is not None:
-            self.mtime_ns = mtime_ns
-        self.ctime_ns = self.now_ns()
+    def set_times(self, times: Times) -> None:
+        """utimensat (see files.Times); ctime becomes now."""
+        now = self.now_ns()
+        atime, mtime = (now, now) if times is None else times
+        if atime is not None:
+            self.atime_ns = atime
+        if mtime is not None:
+            self.mtime_ns = mtime
+        self.ctime_ns = now
 
     # -- pages ---------------------------------------------------------------------
 
@@ -405,6 +408,9 @@ class RamFile(OpenFile):
     def truncate(self, length: int) -> None:
         self.ram.resize(length)
 
+    def set_times(self, times: Times) -> None:
+        self.ram.set_times(times)
+
     def inode(self) -> object:
         return self.ram
 
@@ -427,3 +433,6 @@ class RamDir(Listing):
 
     def stat(self) -> StatInfo:
         return self.fs.stat("")
+
+    def set_times(self, times: Times) -> None:
+        self.fs.dir.set_times(times)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno as host_errno
 import os
+import struct
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
@@ -352,6 +353,37 @@ def _timespec(time64: bool) -> Callable[[Kernel, int, list[int], int], str]:
     return fmt
 
 
+def _utimens(fmt: struct.Struct) -> Callable[[Kernel, int, list[int], int], str]:
+    """utimensat's times[2]: each a timespec, UTIME_NOW or UTIME_OMIT."""
+
+    def one(sec: int, nsec: int) -> str:
+        nsec = nsec & 0xFFFFFFFF if fmt.size == 16 else nsec  # time64: the upper half is padding
+        special = {F.UTIME_NOW: "UTIME_NOW", F.UTIME_OMIT: "UTIME_OMIT"}
+        return special.get(nsec) or f"{{tv_sec={sec}, tv_nsec={nsec}}}"
+
+    def fmt_times(k: Kernel, v: int, args: list[int], i: int) -> str:
+        if v == 0:
+            return "NULL"
+        pairs = fmt.iter_unpack(k.uspace.read(v, 2 * fmt.size))
+        return "[" + ", ".join(one(*p) for p in pairs) + "]"
+
+    return fmt_times
+
+
+def _timevals(k: Kernel, v: int, args: list[int], i: int) -> str:
+    if v == 0:
+        return "NULL"
+    pairs = S.TIMEVAL32.iter_unpack(k.uspace.read(v, 2 * S.TIMEVAL32.size))
+    return "[" + ", ".join(f"{{tv_sec={s}, tv_usec={u}}}" for s, u in pairs) + "]"
+
+
+def _utimbuf(k: Kernel, v: int, args: list[int], i: int) -> str:
+    if v == 0:
+        return "NULL"
+    actime, modtime = k.uspace.read_struct(S.TIMEVAL32, v)
+    return f"{{actime={actime}, modtime={modtime}}}"
+
+
 def _sigset(k: Kernel, v: int, args: list[int], i: int) -> str:
     if v == 0:
         return "NULL"
@@ -401,6 +433,10 @@ _IN: dict[str, Callable[[Kernel, int, list[int], int], str]] = {
     "futex_op": _futex,
     "timespec": _timespec(False),
     "timespec64": _timespec(True),
+    "utimens": _utimens(S.TIMESPEC32),
+    "utimens64": _utimens(S.TIMESPEC64),
+    "timevals": _timevals,
+    "utimbuf": _utimbuf,
     "sigset": _sigset,
     "user_desc": _user_desc,
     "signal": lambda k, v, a, i: signal_name(v) if v else "0",

@@ -48,3 +48,20 @@ def test_strace_decodes_file_times(guest_root: Path) -> None:
     )
     assert ", {actime=1111111111, modtime=1222222222}) = 0\n" in text
     assert "utimensat_time64(AT_FDCWD, " in text
+
+
+def test_statfs(differential: Differential) -> None:
+    """statfs/fstatfs/statfs64/fstatfs64/statvfs of the root (the host file
+    system's numbers), /dev/shm (tmpfs), /proc, /dev/null and a pipe; the
+    struct statfs64 size check; the old 32-bit statfs."""
+    out = differential(["./statfs"]).stdout.decode()
+    assert "/dev/shm: type 0x1021994 bsize 4096 namelen 255 frsize 4096 rdonly 0\n" in out
+    assert "/proc: type 0x9fa0 " in out
+    assert "statfs64 size 88: EINVAL (Invalid argument)\n" in out
+
+
+def test_strace_shows_statfs(guest_root: Path) -> None:
+    trace = io.StringIO()
+    Machine(root=guest_root, hints=False, strace=trace).run(["/statfs"], capture=True)
+    assert 'statfs64(".", 88, ' in trace.getvalue()
+    assert "fstatfs64(3, 84, " in trace.getvalue()

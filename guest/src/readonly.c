@@ -12,6 +12,7 @@
 #include "guest.h"
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -90,6 +91,14 @@ static void still_works(const char *file)
 	expect("utimensat of the /dev/shm file", utimensat(AT_FDCWD, "/dev/shm/readonly", NULL, 0), 0);
 	expect("unlink the /dev/shm file", unlink("/dev/shm/readonly"), 0);
 	close(fd);
+	struct statvfs v;
+	expect("statvfs /", statvfs("/", &v), 0);
+	expect("statvfs / says ST_RDONLY", (v.f_flag & ST_RDONLY) ? 0 : -1, 0);
+	fd = open(file, O_RDONLY);
+	expect("fstatvfs FILE says ST_RDONLY", fstatvfs(fd, &v) == 0 && (v.f_flag & ST_RDONLY) ? 0 : -1, 0);
+	close(fd);
+	expect("statvfs /dev/shm", statvfs("/dev/shm", &v), 0);
+	expect("/dev/shm is writable", (v.f_flag & ST_RDONLY) ? -1 : 0, 0);
 	expect("chdir /tmp", chdir("/tmp"), 0);
 }
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
 from nommu.kernel.errors import Blocked, SyscallError
+from nommu.kernel.statfs import StatFs, host_fstatfs, pseudo_fs
 
 if TYPE_CHECKING:
     from nommu.kernel.limits import OutputLimit
@@ -164,6 +165,11 @@ class OpenFile:
         """futimens (see `Times`). Files the kernel makes up (pipes, devices,
         /proc) keep no times: nothing to do."""
 
+    def statfs(self) -> StatFs:
+        """fstatfs: the file system the file is on (by default the tmpfs /dev
+        of the device files; each other kind says its own)."""
+        return pseudo_fs(F.TMPFS_MAGIC)
+
     def inode(self) -> object:
         """What identifies the file itself (not this open description): mappings
         of the same file may share memory."""
@@ -215,6 +221,9 @@ class HostFile(OpenFile):
 
     def truncate(self, length: int) -> None:
         _host_call(lambda: os.ftruncate(self.fd, length))
+
+    def statfs(self) -> StatFs:
+        return host_fstatfs(self.fd)
 
     def set_times(self, times: Times) -> None:
         def futimens() -> None:
@@ -381,6 +390,9 @@ class HostStream(OpenFile):
     def is_tty(self) -> bool:
         return os.isatty(self.fd)
 
+    def statfs(self) -> StatFs:
+        return host_fstatfs(self.fd)
+
     def host_fd(self) -> int | None:
         return self.fd
 
@@ -418,6 +430,9 @@ class CapturedOutput(OpenFile):
 
     def stat(self) -> StatInfo:
         return StatInfo(6, 1, st.S_IFIFO | 0o600, 1, 0, 0, 0, 0, 4096, 0, 0, 0, 0)
+
+    def statfs(self) -> StatFs:
+        return pseudo_fs(F.PIPEFS_MAGIC)
 
 
 class BytesFile(OpenFile):
@@ -458,6 +473,9 @@ class BytesInput(BytesFile):
 
     def stat(self) -> StatInfo:
         return StatInfo(6, 2, st.S_IFIFO | 0o600, 1, 0, 0, 0, 0, 4096, 0, 0, 0, 0)
+
+    def statfs(self) -> StatFs:
+        return pseudo_fs(F.PIPEFS_MAGIC)
 
 
 class DevNull(OpenFile):

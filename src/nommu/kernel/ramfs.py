@@ -47,6 +47,7 @@ from nommu.kernel.files import (
     Times,
     dirent,
 )
+from nommu.kernel.statfs import StatFs, tmpfs
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -363,6 +364,10 @@ class RamFs:
     def total_pages(self) -> int:
         return sum(len(i.pages) for i in self.files.values())
 
+    def statfs(self) -> StatFs:
+        """statfs of /dev/shm (see kernel/statfs.py)."""
+        return tmpfs(self.k.ram.size // PAGE_SIZE, self.total_pages(), len(self.files))
+
 
 class RamFile(OpenFile):
     """An open /dev/shm file."""
@@ -411,6 +416,10 @@ class RamFile(OpenFile):
     def set_times(self, times: Times) -> None:
         self.ram.set_times(times)
 
+    def statfs(self) -> StatFs:
+        assert self.ram.k.vfs.shmfs is not None
+        return self.ram.k.vfs.shmfs.statfs()
+
     def inode(self) -> object:
         return self.ram
 
@@ -436,3 +445,6 @@ class RamDir(Listing):
 
     def set_times(self, times: Times) -> None:
         self.fs.dir.set_times(times)
+
+    def statfs(self) -> StatFs:
+        return self.fs.statfs()

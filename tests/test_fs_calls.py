@@ -65,3 +65,24 @@ def test_strace_shows_statfs(guest_root: Path) -> None:
     Machine(root=guest_root, hints=False, strace=trace).run(["/statfs"], capture=True)
     assert 'statfs64(".", 88, ' in trace.getvalue()
     assert "fstatfs64(3, 84, " in trace.getvalue()
+
+
+def test_record_locks_and_flock(differential: Differential) -> None:
+    """Two processes (a vfork+execve child, then a posix_spawn child) and
+    one file: fcntl record locks conflict, split, merge and go with any
+    close and at exit; F_GETLK reports the holder; F_SETLKW waits, detects
+    a deadlock (EDEADLK) and is interrupted by a signal (EINTR); OFD locks
+    belong to the open file; flock is a namespace of its own."""
+    out = differential(["./locks"]).stdout.decode()
+    assert "B: F_GETLK write [0,EOF): F_WRLCK from 0 len 10 pid A\n" in out
+    assert "held by B who waits for A: EDEADLK (Resource deadlock would occur)\n" in out
+    assert "B: F_SETLKW after a signal: EINTR (Interrupted system call)\n" in out
+    assert "A: F_GETLK after B exited: F_UNLCK\n" in out
+
+
+def test_strace_decodes_struct_flock(guest_root: Path) -> None:
+    trace = io.StringIO()
+    Machine(root=guest_root, hints=False, strace=trace).run(["/locks"], capture=True)
+    text = trace.getvalue()
+    assert "F_SETLK64, {l_type=F_WRLCK, l_whence=SEEK_SET, l_start=0, l_len=10, l_pid=0})" in text
+    assert "flock(3, LOCK_EX|LOCK_NB) = -1 EAGAIN" in text

@@ -30,6 +30,7 @@ from nommu.kernel.statfs import StatFs, host_fstatfs, pseudo_fs
 
 if TYPE_CHECKING:
     from nommu.kernel.limits import OutputLimit
+    from nommu.kernel.locks import LockTable
 
 _DIRENT64 = struct.Struct("<QqHB")  # d_ino, d_off, d_reclen, d_type (then the name)
 POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20  # fmt: skip
@@ -108,6 +109,8 @@ class OpenFile:
 
     # NOMMU_MAP_* bits; 0 means the file has no mmap method at all (mmap: ENODEV)
     mmap_capabilities = 0
+    # set once the description holds OFD or flock locks: they go when it goes
+    lock_table: LockTable | None = None
 
     def __init__(self, flags: int, path: str = "") -> None:
         self.flags = flags
@@ -535,6 +538,9 @@ class FdTable:
     limit: int = 1024
     fds: dict[int, FdEntry] = field(default_factory=dict)
     users: int = 1  # tasks sharing this table (CLONE_FILES)
+    # set once the table (the process: it owns POSIX record locks) takes one:
+    # closing any descriptor of a file then drops its locks on that file
+    locks: LockTable | None = None
 
     def get(self, fd: int) -> OpenFile:
         entry = self.fds.get(fd)
@@ -570,6 +576,8 @@ class FdTable:
             if missing_ok:
                 return
             raise SyscallError(Errno.EBADF)
+        if self.locks is not None:
+            self.locks.closed(self, entry.file)
         put_file(entry.file)
 
     def copy(self) -> FdTable:
@@ -591,4 +599,6 @@ def put_file(file: OpenFile) -> None:
     """Drop one reference to an open file description."""
     file.refs -= 1
     if file.refs == 0:
+        if file.lock_table is not None:
+            file.lock_table.released(file)
         file.release()

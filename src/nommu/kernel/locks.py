@@ -92,14 +92,14 @@ class LockTable:
 
     # -- record locks ---------------------------------------------------------
 
-    def test(self, key: object, want: FileLock) -> FileLock | None:
+    def find_conflict(self, key: object, want: FileLock) -> FileLock | None:
         """F_GETLK: the first lock that would block `want`, or None."""
         return next((lk for lk in self.posix.get(key, ()) if lk.conflicts(want)), None)
 
-    def set(self, t: Task, key: object, want: FileLock, wait: bool) -> None:
+    def set_lock(self, t: Task, key: object, want: FileLock, wait: bool) -> None:
         """F_SETLK/F_SETLKW (`want.type` F_UNLCK unlocks the range)."""
         if want.type != F.F_UNLCK:
-            blocker = self.test(key, want)
+            blocker = self.find_conflict(key, want)
             if blocker is not None:
                 if not wait:
                     raise SyscallError(Errno.EAGAIN)

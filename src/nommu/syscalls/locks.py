@@ -83,14 +83,14 @@ def do_lock(k: Kernel, t: Task, f: OpenFile, cmd: int, arg: int) -> int:
         f.lock_table = k.locks
     else:
         t.files.locks = k.locks
-    k.locks.set(t, f.inode(), lock, wait=cmd in SETLKW)
+    k.locks.set_lock(t, f.inode(), lock, wait=cmd in SETLKW)
     return 0
 
 
 def get_lock(k: Kernel, f: OpenFile, want: FileLock, fmt: struct.Struct, arg: int) -> int:
     """F_GETLK: the lock that would block `want`, or l_type F_UNLCK (the rest
     of the caller's struct left as it was)."""
-    holder = k.locks.test(f.inode(), want)
+    holder = k.locks.find_conflict(f.inode(), want)
     if holder is None:
         k.uspace.write(arg, F.F_UNLCK.to_bytes(2, "little"))
         return 0

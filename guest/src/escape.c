@@ -11,7 +11,8 @@
  * (creating them is allowed, following them must stay inside), symlink
  * loops (ELOOP), /proc/self/{root,cwd,fd/N,exe}, hard links, renameat2,
  * openat with a directory descriptor and "..", O_PATH and fchdir, mkdir,
- * unlink, rename, chmod, truncate and execve through all of the above.
+ * unlink, rename, chmod, truncate, utimensat/utimes/utime, statfs and execve
+ * through all of the above.
  * Each line is "route: ok" or "route: ENAME"; a result other than the one
  * Linux gives inside a chroot adds ", expected ENAME: no" and makes the exit
  * status 1. What a successful open reads is printed (so a test can check
@@ -23,8 +24,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <utime.h>
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE 1
@@ -215,6 +219,16 @@ static void change_routes(void)
 	expect("rename victim absdir/secret", rename("victim", "absdir/secret"), ENOENT);
 	expect("chmod ../../outside/secret", chmod("../../outside/secret", 0777), ENOENT);
 	expect("truncate HOST_SECRET", truncate(secret, 0), ENOENT);
+	struct timespec t[2] = {{1, 0}, {1, 0}};
+	expect("utimensat HOST_SECRET", utimensat(AT_FDCWD, secret, t, 0), ENOENT);
+	expect("utimensat abs (follows it inside)", utimensat(AT_FDCWD, "abs", t, 0), ENOENT);
+	expect("utimensat abs AT_SYMLINK_NOFOLLOW (the link itself)",
+	       utimensat(AT_FDCWD, "abs", t, AT_SYMLINK_NOFOLLOW), 0);
+	expect("utimes ../../outside/secret", utimes("../../outside/secret", NULL), ENOENT);
+	expect("utime absdir/secret", utime("absdir/secret", NULL), ENOENT);
+	struct statfs sf;
+	expect("statfs HOST_DIR", statfs(outdir, &sf), ENOENT);
+	expect("statfs absdir", statfs("absdir", &sf), ENOENT);
 	expect("renameat2 NOREPLACE victim ../outside/secret",
 	       syscall(SYS_renameat2, AT_FDCWD, "victim", AT_FDCWD, "../outside/secret",
 		       RENAME_NOREPLACE), ENOENT);

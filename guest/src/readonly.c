@@ -12,8 +12,11 @@
 #include "guest.h"
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
+#include <utime.h>
 
 /* Checks that rc failed with errno want (want 0: that it succeeded). */
 static void expect(const char *what, long rc, int want)
@@ -49,9 +52,16 @@ static void changes(const char *file)
 	expect("link FILE /tmp/hard", link(file, "/tmp/hard"), EROFS);
 	expect("chmod FILE 0777", chmod(file, 0777), EROFS);
 	expect("truncate FILE 0", truncate(file, 0), EROFS);
+	expect("utimensat FILE", utimensat(AT_FDCWD, file, NULL, 0), EROFS);
+	struct timespec omit[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
+	expect("utimensat FILE, both UTIME_OMIT (nothing to do)", utimensat(AT_FDCWD, file, omit, 0), 0);
+	expect("utimensat /missing", utimensat(AT_FDCWD, "/missing", NULL, 0), ENOENT);
+	expect("utimes FILE", utimes(file, NULL), EROFS);
+	expect("utime FILE", utime(file, NULL), EROFS);
 	int fd = open(file, O_RDONLY | O_CREAT, 0644);
 	expect("open FILE O_RDONLY|O_CREAT (exists: nothing to create)", fd, 0);
 	expect("fchmod FILE", fchmod(fd, 0777), EROFS);
+	expect("futimens FILE", futimens(fd, NULL), EROFS);
 	expect("ftruncate of a read-only descriptor", ftruncate(fd, 0), EINVAL);
 	close(fd);
 }
@@ -75,6 +85,20 @@ static void still_works(const char *file)
 	expect("read /proc/self/status", fd >= 0 ? read(fd, buf, sizeof buf) : -1, 0);
 	close(fd);
 	expect("opendir /", open("/", O_RDONLY | O_DIRECTORY), 0);
+	fd = open("/dev/shm/readonly", O_RDWR | O_CREAT, 0600);
+	expect("create a /dev/shm file (another file system)", fd, 0);
+	expect("futimens of the /dev/shm file", futimens(fd, NULL), 0);
+	expect("utimensat of the /dev/shm file", utimensat(AT_FDCWD, "/dev/shm/readonly", NULL, 0), 0);
+	expect("unlink the /dev/shm file", unlink("/dev/shm/readonly"), 0);
+	close(fd);
+	struct statvfs v;
+	expect("statvfs /", statvfs("/", &v), 0);
+	expect("statvfs / says ST_RDONLY", (v.f_flag & ST_RDONLY) ? 0 : -1, 0);
+	fd = open(file, O_RDONLY);
+	expect("fstatvfs FILE says ST_RDONLY", fstatvfs(fd, &v) == 0 && (v.f_flag & ST_RDONLY) ? 0 : -1, 0);
+	close(fd);
+	expect("statvfs /dev/shm", statvfs("/dev/shm", &v), 0);
+	expect("/dev/shm is writable", (v.f_flag & ST_RDONLY) ? -1 : 0, 0);
 	expect("chdir /tmp", chdir("/tmp"), 0);
 }
 

@@ -60,6 +60,10 @@ AT_EMPTY_PATH = 0x1000
 AT_EACCESS = 0x200  # faccessat only
 RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT = 1, 2, 4  # renameat2
 
+# utimensat: a tv_nsec that means "now" or "leave this time alone"
+UTIME_NOW = (1 << 30) - 1
+UTIME_OMIT = (1 << 30) - 2
+
 # fcntl commands
 F_DUPFD = 0
 F_GETFD = 1
@@ -74,8 +78,21 @@ F_GETOWN = 9
 F_GETLK64 = 12
 F_SETLK64 = 13
 F_SETLKW64 = 14
+F_OFD_GETLK = 36
+F_OFD_SETLK = 37
+F_OFD_SETLKW = 38
 F_DUPFD_CLOEXEC = 1030
 FD_CLOEXEC = 1
+
+# struct flock's l_type, and flock(2)'s operations
+F_RDLCK, F_WRLCK, F_UNLCK = 0, 1, 2
+LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN = 1, 2, 4, 8
+
+# statfs: f_type of each file system, and f_flags
+TMPFS_MAGIC = 0x01021994
+PROC_SUPER_MAGIC = 0x9FA0
+PIPEFS_MAGIC = 0x50495045
+ST_RDONLY, ST_NOSUID, ST_NODEV, ST_NOEXEC, ST_VALID, ST_RELATIME = 1, 2, 4, 8, 0x20, 0x1000
 
 # lseek whence
 SEEK_SET = 0

@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
 from nommu.kernel.errors import Blocked, SyscallError
+from nommu.kernel.statfs import StatFs, host_fstatfs, pseudo_fs
 
 if TYPE_CHECKING:
     from nommu.kernel.limits import OutputLimit
+    from nommu.kernel.locks import LockTable
 
 _DIRENT64 = struct.Struct("<QqHB")  # d_ino, d_off, d_reclen, d_type (then the name)
 POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20  # fmt: skip
@@ -77,6 +79,21 @@ def char_device_stat(major: int, minor: int) -> StatInfo:
     )
 
 
+# New (atime, mtime) in ns for utimensat: None for both means "now" (UTIME_NOW
+# twice, or no times given: the host's clock for host files); a None time is
+# one to leave as it is (UTIME_OMIT).
+Times = tuple[int | None, int | None] | None
+
+
+def fill_omitted(times: tuple[int | None, int | None], old: os.stat_result) -> tuple[int, int]:
+    """`times` with each omitted time taken from `old`."""
+    atime, mtime = times
+    return (
+        old.st_atime_ns if atime is None else atime,
+        old.st_mtime_ns if mtime is None else mtime,
+    )
+
+
 # What mmap may do with a file on a no-MMU kernel (NOMMU_MAP_* in linux/fs.h):
 # copy its bytes into fresh memory, or map its own memory directly (ramfs,
 # some character devices), and with which protections.
@@ -92,6 +109,8 @@ class OpenFile:
 
     # NOMMU_MAP_* bits; 0 means the file has no mmap method at all (mmap: ENODEV)
     mmap_capabilities = 0
+    # set once the description holds OFD or flock locks: they go when it goes
+    lock_table: LockTable | None = None
 
     def __init__(self, flags: int, path: str = "") -> None:
         self.flags = flags
@@ -145,6 +164,15 @@ class OpenFile:
     def truncate(self, length: int) -> None:
         raise SyscallError(Errno.EINVAL)
 
+    def set_times(self, times: Times) -> None:
+        """futimens (see `Times`). Files the kernel makes up (pipes, devices,
+        /proc) keep no times: nothing to do."""
+
+    def statfs(self) -> StatFs:
+        """fstatfs: the file system the file is on (by default the tmpfs /dev
+        of the device files; each other kind says its own)."""
+        return pseudo_fs(F.TMPFS_MAGIC)
+
     def inode(self) -> object:
         """What identifies the file itself (not this open description): mappings
         of the same file may share memory."""
@@ -196,6 +224,18 @@ class HostFile(OpenFile):
 
     def truncate(self, length: int) -> None:
         _host_call(lambda: os.ftruncate(self.fd, length))
+
+    def statfs(self) -> StatFs:
+        return host_fstatfs(self.fd)
+
+    def set_times(self, times: Times) -> None:
+        def futimens() -> None:
+            if times is None:
+                os.utime(self.fd)
+            else:
+                os.utime(self.fd, ns=fill_omitted(times, os.fstat(self.fd)))
+
+        _host_call(futimens)
 
     def release(self) -> None:
         os.close(self.fd)
@@ -353,6 +393,9 @@ class HostStream(OpenFile):
     def is_tty(self) -> bool:
         return os.isatty(self.fd)
 
+    def statfs(self) -> StatFs:
+        return host_fstatfs(self.fd)
+
     def host_fd(self) -> int | None:
         return self.fd
 
@@ -390,6 +433,9 @@ class CapturedOutput(OpenFile):
 
     def stat(self) -> StatInfo:
         return StatInfo(6, 1, st.S_IFIFO | 0o600, 1, 0, 0, 0, 0, 4096, 0, 0, 0, 0)
+
+    def statfs(self) -> StatFs:
+        return pseudo_fs(F.PIPEFS_MAGIC)
 
 
 class BytesFile(OpenFile):
@@ -430,6 +476,9 @@ class BytesInput(BytesFile):
 
     def stat(self) -> StatInfo:
         return StatInfo(6, 2, st.S_IFIFO | 0o600, 1, 0, 0, 0, 0, 4096, 0, 0, 0, 0)
+
+    def statfs(self) -> StatFs:
+        return pseudo_fs(F.PIPEFS_MAGIC)
 
 
 class DevNull(OpenFile):
@@ -489,6 +538,9 @@ class FdTable:
     limit: int = 1024
     fds: dict[int, FdEntry] = field(default_factory=dict)
     users: int = 1  # tasks sharing this table (CLONE_FILES)
+    # set once the table (the process: it owns POSIX record locks) takes one:
+    # closing any descriptor of a file then drops its locks on that file
+    locks: LockTable | None = None
 
     def get(self, fd: int) -> OpenFile:
         entry = self.fds.get(fd)
@@ -524,6 +576,8 @@ class FdTable:
             if missing_ok:
                 return
             raise SyscallError(Errno.EBADF)
+        if self.locks is not None:
+            self.locks.closed(self, entry.file)
         put_file(entry.file)
 
     def copy(self) -> FdTable:
@@ -545,4 +599,6 @@ def put_file(file: OpenFile) -> None:
     """Drop one reference to an open file description."""
     file.refs -= 1
     if file.refs == 0:
+        if file.lock_table is not None:
+            file.lock_table.released(file)
         file.release()

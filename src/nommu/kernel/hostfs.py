@@ -27,10 +27,14 @@ import os
 import stat as st
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
 from nommu.kernel.errors import SyscallError
+from nommu.kernel.files import Times, fill_omitted
+from nommu.kernel.statfs import StatFs, host_fstatfs
 
 if TYPE_CHECKING:
     from nommu.kernel.vfs import Resolved
@@ -177,6 +181,30 @@ class HostFs:
                         os.chmod(name, mode & NO_SETID, dir_fd=d)
         finally:
             os.close(fd)
+
+    def set_times(self, r: Resolved, times: Times) -> None:
+        """utimensat of `r` itself (never following it; a caller that follows
+        symlinks resolved them already)."""
+        self.check_writable()
+        with self.at(r) as (d, name), host_errors():
+            if times is None:  # now, by the host's clock
+                os.utime(name, dir_fd=d, follow_symlinks=False)
+                return
+            old = os.stat(name, dir_fd=d, follow_symlinks=False)
+            os.utime(name, ns=fill_omitted(times, old), dir_fd=d, follow_symlinks=False)
+
+    def statfs(self, r: Resolved) -> StatFs:
+        """statfs of the file system holding `r` (ST_RDONLY on a read-only root)."""
+        with self.at(r) as (d, name), host_errors():
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=d)
+        try:
+            return self.mounted(host_fstatfs(fd))
+        finally:
+            os.close(fd)
+
+    def mounted(self, s: StatFs) -> StatFs:
+        """A host file system's statfs as the root's mount shows it."""
+        return replace(s, flags=s.flags | F.ST_RDONLY) if self.read_only else s
 
     def truncate(self, r: Resolved, length: int) -> None:
         self.check_writable()

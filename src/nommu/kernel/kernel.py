@@ -28,6 +28,7 @@ from nommu.kernel.exec import ImageCache
 from nommu.kernel.futex import exit_robust_list, futex_wake
 from nommu.kernel.hostfs import HostFs
 from nommu.kernel.limits import Limits, OutputLimit
+from nommu.kernel.locks import LockTable
 from nommu.kernel.mm import FileCopies, MemoryMap
 from nommu.kernel.msg import SysvMsg
 from nommu.kernel.pagecache import PageCache
@@ -125,6 +126,7 @@ class Kernel:
         self.file_copies = FileCopies(self.alloc)  # read-only file copies mappings share
         self.images = ImageCache()
         self.sched = Scheduler(self, config.clock_monotonic)
+        self.locks = LockTable(self.sched)  # fcntl record locks, OFD locks, flock
         self.tasks: dict[int, Task] = {}
         self.groups: dict[int, ThreadGroup] = {}
         self._next_pid = 1

@@ -22,6 +22,7 @@ from nommu.abi import flags as F
 from nommu.abi.errno import Errno
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.files import POLLERR, POLLHUP, POLLIN, POLLOUT, OpenFile, StatInfo
+from nommu.kernel.statfs import StatFs, pseudo_fs
 
 if TYPE_CHECKING:
     from nommu.kernel.sched import Scheduler
@@ -108,6 +109,9 @@ class PipeEnd(OpenFile):
         return StatInfo(
             9, self.pipe.ino, st.S_IFIFO | 0o600, 1, 0, 0, 0, len(self.pipe.data), 4096, 0, 0, 0, 0
         )
+
+    def statfs(self) -> StatFs:
+        return pseudo_fs(F.PIPEFS_MAGIC)
 
     def release(self) -> None:
         p = self.pipe

@@ -22,6 +22,7 @@ from nommu.abi.errno import Errno
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.files import BytesFile, Listing, OpenFile, StatInfo, dirent
 from nommu.kernel.mm import MAPS_MAYSHARE, MAPS_SHARED, MemoryMap
+from nommu.kernel.statfs import PROC_FLAGS, StatFs, pseudo_fs
 from nommu.kernel.task import Task, TaskState, ThreadGroup
 
 if TYPE_CHECKING:
@@ -291,6 +292,9 @@ class ProcFile(BytesFile):
     def stat(self) -> StatInfo:
         return proc_stat(FILE, 0)
 
+    def statfs(self) -> StatFs:
+        return pseudo_fs(F.PROC_SUPER_MAGIC, PROC_FLAGS)
+
 
 class ProcDir(Listing):
     """An open /proc directory: getdents64 lists it."""
@@ -307,6 +311,9 @@ class ProcDir(Listing):
 
     def stat(self) -> StatInfo:
         return proc_stat(DIR, 0)
+
+    def statfs(self) -> StatFs:
+        return pseudo_fs(F.PROC_SUPER_MAGIC, PROC_FLAGS)
 
 
 def proc_stat(node: ProcNode, ino: int) -> StatInfo:

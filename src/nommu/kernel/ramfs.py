@@ -44,8 +44,10 @@ from nommu.kernel.files import (
     Listing,
     OpenFile,
     StatInfo,
+    Times,
     dirent,
 )
+from nommu.kernel.statfs import StatFs, tmpfs
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -71,7 +73,26 @@ class RamInode:
     nlink: int = 1
     refs: int = 0  # open files + mappings + a SysV segment
     shared_maps: list[tuple[int, int]] = field(default_factory=list)  # (pgoff, pages) MAP_SHARED
-    mtime: float = 0.0
+    atime_ns: int = 0
+    mtime_ns: int = 0
+    ctime_ns: int = 0
+
+    def now_ns(self) -> int:
+        return int(self.k.config.clock_realtime() * 1e9)
+
+    def modified(self) -> None:
+        """The contents changed: mtime and ctime become now."""
+        self.mtime_ns = self.ctime_ns = self.now_ns()
+
+    def set_times(self, times: Times) -> None:
+        """utimensat (see files.Times); ctime becomes now."""
+        now = self.now_ns()
+        atime, mtime = (now, now) if times is None else times
+        if atime is not None:
+            self.atime_ns = atime
+        if mtime is not None:
+            self.mtime_ns = mtime
+        self.ctime_ns = now
 
     # -- pages ---------------------------------------------------------------------
 
@@ -136,7 +157,7 @@ class RamInode:
             if cut and last in self.pages:  # what was past the new end reads as zeroes
                 self.k.ram.fill(self.pages[last] + cut, PAGE_SIZE - cut)
             self.size = size
-        self.mtime = self.k.config.clock_realtime()
+        self.modified()
 
     # -- data ----------------------------------------------------------------------
 
@@ -164,7 +185,7 @@ class RamInode:
             if not done:
                 raise
         self.size = max(self.size, offset + done)
-        self.mtime = self.k.config.clock_realtime()
+        self.modified()
         return done
 
     # -- mappings ------------------------------------------------------------------
@@ -195,7 +216,6 @@ class RamInode:
                 self._free_page(index)
 
     def stat(self) -> StatInfo:
-        ns = int(self.mtime * 1e9)
         blocks = len(self.pages) * (PAGE_SIZE // 512)
         return StatInfo(
             RAMFS_DEV,
@@ -208,9 +228,9 @@ class RamInode:
             self.size,
             PAGE_SIZE,
             blocks,
-            ns,
-            ns,
-            ns,
+            self.atime_ns,
+            self.mtime_ns,
+            self.ctime_ns,
         )
 
 
@@ -235,16 +255,24 @@ class RamMapping:
 
 
 class RamFs:
-    """The /dev/shm directory: name -> inode, all in kernel memory."""
+    """The /dev/shm directory: name -> inode, all in kernel memory.
+
+    A name is a hard link: several names may share one inode (link(2) counts
+    them in `nlink`), and the inode lives on while any name or reference does.
+    """
 
     def __init__(self, k: Kernel) -> None:
         self.k = k
         self.files: dict[str, RamInode] = {}
-        self.mtime = k.config.clock_realtime()
+        self.dir = RamInode(k, 1, st.S_IFDIR | 0o1777, nlink=2)  # the directory's own times
+        self.dir.modified()
+        self.dir.atime_ns = self.dir.mtime_ns
 
     def new_inode(self, mode: int) -> RamInode:
-        now = self.k.config.clock_realtime()
-        return RamInode(self.k, self.k.next_ino(), st.S_IFREG | (mode & 0o7777), mtime=now)
+        inode = RamInode(self.k, self.k.next_ino(), st.S_IFREG | (mode & 0o7777))
+        inode.modified()
+        inode.atime_ns = inode.mtime_ns
+        return inode
 
     def anonymous(self, size: int) -> RamInode:
         """The memory object behind a MAP_SHARED|MAP_ANONYMOUS mapping with an
@@ -267,7 +295,7 @@ class RamFs:
             if not flags & F.O_CREAT:
                 raise SyscallError(Errno.ENOENT)
             inode = self.files[name] = self.new_inode(mode)
-            self.mtime = inode.mtime
+            self.dir.modified()
         elif flags & F.O_CREAT and flags & F.O_EXCL:
             raise SyscallError(Errno.EEXIST)
         if flags & F.O_DIRECTORY:
@@ -276,27 +304,69 @@ class RamFs:
             inode.resize(0)
         return RamFile(inode, flags, path)
 
+    def inode(self, name: str) -> RamInode:
+        """The inode named `name` ("" is the directory; ENOENT if there is none)."""
+        inode = self.dir if name == "" else self.files.get(name)
+        if inode is None:
+            raise SyscallError(Errno.ENOENT)
+        return inode
+
+    def link(self, old: str, new: str) -> None:
+        """A second name for the file `old` (EPERM for the directory, as Linux
+        refuses hard links to directories)."""
+        if old == "":
+            raise SyscallError(Errno.EPERM)
+        inode = self.inode(old)
+        if new == "" or new in self.files:
+            raise SyscallError(Errno.EEXIST)
+        if len(new) > NAME_MAX:
+            raise SyscallError(Errno.ENAMETOOLONG)
+        self.files[new] = inode
+        inode.nlink += 1
+        inode.ctime_ns = self.dir.now_ns()
+        self.dir.modified()
+
+    def rename(self, old: str, new: str) -> None:
+        """rename within /dev/shm: `new` now names `old`'s file; a file it named
+        loses that name."""
+        if old == "" or new == "":
+            raise SyscallError(Errno.EBUSY)
+        inode = self.inode(old)
+        if len(new) > NAME_MAX:
+            raise SyscallError(Errno.ENAMETOOLONG)
+        if self.files.get(new) is inode:
+            return  # two names of one file: rename does nothing
+        if new in self.files:
+            self.unlink(new)
+        self.files[new] = self.files.pop(old)
+        inode.ctime_ns = self.dir.now_ns()
+        self.dir.modified()
+
     def unlink(self, name: str) -> None:
         inode = self.files.pop(name, None)
         if inode is None:
             raise SyscallError(Errno.EISDIR if name == "" else Errno.ENOENT)
-        inode.nlink = 0
-        self.mtime = self.k.config.clock_realtime()
+        inode.nlink -= 1
+        inode.ctime_ns = self.dir.now_ns()
+        self.dir.modified()
         inode.evict_if_unused()
 
     def stat(self, name: str) -> StatInfo:
         if name == "":
-            ns = int(self.mtime * 1e9)
-            mode = st.S_IFDIR | 0o1777
+            d = self.dir
             size = 40 + 20 * len(self.files)
-            return StatInfo(RAMFS_DEV, 1, mode, 2, 0, 0, 0, size, PAGE_SIZE, 0, ns, ns, ns)
-        inode = self.files.get(name)
-        if inode is None:
-            raise SyscallError(Errno.ENOENT)
-        return inode.stat()
+            return StatInfo(
+                RAMFS_DEV, 1, d.mode, 2, 0, 0, 0, size, PAGE_SIZE, 0,
+                d.atime_ns, d.mtime_ns, d.ctime_ns,
+            )  # fmt: skip
+        return self.inode(name).stat()
 
     def total_pages(self) -> int:
         return sum(len(i.pages) for i in self.files.values())
+
+    def statfs(self) -> StatFs:
+        """statfs of /dev/shm (see kernel/statfs.py)."""
+        return tmpfs(self.k.ram.size // PAGE_SIZE, self.total_pages(), len(self.files))
 
 
 class RamFile(OpenFile):
@@ -343,6 +413,13 @@ class RamFile(OpenFile):
     def truncate(self, length: int) -> None:
         self.ram.resize(length)
 
+    def set_times(self, times: Times) -> None:
+        self.ram.set_times(times)
+
+    def statfs(self) -> StatFs:
+        assert self.ram.k.vfs.shmfs is not None
+        return self.ram.k.vfs.shmfs.statfs()
+
     def inode(self) -> object:
         return self.ram
 
@@ -365,3 +442,9 @@ class RamDir(Listing):
 
     def stat(self) -> StatInfo:
         return self.fs.stat("")
+
+    def set_times(self, times: Times) -> None:
+        self.fs.dir.set_times(times)
+
+    def statfs(self) -> StatFs:
+        return self.fs.statfs()

@@ -33,6 +33,7 @@ from nommu.kernel.pipe import Pipe, PipeEnd
 from nommu.kernel.procfs import open_proc, proc_stat
 from nommu.kernel.signal import send_to_task
 from nommu.kernel.vfs import Resolved
+from nommu.syscalls.locks import LOCK_CMDS, do_lock
 from nommu.syscalls.table import syscall
 
 if TYPE_CHECKING:
@@ -546,6 +547,11 @@ def do_rename(
         raise SyscallError(Errno.ENOENT)
     if flags & F.RENAME_NOREPLACE and new.exists:
         raise SyscallError(Errno.EEXIST)
+    if old.shm is not None and new.shm is not None and k.vfs.shmfs is not None:
+        k.vfs.shmfs.rename(old.shm, new.shm)
+        return 0
+    if (old.shm is None) != (new.shm is None):
+        raise SyscallError(Errno.EXDEV)  # /dev/shm is a file system of its own
     k.hostfs.rename(on_disk(old), on_disk(new))
     return 0
 
@@ -635,6 +641,9 @@ def do_link(k: Kernel, t: Task, od: int, oldp: int, nd: int, newp: int, flags: i
         raise SyscallError(Errno.ENOENT)
     if new.exists or new.device is not None:
         raise SyscallError(Errno.EEXIST)
+    if old.shm is not None and new.shm is not None and k.vfs.shmfs is not None:
+        k.vfs.shmfs.link(old.shm, new.shm)  # two names in one RAM file system
+        return 0
     if kernel_file(old) or kernel_file(new):
         raise SyscallError(Errno.EXDEV)  # /proc, /dev and /dev/shm are other file systems
     k.hostfs.link(old, new)
@@ -769,13 +778,15 @@ def sys_dup3(k: Kernel, t: Task, old: int, new: int, flags: int) -> int:
     return do_dup3(t, old, new, bool(flags & F.O_CLOEXEC))
 
 
-_LOCKS = (F.F_GETLK, F.F_SETLK, F.F_SETLKW, F.F_GETLK64, F.F_SETLK64, F.F_SETLKW64)
 _SETFL = F.O_APPEND | F.O_NONBLOCK | F.O_ASYNC | F.O_DIRECT | F.O_NOATIME
+_O_PATH_CMDS = (F.F_DUPFD, F.F_DUPFD_CLOEXEC, F.F_GETFD, F.F_SETFD, F.F_GETFL)
 
 
-@syscall("fcntl64", "fd", "fcntl_cmd", "hex")
+@syscall("fcntl64", "fd", "fcntl_cmd", "fcntl_arg")
 def sys_fcntl64(k: Kernel, t: Task, fd: int, cmd: int, arg: int) -> int:
     f = t.files.get(fd)
+    if f.flags & F.O_PATH and cmd not in _O_PATH_CMDS:
+        raise SyscallError(Errno.EBADF)
     if cmd in (F.F_DUPFD, F.F_DUPFD_CLOEXEC):
         if arg >= t.files.limit:
             raise SyscallError(Errno.EINVAL)
@@ -792,13 +803,14 @@ def sys_fcntl64(k: Kernel, t: Task, fd: int, cmd: int, arg: int) -> int:
     if cmd == F.F_SETFL:
         f.flags = (f.flags & ~_SETFL) | (arg & _SETFL)
         return 0
-    if cmd in _LOCKS:
-        return 0  # one machine, one lock holder view: advisory locks are granted
+    if cmd in LOCK_CMDS:
+        return do_lock(k, t, f, cmd, arg)
     raise SyscallError(Errno.EINVAL)
 
 
-@syscall("fcntl", "fd", "fcntl_cmd", "hex")
+@syscall("fcntl", "fd", "fcntl_cmd", "fcntl_arg")
 def sys_fcntl(k: Kernel, t: Task, fd: int, cmd: int, arg: int) -> int:
+    """fcntl is fcntl64 (x86-64 Linux runs i386's fcntl as compat_sys_fcntl64)."""
     return sys_fcntl64(k, t, fd, cmd, arg)
 
 

@@ -52,7 +52,19 @@ def syscall(name: str, *args: str, ret: str = "int") -> Callable[[H], H]:
 
 def load_handlers() -> dict[str, Syscall]:
     """Import every handler module (they register themselves) and return the rows."""
-    from nommu.syscalls import fs, ipc, mem, misc, poll, proc, signal, time  # noqa: F401
+    from nommu.syscalls import (  # noqa: F401
+        fs,
+        ipc,
+        locks,
+        mem,
+        misc,
+        poll,
+        proc,
+        signal,
+        statfs,
+        time,
+        utimes,
+    )
 
     return REGISTRY
 

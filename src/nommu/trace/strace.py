@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import errno as host_errno
 import os
+import struct
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from nommu.abi.signals import signal_name
 from nommu.arch.i386_syscalls import SYSCALL_NUMBERS
 from nommu.kernel.errors import SyscallError
 from nommu.syscalls.dispatch import block, call, signal_on_return
+from nommu.syscalls.locks import FLOCK32, FLOCK32_CMDS, FLOCK64, LOCK_CMDS
 from nommu.syscalls.table import Syscall
 from nommu.trace.events import EventSink
 
@@ -117,11 +119,19 @@ _FCNTL = {
     F.F_SETFD: "F_SETFD",
     F.F_GETFL: "F_GETFL",
     F.F_SETFL: "F_SETFL",
+    F.F_GETLK: "F_GETLK",
+    F.F_SETLK: "F_SETLK",
+    F.F_SETLKW: "F_SETLKW",
     F.F_GETLK64: "F_GETLK64",
     F.F_SETLK64: "F_SETLK64",
     F.F_SETLKW64: "F_SETLKW64",
+    F.F_OFD_GETLK: "F_OFD_GETLK",
+    F.F_OFD_SETLK: "F_OFD_SETLK",
+    F.F_OFD_SETLKW: "F_OFD_SETLKW",
     F.F_DUPFD_CLOEXEC: "F_DUPFD_CLOEXEC",
 }
+_LOCK_TYPES = ["F_RDLCK", "F_WRLCK", "F_UNLCK"]
+_FLOCK = {F.LOCK_SH: "LOCK_SH", F.LOCK_EX: "LOCK_EX", F.LOCK_NB: "LOCK_NB", F.LOCK_UN: "LOCK_UN"}
 _HOW = ["SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK"]
 _WHENCE = ["SEEK_SET", "SEEK_CUR", "SEEK_END"]
 _ACCESS = {F.R_OK: "R_OK", F.W_OK: "W_OK", F.X_OK: "X_OK"}
@@ -352,6 +362,49 @@ def _timespec(time64: bool) -> Callable[[Kernel, int, list[int], int], str]:
     return fmt
 
 
+def _utimens(fmt: struct.Struct) -> Callable[[Kernel, int, list[int], int], str]:
+    """utimensat's times[2]: each a timespec, UTIME_NOW or UTIME_OMIT."""
+
+    def one(sec: int, nsec: int) -> str:
+        nsec = nsec & 0xFFFFFFFF if fmt.size == 16 else nsec  # time64: the upper half is padding
+        special = {F.UTIME_NOW: "UTIME_NOW", F.UTIME_OMIT: "UTIME_OMIT"}
+        return special.get(nsec) or f"{{tv_sec={sec}, tv_nsec={nsec}}}"
+
+    def fmt_times(k: Kernel, v: int, args: list[int], i: int) -> str:
+        if v == 0:
+            return "NULL"
+        pairs = fmt.iter_unpack(k.uspace.read(v, 2 * fmt.size))
+        return "[" + ", ".join(one(*p) for p in pairs) + "]"
+
+    return fmt_times
+
+
+def _timevals(k: Kernel, v: int, args: list[int], i: int) -> str:
+    if v == 0:
+        return "NULL"
+    pairs = S.TIMEVAL32.iter_unpack(k.uspace.read(v, 2 * S.TIMEVAL32.size))
+    return "[" + ", ".join(f"{{tv_sec={s}, tv_usec={u}}}" for s, u in pairs) + "]"
+
+
+def _utimbuf(k: Kernel, v: int, args: list[int], i: int) -> str:
+    if v == 0:
+        return "NULL"
+    actime, modtime = k.uspace.read_struct(S.TIMEVAL32, v)
+    return f"{{actime={actime}, modtime={modtime}}}"
+
+
+def _fcntl_arg(k: Kernel, v: int, args: list[int], i: int) -> str:
+    """fcntl's third argument: a struct flock for the lock commands, else a number."""
+    cmd = args[1]
+    if cmd not in LOCK_CMDS:
+        return hex(v)
+    fmt = FLOCK32 if cmd in FLOCK32_CMDS else FLOCK64
+    ltype, whence, start, length, pid = k.uspace.read_struct(fmt, v)
+    kind = _LOCK_TYPES[ltype] if 0 <= ltype < 3 else str(ltype)
+    where = _WHENCE[whence] if 0 <= whence < 3 else str(whence)
+    return f"{{l_type={kind}, l_whence={where}, l_start={start}, l_len={length}, l_pid={pid}}}"
+
+
 def _sigset(k: Kernel, v: int, args: list[int], i: int) -> str:
     if v == 0:
         return "NULL"
@@ -401,6 +454,12 @@ _IN: dict[str, Callable[[Kernel, int, list[int], int], str]] = {
     "futex_op": _futex,
     "timespec": _timespec(False),
     "timespec64": _timespec(True),
+    "utimens": _utimens(S.TIMESPEC32),
+    "utimens64": _utimens(S.TIMESPEC64),
+    "timevals": _timevals,
+    "utimbuf": _utimbuf,
+    "fcntl_arg": _fcntl_arg,
+    "flock_op": _bits(_FLOCK),
     "sigset": _sigset,
     "user_desc": _user_desc,
     "signal": lambda k, v, a, i: signal_name(v) if v else "0",

@@ -70,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     shell.add_argument("-c", dest="command", metavar="COMMAND", help="run COMMAND and exit")
     _machine_options(shell, root_default=None)
+    sub.add_parser(
+        "cc",
+        help="compile and link a C program for nommu (i386 static-PIE, musl)",
+        description='A gcc driver: `make CC="nommu cc"` or `./configure CC=nommu-cc`. '
+        "Takes gcc's options; see nommu/cc.py.",
+        add_help=False,
+    )
     demo = sub.add_parser("demo", help="run a bundled demonstration program")
     demo.add_argument("name", nargs="?", help="demo to run (omit to list them)")
     demo.add_argument("args", nargs=argparse.REMAINDER)
@@ -452,6 +459,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not argv:
             return no_arguments()
+        if argv[0] == "cc":  # gcc's options, not ours: the driver reads them itself
+            from nommu import cc
+
+            return cc.main(argv[1:])
         args = _parser().parse_args(argv)
         if args.subcommand == "run":
             return run_program(args.root, [args.program, *args.args], args)

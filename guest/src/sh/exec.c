@@ -82,6 +82,8 @@ struct spawn {
 	const char *path;          /* program found on PATH; NULL: not found */
 	char **argv, **envp;
 	char **script_argv;        /* sh PATH ARGS... if execve says ENOEXEC */
+	const char *enoent_text;   /* what to say if execve says ENOENT (why.c) */
+	const char *enoexec_text;  /* ... and if it says ENOEXEC */
 	int fd_in, fd_out;         /* become 0 and 1, unless -1 */
 	const struct prep *preps;
 	int npreps;
@@ -167,7 +169,8 @@ static void __attribute__((noreturn, noinline)) child(const struct spawn *sp)
 		execve(sp->script_argv[0], sp->script_argv, sp->envp);
 		e = errno;
 	}
-	child_fail(sp->name, e == ENOENT ? "not found" : err_text(e), e == ENOENT ? 127 : 126);
+	const char *text = e == ENOENT ? sp->enoent_text : e == ENOEXEC ? sp->enoexec_text : err_text(e);
+	child_fail(sp->name, text, e == ENOENT ? 127 : 126);
 }
 
 /* Starts sp with vfork(); returns the child's pid, or -1. */
@@ -423,8 +426,14 @@ static pid_t start_program(char **argv, char **assigns, int nassign, struct prep
 	script_argv[1] = path;
 	for (int i = 1; i <= argc; i++)
 		script_argv[i + 1] = argv[i];
+	struct file_head head = {0};
+	char enoent[192];
+	if (path)
+		read_file_head(path, &head);
 	sp.path = path;
-	sp.script_argv = path ? script_argv : NULL;
+	sp.script_argv = path && !head.binary ? script_argv : NULL;
+	sp.enoent_text = exec_error(&head, ENOENT, enoent, sizeof enoent);
+	sp.enoexec_text = exec_error(&head, ENOEXEC, NULL, 0);
 	sp.envp = var_environ(assigns, nassign);
 	if (background && fd_in < 0)
 		sp.fd_in = devnull = open_devnull();
@@ -461,7 +470,8 @@ pid_t spawn_shell(const char *text, int fd_in, int fd_out, int background)
 	for (int i = 0; i < sh.nparams; i++)
 		argv[n++] = sh.params[i];
 	argv[n] = NULL;
-	struct spawn sp = {.name = "sh", .path = sh.self, .argv = argv, .fd_in = fd_in, .fd_out = fd_out};
+	struct spawn sp = {.name = "sh", .path = sh.self, .argv = argv, .fd_in = fd_in, .fd_out = fd_out,
+			   .enoent_text = "not found", .enoexec_text = err_text(ENOEXEC)};
 	sp.envp = var_environ(NULL, 0);
 	if (background && fd_in < 0)
 		sp.fd_in = devnull = open_devnull();
@@ -825,7 +835,10 @@ static int do_exec(struct cmd *c, struct prep *p, int np)
 	fflush(stdout);
 	execve(path, c->argv + 1, env);
 	int e = errno;
-	sh_error("%s: %s", c->argv[1], e == ENOENT ? "not found" : err_text(e));
+	struct file_head head;
+	char text[192];
+	read_file_head(path, &head);
+	sh_error("%s: %s", c->argv[1], exec_error(&head, e, text, sizeof text));
 	sh_exit(e == ENOENT ? 127 : 126);
 }
 

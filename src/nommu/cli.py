@@ -21,6 +21,7 @@ from nommu import __version__
 from nommu.api import DEFAULT_ENV, Machine, RunResult
 from nommu.kernel.errors import NommuError
 from nommu.rootfs import bundled_root, mkroot
+from nommu.rootfs import guestbin as guestbin  # (re-exported: tests and tools use it)
 from nommu.trace.check import Checker
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in nommu itself

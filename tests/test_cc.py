@@ -194,6 +194,7 @@ def test_the_command_lines_the_driver_builds() -> None:
     )
     link = cc.gcc_command(tc, ["-static", "-o", "p", "a.o", "-lm", "-lcrypt", "-no-pie"])
     assert "-static" not in link and "-no-pie" not in link and "-lcrypt" not in link
+    assert "-march=native" not in cc.gcc_command(tc, ["-march=native", "-c", "a.c"])
     objects = [a for a in link if a.endswith((".o", ".a")) or a.startswith("-Wl,--")]
     assert objects == [
         "/m/lib/rcrt1.o", "/m/lib/crti.o", "/g/32/crtbeginS.o", "a.o",

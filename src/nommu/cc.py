@@ -11,7 +11,8 @@ the host's gcc so that an ordinary build (`make CC="nommu cc"`,
 * every link is `-static-pie -nostdlib` with musl's start files and
   `--start-group libc.a libgcc.a --end-group`, whatever the build asked for:
   `-static`, `-pie`, `-no-pie` and `-fno-pie` are absorbed (a no-MMU
-  machine can only place position-independent code), and musl's empty
+  machine can only place position-independent code), as is `-march=native`
+  (the host's CPU is not the machine's), and musl's empty
   stubs satisfy `-lm -lpthread -lrt -ldl -lutil -lresolv -lxnet`;
 * `-c`, `-S`, `-E`, `-M`/`-MM`, `-fsyntax-only` and `-r` only compile (no
   start files, no libraries);
@@ -45,8 +46,12 @@ SETUP_HINT = (
     "and musl-dev:i386)"
 )
 
-# Options that nommu cc drops: the link is always static-PIE.
-ABSORBED = frozenset({"-static", "-static-pie", "-pie", "-no-pie", "-fno-pie", "-fno-PIE", "-m32"})
+# Options that nommu cc drops: the link is always static-PIE, and "native"
+# names the host's CPU, not the machine's (Unicorn's i386 has no AVX).
+ABSORBED = frozenset(
+    {"-static", "-static-pie", "-pie", "-no-pie", "-fno-pie", "-fno-PIE", "-m32"}
+    | {"-march=native", "-mtune=native", "-mcpu=native"}
+)
 # Options after which gcc stops before linking.
 COMPILE_ONLY = frozenset({"-c", "-S", "-E", "-M", "-MM", "-fsyntax-only", "-r"})
 # Libraries whose contents are inside musl's libc.a but that have no stub .a.

@@ -15,14 +15,16 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from nommu import __version__
-from nommu.api import DEFAULT_ENV, Machine, RunResult
 from nommu.kernel.errors import NommuError
 from nommu.rootfs import bundled_root, mkroot
 from nommu.rootfs import guestbin as guestbin  # (re-exported: tests and tools use it)
-from nommu.trace.check import Checker
+
+if TYPE_CHECKING:  # (imported where used: `nommu cc` starts without the emulator)
+    from nommu.api import Machine, RunResult
+    from nommu.trace.check import Checker
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in nommu itself
 EXIT_USAGE = 2  # a bad command line, as argparse exits
@@ -202,6 +204,8 @@ def _unwritable(option: str, path: str, err: OSError) -> NommuError:
 
 
 def _env(args: argparse.Namespace, base: dict[str, str] | None = None) -> dict[str, str]:
+    from nommu.api import DEFAULT_ENV
+
     env = dict(DEFAULT_ENV if base is None else base)
     for item in args.env:
         name, sep, value = item.partition("=")
@@ -212,6 +216,8 @@ def _env(args: argparse.Namespace, base: dict[str, str] | None = None) -> dict[s
 
 
 def make_machine(root: str, args: argparse.Namespace, checker: Checker | None = None) -> Machine:
+    from nommu.api import Machine
+
     return Machine(
         root=root,
         mem=args.mem,
@@ -281,6 +287,8 @@ def check_program(root: str, argv: list[str], args: argparse.Namespace) -> int:
             rules += fmt.parse_suppressions(Path(path).read_text(), path)
         except (OSError, ValueError) as err:
             raise NommuError(f"--suppressions: {err}") from None
+    from nommu.trace.check import Checker
+
     checker = Checker()
     result = make_machine(root, args, checker).run(argv, _env(args), cwd=args.cwd)
     report(result, argv[0])

@@ -345,3 +345,24 @@ def test_guest_execve_of_script_without_interpreter_gets_enoent_and_a_hint(
         shell_says
         == "sh: /script: /usr/local/bin/nosuch: bad interpreter: No such file or directory"
     )
+
+
+def test_guest_execve_of_a_foreign_elf_gets_a_hint_but_a_text_script_does_not(
+    guest_root: Path,
+) -> None:
+    (guest_root / "elf64").write_bytes(
+        b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\x3e\x00" + bytes(44)
+    )
+    (guest_root / "plain").write_text("echo plain script\n")
+    for name in ("elf64", "plain"):
+        (guest_root / name).chmod(0o755)
+    proc = nommu_cli("run", "--root", str(guest_root), "/bin/sh", "-c", "/plain; /elf64")
+    assert proc.stdout == "plain script\n"
+    hint, shell_says = proc.stderr.splitlines()  # nothing about /plain: ENOEXEC is normal there
+    assert hint.startswith("nommu: execve /elf64: not an i386 program")
+    assert shell_says == "sh: /elf64: cannot execute binary file: not an i386 program"
+
+
+def test_help_lists_the_porting_commands() -> None:
+    out = nommu_cli("--help").stdout
+    assert "mkroot" in out and "cc" in out

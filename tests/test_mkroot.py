@@ -78,6 +78,8 @@ def test_cli_makes_a_root_that_runs_a_pipeline(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     ran = nommu_cli("run", "--root", str(tmp_path / "r"), "/bin/sh", "-c", "echo hi | cat")
     assert (ran.stdout, ran.returncode) == ("hi\n", 0)
+    home = nommu_cli("shell", "--root", str(tmp_path / "r"), "-c", "cd; pwd")
+    assert home.stdout == "/root\n"  # the home /etc/passwd gives root
 
 
 def test_refuses_a_directory_it_did_not_make(tmp_path: Path) -> None:

@@ -488,6 +488,8 @@ def shell(args: argparse.Namespace, welcome: bool = False) -> int:
 
 def _run_shell(root: str, argv: list[str], env: dict[str, str], args: argparse.Namespace) -> int:
     machine = make_machine(root, args)
+    if os.path.isdir(os.path.join(root, "root")):
+        env = {**env, "HOME": "/root"}  # root's home, as a mkroot root's /etc/passwd says
     result = machine.run(argv, _env(args, env), cwd=args.cwd)
     report(result, argv[0])
     return result.returncode

@@ -54,7 +54,10 @@ ABSORBED = frozenset(
 )
 # Options after which gcc stops before linking.
 COMPILE_ONLY = frozenset({"-c", "-S", "-E", "-M", "-MM", "-fsyntax-only", "-r"})
-# Libraries whose contents are inside musl's libc.a but that have no stub .a.
+# Libraries musl folds into libc.a for which Debian's musl-dev ships no stub
+# archive. (Debian's musl has no crypt() at all, bug #947193: a program that
+# calls it fails to link with "undefined reference to crypt"; BusyBox, which
+# links -lcrypt but uses its own, links.)
 IN_LIBC = frozenset({"crypt"})
 # Options that take the next argument as their value (when not joined to it).
 TAKES_VALUE = frozenset(

@@ -106,3 +106,26 @@ def test_a_file_is_not_a_root(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("")
     with pytest.raises(NommuError, match="not a directory"):
         mkroot(tmp_path / "f")
+
+
+def test_never_writes_through_a_symlink_out_of_the_root(tmp_path: Path) -> None:
+    outside = tmp_path / "host-file"
+    outside.write_text("host data")
+    root = tmp_path / "r"
+    (root / "bin").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "bin" / "sh").symlink_to(outside)
+    (root / "etc" / "passwd").symlink_to(outside)
+    mkroot(root, force=True)
+    assert outside.read_text() == "host data"
+    assert not (root / "bin" / "sh").is_symlink() and (root / "bin" / "sh").stat().st_size > 1000
+
+
+def test_refuses_a_symlinked_directory(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    root = tmp_path / "r"
+    root.mkdir()
+    (root / "bin").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(NommuError, match="symlink"):
+        mkroot(root, force=True)
+    assert list((tmp_path / "elsewhere").iterdir()) == []

@@ -49,18 +49,26 @@ def mkroot(where: str | os.PathLike[str], force: bool = False) -> Path:
     root = Path(where)
     _check_target(root, force)
     for name, mode in DIRS.items():
+        if (root / name).is_symlink():
+            raise NommuError(f"{root / name} is a symlink: mkroot writes no files through it")
         (root / name).mkdir(parents=True, exist_ok=True)
         os.chmod(root / name, mode)  # (mkdir's mode is cut by the umask)
     for program in sorted(guestbin().iterdir()):
         if program.is_file() and "." not in program.name:
-            shutil.copy2(program, root / "bin" / program.name)
+            shutil.copy2(program, _fresh(root / "bin" / program.name))
     for name, text in ETC.items():
-        (root / "etc" / name).write_text(text)
+        _fresh(root / "etc" / name).write_text(text)
     for name, target in LINKS.items():
-        (root / name).unlink(missing_ok=True)
-        (root / name).symlink_to(target)
-    (root / MARKER).write_text(f"made by nommu mkroot {__version__}\n")
+        _fresh(root / name).symlink_to(target)
+    _fresh(root / MARKER).write_text(f"made by nommu mkroot {__version__}\n")
     return root
+
+
+def _fresh(path: Path) -> Path:
+    """`path`, with whatever was there removed: writing through an old symlink
+    (bin/sh -> /bin/bash) would change a file outside the root."""
+    path.unlink(missing_ok=True)
+    return path
 
 
 def _check_target(root: Path, force: bool) -> None:

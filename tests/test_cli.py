@@ -246,3 +246,123 @@ def test_strace_file(guest_root: Path, tmp_path: Path) -> None:
     assert any(re.match(r"\[pid 1\] vfork\(\) = \d+", line) for line in lines)
     assert any(re.match(r"\[pid \d+\] execve\(\"/exitcode\"", line) for line in lines)
     assert out.splitlines()[0] == "child: exited 4"
+
+
+# -- the guest's working directory (--cwd) -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("run", "/bin/pwd"),
+        ("check", "/bin/pwd"),
+        ("shell", "-c", "pwd"),
+        ("compare", "--output-only", "/bin/sh", "-c", 'test "$(pwd)" = /tmp/work'),
+    ],
+)
+def test_cwd_sets_the_working_directory(guest_root: Path, command: tuple[str, ...]) -> None:
+    (guest_root / "tmp" / "work").mkdir()
+    sub, *rest = command
+    proc = nommu_cli(sub, "--no-hints", "--root", str(guest_root), "--cwd", "/tmp/work", *rest)
+    assert proc.returncode == 0, proc.stderr
+    if sub == "compare":
+        assert "exited with 0                          exited with 0" in proc.stdout
+    else:
+        assert "/tmp/work\n" in proc.stdout
+
+
+def test_cwd_is_where_a_relative_program_is_found(guest_root: Path) -> None:
+    status, out, _ = run(guest_root, "./echo", "relative", opts=("--cwd", "/bin"))
+    assert (status, out) == (0, "relative\n")
+
+
+@pytest.mark.parametrize(("cwd", "why"), [("/nope", "does not exist"), ("/hello", "not a dir")])
+def test_cwd_that_is_not_a_directory_in_the_root(guest_root: Path, cwd: str, why: str) -> None:
+    status, out, err = run(guest_root, "/bin/pwd", opts=("--cwd", cwd))
+    assert status == 1 and out == ""
+    assert why in one_nommu_line(err)
+
+
+# -- output files that cannot be written: a usage error before the run ----------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("run", "--strace-file", "{bad}"),
+        ("run", "--memmap", "{bad}"),
+        ("check", "-o", "{bad}"),
+        ("check", "--memmap", "{bad}"),
+        ("shell", "--strace-file", "{bad}", "-c", "echo ran"),
+    ],
+)
+def test_unwritable_output_file(guest_root: Path, tmp_path: Path, command: tuple[str, ...]) -> None:
+    bad = str(tmp_path / "no-such-dir" / "out")
+    sub, *rest = (arg.format(bad=bad) for arg in command)
+    program = () if sub == "shell" else ("/bin/echo", "ran")
+    proc = nommu_cli(sub, "--root", str(guest_root), *rest, *program)
+    assert proc.returncode == 2
+    assert "ran" not in proc.stdout  # refused before the program ran
+    line = one_nommu_line(proc.stderr)
+    assert bad in line and "cannot write" in line
+
+
+def test_writable_output_file_is_not_left_behind_by_the_check(
+    guest_root: Path, tmp_path: Path
+) -> None:
+    """The writability check creates no file of its own: a program that cannot
+    start leaves no empty report."""
+    report = tmp_path / "report.txt"
+    proc = nommu_cli("check", "--root", str(guest_root), "-o", str(report), "/no-such-program")
+    assert proc.returncode == 127
+    assert not report.exists()
+
+
+# -- #! scripts whose interpreter is missing ----------------------------------------------
+
+
+def test_missing_interpreter_is_named(guest_root: Path) -> None:
+    script = guest_root / "script"
+    script.write_text("#!/usr/local/bin/nosuch -x\necho hi\n")
+    script.chmod(0o755)
+    status, _, err = run(guest_root, "/script")
+    assert status == 127
+    line = one_nommu_line(err)
+    assert "/usr/local/bin/nosuch" in line and "interpreter" in line
+
+
+def test_guest_execve_of_script_without_interpreter_gets_enoent_and_a_hint(
+    guest_root: Path,
+) -> None:
+    script = guest_root / "script"
+    script.write_text("#!/usr/local/bin/nosuch\necho hi\n")
+    script.chmod(0o755)
+    proc = nommu_cli("run", "--root", str(guest_root), "/bin/sh", "-c", "/script; echo $?")
+    assert proc.stdout == "127\n"  # ENOENT, as Linux gives
+    hint, shell_says = proc.stderr.splitlines()
+    assert hint.startswith("nommu: execve /script: ") and "/usr/local/bin/nosuch" in hint
+    assert (
+        shell_says
+        == "sh: /script: /usr/local/bin/nosuch: bad interpreter: No such file or directory"
+    )
+
+
+def test_guest_execve_of_a_foreign_elf_gets_a_hint_but_a_text_script_does_not(
+    guest_root: Path,
+) -> None:
+    (guest_root / "elf64").write_bytes(
+        b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\x3e\x00" + bytes(44)
+    )
+    (guest_root / "plain").write_text("echo plain script\n")
+    for name in ("elf64", "plain"):
+        (guest_root / name).chmod(0o755)
+    proc = nommu_cli("run", "--root", str(guest_root), "/bin/sh", "-c", "/plain; /elf64")
+    assert proc.stdout == "plain script\n"
+    hint, shell_says = proc.stderr.splitlines()  # nothing about /plain: ENOEXEC is normal there
+    assert hint.startswith("nommu: execve /elf64: not an i386 program")
+    assert shell_says == "sh: /elf64: cannot execute binary file: not an i386 program"
+
+
+def test_help_lists_the_porting_commands() -> None:
+    out = nommu_cli("--help").stdout
+    assert "mkroot" in out and "cc" in out

@@ -203,3 +203,50 @@ def test_interactive_session_in_a_terminal(tmp_path: Path) -> None:
         assert done.read_text().strip() == "EXIT=3"
     finally:
         tmux("kill-session", "-t", session)
+
+
+# -- why a file cannot run -----------------------------------------------------------------
+
+# (file name, contents, mode, the shell's message, exit status). dash says
+# "not found" and "Permission denied" the same way; for the rest the
+# wording is bash's, which says more.
+CANNOT_RUN = [
+    ("nosuch", None, 0, "sh: ./nosuch: not found", 127),
+    ("script", b"#!/bin/nosuch\necho hi\n", 0o755,
+     "sh: ./script: /bin/nosuch: bad interpreter: No such file or directory", 127),
+    ("data", b"echo hi\n", 0o644, "sh: ./data: Permission denied", 126),
+    ("dir", None, 0o755, "sh: ./dir: Permission denied", 126),
+    ("elf64", b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\x3e\x00" + bytes(44), 0o755,
+     "sh: ./elf64: cannot execute binary file: not an i386 program", 126),
+    ("blob", b"\x00\x01\x02binary data\n", 0o755,
+     "sh: ./blob: cannot execute binary file: Exec format error", 126),
+]  # fmt: skip
+
+
+def make_cannot_run(where: Path, name: str, contents: bytes | None, mode: int) -> None:
+    if name == "dir":
+        (where / name).mkdir()
+    elif contents is not None:
+        (where / name).write_bytes(contents)
+        (where / name).chmod(mode)
+
+
+@pytest.mark.parametrize(
+    ("name", "contents", "mode", "message", "status"), CANNOT_RUN, ids=[c[0] for c in CANNOT_RUN]
+)
+def test_shell_says_why_a_file_cannot_run(
+    root: Path, name: str, contents: bytes | None, mode: int, message: str, status: int
+) -> None:
+    make_cannot_run(root / "tmp", name, contents, mode)
+    script = f"./{name}; echo $?; exec ./{name}"
+    result = Machine(root=root, hints=False).run(
+        ["/bin/sh", "-c", script], ENV, cwd="/tmp", capture=True
+    )
+    assert result.stdout == f"{status}\n".encode()
+    assert result.stderr == f"{message}\n{message}\n".encode()  # a command, then `exec`
+    assert result.returncode == status
+    native = subprocess.run(
+        [str(root / "bin" / "sh"), "-c", f"./{name}; echo $?"],
+        cwd=root / "tmp", capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert (native.stdout, native.stderr) == (f"{status}\n", f"{message}\n")

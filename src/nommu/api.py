@@ -88,6 +88,9 @@ class RunResult:
     leftover: list[str] = field(default_factory=list)  # tasks still alive at the end
     timed_out: bool = False  # --timeout ended the run (every task was killed)
     limits: list[str] = field(default_factory=list)  # limits the run reached, one line each
+    messages: bytes = (
+        b""  # nommu's own lines (hints, crash reports) at the end of a captured stderr
+    )
 
     @property
     def signal(self) -> int | None:
@@ -204,7 +207,8 @@ class Machine:
                 recorder.write(self.memmap)
         if capture:
             result.stdout = bytes(out)
-            result.stderr = bytes(err) + (err_text.getvalue().encode() if err_text else b"")
+            result.messages = err_text.getvalue().encode() if err_text else b""
+            result.stderr = bytes(err) + result.messages
         return result
 
     @staticmethod
@@ -232,7 +236,8 @@ def boot(
     pid = k.alloc_pid()
     group = ThreadGroup(pid, None, pid, pid)
     files = FdTable(fds={fd: FdEntry(f) for fd, f in enumerate(stdio)})
-    t = Task(pid, group, MemoryMap(k.alloc), files, FsContext(cwd), SigHand(), comm="init")
+    fs = FsContext(initial_cwd(k, cwd))
+    t = Task(pid, group, MemoryMap(k.alloc), files, fs, SigHand(), comm="init")
     group.tasks.append(t)
     k.tasks[pid], k.groups[pid] = t, group
     k.init = group
@@ -248,8 +253,23 @@ def boot(
     return t
 
 
+def initial_cwd(k: Kernel, cwd: str) -> str:
+    """The guest path of the first process's working directory `cwd` (relative
+    to /), as chdir would resolve it; NommuError if the root has no such directory."""
+    try:
+        resolved = k.vfs.resolve_existing("/", cwd)
+        if k.vfs.is_dir(resolved):
+            return resolved.guest
+        problem = "is not a directory"
+    except SyscallError as err:
+        problem = "does not exist" if err.errno == Errno.ENOENT else f"cannot be used: {err}"
+    raise NommuError(f"working directory {cwd} {problem} in the guest root {k.vfs.root}")
+
+
 def _start_error(k: Kernel, program: str, err: SyscallError) -> str:
     root = k.vfs.root
+    if err.errno == Errno.ENOENT and err.why:
+        return f"{program}: {err.why}"
     if err.errno == Errno.ENOENT:
         guest = program if program.startswith("/") else "/" + program
         hint = ""

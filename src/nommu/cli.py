@@ -12,35 +12,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from nommu import __version__
-from nommu.api import DEFAULT_ENV, Machine, RunResult
 from nommu.kernel.errors import NommuError
-from nommu.trace.check import Checker
+from nommu.rootfs import bundled_root, mkroot
+from nommu.rootfs import guestbin as guestbin  # (re-exported: tests and tools use it)
+
+if TYPE_CHECKING:  # (imported where used: `nommu cc` starts without the emulator)
+    from nommu.api import Machine, RunResult
+    from nommu.trace.check import Checker
 
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug in nommu itself
-
-
-def guestbin() -> Path:
-    """The directory of bundled guest programs inside the installed package."""
-    return Path(str(resources.files("nommu") / "guestbin"))
-
-
-def bundled_root() -> tempfile.TemporaryDirectory[str]:
-    """A writable copy of the bundled programs, so guests never modify the package."""
-    tmp = tempfile.TemporaryDirectory(prefix="nommu-root-")
-    bindir = Path(tmp.name) / "bin"
-    shutil.copytree(guestbin(), bindir)
-    for d in ("tmp", "dev", "dev/shm", "etc"):
-        (Path(tmp.name) / d).mkdir(parents=True, exist_ok=True)
-    return tmp
+EXIT_USAGE = 2  # a bad command line, as argparse exits
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,6 +57,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     shell.add_argument("-c", dest="command", metavar="COMMAND", help="run COMMAND and exit")
     _machine_options(shell, root_default=None)
+    root = sub.add_parser(
+        "mkroot",
+        help="make a guest root: the bundled shell and utilities, /tmp, /etc, /dev",
+        description="Make DIR a root file system for --root: /bin with the bundled shell "
+        "and utilities (system(), popen() and scripts need /bin/sh), /tmp, /etc (passwd, "
+        "group, hosts), /root, and /dev and /proc as mount points (nommu provides their "
+        "contents). Run again to refresh the programs; your files stay.",
+    )
+    root.add_argument("dir", metavar="DIR")
+    root.add_argument(
+        "--force", action="store_true", help="write into DIR even if it holds other files"
+    )
+    sub.add_parser(
+        "cc",
+        help="compile and link a C program for nommu (i386 static-PIE, musl)",
+        description='A gcc driver: `make CC="nommu cc"` or `./configure CC=nommu-cc`. '
+        "Takes gcc's options; see nommu/cc.py.",
+        add_help=False,
+    )
     demo = sub.add_parser("demo", help="run a bundled demonstration program")
     demo.add_argument("name", nargs="?", help="demo to run (omit to list them)")
     demo.add_argument("args", nargs=argparse.REMAINDER)
@@ -87,6 +93,12 @@ def _machine_options(
             default=root_default,
             metavar="DIR",
             help=f"directory the guest sees as / (default: {where})",
+        )
+        p.add_argument(
+            "--cwd",
+            default="/",
+            metavar="DIR",
+            help="the program's working directory, a path inside the root (default /)",
         )
     p.add_argument(
         "--mem",
@@ -159,11 +171,41 @@ def _limit_options(p: argparse.ArgumentParser) -> None:
 
 def _trace_stream(args: argparse.Namespace) -> IO[str] | None:
     if args.strace_file:
-        return open(args.strace_file, "w")
+        try:
+            return open(args.strace_file, "w")
+        except OSError as err:
+            raise _unwritable("--strace-file", args.strace_file, err) from None
     return sys.stderr if args.strace else None
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Files nommu writes after the run (--memmap, check -o) must be writable
+    now: a usage error before the program runs, not a lost report after it."""
+    for option, path in (("--memmap", "memmap"), ("-o", "output")):
+        if getattr(args, path, None):
+            _try_writing(option, getattr(args, path))
+
+
+def _try_writing(option: str, path: str) -> None:
+    """Open `path` for writing as nommu will later (removing it again if this
+    made it); NommuError with EXIT_USAGE if that fails."""
+    existed = os.path.lexists(path)
+    try:
+        with open(path, "a"):
+            pass
+    except OSError as err:
+        raise _unwritable(option, path, err) from None
+    if not existed:
+        os.unlink(path)
+
+
+def _unwritable(option: str, path: str, err: OSError) -> NommuError:
+    return NommuError(f"{option} {path}: cannot write: {err.strerror}", EXIT_USAGE)
+
+
 def _env(args: argparse.Namespace, base: dict[str, str] | None = None) -> dict[str, str]:
+    from nommu.api import DEFAULT_ENV
+
     env = dict(DEFAULT_ENV if base is None else base)
     for item in args.env:
         name, sep, value = item.partition("=")
@@ -174,6 +216,8 @@ def _env(args: argparse.Namespace, base: dict[str, str] | None = None) -> dict[s
 
 
 def make_machine(root: str, args: argparse.Namespace, checker: Checker | None = None) -> Machine:
+    from nommu.api import Machine
+
     return Machine(
         root=root,
         mem=args.mem,
@@ -194,7 +238,7 @@ def make_machine(root: str, args: argparse.Namespace, checker: Checker | None = 
 
 def run_program(root: str, argv: list[str], args: argparse.Namespace) -> int:
     machine = make_machine(root, args)
-    result = machine.run(argv, _env(args))
+    result = machine.run(argv, _env(args), cwd=getattr(args, "cwd", "/"))
     report(result, argv[0])
     return result.returncode
 
@@ -243,8 +287,10 @@ def check_program(root: str, argv: list[str], args: argparse.Namespace) -> int:
             rules += fmt.parse_suppressions(Path(path).read_text(), path)
         except (OSError, ValueError) as err:
             raise NommuError(f"--suppressions: {err}") from None
+    from nommu.trace.check import Checker
+
     checker = Checker()
-    result = make_machine(root, args, checker).run(argv, _env(args))
+    result = make_machine(root, args, checker).run(argv, _env(args), cwd=args.cwd)
     report(result, argv[0])
     checker.report.suppress(rules)
     program = " ".join(argv)
@@ -272,9 +318,16 @@ def _compare_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "(stdin, read once): on the no-MMU machine and with --mmu. Prints both exit "
         "statuses, a diff of the outputs and the first syscall where the traces differ "
         "(addresses ignored). Exit status 0 if the runs are the same, 1 if not. "
-        "--mmu is implied for the second run; --vfork-as-fork applies to it only.",
+        "--mmu is implied for the second run; --vfork-as-fork applies to it only. "
+        "Memory-management calls (brk, mmap2...), whose answers differ without an MMU by "
+        "design, and nommu's own messages do not count as differences.",
     )
     _machine_options(compare)
+    compare.add_argument(
+        "--output-only",
+        action="store_true",
+        help="compare the exit status, stdout and stderr only (no syscall traces)",
+    )
     compare.add_argument("program", metavar="PROGRAM")
     compare.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
 
@@ -288,9 +341,18 @@ def compare_program(root: str, argv: list[str], args: argparse.Namespace) -> int
     )
     with_mmu = make_machine(root, argparse.Namespace(**{**vars(args), "mmu": True}))
     stdin = b"" if sys.stdin.isatty() else sys.stdin.buffer.read()
-    result = compare.compare(without, with_mmu, argv, _env(args), stdin)
+    result = compare.compare(
+        without, with_mmu, argv, _env(args), stdin, cwd=args.cwd, output_only=args.output_only
+    )
     print(compare.report(result))
     return 1 if result.differences else 0
+
+
+def make_root(args: argparse.Namespace) -> int:
+    """`nommu mkroot DIR`: make the root and say how to use it."""
+    root = mkroot(args.dir, force=args.force)
+    print(f"nommu: made a guest root in {root}: nommu shell --root {root}")
+    return 0
 
 
 def report(result: RunResult, program: str) -> None:
@@ -426,7 +488,9 @@ def shell(args: argparse.Namespace, welcome: bool = False) -> int:
 
 def _run_shell(root: str, argv: list[str], env: dict[str, str], args: argparse.Namespace) -> int:
     machine = make_machine(root, args)
-    result = machine.run(argv, _env(args, env), cwd="/")
+    if os.path.isdir(os.path.join(root, "root")):
+        env = {**env, "HOME": "/root"}  # root's home, as a mkroot root's /etc/passwd says
+    result = machine.run(argv, _env(args, env), cwd=args.cwd)
     report(result, argv[0])
     return result.returncode
 
@@ -452,7 +516,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not argv:
             return no_arguments()
+        if argv[0] == "cc":  # gcc's options, not ours: the driver reads them itself
+            from nommu import cc
+
+            return cc.main(argv[1:])
         args = _parser().parse_args(argv)
+        check_outputs(args)
+        if args.subcommand == "mkroot":
+            return make_root(args)
         if args.subcommand == "run":
             return run_program(args.root, [args.program, *args.args], args)
         if args.subcommand == "check":

@@ -269,7 +269,10 @@ static pid_t spawn(struct spawn *sp)
 	fflush(stdout);
 	fflush(stderr);
 	int e = spawn_once(sp, sp->path, sp->argv, &pid);
-	if (e == ENOEXEC && sp->script_argv) /* not a binary: a shell script without #! */
+	struct file_head head = {0};
+	if (e == ENOENT || e == ENOEXEC) /* the errno alone can mislead (why.c) */
+		read_file_head(sp->path, &head);
+	if (e == ENOEXEC && sp->script_argv && !head.binary) /* a shell script without #! */
 		e = spawn_once(sp, sp->script_argv[0], sp->script_argv, &pid);
 	if (e == 0)
 		return pid;
@@ -277,7 +280,8 @@ static pid_t spawn(struct spawn *sp)
 		sh_error("posix_spawn: %s", err_text(e));
 		return -2;
 	}
-	return -spawn_error(sp, sp->name, e == ENOENT ? "not found" : err_text(e),
+	char text[192];
+	return -spawn_error(sp, sp->name, exec_error(&head, e, text, sizeof text),
 			    e == ENOENT ? 127 : 126);
 }
 
@@ -524,7 +528,7 @@ static pid_t start_program(char **argv, char **assigns, int nassign, struct prep
 	for (int i = 1; i <= argc; i++)
 		script_argv[i + 1] = argv[i];
 	sp.path = path;
-	sp.script_argv = path ? script_argv : NULL;
+	sp.script_argv = script_argv;
 	sp.envp = var_environ(assigns, nassign);
 	if (background && fd_in < 0)
 		fd_in = devnull = open_devnull();
@@ -932,7 +936,10 @@ static int do_exec(struct cmd *c, struct prep *p, int np)
 	fflush(stdout);
 	execve(path, c->argv + 1, env);
 	int e = errno;
-	sh_error("%s: %s", c->argv[1], e == ENOENT ? "not found" : err_text(e));
+	struct file_head head;
+	char text[192];
+	read_file_head(path, &head);
+	sh_error("%s: %s", c->argv[1], exec_error(&head, e, text, sizeof text));
 	sh_exit(e == ENOENT ? 127 : 126);
 }
 

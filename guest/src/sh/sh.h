@@ -196,6 +196,16 @@ extern struct shell sh;
 
 void sh_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *err_text(int e);
+
+/* why.c: what the start of a file says about how execve will treat it. */
+struct file_head {
+	char interp[128]; /* the #! interpreter, "" if none */
+	int binary;       /* not text: never to be run as a shell script */
+	int foreign_elf;  /* an ELF file for another machine or word size */
+};
+void read_file_head(const char *path, struct file_head *h);
+/* The message for execve's failure e on that file (buf: room for it). */
+const char *exec_error(const struct file_head *h, int e, char *buf, size_t size);
 void *xmalloc(size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);

@@ -135,7 +135,25 @@ def _script(k: Kernel, t: Task, path: str, head: bytes, argv: list[bytes], depth
     interp, _, arg = line.partition(b" ")
     # the script is named as execve was given it (binfmt_script uses bprm->filename)
     new_argv = [interp, *([arg.strip()] if arg.strip() else []), path.encode(), *argv[1:]]
-    return find_program(k, t, interp.decode(errors="surrogateescape"), new_argv, depth + 1)
+    name = interp.decode(errors="surrogateescape")
+    try:
+        return find_program(k, t, name, new_argv, depth + 1)
+    except SyscallError as err:
+        if err.errno != Errno.ENOENT or err.why:
+            raise
+        # Linux says only ENOENT, which reads as "no such script"; the reason says more
+        why = f"its interpreter {name} (named by #!) does not exist in the guest root"
+        raise SyscallError(Errno.ENOENT, why) from None
+
+
+def explain_failure(k: Kernel, path: str, err: SyscallError) -> None:
+    """Tell the user (once per file, as a hint) why a guest's execve of `path`
+    failed where the errno alone says little: ENOENT for a script whose
+    interpreter is missing, ENOEXEC for an ELF file nommu cannot load. (A
+    text file's ENOEXEC is normal: shells then run it as a script.)"""
+    elf = err.errno == Errno.ENOEXEC and not err.why.startswith("not an ELF executable")
+    if err.why and (err.errno == Errno.ENOENT or elf):
+        k.hint(f"execve:{path}", f"execve {path}: {err.why}; the program got {err.errno.name}")
 
 
 def check_args(argv: list[bytes], envp: list[bytes]) -> None:

@@ -54,7 +54,11 @@ def sys_execve(k: Kernel, t: Task, path: int, argv: int, envp: int) -> int | Non
     if not args:  # Linux 5.18+: a NULL or empty argv becomes { "" }
         args = [b""]
     kexec.check_args(args, env)
-    prog = kexec.find_program(k, t, filename, args)
+    try:
+        prog = kexec.find_program(k, t, filename, args)
+    except SyscallError as err:
+        kexec.explain_failure(k, filename, err)
+        raise
     kexec.exec_program(k, t, prog, env)
     k.events.task_exec(t, prog.guest_path, prog.argv)
     return None

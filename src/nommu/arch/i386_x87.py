@@ -1,0 +1,245 @@
+"""i386: how x87 instructions reach the software FPU (arch/x87.py).
+
+Unicorn 2.1's x87 is QEMU 5.0's: right for loads, stores and + - * /, but
+its status word never gets OE, UE or PE, 0/0 reports ZE instead of IE, FSQRT
+leaves C1 alone (so a double-rounding fix that reads C1, as musl's sqrt
+does, goes wrong), and FPREM, FPREM1, F2XM1, FYL2X, FYL2XP1 and FPATAN work
+in double precision. Two ways around it, both handing an instruction to
+`emulate`, which runs it in software on the FPU state read out of Unicorn
+and writes the state back:
+
+* fixups (the default): the few instructions Unicorn gets wrong have fixed
+  encodings (D9 F0, D9 F1 ...). Every place such bytes occur in a program's
+  code gets a one-address code hook: it fires only if an instruction
+  really starts there, costs nothing anywhere else, and emulates the
+  instruction instead of letting Unicorn run it;
+* exact mode: CR0.EM set, as on a CPU without an FPU, so every x87
+  instruction raises #NM (trap 7) with EIP at it, and the kernel emulates
+  it, as Linux's math-emu does. Exact but slow. EM also makes the SSE
+  instructions #UD; musl's fenv code touches MXCSR (LDMXCSR/STMXCSR) when
+  the CPU has SSE, so those two are emulated as well.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from unicorn.unicorn_py3.unicorn import uclib
+from unicorn.x86_const import (
+    UC_X86_REG_CR0,
+    UC_X86_REG_EAX,
+    UC_X86_REG_EBP,
+    UC_X86_REG_EBX,
+    UC_X86_REG_ECX,
+    UC_X86_REG_EDI,
+    UC_X86_REG_EDX,
+    UC_X86_REG_EFLAGS,
+    UC_X86_REG_EIP,
+    UC_X86_REG_ESI,
+    UC_X86_REG_ESP,
+    UC_X86_REG_FDP,
+    UC_X86_REG_FIP,
+    UC_X86_REG_FOP,
+    UC_X86_REG_FP0,
+    UC_X86_REG_FPCW,
+    UC_X86_REG_FPSW,
+    UC_X86_REG_FPTAG,
+    UC_X86_REG_MXCSR,
+)
+
+from nommu.arch import x87
+from nommu.arch.x87 import FpuState
+
+if TYPE_CHECKING:
+    from nommu.machine.cpu import Cpu
+
+USER_CS = 0x23  # the code selector Linux gives user programs (FNSTENV stores it)
+CR0_EM = 1 << 2  # no FPU: every x87 instruction raises #NM
+TRAP_DEVICE_NOT_AVAILABLE = 7  # #NM
+TRAP_FLOATING_POINT = 16  # #MF
+
+# The second byte of each D9 instruction Unicorn computes wrongly.
+FIXUP_OPCODES = {
+    0xF0: "f2xm1",
+    0xF1: "fyl2x",
+    0xF3: "fpatan",
+    0xF5: "fprem1",
+    0xF8: "fprem",
+    0xF9: "fyl2xp1",
+    0xFA: "fsqrt",
+}
+
+_GPRS = {
+    "eax": UC_X86_REG_EAX, "ecx": UC_X86_REG_ECX, "edx": UC_X86_REG_EDX,
+    "ebx": UC_X86_REG_EBX, "esp": UC_X86_REG_ESP, "ebp": UC_X86_REG_EBP,
+    "esi": UC_X86_REG_ESI, "edi": UC_X86_REG_EDI,
+}  # fmt: skip
+
+Read = Callable[[int, int], bytes]
+Write = Callable[[int, bytes], None]
+
+
+class MemoryBus:
+    """The FPU's view of guest memory: the kernel's user-access functions."""
+
+    def __init__(self, read: Read, write: Write) -> None:
+        self.read = read
+        self.write = write
+
+
+def set_math_emulation(cpu: Cpu, on: bool) -> None:
+    """CR0.EM: on, every x87 instruction traps to the kernel (exact mode)."""
+    cr0 = cpu.reg_read(UC_X86_REG_CR0)
+    cpu.reg_write(UC_X86_REG_CR0, (cr0 | CR0_EM) if on else (cr0 & ~CR0_EM))
+
+
+def fixup_sites(code: bytes, base: int) -> list[int]:
+    """Addresses in `code` (loaded at `base`) where a faulty instruction
+    could start: every D9 byte followed by one of FIXUP_OPCODES."""
+    sites = []
+    at = code.find(0xD9)
+    while at >= 0:
+        if at + 1 < len(code) and code[at + 1] in FIXUP_OPCODES:
+            sites.append(base + at)
+        at = code.find(0xD9, at + 1)
+    return sites
+
+
+# -- the FPU state in Unicorn ----------------------------------------------------------
+
+_buffer = ctypes.create_string_buffer(16)
+
+
+def _read_raw(cpu: Cpu, reg: int) -> int:
+    ctypes.memset(_buffer, 0, 16)
+    uclib.uc_reg_read(cpu._h, reg, _buffer)
+    return int.from_bytes(_buffer.raw[:10], "little")
+
+
+def _write_raw(cpu: Cpu, reg: int, value: int) -> None:
+    ctypes.memmove(_buffer, value.to_bytes(16, "little"), 16)
+    uclib.uc_reg_write(cpu._h, reg, _buffer)
+
+
+def read_state(cpu: Cpu) -> FpuState:
+    """The FPU's state as the CPU holds it (FPi are the physical registers)."""
+    tags = cpu.reg_read(UC_X86_REG_FPTAG)
+    return FpuState(
+        cw=cpu.reg_read(UC_X86_REG_FPCW) & 0xFFFF,
+        sw=cpu.reg_read(UC_X86_REG_FPSW) & 0xFFFF,
+        empty=[(tags >> (2 * i)) & 3 == x87.TAG_EMPTY for i in range(8)],
+        regs=[_read_raw(cpu, UC_X86_REG_FP0 + i) for i in range(8)],
+        fip=cpu.reg_read(UC_X86_REG_FIP) & 0xFFFFFFFF,
+        fop=cpu.reg_read(UC_X86_REG_FOP) & 0x7FF,
+        fdp=cpu.reg_read(UC_X86_REG_FDP) & 0xFFFFFFFF,
+        fcs=USER_CS,
+    )
+
+
+def write_state(cpu: Cpu, state: FpuState, before: FpuState | None) -> None:
+    """Put `state` back, writing only what changed since `before` (if given)."""
+    if before is None:
+        before = FpuState(cw=-1, regs=[-1] * 8, fip=-1, fop=-1, fdp=-1)
+    for i in range(8):
+        if state.regs[i] != before.regs[i]:
+            _write_raw(cpu, UC_X86_REG_FP0 + i, state.regs[i])
+    cpu.reg_write(UC_X86_REG_FPSW, state.sw)  # (also sets TOP)
+    cpu.reg_write(UC_X86_REG_FPTAG, sum(3 << 2 * i for i in range(8) if state.empty[i]))
+    if state.cw != before.cw:
+        cpu.reg_write(UC_X86_REG_FPCW, state.cw)
+    for reg, value, old in (
+        (UC_X86_REG_FIP, state.fip, before.fip),
+        (UC_X86_REG_FOP, state.fop, before.fop),
+        (UC_X86_REG_FDP, state.fdp, before.fdp),
+    ):
+        if value != old:
+            cpu.reg_write(reg, value)
+
+
+def copy_state(s: FpuState) -> FpuState:
+    return FpuState(s.cw, s.sw, list(s.empty), list(s.regs), s.fip, s.fcs, s.fop, s.fdp, s.fds)
+
+
+# -- running one instruction ----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Emulated:
+    """An instruction run in software, not yet written back to the CPU."""
+
+    state: FpuState  # the FPU after it
+    before: FpuState  # the FPU before it
+    outcome: x87.Outcome
+    eflags: int
+    following: int  # the address of the next instruction
+
+
+def compute(cpu: Cpu, pc: int, code: bytes, bus: MemoryBus, gs_base: int) -> Emulated:
+    """Run the x87 instruction at `pc` (its bytes start `code`) in software,
+    on a copy of the FPU state. Raises x87.FloatingPointError (#MF: an
+    unmasked exception is pending) or x87.InvalidOpcode (#UD); a bad memory
+    operand raises whatever `bus` raises."""
+    insn = x87.decode(code, lambda name: cpu.reg_read(_GPRS[name]), _segments(gs_base))
+    if insn is None:
+        raise x87.InvalidOpcode
+    state = read_state(cpu)
+    before = copy_state(state)
+    eflags = cpu.reg_read(UC_X86_REG_EFLAGS)
+    outcome = x87.execute(state, insn, bus, eflags, pc)
+    return Emulated(state, before, outcome, eflags, pc + insn.length)
+
+
+def commit(cpu: Cpu, done: Emulated, everything: bool = False) -> None:
+    """Write an emulated instruction's effects into the CPU (`everything`:
+    the whole FPU state, not just what the instruction changed)."""
+    write_state(cpu, done.state, None if everything else done.before)
+    if done.outcome.eflags is not None:
+        mask, bits = done.outcome.eflags
+        cpu.reg_write(UC_X86_REG_EFLAGS, (done.eflags & ~mask) | bits)
+    if done.outcome.ax is not None:
+        eax = cpu.reg_read(UC_X86_REG_EAX)
+        cpu.reg_write(UC_X86_REG_EAX, (eax & ~0xFFFF) | done.outcome.ax)
+
+
+def emulate(cpu: Cpu, pc: int, code: bytes, bus: MemoryBus, gs_base: int) -> int:
+    """`compute` and `commit` the instruction at `pc`; -> the next one's address."""
+    done = compute(cpu, pc, code, bus, gs_base)
+    commit(cpu, done)
+    return done.following
+
+
+def _segments(gs_base: int) -> Callable[[str], int]:
+    return lambda segment: gs_base if segment == "gs" else 0
+
+
+def emulate_mxcsr(cpu: Cpu, pc: int, code: bytes, bus: MemoryBus, gs_base: int) -> int | None:
+    """LDMXCSR/STMXCSR (0F AE /2, /3), which CR0.EM turns into #UD: done
+    here. -> the next instruction's address, or None if `code` is neither."""
+    prefix = 1 if code[:1] in (b"\x26", b"\x2e", b"\x36", b"\x3e", b"\x64", b"\x65") else 0
+    body = code[prefix:]
+    if body[:2] != b"\x0f\xae" or len(body) < 3 or body[2] >= 0xC0:
+        return None
+    if (body[2] >> 3) & 7 not in (2, 3):
+        return None
+    # Decode the ModRM operand as if it were an x87 instruction's (same addressing).
+    insn = x87.decode(
+        code[:prefix] + b"\xd9" + body[2:],
+        lambda name: cpu.reg_read(_GPRS[name]),
+        _segments(gs_base),
+    )
+    if insn is None or insn.address is None:
+        return None
+    if (body[2] >> 3) & 7 == 2:
+        cpu.reg_write(UC_X86_REG_MXCSR, int.from_bytes(bus.read(insn.address, 4), "little"))
+    else:
+        bus.write(insn.address, (cpu.reg_read(UC_X86_REG_MXCSR) & 0xFFFFFFFF).to_bytes(4, "little"))
+    return pc + insn.length + 1
+
+
+def set_pc(cpu: Cpu, pc: int) -> None:
+    """From a hook: go on at `pc` (through the library, which makes Unicorn
+    leave the current block and resume there)."""
+    cpu.reg_write(UC_X86_REG_EIP, pc)

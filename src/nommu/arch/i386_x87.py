@@ -48,6 +48,8 @@ from unicorn.x86_const import (
     UC_X86_REG_FPSW,
     UC_X86_REG_FPTAG,
     UC_X86_REG_MXCSR,
+    UC_X86_REG_ST0,
+    UC_X86_REG_ST1,
 )
 
 from nommu.arch import x87
@@ -110,17 +112,16 @@ def fixup_sites(code: bytes, base: int) -> list[int]:
 
 # -- the FPU state in Unicorn ----------------------------------------------------------
 
-_buffer = ctypes.create_string_buffer(16)
+_buffer = (ctypes.c_uint64 * 2)()  # an 80-bit register: significand, then sign and exponent
 
 
 def _read_raw(cpu: Cpu, reg: int) -> int:
-    ctypes.memset(_buffer, 0, 16)
     uclib.uc_reg_read(cpu._h, reg, _buffer)
-    return int.from_bytes(_buffer.raw[:10], "little")
+    return (_buffer[1] & 0xFFFF) << 64 | _buffer[0]
 
 
 def _write_raw(cpu: Cpu, reg: int, value: int) -> None:
-    ctypes.memmove(_buffer, value.to_bytes(16, "little"), 16)
+    _buffer[0], _buffer[1] = value & 0xFFFF_FFFF_FFFF_FFFF, value >> 64
     uclib.uc_reg_write(cpu._h, reg, _buffer)
 
 
@@ -243,3 +244,56 @@ def set_pc(cpu: Cpu, pc: int) -> None:
     """From a hook: go on at `pc` (through the library, which makes Unicorn
     leave the current block and resume there)."""
     cpu.reg_write(UC_X86_REG_EIP, pc)
+
+
+# -- fixups: the instruction runs on the CPU, then its result is put right --------------
+
+
+@dataclass(frozen=True, slots=True)
+class SqrtFix:
+    """FSQRT's operand: its result is right, C1 and PE are set from it."""
+
+    operand: int
+
+
+@dataclass(frozen=True, slots=True)
+class RemainderFix:
+    """FPREM/FPREM1's right result and condition bits."""
+
+    result: int
+    condition: int
+
+
+Fix = SqrtFix | RemainderFix | Emulated
+
+
+def fixup_compute(cpu: Cpu, pc: int, code: bytes, bus: MemoryBus) -> Fix:
+    """Before the faulty instruction at `pc` runs: what to put right after it.
+    FSQRT and FPREM/FPREM1 on ordinary numbers take integer fast paths."""
+    opcode = code[1]
+    if opcode == 0xFA and cpu.reg_read(UC_X86_REG_FPCW) & x87.PE:  # (PE masked)
+        return SqrtFix(_read_raw(cpu, UC_X86_REG_ST0))
+    if opcode in (0xF8, 0xF5):
+        fast = x87.fast_fprem(
+            _read_raw(cpu, UC_X86_REG_ST0), _read_raw(cpu, UC_X86_REG_ST1), opcode == 0xF5
+        )
+        if fast is not None:
+            return RemainderFix(*fast)
+    return compute(cpu, pc, code, bus, 0)
+
+
+def fixup_commit(cpu: Cpu, fix: Fix) -> None:
+    """After the instruction ran on the CPU: write the right outcome over it."""
+    if isinstance(fix, Emulated):
+        commit(cpu, fix, everything=True)
+        return
+    sw = cpu.reg_read(UC_X86_REG_FPSW)
+    if isinstance(fix, RemainderFix):
+        _write_raw(cpu, UC_X86_REG_ST0, fix.result)
+        cpu.reg_write(UC_X86_REG_FPSW, (sw & ~x87.CONDITION) | fix.condition)
+        return
+    rounding = x87.sqrt_rounding(fix.operand, _read_raw(cpu, UC_X86_REG_ST0))
+    if rounding is not None:
+        up, inexact = rounding
+        sw = (sw & ~x87.C1) | (x87.C1 if up else 0) | (x87.PE if inexact else 0)
+        cpu.reg_write(UC_X86_REG_FPSW, sw)

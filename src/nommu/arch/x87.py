@@ -29,9 +29,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Protocol
-
-import mpmath
+from typing import Any, Protocol
 
 from nommu.arch import x87_float as xf
 from nommu.arch.x87_float import DOUBLE, EXTENDED, SINGLE, Format, Kind, Real, Rounding
@@ -583,19 +581,32 @@ def bcd_encode(n: int) -> bytes:
 WORKING_BITS = 192
 
 
-def to_mpf(value: Fraction) -> mpmath.mpf:
+class _Mpmath:
+    """mpmath, imported when first used: most programs never need it, and
+    importing it costs every run ~20 ms."""
+
+    def __getattr__(self, name: str) -> Any:
+        import mpmath as module
+
+        return getattr(module, name)
+
+
+mpmath = _Mpmath()
+
+
+def to_mpf(value: Fraction) -> Any:
     """An exact dyadic `value` as an mpmath number (no rounding)."""
     shift = value.denominator.bit_length() - 1
     return mpmath.mpf((value.numerator, -shift))
 
 
-def from_mpf(value: mpmath.mpf) -> Fraction:
+def from_mpf(value: Any) -> Fraction:
     sign, man, exp, _bits = value._mpf_
     magnitude = Fraction(int(man)) * Fraction(2) ** int(exp)
     return -magnitude if sign else magnitude
 
 
-def transcendental(x: X87, compute: Callable[[], mpmath.mpf]) -> int:
+def transcendental(x: X87, compute: Callable[[], Any]) -> int:
     """Round `compute()` (run at WORKING_BITS) as a register result; inexact."""
     with mpmath.workprec(WORKING_BITS):
         value = from_mpf(compute())
@@ -707,16 +718,17 @@ def trig_in_range(x: X87, a: Real) -> bool:
     return True
 
 
-def trig(x: X87, a: Real, function: Callable[[mpmath.mpf], mpmath.mpf]) -> int | None:
+def trig(x: X87, a: Real, function: str) -> int | None:
+    """sin, cos or tan (mpmath's function of that name) of ST(0)."""
     special = x.check_operands(a)
     if special is not None:
         return x.nan_result(special)
     if a.is_inf:
         return x.encode(INDEFINITE) if x.invalid() else None
-    if a.is_zero and function is not mpmath.cos:
+    if a.is_zero and function != "cos":
         return x.encode(a)
     v = exact(a)
-    return transcendental(x, lambda: function(to_mpf(v)))
+    return transcendental(x, lambda: getattr(mpmath, function)(to_mpf(v)))
 
 
 # -- remainders, scaling, rounding -----------------------------------------------------------
@@ -786,7 +798,7 @@ def fscale(x: X87, a: Real, b: Real) -> int | None:
     return x.round_result(exact(a) * Fraction(2) ** n, 64)
 
 
-CONSTANTS: dict[int, Callable[[], mpmath.mpf]] = {
+CONSTANTS: dict[int, Callable[[], Any]] = {
     0xE9: lambda: mpmath.log(10, 2),  # FLDL2T
     0xEA: lambda: 1 / mpmath.ln2,  # FLDL2E
     0xEB: lambda: +mpmath.pi,  # FLDPI
@@ -1081,7 +1093,7 @@ def extract(x: X87) -> None:
 def tangent(x: X87) -> None:
     """FPTAN: ST(0) = tan(ST(0)), then push 1.0."""
     if trig_in_range(x, x.st(0)):
-        result = trig(x, x.st(0), mpmath.tan)
+        result = trig(x, x.st(0), "tan")
         if result is not None:
             x.set_st(0, result)
             x.push(from_integer(1))
@@ -1091,13 +1103,13 @@ def sine_cosine(x: X87) -> None:
     """FSINCOS: ST(0) = sin, then push cos."""
     a = x.st(0)
     if trig_in_range(x, a):
-        sine, cosine = trig(x, a, mpmath.sin), trig(x, a, mpmath.cos)
+        sine, cosine = trig(x, a, "sin"), trig(x, a, "cos")
         if sine is not None and cosine is not None:
             x.set_st(0, sine)
             x.push(cosine)
 
 
-def sine_or_cosine(function: Callable[[mpmath.mpf], mpmath.mpf]) -> Callable[[X87], None]:
+def sine_or_cosine(function: str) -> Callable[[X87], None]:
     def run(x: X87) -> None:
         if trig_in_range(x, x.st(0)):
             unary(x, lambda x, a: trig(x, a, function))
@@ -1141,8 +1153,8 @@ D9_REGISTER: dict[int, Callable[[X87], None]] = {
     0xFB: sine_cosine,
     0xFC: lambda x: unary(x, frndint),
     0xFD: scale,
-    0xFE: sine_or_cosine(mpmath.sin),
-    0xFF: sine_or_cosine(mpmath.cos),
+    0xFE: sine_or_cosine("sin"),
+    0xFF: sine_or_cosine("cos"),
 }
 
 
@@ -1274,3 +1286,75 @@ def stack_fault_response(x: X87, insn: Instruction, fault: StackFault) -> None:
         x.set_st(0, xf.INDEFINITE)
     elif insn.address is None or (insn.opcode, insn.reg) not in STORES:
         x.set_st(0, xf.INDEFINITE)
+
+
+# -- fast paths, for fixups ----------------------------------------------------------------
+# The fixups (arch/i386_x87.py) run in the middle of ordinary compute: FSQRT and
+# FPREM, the common ones, get integer-only versions for normal operands here.
+# Anything unusual (zeros, infinities, NaNs, denormal results) returns None
+# and takes the general path above.
+
+BIAS, MANTISSA_BITS = 16383, 63
+
+
+def unpack(raw: int) -> tuple[int, int, int] | None:
+    """A finite nonzero extended number as (sign, exponent, significand)
+    with value = significand * 2^exponent; None for anything else."""
+    sign, field_, significand = raw >> 79 & 1, raw >> 64 & 0x7FFF, raw & ((1 << 64) - 1)
+    if field_ == 0x7FFF or significand == 0 or (field_ and not significand >> 63):
+        return None
+    return sign, max(field_, 1) - BIAS - MANTISSA_BITS, significand
+
+
+def pack_normal(sign: int, significand: int, exponent: int) -> int | None:
+    """An exact nonzero `significand * 2^exponent` as an extended number, or
+    None if it would be denormal or too large."""
+    shift = 64 - significand.bit_length()
+    significand, exponent = significand << shift, exponent - shift
+    field_ = exponent + BIAS + MANTISSA_BITS
+    if not 0 < field_ < 0x7FFF:
+        return None
+    return sign << 79 | field_ << 64 | significand
+
+
+def fast_fprem(a_raw: int, b_raw: int, ieee: bool) -> tuple[int, int] | None:
+    """FPREM/FPREM1 of ST(0) = a by ST(1) = b in integers: (result,
+    condition bits), or None for the general path."""
+    a, b = unpack(a_raw), unpack(b_raw)
+    if a is None or b is None:
+        return None
+    (sa, ea, ma), (_, eb, mb) = a, b
+    d = (ea + ma.bit_length()) - (eb + mb.bit_length())  # the difference of exponents
+    if d < -1:
+        return a_raw, 0  # |a| < |b| / 2: nothing to take away
+    partial = d >= 64
+    k = d - 32 - d % 32 if partial else 0  # a partial step takes b * 2^k away
+    base = min(ea, eb + k)
+    dividend, divisor = ma << (ea - base), mb << (eb + k - base)
+    q, r = divmod(dividend, divisor)
+    sign = sa
+    if ieee and not partial and (2 * r > divisor or (2 * r == divisor and q & 1)):
+        q, r, sign = q + 1, divisor - r, sa ^ 1
+    if r == 0:
+        return sa << 79, (C2 if partial else quotient_bits(q))
+    result = pack_normal(sign, r, base)
+    if result is None:
+        return None
+    return result, (C2 if partial else quotient_bits(q))
+
+
+def quotient_bits(q: int) -> int:
+    """The quotient's three low bits as FPREM reports them: C0 C3 C1."""
+    return (C0 if q & 4 else 0) | (C3 if q & 2 else 0) | (C1 if q & 1 else 0)
+
+
+def sqrt_rounding(x_raw: int, root_raw: int) -> tuple[bool, bool] | None:
+    """Given FSQRT's operand and its correctly rounded result, whether the
+    result was rounded up (C1) and whether it is inexact (PE)."""
+    x, r = unpack(x_raw), unpack(root_raw)
+    if x is None or r is None or x[0] or r[0]:
+        return None
+    (_, ex, mx), (_, er, mr) = x, r
+    square, shift = mr * mr, 2 * er - ex  # root^2 = square * 2^(2er), x = mx * 2^ex
+    left, right = (square << shift, mx) if shift >= 0 else (square, mx << -shift)
+    return left > right, left != right

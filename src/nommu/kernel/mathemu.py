@@ -38,7 +38,7 @@ class MathEmulation:
         self.fpu = k.arch.fpu
         self.bus = self.fpu.MemoryBus(k.uspace.read, k.uspace.write)
         self.pending: Any = None  # fixups: a result to write after the CPU ran the instruction
-        self.pending_task: object = None
+        self.pending_at: tuple[int, object] = (0, None)  # where to write it, for which task
         if mode == "exact":
             self.fpu.set_math_emulation(k.cpu, True)
             k.cpu.trap_handlers[self.fpu.TRAP_DEVICE_NOT_AVAILABLE] = self.device_not_available
@@ -110,12 +110,12 @@ class MathEmulation:
         if it was a faulty one; then, if this one is faulty (the memory may
         have changed since the scan), work out its right result."""
         pending, self.pending = self.pending, None
-        if pending is not None and pending.following == pc and self.pending_task is self.k.current:
-            self.fpu.commit(self.k.cpu, pending, everything=True)
+        if pending is not None and self.pending_at == (pc, self.k.current):
+            self.fpu.fixup_commit(self.k.cpu, pending)
         code = self.k.uspace.read(pc, 2)
         if code[0] == 0xD9 and code[1] in self.fpu.FIXUP_OPCODES:
             try:
-                self.pending = self.fpu.compute(self.k.cpu, pc, code, self.bus, 0)
-                self.pending_task = self.k.current
+                self.pending = self.fpu.fixup_compute(self.k.cpu, pc, code, self.bus)
+                self.pending_at = (pc + 2, self.k.current)
             except x87.FloatingPointError:
                 return  # the CPU raises #MF itself

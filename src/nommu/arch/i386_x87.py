@@ -125,43 +125,56 @@ def _write_raw(cpu: Cpu, reg: int, value: int) -> None:
     uclib.uc_reg_write(cpu._h, reg, _buffer)
 
 
-def read_state(cpu: Cpu) -> FpuState:
-    """The FPU's state as the CPU holds it (FPi are the physical registers)."""
+class Registers:
+    """The eight physical data registers, each read from the CPU when first
+    used (most instructions touch one or two); remembers which were set."""
+
+    def __init__(self, cpu: Cpu) -> None:
+        self.cpu = cpu
+        self.values: list[int | None] = [None] * 8
+        self.changed: set[int] = set()
+
+    def __getitem__(self, i: int) -> int:
+        value = self.values[i]
+        if value is None:
+            value = self.values[i] = _read_raw(self.cpu, UC_X86_REG_FP0 + i)
+        return value
+
+    def __setitem__(self, i: int, value: int) -> None:
+        self.values[i] = value
+        self.changed.add(i)
+
+
+def read_state(cpu: Cpu, pointers: bool = False) -> FpuState:
+    """The FPU's state as the CPU holds it (FPi are the physical registers).
+    The last-instruction pointers only if `pointers` (FNSTENV, FNSAVE)."""
     tags = cpu.reg_read(UC_X86_REG_FPTAG)
-    return FpuState(
+    state = FpuState(
         cw=cpu.reg_read(UC_X86_REG_FPCW) & 0xFFFF,
         sw=cpu.reg_read(UC_X86_REG_FPSW) & 0xFFFF,
         empty=[(tags >> (2 * i)) & 3 == x87.TAG_EMPTY for i in range(8)],
-        regs=[_read_raw(cpu, UC_X86_REG_FP0 + i) for i in range(8)],
-        fip=cpu.reg_read(UC_X86_REG_FIP) & 0xFFFFFFFF,
-        fop=cpu.reg_read(UC_X86_REG_FOP) & 0x7FF,
-        fdp=cpu.reg_read(UC_X86_REG_FDP) & 0xFFFFFFFF,
+        regs=Registers(cpu),
         fcs=USER_CS,
     )
+    if pointers:
+        state.fip = cpu.reg_read(UC_X86_REG_FIP) & 0xFFFFFFFF
+        state.fop = cpu.reg_read(UC_X86_REG_FOP) & 0x7FF
+        state.fdp = cpu.reg_read(UC_X86_REG_FDP) & 0xFFFFFFFF
+    return state
 
 
-def write_state(cpu: Cpu, state: FpuState, before: FpuState | None) -> None:
-    """Put `state` back, writing only what changed since `before` (if given)."""
-    if before is None:
-        before = FpuState(cw=-1, regs=[-1] * 8, fip=-1, fop=-1, fdp=-1)
-    for i in range(8):
-        if state.regs[i] != before.regs[i]:
-            _write_raw(cpu, UC_X86_REG_FP0 + i, state.regs[i])
+def write_state(cpu: Cpu, state: FpuState, cw: int, everything: bool = False) -> None:
+    """Put `state` back: the registers it changed (all, if `everything`),
+    the status and tag words, the control word if it is not `cw` any more.
+    (The last-instruction pointers are not kept: see README.)"""
+    regs = state.regs
+    assert isinstance(regs, Registers)
+    for i in range(8) if everything else sorted(regs.changed):
+        _write_raw(cpu, UC_X86_REG_FP0 + i, regs[i])
     cpu.reg_write(UC_X86_REG_FPSW, state.sw)  # (also sets TOP)
     cpu.reg_write(UC_X86_REG_FPTAG, sum(3 << 2 * i for i in range(8) if state.empty[i]))
-    if state.cw != before.cw:
+    if state.cw != cw:
         cpu.reg_write(UC_X86_REG_FPCW, state.cw)
-    for reg, value, old in (
-        (UC_X86_REG_FIP, state.fip, before.fip),
-        (UC_X86_REG_FOP, state.fop, before.fop),
-        (UC_X86_REG_FDP, state.fdp, before.fdp),
-    ):
-        if value != old:
-            cpu.reg_write(reg, value)
-
-
-def copy_state(s: FpuState) -> FpuState:
-    return FpuState(s.cw, s.sw, list(s.empty), list(s.regs), s.fip, s.fcs, s.fop, s.fdp, s.fds)
 
 
 # -- running one instruction ----------------------------------------------------------------
@@ -172,51 +185,60 @@ class Emulated:
     """An instruction run in software, not yet written back to the CPU."""
 
     state: FpuState  # the FPU after it
-    before: FpuState  # the FPU before it
+    cw: int  # the control word before it
     outcome: x87.Outcome
-    eflags: int
     following: int  # the address of the next instruction
 
 
-def compute(cpu: Cpu, pc: int, code: bytes, bus: MemoryBus, gs_base: int) -> Emulated:
+SAVES_POINTERS = {(0xD9, 6), (0xDD, 6)}  # FNSTENV, FNSAVE
+
+
+def compute(cpu: Cpu, pc: int, code: bytes, bus: MemoryBus, gs_base: Callable[[], int]) -> Emulated:
     """Run the x87 instruction at `pc` (its bytes start `code`) in software,
-    on a copy of the FPU state. Raises x87.FloatingPointError (#MF: an
-    unmasked exception is pending) or x87.InvalidOpcode (#UD); a bad memory
-    operand raises whatever `bus` raises."""
+    on the FPU state read from the CPU. Raises x87.FloatingPointError (#MF:
+    an unmasked exception is pending) or x87.InvalidOpcode (#UD); a bad
+    memory operand raises whatever `bus` raises."""
     insn = x87.decode(code, lambda name: cpu.reg_read(_GPRS[name]), _segments(gs_base))
     if insn is None:
         raise x87.InvalidOpcode
-    state = read_state(cpu)
-    before = copy_state(state)
-    eflags = cpu.reg_read(UC_X86_REG_EFLAGS)
-    outcome = x87.execute(state, insn, bus, eflags, pc)
-    return Emulated(state, before, outcome, eflags, pc + insn.length)
+    pointers = insn.address is not None and (insn.opcode, insn.reg) in SAVES_POINTERS
+    state = read_state(cpu, pointers)
+    cw = state.cw
+    eflags = (lambda: cpu.reg_read(UC_X86_REG_EFLAGS)) if insn.opcode in (0xDA, 0xDB) else None
+    outcome = x87.execute(state, insn, bus, eflags() if eflags else 0, pc)
+    return Emulated(state, cw, outcome, pc + insn.length)
 
 
 def commit(cpu: Cpu, done: Emulated, everything: bool = False) -> None:
     """Write an emulated instruction's effects into the CPU (`everything`:
     the whole FPU state, not just what the instruction changed)."""
-    write_state(cpu, done.state, None if everything else done.before)
+    if everything:
+        for i in range(8):
+            done.state.regs[i]  # (read what is not read yet: it is written back as it was)
+    write_state(cpu, done.state, done.cw, everything)
     if done.outcome.eflags is not None:
         mask, bits = done.outcome.eflags
-        cpu.reg_write(UC_X86_REG_EFLAGS, (done.eflags & ~mask) | bits)
+        eflags = cpu.reg_read(UC_X86_REG_EFLAGS)
+        cpu.reg_write(UC_X86_REG_EFLAGS, (eflags & ~mask) | bits)
     if done.outcome.ax is not None:
         eax = cpu.reg_read(UC_X86_REG_EAX)
         cpu.reg_write(UC_X86_REG_EAX, (eax & ~0xFFFF) | done.outcome.ax)
 
 
-def emulate(cpu: Cpu, pc: int, code: bytes, bus: MemoryBus, gs_base: int) -> int:
+def emulate(cpu: Cpu, pc: int, code: bytes, bus: MemoryBus, gs_base: Callable[[], int]) -> int:
     """`compute` and `commit` the instruction at `pc`; -> the next one's address."""
     done = compute(cpu, pc, code, bus, gs_base)
     commit(cpu, done)
     return done.following
 
 
-def _segments(gs_base: int) -> Callable[[str], int]:
-    return lambda segment: gs_base if segment == "gs" else 0
+def _segments(gs_base: Callable[[], int]) -> Callable[[str], int]:
+    return lambda segment: gs_base() if segment == "gs" else 0
 
 
-def emulate_mxcsr(cpu: Cpu, pc: int, code: bytes, bus: MemoryBus, gs_base: int) -> int | None:
+def emulate_mxcsr(
+    cpu: Cpu, pc: int, code: bytes, bus: MemoryBus, gs_base: Callable[[], int]
+) -> int | None:
     """LDMXCSR/STMXCSR (0F AE /2, /3), which CR0.EM turns into #UD: done
     here. -> the next instruction's address, or None if `code` is neither."""
     prefix = 1 if code[:1] in (b"\x26", b"\x2e", b"\x36", b"\x3e", b"\x64", b"\x65") else 0
@@ -272,14 +294,17 @@ def fixup_compute(cpu: Cpu, pc: int, code: bytes, bus: MemoryBus) -> Fix:
     FSQRT and FPREM/FPREM1 on ordinary numbers take integer fast paths."""
     opcode = code[1]
     if opcode == 0xFA and cpu.reg_read(UC_X86_REG_FPCW) & x87.PE:  # (PE masked)
-        return SqrtFix(_read_raw(cpu, UC_X86_REG_ST0))
+        operand = _read_raw(cpu, UC_X86_REG_ST0)
+        number = x87.unpack(operand)
+        if number is not None and number[0] == 0:  # a positive number: no IE, no DE
+            return SqrtFix(operand)
     if opcode in (0xF8, 0xF5):
         fast = x87.fast_fprem(
             _read_raw(cpu, UC_X86_REG_ST0), _read_raw(cpu, UC_X86_REG_ST1), opcode == 0xF5
         )
         if fast is not None:
             return RemainderFix(*fast)
-    return compute(cpu, pc, code, bus, 0)
+    return compute(cpu, pc, code, bus, lambda: 0)
 
 
 def fixup_commit(cpu: Cpu, fix: Fix) -> None:

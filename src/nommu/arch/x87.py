@@ -60,6 +60,13 @@ class Bus(Protocol):
     def write(self, address: int, data: bytes) -> None: ...
 
 
+class RegisterFile(Protocol):
+    """The eight data registers (a list will do)."""
+
+    def __getitem__(self, i: int) -> int: ...
+    def __setitem__(self, i: int, value: int) -> None: ...
+
+
 @dataclass(slots=True)
 class FpuState:
     """The FPU's programmer-visible state. `regs` are the physical registers
@@ -68,7 +75,7 @@ class FpuState:
     cw: int = DEFAULT_CW
     sw: int = 0
     empty: list[bool] = field(default_factory=lambda: [True] * 8)
-    regs: list[int] = field(default_factory=lambda: [0] * 8)
+    regs: RegisterFile = field(default_factory=lambda: [0] * 8)
     fip: int = 0  # last non-control instruction: its address, selector+opcode, operand
     fcs: int = 0
     fop: int = 0
@@ -173,7 +180,9 @@ def decode(
     elif mod == 2:
         address += int.from_bytes(code[i : i + 4], "little", signed=True)
         i += 4
-    address = (address + segment_base(segment)) & 0xFFFFFFFF
+    if segment in ("fs", "gs"):  # (the others are flat)
+        address += segment_base(segment)
+    address &= 0xFFFFFFFF
     return Instruction(opcode, modrm, i, address, operand16)
 
 
@@ -602,7 +611,7 @@ def to_mpf(value: Fraction) -> Any:
 
 def from_mpf(value: Any) -> Fraction:
     sign, man, exp, _bits = value._mpf_
-    magnitude = Fraction(int(man)) * Fraction(2) ** int(exp)
+    magnitude = xf.scaled(int(man), int(exp))
     return -magnitude if sign else magnitude
 
 

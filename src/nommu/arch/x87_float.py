@@ -156,8 +156,7 @@ class Format:
         significand = integer << self.fraction_bits | fraction
         if significand == 0:
             return zero(sign)
-        scale = max(exp, 1) - self.bias - self.fraction_bits
-        value = Fraction(significand) * Fraction(2) ** scale
+        value = scaled(significand, max(exp, 1) - self.bias - self.fraction_bits)
         return Real(Kind.FINITE, sign, -value if sign else value, denormal=exp == 0)
 
     # -- encoding ---------------------------------------------------------------
@@ -203,21 +202,32 @@ EXTENDED = Format("extended", 64, 15, True)
 
 def exponent_of(a: Fraction) -> int:
     """floor(log2(a)) for a > 0."""
-    e = a.numerator.bit_length() - a.denominator.bit_length()
-    if a < Fraction(2) ** e:
+    n, d = a.numerator, a.denominator
+    e = n.bit_length() - d.bit_length()
+    if (n << -e if e < 0 else n) < (d << e if e > 0 else d):  # a < 2^e
         e -= 1
     return e
 
 
+def scaled(significand: int, exponent: int) -> Fraction:
+    """significand * 2^exponent, exactly."""
+    if exponent >= 0:
+        return Fraction(significand << exponent)
+    return Fraction(significand, 1 << -exponent)
+
+
 def _round_integer(a: Fraction, quantum: int, sign: int, mode: Rounding) -> tuple[int, bool, bool]:
     """a / 2^quantum rounded to an integer under `mode` -> (n, inexact, up)."""
-    scaled = a / Fraction(2) ** quantum
-    n, rest = divmod(scaled.numerator, scaled.denominator)
+    num, den = a.numerator, a.denominator
+    if quantum >= 0:
+        den <<= quantum
+    else:
+        num <<= -quantum
+    n, rest = divmod(num, den)
     if rest == 0:
         return n, False, False
-    half = Fraction(rest, scaled.denominator)
     if mode is Rounding.NEAREST:
-        up = half > Fraction(1, 2) or (half == Fraction(1, 2) and n & 1 == 1)
+        up = 2 * rest > den or (2 * rest == den and n & 1 == 1)
     elif mode is Rounding.ZERO:
         up = False
     else:
@@ -236,8 +246,10 @@ def round_to(value: Fraction, fmt: Format, mode: Rounding, precision: int | None
     e = exponent_of(a)
     quantum = max(e, fmt.emin) - (p - 1)  # the weight of the last significand bit kept
     n, inexact, up = _round_integer(a, quantum, sign, mode)
-    unbounded, _, _ = _round_integer(a, e - (p - 1), sign, mode)
-    tiny = unbounded * Fraction(2) ** (e - (p - 1)) < Fraction(2) ** fmt.emin
+    tiny = e < fmt.emin
+    if e == fmt.emin - 1:  # tiny unless rounding with no exponent limit carries to 2^emin
+        unbounded, _, _ = _round_integer(a, e - (p - 1), sign, mode)
+        tiny = unbounded < 1 << p
     if n == 0:
         return Rounded(fmt.encode_zero(sign), inexact, up, False, True)
     # n * 2^quantum, as the format's significand and exponent

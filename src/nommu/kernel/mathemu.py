@@ -51,7 +51,7 @@ class MathEmulation:
         on after it) or the trap the task gets instead (#MF, #UD, a fault)."""
         try:
             code = self.k.uspace.read(pc, 16)
-            following = self.fpu.emulate(self.k.cpu, pc, code, self.bus, self._gs())
+            following = self.fpu.emulate(self.k.cpu, pc, code, self.bus, self._gs)
             self.fpu.set_pc(self.k.cpu, following)
         except x87.FloatingPointError:
             return int(self.fpu.TRAP_FLOATING_POINT)
@@ -65,7 +65,7 @@ class MathEmulation:
         """#UD: with CR0.EM the MXCSR instructions musl's fenv uses land here."""
         try:
             code = self.k.uspace.read(pc, 16)
-            following = self.fpu.emulate_mxcsr(self.k.cpu, pc, code, self.bus, self._gs())
+            following = self.fpu.emulate_mxcsr(self.k.cpu, pc, code, self.bus, self._gs)
         except SyscallError:
             return TRAP_PAGE_FAULT
         if following is None:

@@ -124,3 +124,9 @@ def test_rounding_to_double_overflows_and_underflows() -> None:
     assert toward_zero.raw == DOUBLE.largest(0)
     tiny = xf.round_to(Fraction(1, 3) * Fraction(2) ** -1030, DOUBLE, Rounding.NEAREST)
     assert tiny.tiny and tiny.inexact and DOUBLE.decode(tiny.raw).denormal
+
+
+def test_a_tiny_transcendental_result_underflows() -> None:
+    fpatan = b"\xd9\xf3"  # atan2(ST(1), ST(0)) = atan(2^-16383): a denormal, never exact
+    state = run(fpatan, extended(1), extended(Fraction(1, 2**16383)))
+    assert state.sw & x87.UE and state.sw & x87.PE

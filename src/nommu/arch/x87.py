@@ -616,14 +616,18 @@ def from_mpf(value: Any) -> Fraction:
 
 
 def transcendental(x: X87, compute: Callable[[], Any]) -> int:
-    """Round `compute()` (run at WORKING_BITS) as a register result; inexact."""
+    """Round `compute()` (run at WORKING_BITS) as a register result. The
+    true value is irrational, so always inexact (PE), and tiny means
+    underflow (UE) even when the approximation happens to fit exactly
+    (atan(2^-16383) is 2^-16383 to 32,000 bits)."""
     with mpmath.workprec(WORKING_BITS):
         value = from_mpf(compute())
     if value == 0:
         return EXTENDED.encode_zero(0)
-    raw = x.round_result(value, 64)
-    x.signal(PE)
-    return raw
+    r = xf.round_to(value, EXTENDED, x.rounding)
+    x.flag_rounding(r)
+    x.signal(PE | (UE if r.tiny else 0))
+    return r.raw
 
 
 def f2xm1(x: X87, a: Real) -> int | None:

@@ -163,17 +163,19 @@ def read_state(cpu: Cpu, pointers: bool = False) -> FpuState:
     return state
 
 
-def write_state(cpu: Cpu, state: FpuState, cw: int, everything: bool = False) -> None:
+def write_state(cpu: Cpu, state: FpuState, before: Emulated, everything: bool = False) -> None:
     """Put `state` back: the registers it changed (all, if `everything`),
-    the status and tag words, the control word if it is not `cw` any more.
-    (The last-instruction pointers are not kept: see README.)"""
+    and the status, tag and control words that changed. (The
+    last-instruction pointers are not kept: see README.)"""
     regs = state.regs
     assert isinstance(regs, Registers)
     for i in range(8) if everything else sorted(regs.changed):
         _write_raw(cpu, UC_X86_REG_FP0 + i, regs[i])
-    cpu.reg_write(UC_X86_REG_FPSW, state.sw)  # (also sets TOP)
-    cpu.reg_write(UC_X86_REG_FPTAG, sum(3 << 2 * i for i in range(8) if state.empty[i]))
-    if state.cw != cw:
+    if everything or state.sw != before.sw:
+        cpu.reg_write(UC_X86_REG_FPSW, state.sw)  # (also sets TOP)
+    if everything or state.empty != before.empty:
+        cpu.reg_write(UC_X86_REG_FPTAG, sum(3 << 2 * i for i in range(8) if state.empty[i]))
+    if everything or state.cw != before.cw:
         cpu.reg_write(UC_X86_REG_FPCW, state.cw)
 
 
@@ -185,7 +187,9 @@ class Emulated:
     """An instruction run in software, not yet written back to the CPU."""
 
     state: FpuState  # the FPU after it
-    cw: int  # the control word before it
+    cw: int  # the control, status and tag words before it
+    sw: int
+    empty: list[bool]
     outcome: x87.Outcome
     following: int  # the address of the next instruction
 
@@ -203,10 +207,10 @@ def compute(cpu: Cpu, pc: int, code: bytes, bus: MemoryBus, gs_base: Callable[[]
         raise x87.InvalidOpcode
     pointers = insn.address is not None and (insn.opcode, insn.reg) in SAVES_POINTERS
     state = read_state(cpu, pointers)
-    cw = state.cw
+    cw, sw, empty = state.cw, state.sw, list(state.empty)
     eflags = (lambda: cpu.reg_read(UC_X86_REG_EFLAGS)) if insn.opcode in (0xDA, 0xDB) else None
     outcome = x87.execute(state, insn, bus, eflags() if eflags else 0, pc)
-    return Emulated(state, cw, outcome, pc + insn.length)
+    return Emulated(state, cw, sw, empty, outcome, pc + insn.length)
 
 
 def commit(cpu: Cpu, done: Emulated, everything: bool = False) -> None:
@@ -215,7 +219,7 @@ def commit(cpu: Cpu, done: Emulated, everything: bool = False) -> None:
     if everything:
         for i in range(8):
             done.state.regs[i]  # (read what is not read yet: it is written back as it was)
-    write_state(cpu, done.state, done.cw, everything)
+    write_state(cpu, done.state, done, everything)
     if done.outcome.eflags is not None:
         mask, bits = done.outcome.eflags
         eflags = cpu.reg_read(UC_X86_REG_EFLAGS)
@@ -225,11 +229,51 @@ def commit(cpu: Cpu, done: Emulated, everything: bool = False) -> None:
         cpu.reg_write(UC_X86_REG_EAX, (eax & ~0xFFFF) | done.outcome.ax)
 
 
-def emulate(cpu: Cpu, pc: int, code: bytes, bus: MemoryBus, gs_base: Callable[[], int]) -> int:
-    """`compute` and `commit` the instruction at `pc`; -> the next one's address."""
-    done = compute(cpu, pc, code, bus, gs_base)
+FWAIT = 0x9B
+
+
+def stretchable(insn: x87.Instruction) -> bool:
+    """Whether a stretch may take `insn` in: not if it needs what a stretch
+    does not carry (the instruction pointers, EFLAGS)."""
+    if insn.address is not None:
+        return (insn.opcode, insn.reg) not in SAVES_POINTERS
+    return not (insn.opcode in (0xDA, 0xDB) and insn.reg < 4)  # FCMOVcc reads EFLAGS
+
+
+STRETCH = 64  # x87 instructions run per trap at most
+
+
+def emulate(
+    cpu: Cpu, pc: int, fetch: Callable[[int], bytes], bus: MemoryBus, gs_base: Callable[[], int]
+) -> int:
+    """Run the x87 instruction at `pc` and the ones right after it, a whole
+    stretch of floating-point code for one trap; -> the address where the
+    CPU goes on. The first instruction's exceptions propagate (as in
+    `compute`); one from a later instruction ends the stretch before it
+    (it traps again when the CPU gets there)."""
+    done = compute(cpu, pc, fetch(pc), bus, gs_base)
+    state, pc = done.state, done.following
+    for _ in range(STRETCH):
+        if done.outcome.eflags is not None or done.outcome.ax is not None:
+            break  # (the next instruction may read them: let the CPU have them first)
+        try:
+            code = fetch(pc)
+            if code[0] == FWAIT and not state.sw & x87.ES:
+                pc += 1
+                continue
+            insn = x87.decode(code, lambda name: cpu.reg_read(_GPRS[name]), _segments(gs_base))
+            if (
+                insn is None
+                or (insn.opcode, insn.reg) in SAVES_POINTERS
+                or insn.opcode in (0xDA, 0xDB)
+            ):
+                break  # not x87, or needs what a stretch does not carry (pointers, EFLAGS)
+            done.outcome = x87.execute(state, insn, bus, 0, pc)
+        except Exception:  # #MF, #UD, a bad address: the CPU gets there and traps
+            break
+        pc += insn.length
     commit(cpu, done)
-    return done.following
+    return pc
 
 
 def _segments(gs_base: Callable[[], int]) -> Callable[[str], int]:

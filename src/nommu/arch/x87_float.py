@@ -104,36 +104,23 @@ class Rounded:
     tiny: bool  # nonzero and below the smallest normal after rounding (UE if inexact)
 
 
-@dataclass(frozen=True, slots=True)
 class Format:
     """A binary interchange format: `precision` significand bits (counting
     the integer bit), `exponent_bits`, whether the integer bit is stored."""
 
-    name: str
-    precision: int
-    exponent_bits: int
-    explicit_integer: bool
+    def __init__(self, name: str, precision: int, exponent_bits: int, explicit: bool) -> None:
+        self.name = name
+        self.precision = precision
+        self.exponent_bits = exponent_bits
+        self.explicit_integer = explicit
+        self.bias = (1 << (exponent_bits - 1)) - 1
+        self.emin = 1 - self.bias  # the exponent of the smallest normal number, 1.0 * 2^emin
+        self.emax = self.bias
+        self.fraction_bits = precision - 1
+        self.width = 1 + exponent_bits + self.fraction_bits + int(explicit)
 
-    @property
-    def bias(self) -> int:
-        return (1 << (self.exponent_bits - 1)) - 1
-
-    @property
-    def emin(self) -> int:
-        """The exponent of the smallest normal number (1.0 * 2^emin)."""
-        return 1 - self.bias
-
-    @property
-    def emax(self) -> int:
-        return self.bias
-
-    @property
-    def fraction_bits(self) -> int:
-        return self.precision - 1
-
-    @property
-    def width(self) -> int:
-        return 1 + self.exponent_bits + self.fraction_bits + int(self.explicit_integer)
+    def __repr__(self) -> str:
+        return f"Format({self.name})"
 
     # -- decoding ---------------------------------------------------------------
 

@@ -50,8 +50,7 @@ class MathEmulation:
         """#NM: run the x87 instruction at `pc`. -> None (done, the CPU goes
         on after it) or the trap the task gets instead (#MF, #UD, a fault)."""
         try:
-            code = self.k.uspace.read(pc, 16)
-            following = self.fpu.emulate(self.k.cpu, pc, code, self.bus, self._gs)
+            following = self.fpu.emulate(self.k.cpu, pc, self._fetch, self.bus, self._gs)
             self.fpu.set_pc(self.k.cpu, following)
         except x87.FloatingPointError:
             return int(self.fpu.TRAP_FLOATING_POINT)
@@ -61,10 +60,18 @@ class MathEmulation:
             return TRAP_PAGE_FAULT
         return None
 
+    def _fetch(self, pc: int) -> bytes:
+        """The bytes an instruction at `pc` may span (fewer at the end of a page
+        with nothing after it)."""
+        try:
+            return self.k.uspace.read(pc, 16)
+        except SyscallError:
+            return self.k.uspace.read(pc, min(16, 0x1000 - (pc & 0xFFF)))
+
     def invalid_opcode(self, pc: int) -> int | None:
         """#UD: with CR0.EM the MXCSR instructions musl's fenv uses land here."""
         try:
-            code = self.k.uspace.read(pc, 16)
+            code = self._fetch(pc)
             following = self.fpu.emulate_mxcsr(self.k.cpu, pc, code, self.bus, self._gs)
         except SyscallError:
             return TRAP_PAGE_FAULT

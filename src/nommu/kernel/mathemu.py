@@ -12,7 +12,12 @@ per machine (`--fpu`):
   PE, IE for 0/0 ...) are those of a real x87 for every operation. Slow:
   each floating-point instruction costs tens of microseconds.
 
-Code a program writes into memory itself (a JIT) is not scanned for fixups.
+Code a program writes into memory itself (a JIT) is not scanned for fixups,
+and a fixup is lost if the CPU stops for a task switch right between the
+faulty instruction and the next (possible only where a translation block
+ends there). In exact mode one trap runs the whole stretch of x87 code it
+lands in, and FNSTENV stores no last-instruction pointers (0), like the
+signal frame's FPU state.
 """
 
 from __future__ import annotations

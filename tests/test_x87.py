@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
 from nommu.api import Machine, RunResult
-from nommu.arch import x87
+from nommu.arch import i386_x87, x87
 from nommu.arch import x87_float as xf
 from nommu.arch.x87_float import DOUBLE, EXTENDED, SINGLE, Rounding
 from nommu.kernel.errors import NommuError
@@ -47,6 +48,20 @@ def test_x87_flags_exact(differential: Differential) -> None:
 def test_fpu_mode_is_checked() -> None:
     with pytest.raises(NommuError):
         Machine(fpu="fast")
+
+
+def test_fpu_option_on_the_command_line(guest_root: Path) -> None:
+    from conftest import nommu_cli
+
+    proc = nommu_cli("run", "--fpu", "exact", "--root", str(guest_root), "/x87", "flags")
+    assert proc.returncode == 0, proc.stderr
+    assert "0/0                    invalid 1 divbyzero 0" in proc.stdout
+    assert nommu_cli("run", "--fpu", "fast", "/x87").returncode != 0
+
+
+def test_fixup_sites_are_every_faulty_encoding() -> None:
+    code = bytes.fromhex("d9fa 90 d9e8 d9f8 00d9f1 d9")  # fsqrt, nop, fld1, fprem, .., fyl2x
+    assert i386_x87.fixup_sites(code, 0x1000) == [0x1000, 0x1005, 0x1008]
 
 
 # -- the software FPU, rule by rule ---------------------------------------------------

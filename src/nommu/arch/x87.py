@@ -932,18 +932,7 @@ def store(x: X87, insn: Instruction) -> None:
         value = store_real(x, r, SINGLE if kind == "m32" else DOUBLE)
         data = None if value is None else value.to_bytes(4 if kind == "m32" else 8, "little")
     elif kind == "bcd":
-        n = store_integer(x, r, 8, x.rounding)
-        if n is not None and abs(n if n < 1 << 63 else n - (1 << 64)) >= 10**18:
-            n = None if not x.invalid() else -1
-        data = (
-            None
-            if n is None
-            else (
-                bytes.fromhex("000000000000C0FFFF") + b"\xff"
-                if n == -1
-                else bcd_encode(n if n < 1 << 63 else n - (1 << 64))
-            )
-        )
+        data = store_bcd(x, r)
     else:
         size = {"i16": 2, "i32": 4, "i64": 8}[kind.rstrip("t")]
         mode = Rounding.ZERO if kind.endswith("t") else x.rounding
@@ -954,6 +943,20 @@ def store(x: X87, insn: Instruction) -> None:
     x.bus.write(insn.address, data)
     if pop:
         x.pop()
+
+
+BCD_INDEFINITE = bytes.fromhex("00000000000000c0ffff")  # 0xFFFF_C000_0000_0000_0000
+
+
+def store_bcd(x: X87, r: Real) -> bytes | None:
+    """FBSTP: ST(0) rounded to an integer of at most 18 decimal digits."""
+    n = store_integer(x, r, 8, x.rounding)
+    if n is None:
+        return None
+    value = n - (1 << 64) if n >> 63 else n
+    if abs(value) >= 10**18:  # (the integer indefinite too)
+        return BCD_INDEFINITE if x.invalid() else None
+    return bcd_encode(value)
 
 
 STORES = {

@@ -6,7 +6,8 @@ per machine (`--fpu`):
 
 * "fixups" (the default, free for code that does not use those
   instructions): when a program's code is loaded, every place one of the
-  faulty instructions may start gets a fixup that runs it in software;
+  faulty instructions may start gets a fixup that works out the right
+  result in software and writes it over the CPU's;
 * "exact": like Linux's math-emu on an FPU-less CPU, every x87 instruction
   traps (#NM) and is run in software, so the status word's flags (OE, UE,
   PE, IE for 0/0 ...) are those of a real x87 for every operation. Slow:

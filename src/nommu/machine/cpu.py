@@ -374,10 +374,12 @@ class Cpu:
         return hook
 
     def add_fixup(self, address: int, callback: Callable[[int], None]) -> None:
-        """Call `callback(address)` instead of running the instruction that
-        starts at `address`, each time (the callback moves the PC on). A hook
-        on one address costs nothing elsewhere and never fires if no
-        instruction starts there. Stays until `remove_fixups`."""
+        """Call `callback(address)` each time the instruction that starts at
+        `address` is about to run (it runs after the callback: nommu turns
+        off the exit checks that would let a hook skip it, see
+        `disable_memory_exit_checks`). A hook on one address costs nothing
+        elsewhere and never fires if no instruction starts there. Stays
+        until `remove_fixups`."""
         if address in self.fixups:
             return
 
@@ -387,11 +389,6 @@ class Cpu:
         hook = self._watch(UC_HOOK_CODE, HOOK_CODE_CFUNC(on_code), address, address + 1)
         self.fixups[address] = hook
         self.uc.ctl_remove_cache(address, address + 1)
-
-    def trap_from_hook(self, pc: int, trapno: int) -> None:
-        """From a hook: the instruction at `pc` raises CPU exception `trapno`."""
-        self._trap = Stop(StopKind.TRAP, pc, trapno=trapno)
-        uclib.uc_emu_stop(self._h)
 
     def remove_fixups(self, begin: int, end: int) -> None:
         for address in [a for a in self.fixups if begin <= a < end]:

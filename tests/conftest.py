@@ -277,9 +277,11 @@ def differential(run_nommu: RunNommu, run_native: RunNative, mmu: bool) -> Calla
     Parametrized by `mmu`: each test runs once on the no-MMU machine and once
     with `--mmu`."""
 
-    def both(argv: Sequence[str], env: Mapping[str, str] | None = None) -> RunResult:
+    def both(
+        argv: Sequence[str], env: Mapping[str, str] | None = None, **machine: object
+    ) -> RunResult:
         native = run_native(argv, env)
-        emulated = run_nommu(argv, env, mmu=mmu)
+        emulated = run_nommu(argv, env, mmu=mmu, **machine)
         assert emulated.stdout.decode(errors="replace") == native.stdout.decode(errors="replace"), (
             f"stdout differs for {argv}"
         )

@@ -24,6 +24,7 @@ from nommu.kernel.errors import NommuError, SyscallError
 from nommu.kernel.files import BytesInput, CapturedOutput, FdEntry, FdTable, HostStream, OpenFile
 from nommu.kernel.kernel import Kernel, KernelConfig
 from nommu.kernel.limits import OutputLimit
+from nommu.kernel.mathemu import FPU_MODES
 from nommu.kernel.mm import MemoryMap
 from nommu.kernel.sched import Deadlock
 from nommu.kernel.task import FsContext, SigHand, Task, ThreadGroup
@@ -120,6 +121,7 @@ class RunResult:
 class Machine:
     """An i386 machine configuration (no MMU unless `mmu=True`); `run` boots it
     with one program. `vfork_as_fork` makes vfork() behave as fork() (needs an MMU).
+    `fpu="exact"` runs every x87 instruction in software (kernel/mathemu.py).
     A `checker` (trace.check.Checker) watches the runs for no-MMU problems and
     collects them in its `report` (`nommu check`)."""
 
@@ -130,6 +132,7 @@ class Machine:
         mem: int | str = "32M",
         mmu: bool = False,
         vfork_as_fork: bool = False,
+        fpu: str = "fixups",
         strace: IO[str] | None = None,
         hints: bool = True,
         stderr: IO[str] | None = None,
@@ -150,6 +153,9 @@ class Machine:
         self.mem = parse_size(mem)
         self.mmu = mmu
         self.vfork_as_fork = vfork_as_fork
+        if fpu not in FPU_MODES:
+            raise NommuError(f"fpu must be one of {', '.join(FPU_MODES)}, not {fpu!r}")
+        self.fpu = fpu  # x87 math emulation (kernel/mathemu.py)
         self.strace = strace
         self.hints = hints
         self.stderr = stderr
@@ -178,6 +184,7 @@ class Machine:
             root=self.root,
             mmu=self.mmu,
             vfork_as_fork=self.vfork_as_fork,
+            fpu=self.fpu,
             deterministic=self.deterministic,
             seed=self.seed,
             read_only=self.read_only,

@@ -117,6 +117,14 @@ def _machine_options(
         help="with --mmu, make vfork() a fork() (the classic #define vfork fork)",
     )
     p.add_argument(
+        "--fpu",
+        choices=("fixups", "exact"),
+        default="fixups",
+        help="x87 floating point: 'fixups' (default: fast; the instructions the CPU "
+        "gets wrong are done in software) or 'exact' (every x87 instruction in "
+        "software: real status-word flags everywhere, much slower)",
+    )
+    p.add_argument(
         "--deterministic",
         action="store_true",
         help="fixed clock, seeded random bytes and scheduling: identical runs and traces",
@@ -223,6 +231,7 @@ def make_machine(root: str, args: argparse.Namespace, checker: Checker | None = 
         mem=args.mem,
         mmu=args.mmu,
         vfork_as_fork=args.vfork_as_fork,
+        fpu=args.fpu,
         deterministic=args.deterministic,
         seed=args.seed,
         read_only=args.read_only,

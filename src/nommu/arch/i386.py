@@ -38,6 +38,7 @@ from unicorn.x86_const import (
 
 from nommu.abi.signals import Signal
 from nommu.arch import i386_signal
+from nommu.arch import i386_x87 as fpu  # noqa: F401 (the kernel's math emulation uses it)
 
 if TYPE_CHECKING:
     from nommu.machine.cpu import Cpu

@@ -32,7 +32,7 @@ from nommu.kernel.errors import SyscallError
 from nommu.kernel.mm import MemoryMap
 from nommu.kernel.task import SigAction
 from nommu.loaders import stack
-from nommu.loaders.elf import ElfImage, LoadError, parse
+from nommu.loaders.elf import PF_X, ElfImage, LoadError, parse
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -201,7 +201,17 @@ def load_nommu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
     k.ram.fill(block.start, image.span)
     for seg in image.segments:
         k.ram.write(seg.vaddr + load_base, image.data[seg.offset : seg.offset + seg.filesz])
+    k.mathemu.forget_code(block.start, block.end)
+    load_fixups(k, image, load_base)
     return mm, load_base
+
+
+def load_fixups(k: Kernel, image: ElfImage, load_base: int) -> None:
+    """Let the math emulation see the program's code (kernel/mathemu.py)."""
+    for seg in image.segments:
+        if seg.flags & PF_X:
+            code = image.data[seg.offset : seg.offset + seg.filesz]
+            k.mathemu.code_loaded(seg.vaddr + load_base, code)
 
 
 def load_mmu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
@@ -217,6 +227,7 @@ def load_mmu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
                 seg.vaddr + load_base, image.data[seg.offset : seg.offset + seg.filesz], force=True
             )
         mm.map(vm.STACK_TOP - vm.STACK_MAX, vm.STACK_TOP, vm.PROT_R | vm.PROT_W, "stack")
+        load_fixups(k, image, load_base)
     except SyscallError:
         mm.put()
         raise

@@ -29,6 +29,7 @@ from nommu.kernel.futex import exit_robust_list, futex_wake
 from nommu.kernel.hostfs import HostFs
 from nommu.kernel.limits import Limits, OutputLimit
 from nommu.kernel.locks import LockTable
+from nommu.kernel.mathemu import MathEmulation
 from nommu.kernel.mm import FileCopies, MemoryMap
 from nommu.kernel.msg import SysvMsg
 from nommu.kernel.pagecache import PageCache
@@ -70,6 +71,7 @@ class KernelConfig:
     clock_realtime: Callable[[], float] = time.time
     clock_monotonic: Callable[[], float] = time.monotonic
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+    fpu: str = "fixups"  # x87 math emulation: "fixups" or "exact" (kernel/mathemu.py)
 
 
 class Kernel:
@@ -114,6 +116,7 @@ class Kernel:
             self.uspace = UserMemory(self.ram, self.cpu)
             self.arch.install_gdt(self.cpu, self.gdt)
         self.arch.reset_fpu(self.cpu)
+        self.mathemu = MathEmulation(self, config.fpu)  # (exact mode sets CR0.EM: before _pristine)
         self._pristine: CpuContext = self.cpu.context_save()  # how a new program starts
         self.vfs = Vfs(config.root, ProcFs(self))
         self.hostfs = HostFs(self.vfs.root, config.read_only)

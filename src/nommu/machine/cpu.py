@@ -233,6 +233,11 @@ class Cpu:
         self.on_reschedule: Callable[[], None] = self.stop
         self.timer = SliceTimer(self)
         self._code: dict[int, tuple[int, object]] = {}  # load_code records: start -> (end, key)
+        # Traps the kernel handles in place, without stopping (math emulation):
+        # trap number -> handler(pc), which returns None when it dealt with the
+        # trap (and moved the PC on), else the trap to report instead.
+        self.trap_handlers: dict[int, Callable[[int], int | None]] = {}
+        self.fixups: dict[int, WatchHook] = {}  # add_fixup: address -> its code hook
         self._callbacks: list[Any] = []
         self._emu_start = uclib.uc_emu_start  # straight to the library: no wrapper per slice
         self._install_hooks()
@@ -277,6 +282,8 @@ class Cpu:
                     while self.reschedule:  # (a handoff may run more syscalls: see there)
                         self.reschedule = False
                         self.on_reschedule()
+                elif intno in self.trap_handlers:
+                    self._handle_in_place(intno)
                 else:
                     self._trap = Stop(StopKind.TRAP, self.pc, trapno=intno)
                     emu_stop(h)
@@ -290,7 +297,14 @@ class Cpu:
             return False
 
         def invalid(handle: int, _user: int) -> bool:
-            self._trap = Stop(StopKind.TRAP, self.pc, trapno=self.arch.TRAP_INVALID_OPCODE)
+            ud = self.arch.TRAP_INVALID_OPCODE
+            if ud in self.trap_handlers:
+                try:
+                    return self._handle_in_place(ud)
+                except BaseException as exc:
+                    self._pending = exc
+                    return False
+            self._trap = Stop(StopKind.TRAP, self.pc, trapno=ud)
             return False
 
         self._syscall = syscall
@@ -299,6 +313,17 @@ class Cpu:
         self._hook(UC_HOOK_MEM_UNMAPPED, unmapped_hook, 0, self.ram.base - 1)  # below RAM
         self._hook(UC_HOOK_MEM_UNMAPPED, unmapped_hook, self.ram.end, 0xFFFFFFFF)  # above
         self._hook(UC_HOOK_INSN_INVALID, HOOK_INSN_INVALID_CFUNC(invalid))
+
+    def _handle_in_place(self, trapno: int) -> bool:
+        """Give a trap to its in-place handler; True if it was dealt with,
+        else the CPU stops with the trap the handler named."""
+        pc = self.pc
+        report = self.trap_handlers[trapno](pc)
+        if report is None:
+            return True
+        self._trap = Stop(StopKind.TRAP, pc, trapno=report)
+        uclib.uc_emu_stop(self._h)
+        return False
 
     def _hook(self, kind: int, callback: Any, begin: int = 1, end: int = 0) -> None:
         """Install a hook for good (on [begin, end]; by default everywhere)."""
@@ -347,6 +372,27 @@ class Cpu:
         hook = self._watch(UC_HOOK_CODE, HOOK_CODE_CFUNC(on_code), begin, end)
         self.flush_code(begin, end)
         return hook
+
+    def add_fixup(self, address: int, callback: Callable[[int], None]) -> None:
+        """Call `callback(address)` each time the instruction that starts at
+        `address` is about to run (it runs after the callback: nommu turns
+        off the exit checks that would let a hook skip it, see
+        `disable_memory_exit_checks`). A hook on one address costs nothing
+        elsewhere and never fires if no instruction starts there. Stays
+        until `remove_fixups`."""
+        if address in self.fixups:
+            return
+
+        def on_code(_h: int, addr: int, _size: int, _u: int) -> None:
+            self._guarded(callback, addr)
+
+        hook = self._watch(UC_HOOK_CODE, HOOK_CODE_CFUNC(on_code), address, address + 1)
+        self.fixups[address] = hook
+        self.uc.ctl_remove_cache(address, address + 1)
+
+    def remove_fixups(self, begin: int, end: int) -> None:
+        for address in [a for a in self.fixups if begin <= a < end]:
+            self.remove_hook(self.fixups.pop(address))
 
     def remove_hook(self, hook: WatchHook) -> None:
         uclib.uc_hook_del(self._h, hook.handle)

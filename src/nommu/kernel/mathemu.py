@@ -114,9 +114,11 @@ class MathEmulation:
         never jump) writes it over what the CPU computed."""
         if self.mode != "fixups":
             return
+        # With an MMU, exec fills an address space that is not in force yet.
+        retranslate = not self.k.mmu
         for address in self.fpu.fixup_sites(code, base):
-            self.k.cpu.add_fixup(address, self.fixup)
-            self.k.cpu.add_fixup(address + 2, self.fixup)
+            self.k.cpu.add_fixup(address, self.fixup, retranslate=retranslate)
+            self.k.cpu.add_fixup(address + 2, self.fixup, retranslate=retranslate)
 
     def fixup(self, pc: int) -> None:
         """An instruction starts at `pc`: first put right the one before it,

@@ -373,13 +373,20 @@ class Cpu:
         self.flush_code(begin, end)
         return hook
 
-    def add_fixup(self, address: int, callback: Callable[[int], None]) -> None:
+    def add_fixup(
+        self, address: int, callback: Callable[[int], None], *, retranslate: bool = True
+    ) -> None:
         """Call `callback(address)` each time the instruction that starts at
         `address` is about to run (it runs after the callback: nommu turns
         off the exit checks that would let a hook skip it, see
         `disable_memory_exit_checks`). A hook on one address costs nothing
         elsewhere and never fires if no instruction starts there. Stays
-        until `remove_fixups`."""
+        until `remove_fixups`.
+
+        `retranslate` drops code already translated at `address`, so that it
+        calls the hook too. Unicorn finds that code through the address
+        space in force, so a caller that is filling an address space not yet
+        in force (exec with an MMU) passes False: its code is new anyway."""
         if address in self.fixups:
             return
 
@@ -388,7 +395,8 @@ class Cpu:
 
         hook = self._watch(UC_HOOK_CODE, HOOK_CODE_CFUNC(on_code), address, address + 1)
         self.fixups[address] = hook
-        self.uc.ctl_remove_cache(address, address + 1)
+        if retranslate:
+            self.uc.ctl_remove_cache(address, address + 1)
 
     def remove_fixups(self, begin: int, end: int) -> None:
         for address in [a for a in self.fixups if begin <= a < end]:

@@ -126,6 +126,8 @@ class Scheduler:
         task.state = TaskState.RUNNABLE
         task.channel = None
         self.runqueue.append(task)
+        if self.k.seeded is None:  # (deterministic slices are counted in syscalls)
+            self.k.cpu.timer.contend(SLICE, self.grace)
 
     def add(self, task: Task) -> None:
         """A new (or continued) task joins the run queue."""

@@ -569,6 +569,16 @@ class SliceTimer:
         if self._thread is None:
             self._start()
 
+    def contend(self, slice_length: float, grace: float) -> None:
+        """Another task became runnable while one runs (a wakeup from a
+        syscall or a timer): the running slice, unbounded if the task was
+        alone, now ends within `slice_length`, as Linux's wakeup preemption
+        ends it. Without this a task that spins waiting for the one it woke
+        (pthread_cancel, a spin lock) would keep the CPU forever."""
+        if self._running:
+            now = time.monotonic()
+            self.shorten(now + slice_length, now + slice_length + grace)
+
     def _start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="nommu-slices", daemon=True)
         self._thread.start()

@@ -67,6 +67,15 @@ def test_signals(differential: Differential) -> None:
     assert ": no\n" not in text(result)
 
 
+def test_interrupted_write_returns_the_count(differential: Differential) -> None:
+    """A blocking pipe write that a handler interrupts after 65536 of its
+    100000 bytes returns 65536, with SA_RESTART or without (a restart from
+    byte 0 duplicated them); one that wrote nothing fails with EINTR."""
+    result = differential(["/partial_write"])
+    assert outcome_of(result) == Outcome("exit", 0), text(result)
+    assert text(result).count("write returned 65536, the reader gets 65536") == 2
+
+
 def test_errno_output_lists_enosys(differential: Differential) -> None:
     assert "syscall 9999: ENOSYS" in text(differential(["/errno", "tmp"]))
 

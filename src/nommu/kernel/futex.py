@@ -59,9 +59,8 @@ def futex_wait(
         raise SyscallError(Errno.EINVAL)
     if bitset == 0:
         raise SyscallError(Errno.EINVAL)
-    if t.restart:  # we slept, were woken, and run the syscall again
-        woken, t.futex_woken = t.futex_woken, False
-        if not woken and deadline is not None and k.sched.clock() >= deadline:
+    if t.blocked is not None:  # we slept, were woken, and run the syscall again
+        if not t.blocked.woken and deadline is not None and k.sched.clock() >= deadline:
             raise SyscallError(Errno.ETIMEDOUT)
         return 0  # a wake, or a spurious wakeup: the caller re-checks its condition
     if k.uspace.read_u32(addr) != expected & 0xFFFFFFFF:
@@ -82,7 +81,7 @@ def futex_wake(
         if woken >= count:
             break
         if waiter.futex_bitset & bitset:
-            waiter.futex_woken = True
+            waiter.blocking_call().woken = True
             k.sched.wake_task(waiter)
             woken += 1
     return woken
@@ -101,7 +100,6 @@ def futex_requeue(
     for waiter in moved:
         k.sched.wake_task(waiter)
         k.sched.sleep(waiter, target, waiter.deadline)
-        waiter.restart = True
     return woken + len(moved)
 
 

@@ -355,7 +355,7 @@ class Kernel:
         if nxt is not t:
             self.switch_to(nxt)
         cpu.new_slice(*self.limits.clamp(sched.slice_for(nxt)))
-        if nxt.restart:
+        if nxt.blocked is not None:
             # It was woken in a syscall it slept in (its PC is on that syscall
             # instruction): the first thing it does is make that call again.
             # Make it from here, saving a trip through the CPU. If it changes

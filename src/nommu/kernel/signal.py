@@ -13,7 +13,8 @@ into sa_restorer, which calls (rt_)sigreturn to put everything back.
 
 A signal that arrives while its thread sleeps in a syscall wakes it. The
 syscall then either restarts after the handler (SA_RESTART, for calls that
-may restart) or fails with EINTR.
+may restart) or fails with EINTR; a write that had moved some bytes returns
+their count instead.
 
 Faults (SIGSEGV, SIGILL, SIGFPE from the CPU) are forced: if the thread
 blocks or ignores them, the default action (death) is taken instead.
@@ -186,12 +187,18 @@ def deliver(k: Kernel, t: Task, pc: int) -> int:
 
 
 def _interrupt_syscall(k: Kernel, t: Task, action: SigAction, pc: int) -> int:
-    """A handler interrupts a sleeping syscall: restart it later, or fail EINTR."""
-    if not t.restart:
+    """A handler interrupts a syscall that slept: it returns what it has done
+    (a write that moved some bytes returns their count, as Linux's pipes and
+    terminals do), or runs again after the handler (SA_RESTART, for calls that
+    may restart; always, for FUTEX_LOCK_PI), or fails with EINTR."""
+    call, t.blocked = t.blocked, None
+    if call is None:
         return pc
-    t.restart = False
-    name = SYSCALL_NAMES.get(t.blocked_nr, "")
-    if action.flags & SA_RESTART and name not in NEVER_RESTART:
+    if call.done:
+        k.cpu.reg_write(k.arch.RESULT_REG, call.done)
+        return pc + int(k.arch.SYSCALL_INSN_LEN)
+    name = SYSCALL_NAMES.get(call.nr, "")
+    if call.restart_always or (action.flags & SA_RESTART and name not in NEVER_RESTART):
         return pc  # EIP still points at the syscall instruction: it runs again
     k.cpu.reg_write(k.arch.RESULT_REG, -Errno.EINTR & 0xFFFFFFFF)
     return pc + int(k.arch.SYSCALL_INSN_LEN)

@@ -67,6 +67,16 @@ def test_signals(differential: Differential) -> None:
     assert ": no\n" not in text(result)
 
 
+def test_realtime_signals_queue(differential: Differential) -> None:
+    """SIGRTMIN+1 sent 5 times while blocked runs its handler 5 times, each
+    with its own siginfo; standard signals coalesce; delivery is lowest
+    first (thread-directed before process-directed); sigtimedwait takes one
+    instance at a time; RLIMIT_SIGPENDING bounds sigqueue (EAGAIN)."""
+    result = differential(["/rtsig"])
+    assert outcome_of(result) == Outcome("exit", 0), text(result)
+    assert text(result).count("SIGRTMIN+1 SI_QUEUE value") == 3
+
+
 def test_interrupted_write_returns_the_count(differential: Differential) -> None:
     """A blocking pipe write that a handler interrupts after 65536 of its
     100000 bytes returns 65536, with SA_RESTART or without (a restart from

@@ -72,9 +72,10 @@ def _process_exit(k: Kernel, group: ThreadGroup, status: int) -> None:
         return
     k.sched.wakeup(ChildEvent(parent.tgid))
     if 0 < group.exit_signal <= NSIG:  # clone() takes any byte; do_notify_parent
-        from nommu.kernel.signal import send_to_group  # sends only a valid signal
+        from nommu.kernel.signal import child_siginfo, send_to_group
 
-        send_to_group(k, parent, group.exit_signal)
+        info = child_siginfo(group.exit_signal, group.tgid, status)
+        send_to_group(k, parent, group.exit_signal, info)
 
 
 def _reparent_children(k: Kernel, group: ThreadGroup) -> None:

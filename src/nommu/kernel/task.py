@@ -86,6 +86,7 @@ class ThreadGroup:
     itimer: KTimer | None = None  # ITIMER_REAL / alarm(): sends SIGALRM
     itimer_interval: float = 0.0
     semadj: dict[tuple[int, int], int] = field(default_factory=dict)  # SEM_UNDO: (set, num) -> adj
+    sigpending_limit: int | None = None  # setrlimit(RLIMIT_SIGPENDING); None: the default
 
     @property
     def leader(self) -> Task:
@@ -114,6 +115,7 @@ class BlockedCall:
     woken: bool = False  # FUTEX_WAKE (or an unlock handing over a PI lock) chose this waiter
     sem: tuple[int, bool] | None = None  # semop waits on (counter, for zero): GETNCNT/GETZCNT
     restart_always: bool = False  # after a handler it always runs again (FUTEX_LOCK_PI)
+    sigwait: int = 0  # rt_sigtimedwait: the (blocked) signals whose arrival wakes it
 
 
 @dataclass(eq=False)
@@ -139,7 +141,10 @@ class Task:
     reload_tls: bool = False  # GS must be loaded again when it next runs (new thread)
     sigmask: int = 0
     pending: int = 0  # bit (signo - 1) set: signal waiting for delivery
-    siginfo: dict[int, bytes] = field(default_factory=dict)  # per pending signal
+    # The siginfo of each pending signal, in order of arrival: those sent to
+    # this thread (tkill), and those sent to its process that it took (kill).
+    sigqueue: dict[int, list[bytes]] = field(default_factory=dict)
+    shared_sigqueue: dict[int, list[bytes]] = field(default_factory=dict)
     saved_sigmask: int | None = None  # sigsuspend's mask to restore after the handler
     altstack: tuple[int, int, int] = (0, 2, 0)  # sigaltstack: sp, flags (SS_DISABLE), size
     timer: KTimer | None = None  # wakes a timed sleep

@@ -109,8 +109,9 @@ def sys_kill(k: Kernel, t: Task, pid: int, sig: int) -> int:
         ]
         if not targets:
             raise SyscallError(Errno.ESRCH)
+    info = ksignal.siginfo(sig, ksignal.SI_USER, pid=t.pid)
     for group in targets:
-        ksignal.send_to_group(k, group, sig)
+        ksignal.send_to_group(k, group, sig, info)
     return 0
 
 
@@ -126,7 +127,7 @@ def _thread(k: Kernel, tid: int, tgid: int | None = None) -> Task:
 @syscall("tkill", "int", "signal")
 def sys_tkill(k: Kernel, t: Task, tid: int, sig: int) -> int:
     ksignal.check_signal(sig)
-    ksignal.send_to_task(k, _thread(k, tid), sig)
+    ksignal.send_to_task(k, _thread(k, tid), sig, ksignal.siginfo(sig, ksignal.SI_TKILL, t.pid))
     return 0
 
 
@@ -135,7 +136,8 @@ def sys_tgkill(k: Kernel, t: Task, tgid: int, tid: int, sig: int) -> int:
     ksignal.check_signal(sig)
     if s32(tgid) <= 0:
         raise SyscallError(Errno.EINVAL)
-    ksignal.send_to_task(k, _thread(k, tid, s32(tgid)), sig)
+    target = _thread(k, tid, s32(tgid))
+    ksignal.send_to_task(k, target, sig, ksignal.siginfo(sig, ksignal.SI_TKILL, t.pid))
     return 0
 
 

@@ -185,8 +185,8 @@ def next_signal(t: Task, among: int) -> int:
         ready = [sig for sig in queues if among & bit(sig)]
         if ready:
             return min(ready)
-    ready = t.pending & among  # (pending without a siginfo: not expected)
-    return (ready & -ready).bit_length()
+    rest = t.pending & among  # (pending without a siginfo: not expected)
+    return (rest & -rest).bit_length()
 
 
 def dequeue_signal(t: Task, sig: int) -> bytes:

@@ -77,6 +77,15 @@ def test_realtime_signals_queue(differential: Differential) -> None:
     assert text(result).count("SIGRTMIN+1 SI_QUEUE value") == 3
 
 
+def test_pi_futexes_and_mutexes(differential: Differential) -> None:
+    """FUTEX_LOCK_PI/TRYLOCK_PI/UNLOCK_PI: owner TID in the word, EDEADLK,
+    EPERM, ESRCH, timeouts, hand-over with FUTEX_WAITERS, no EINTR; and
+    PTHREAD_PRIO_INHERIT mutexes (normal, error-checking, robust) on them."""
+    result = differential(["/pi_mutex"])
+    assert outcome_of(result) == Outcome("exit", 0), text(result)
+    assert "4 threads counted to 8000 under a PI mutex" in text(result)
+
+
 def test_interrupted_write_returns_the_count(differential: Differential) -> None:
     """A blocking pipe write that a handler interrupts after 65536 of its
     100000 bytes returns 65536, with SA_RESTART or without (a restart from

@@ -285,16 +285,17 @@ def deliver(k: Kernel, t: Task, pc: int) -> int:
 def _interrupt_syscall(k: Kernel, t: Task, action: SigAction, pc: int) -> int:
     """A handler interrupts a syscall that slept: it returns what it has done
     (a write that moved some bytes returns their count, as Linux's pipes and
-    terminals do), or runs again after the handler (SA_RESTART, for calls that
-    may restart; always, for FUTEX_LOCK_PI), or fails with EINTR."""
+    terminals do; FUTEX_LOCK_PI handed the lock returns 0), or runs again after
+    the handler (SA_RESTART, for calls that may restart; always, for
+    FUTEX_LOCK_PI), or fails with EINTR."""
     call, t.blocked = t.blocked, None
     if call is None:
         return pc
-    if call.done:
-        k.cpu.reg_write(k.arch.RESULT_REG, call.done)
+    if call.done or call.result is not None:  # (done: it returns what it did)
+        k.cpu.reg_write(k.arch.RESULT_REG, call.done or call.result or 0)
         return pc + int(k.arch.SYSCALL_INSN_LEN)
     name = SYSCALL_NAMES.get(call.nr, "")
-    if call.restart_always or (action.flags & SA_RESTART and name not in NEVER_RESTART):
+    if call.lock_pi or (action.flags & SA_RESTART and name not in NEVER_RESTART):
         return pc  # EIP still points at the syscall instruction: it runs again
     k.cpu.reg_write(k.arch.RESULT_REG, -Errno.EINTR & 0xFFFFFFFF)
     return pc + int(k.arch.SYSCALL_INSN_LEN)

@@ -114,7 +114,8 @@ class BlockedCall:
     done: int = 0  # bytes a write already moved: interrupted, it returns this count
     woken: bool = False  # FUTEX_WAKE (or an unlock handing over a PI lock) chose this waiter
     sem: tuple[int, bool] | None = None  # semop waits on (counter, for zero): GETNCNT/GETZCNT
-    restart_always: bool = False  # after a handler it always runs again (FUTEX_LOCK_PI)
+    lock_pi: bool = False  # FUTEX_LOCK_PI: a handler never fails it with EINTR (it runs again)
+    result: int | None = None  # it finished while asleep (an unlock handed it a PI lock)
     sigwait: int = 0  # rt_sigtimedwait: the (blocked) signals whose arrival wakes it
 
 

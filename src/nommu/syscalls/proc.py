@@ -293,7 +293,19 @@ def do_futex(
     if cmd in (F.FUTEX_REQUEUE, F.FUTEX_CMP_REQUEUE):
         expected = val3 if cmd == F.FUTEX_CMP_REQUEUE else None
         return kfutex.futex_requeue(k, t, addr, val, timeout, addr2, expected)
-    raise SyscallError(Errno.ENOSYS)
+    if op & F.FUTEX_CLOCK_REALTIME and cmd != F.FUTEX_LOCK_PI2:
+        raise SyscallError(Errno.ENOSYS)
+    if cmd in (F.FUTEX_LOCK_PI, F.FUTEX_LOCK_PI2):
+        deadline = None
+        if timeout:  # absolute; LOCK_PI's on CLOCK_REALTIME, LOCK_PI2's as the flag says
+            realtime = cmd == F.FUTEX_LOCK_PI or bool(op & F.FUTEX_CLOCK_REALTIME)
+            deadline = read_timeout(k, t, timeout, time64, relative=False, realtime=realtime)
+        return kfutex.futex_lock_pi(k, t, addr, deadline)
+    if cmd == F.FUTEX_TRYLOCK_PI:
+        return kfutex.futex_lock_pi(k, t, addr, None, trylock=True)
+    if cmd == F.FUTEX_UNLOCK_PI:
+        return kfutex.futex_unlock_pi(k, t, addr)
+    raise SyscallError(Errno.ENOSYS)  # (WAKE_OP, the REQUEUE_PI pair: musl uses none)
 
 
 @syscall("futex", "ptr", "futex_op", "int", "ptr", "ptr", "hex")

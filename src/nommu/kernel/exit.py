@@ -20,6 +20,7 @@ from nommu.abi.signals import NSIG, Signal
 from nommu.kernel.channels import ChildEvent
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.sem import exit_sem
+from nommu.kernel.signal import flush_signals
 from nommu.kernel.task import Task, TaskState, ThreadGroup
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ def do_exit(k: Kernel, t: Task, status: int) -> None:
     if t.files.users == 0:
         t.files.close_all()
     t.state = TaskState.DEAD
+    flush_signals(k, t)
     k.sched.remove(t)
     del k.tasks[t.tid]
     group = t.group

@@ -85,6 +85,7 @@ class Kernel:
                 clock_monotonic=self.virtual_clock.monotonic,
             )
         self.syscall_budget = 0  # deterministic mode: syscalls left in this slice
+        self.rt_signals_queued = 0  # siginfos of real-time signals pending (RLIMIT_SIGPENDING)
         self.config = config
         self.arch = i386
         self.mmu = config.mmu

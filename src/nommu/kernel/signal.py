@@ -154,21 +154,15 @@ def _enqueue(k: Kernel, t: Task, sig: int, info: bytes, shared: bool = False) ->
         if not queue:
             queue.append(info)  # (a standard signal already pending absorbs the new one)
     else:
-        if queued_signals(k) < sigpending_limit(k, t.group):
+        if k.rt_signals_queued < sigpending_limit(k, t.group):
             queue.append(info)
+            k.rt_signals_queued += 1
         elif struct.unpack_from("<i", info, 8)[0] != SI_USER:
             if not queue:
                 del queues[sig]
             raise SyscallError(Errno.EAGAIN)
         # (else kill() past the limit: pending, but its siginfo is lost)
     t.pending |= bit(sig)
-
-
-def queued_signals(k: Kernel) -> int:
-    """Real-time signals queued on the machine (its one user's count)."""
-    live = (t for t in k.tasks.values() if t.alive)
-    queues = [q for t in live for q in (t.sigqueue, t.shared_sigqueue)]
-    return sum(len(entries) for q in queues for s, entries in q.items() if s >= SIGRTMIN)
 
 
 def sigpending_limit(k: Kernel, group: ThreadGroup) -> int:
@@ -189,11 +183,15 @@ def next_signal(t: Task, among: int) -> int:
     return (rest & -rest).bit_length()
 
 
-def dequeue_signal(t: Task, sig: int) -> bytes:
+def dequeue_signal(k: Kernel, t: Task, sig: int) -> bytes:
     """Take the oldest instance of pending `sig` off `t`; its siginfo."""
     queues = t.sigqueue if sig in t.sigqueue else t.shared_sigqueue
     queue = queues.get(sig)
-    info = queue.pop(0) if queue else siginfo(sig)
+    info = siginfo(sig)  # (its siginfo was lost: past the limit)
+    if queue:
+        info = queue.pop(0)
+        if sig >= SIGRTMIN:
+            k.rt_signals_queued -= 1
     if not queue:
         queues.pop(sig, None)
         if sig not in t.sigqueue and sig not in t.shared_sigqueue:
@@ -201,11 +199,20 @@ def dequeue_signal(t: Task, sig: int) -> bytes:
     return info
 
 
-def discard_signal(t: Task, sig: int) -> None:
+def discard_signal(k: Kernel, t: Task, sig: int) -> None:
     """Forget every pending instance of `sig` (its disposition became ignore)."""
-    t.sigqueue.pop(sig, None)
-    t.shared_sigqueue.pop(sig, None)
+    for queues in (t.sigqueue, t.shared_sigqueue):
+        dropped = queues.pop(sig, [])
+        if sig >= SIGRTMIN:
+            k.rt_signals_queued -= len(dropped)
     t.pending &= ~bit(sig)
+
+
+def flush_signals(k: Kernel, t: Task) -> None:
+    """`t` exits: whatever is pending on it goes with it."""
+    for sig in list(t.sigqueue) + list(t.shared_sigqueue):
+        discard_signal(k, t, sig)
+    t.pending = 0
 
 
 def interruptible(t: Task) -> bool:
@@ -268,7 +275,7 @@ def deliver(k: Kernel, t: Task, pc: int) -> int:
     """
     while deliverable(t) and t.alive:
         sig = next_signal(t, deliverable(t))
-        info = dequeue_signal(t, sig)
+        info = dequeue_signal(k, t, sig)
         action = t.sighand.actions[sig]
         if action.handler == SIG_IGN:
             continue

@@ -39,7 +39,7 @@ def sys_rt_sigaction(k: Kernel, t: Task, sig: int, act: int, oact: int, size: in
         ignored = default_action(sig) is DefaultAction.IGNORE and handler == F.SIG_DFL
         if handler == F.SIG_IGN or ignored:  # (discards what is pending)
             for task in t.group.tasks:
-                ksignal.discard_signal(task, sig)
+                ksignal.discard_signal(k, task, sig)
     if oact:
         k.uspace.write_struct(S.SIGACTION, oact, old.handler, old.flags, old.restorer, old.mask)
     return 0
@@ -84,7 +84,7 @@ def sigtimedwait(k: Kernel, t: Task, uset: int, uinfo: int, uts: int, size: int,
     deadline = read_timeout(k, t, uts, t64, relative=True) if uts else None
     if t.pending & wanted:
         sig = ksignal.next_signal(t, wanted)
-        info = ksignal.dequeue_signal(t, sig)
+        info = ksignal.dequeue_signal(k, t, sig)
         if uinfo:
             k.uspace.write(uinfo, info.ljust(SIGINFO_SIZE, b"\0"))
         return sig

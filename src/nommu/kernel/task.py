@@ -97,7 +97,6 @@ class ThreadGroup:
         return self.wait_status is not None and not self.reaped
 
 
-@dataclass(slots=True, eq=False)
 class BlockedCall:
     """A syscall that slept and runs again each time its task is woken.
 
@@ -108,6 +107,9 @@ class BlockedCall:
     nowhere else, from the first time it sleeps until it returns for good (or
     a signal handler interrupts it): `Task.blocked` is this record, or None
     when the task is not in the middle of such a call.
+
+    (A plain class whose defaults are class attributes: made on every sleep,
+    it costs one empty instance, not a constructor storing each field.)
     """
 
     nr: int = 0  # which syscall (a handler restarts it or fails it with EINTR by its name)

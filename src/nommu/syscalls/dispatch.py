@@ -25,7 +25,7 @@ from nommu.abi.errno import Errno
 from nommu.arch.i386_syscalls import SYSCALL_NAMES, SYSCALL_NUMBERS
 from nommu.kernel.errors import Blocked, InternalError, SyscallError
 from nommu.kernel.signal import deliver
-from nommu.kernel.task import TaskState
+from nommu.kernel.task import BlockedCall, TaskState
 from nommu.syscalls.table import Syscall, build_table
 
 if TYPE_CHECKING:
@@ -132,7 +132,10 @@ def signal_on_return(k: Kernel, t: Task, result: int | None) -> None:
 
 def block(k: Kernel, t: Task, b: Blocked, nr: int) -> None:
     """Park `t` on the channel and arrange for the syscall to run again."""
-    t.blocking_call().nr = nr
+    call = t.blocked
+    if call is None:
+        call = t.blocked = BlockedCall()
+    call.nr = nr
     k.cpu.rewind_syscall()
     if not t.pending & ~t.sigmask:  # a deliverable signal interrupts it before it sleeps
         k.sched.sleep(t, b.channel, b.deadline)

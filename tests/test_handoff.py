@@ -93,3 +93,11 @@ def test_pause_when_the_timer_is_already_due(differential: Callable[..., object]
     handed the CPU again to re-run pause (which spun forever)."""
     result = differential(["/alarm_spin", "30"])
     assert result.stdout == b"alarm_spin: 30 pauses, each ended by SIGALRM\n"  # type: ignore[attr-defined]
+
+
+def test_woken_thread_runs_while_its_waker_spins(differential: Callable[..., object]) -> None:
+    """A thread woken (FUTEX_WAKE, a signal, pthread_cancel) while another
+    runs alone gets the CPU within a slice, though the waker then spins
+    without a syscall: the wakeup ends the waker's unbounded slice."""
+    result = differential(["/wake_spin"])
+    assert result.stdout.count(b": yes\n") == 3  # type: ignore[attr-defined]

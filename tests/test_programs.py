@@ -67,6 +67,34 @@ def test_signals(differential: Differential) -> None:
     assert ": no\n" not in text(result)
 
 
+def test_realtime_signals_queue(differential: Differential) -> None:
+    """SIGRTMIN+1 sent 5 times while blocked runs its handler 5 times, each
+    with its own siginfo; standard signals coalesce; delivery is lowest
+    first (thread-directed before process-directed); sigtimedwait takes one
+    instance at a time; RLIMIT_SIGPENDING bounds sigqueue (EAGAIN)."""
+    result = differential(["/rtsig"])
+    assert outcome_of(result) == Outcome("exit", 0), text(result)
+    assert text(result).count("SIGRTMIN+1 SI_QUEUE value") == 3
+
+
+def test_pi_futexes_and_mutexes(differential: Differential) -> None:
+    """FUTEX_LOCK_PI/TRYLOCK_PI/UNLOCK_PI: owner TID in the word, EDEADLK,
+    EPERM, ESRCH, timeouts, hand-over with FUTEX_WAITERS, no EINTR; and
+    PTHREAD_PRIO_INHERIT mutexes (normal, error-checking, robust) on them."""
+    result = differential(["/pi_mutex"])
+    assert outcome_of(result) == Outcome("exit", 0), text(result)
+    assert "4 threads counted to 8000 under a PI mutex" in text(result)
+
+
+def test_interrupted_write_returns_the_count(differential: Differential) -> None:
+    """A blocking pipe write that a handler interrupts after 65536 of its
+    100000 bytes returns 65536, with SA_RESTART or without (a restart from
+    byte 0 duplicated them); one that wrote nothing fails with EINTR."""
+    result = differential(["/partial_write"])
+    assert outcome_of(result) == Outcome("exit", 0), text(result)
+    assert text(result).count("write returned 65536, the reader gets 65536") == 2
+
+
 def test_errno_output_lists_enosys(differential: Differential) -> None:
     assert "syscall 9999: ENOSYS" in text(differential(["/errno", "tmp"]))
 

@@ -20,6 +20,7 @@ from nommu.abi.signals import NSIG, Signal
 from nommu.kernel.channels import ChildEvent
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.sem import exit_sem
+from nommu.kernel.signal import flush_signals
 from nommu.kernel.task import Task, TaskState, ThreadGroup
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ def do_exit(k: Kernel, t: Task, status: int) -> None:
     if t.files.users == 0:
         t.files.close_all()
     t.state = TaskState.DEAD
+    flush_signals(k, t)
     k.sched.remove(t)
     del k.tasks[t.tid]
     group = t.group
@@ -72,9 +74,10 @@ def _process_exit(k: Kernel, group: ThreadGroup, status: int) -> None:
         return
     k.sched.wakeup(ChildEvent(parent.tgid))
     if 0 < group.exit_signal <= NSIG:  # clone() takes any byte; do_notify_parent
-        from nommu.kernel.signal import send_to_group  # sends only a valid signal
+        from nommu.kernel.signal import child_siginfo, send_to_group
 
-        send_to_group(k, parent, group.exit_signal)
+        info = child_siginfo(group.exit_signal, group.tgid, status)
+        send_to_group(k, parent, group.exit_signal, info)
 
 
 def _reparent_children(k: Kernel, group: ThreadGroup) -> None:

@@ -120,6 +120,7 @@ def _new_group(k: Kernel, parent: Task, flags: int, tid: int) -> ThreadGroup:
     up = parent.group.parent if flags & C.CLONE_PARENT else parent.group
     group = ThreadGroup(tid, up, parent.group.pgid, parent.group.sid, exit_signal=flags & CSIGNAL)
     group.vfork_child = bool(flags & C.CLONE_VFORK)
+    group.sigpending_limit = parent.group.sigpending_limit
     if up is not None:
         up.children.append(group)
     k.groups[tid] = group

@@ -12,6 +12,14 @@ address behind it, the same in every process that maps it.
 The bitset variants record a mask per waiter; a wake only wakes waiters
 whose mask intersects its own.
 
+Priority-inheritance futexes (FUTEX_LOCK_PI, TRYLOCK_PI, UNLOCK_PI): the
+kernel owns the lock protocol. The word holds the owner's TID, plus
+FUTEX_WAITERS while threads sleep on it (so that the owner's unlock comes to
+the kernel) and FUTEX_OWNER_DIED after a robust owner's death. An unlock
+with sleepers hands the lock straight to the first of them (the word then
+holds its TID): no one can take it in between. On one CPU without
+priorities there is nothing to inherit, so no priority changes.
+
 Robust futexes: a thread registers the head of a list of the locks it holds
 (set_robust_list); when it exits or execs, the kernel walks that list and
 marks each lock word it still owns FUTEX_OWNER_DIED, waking one waiter, so
@@ -59,9 +67,8 @@ def futex_wait(
         raise SyscallError(Errno.EINVAL)
     if bitset == 0:
         raise SyscallError(Errno.EINVAL)
-    if t.restart:  # we slept, were woken, and run the syscall again
-        woken, t.futex_woken = t.futex_woken, False
-        if not woken and deadline is not None and k.sched.clock() >= deadline:
+    if t.blocked is not None:  # we slept, were woken, and run the syscall again
+        if not t.blocked.woken and deadline is not None and k.sched.clock() >= deadline:
             raise SyscallError(Errno.ETIMEDOUT)
         return 0  # a wake, or a spurious wakeup: the caller re-checks its condition
     if k.uspace.read_u32(addr) != expected & 0xFFFFFFFF:
@@ -82,7 +89,7 @@ def futex_wake(
         if woken >= count:
             break
         if waiter.futex_bitset & bitset:
-            waiter.futex_woken = True
+            waiter.blocking_call().woken = True
             k.sched.wake_task(waiter)
             woken += 1
     return woken
@@ -101,8 +108,65 @@ def futex_requeue(
     for waiter in moved:
         k.sched.wake_task(waiter)
         k.sched.sleep(waiter, target, waiter.deadline)
-        waiter.restart = True
     return woken + len(moved)
+
+
+# -- priority-inheritance futexes (kernel/futex/pi.c) ---------------------------
+
+
+def futex_lock_pi(
+    k: Kernel, t: Task, addr: int, deadline: float | None, trylock: bool = False
+) -> int:
+    """Take the PI lock at `addr` for `t`, or sleep until an unlock hands it
+    over (until `deadline`: ETIMEDOUT; a trylock fails with EAGAIN at once).
+    EDEADLK if `t` holds it; ESRCH if the TID in the word is no live thread."""
+    if addr & 3:
+        raise SyscallError(Errno.EINVAL)
+    call = t.blocked
+    if call is not None and call.result is not None:
+        return call.result  # an unlock handed us the lock while we slept
+    word = k.uspace.read_u32(addr)
+    owner = word & FUTEX_TID_MASK
+    if owner == t.tid:
+        raise SyscallError(Errno.EDEADLK)
+    if owner == 0:  # free, or its owner died (that bit stays, for the new owner to see)
+        waiters = FUTEX_WAITERS if pi_waiters(k, t, addr) else 0
+        k.uspace.write_u32(addr, t.tid | (word & FUTEX_OWNER_DIED) | waiters)
+        return 0
+    k.uspace.write_u32(addr, word | FUTEX_WAITERS)  # (the owner's unlock must come to us)
+    holder = k.tasks.get(owner)
+    if holder is None or not holder.alive:
+        raise SyscallError(Errno.ESRCH)
+    if trylock:
+        raise SyscallError(Errno.EAGAIN)
+    if deadline is not None and k.sched.clock() >= deadline:
+        raise SyscallError(Errno.ETIMEDOUT)
+    t.blocking_call().lock_pi = True
+    raise Blocked(futex_key(k, t, addr), deadline)
+
+
+def futex_unlock_pi(k: Kernel, t: Task, addr: int) -> int:
+    """Release the PI lock `t` holds at `addr`: to its first waiter, whose TID
+    the word then holds (with FUTEX_WAITERS), or to no one (the word is 0)."""
+    if addr & 3:
+        raise SyscallError(Errno.EINVAL)
+    if k.uspace.read_u32(addr) & FUTEX_TID_MASK != t.tid:
+        raise SyscallError(Errno.EPERM)
+    waiters = pi_waiters(k, t, addr)
+    if not waiters:
+        k.uspace.write_u32(addr, 0)
+        return 0
+    heir = waiters[0]
+    k.uspace.write_u32(addr, heir.tid | FUTEX_WAITERS)
+    heir.blocking_call().result = 0
+    k.sched.wake_task(heir)
+    return 0
+
+
+def pi_waiters(k: Kernel, t: Task, addr: int) -> list[Task]:
+    """The tasks asleep in FUTEX_LOCK_PI on `addr`, first come first."""
+    sleepers = k.sched.sleepers.get(futex_key(k, t, addr), [])
+    return [w for w in sleepers if w.blocked is not None and w.blocked.lock_pi]
 
 
 # -- robust futex lists (kernel/futex/core.c: exit_robust_list) --------------------

@@ -89,6 +89,7 @@ class Kernel:
                 clock_monotonic=self.virtual_clock.monotonic,
             )
         self.syscall_budget = 0  # deterministic mode: syscalls left in this slice
+        self.rt_signals_queued = 0  # siginfos of real-time signals pending (RLIMIT_SIGPENDING)
         self.config = config
         self.arch = i386
         self.mmu = config.mmu
@@ -370,7 +371,7 @@ class Kernel:
         if nxt is not t:
             self.switch_to(nxt)
         cpu.new_slice(*self.limits.clamp(sched.slice_for(nxt)))
-        if nxt.restart:
+        if nxt.blocked is not None:
             # It was woken in a syscall it slept in (its PC is on that syscall
             # instruction): the first thing it does is make that call again.
             # Make it from here, saving a trip through the CPU. If it changes

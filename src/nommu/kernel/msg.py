@@ -84,7 +84,7 @@ class SysvMsg:
 
 
 def msgsnd(k: Kernel, t: Task, msqid: int, mtype: int, text: bytes, flags: int) -> int:
-    queue = k.sysv_msg.ids.lookup_again(msqid, t.restart)
+    queue = k.sysv_msg.ids.lookup_again(msqid, t.blocked is not None)
     if queue.cbytes + len(text) > queue.qbytes or len(queue.messages) + 1 > queue.qbytes:
         if flags & IPC_NOWAIT:
             raise SyscallError(Errno.EAGAIN)
@@ -97,7 +97,7 @@ def msgsnd(k: Kernel, t: Task, msqid: int, mtype: int, text: bytes, flags: int) 
 
 def msgrcv(k: Kernel, t: Task, msqid: int, size: int, msgtyp: int, flags: int) -> tuple[int, bytes]:
     """The message taken (type, text cut to `size` with MSG_NOERROR)."""
-    queue = k.sysv_msg.ids.lookup_again(msqid, t.restart)
+    queue = k.sysv_msg.ids.lookup_again(msqid, t.blocked is not None)
     at = queue.find(msgtyp, flags)
     if at is None:
         if flags & IPC_NOWAIT:

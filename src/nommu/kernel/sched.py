@@ -70,6 +70,11 @@ class Scheduler:
         self.on_cpu: Task | None = None  # whose registers the CPU holds
         # How long past its end a slice may run before it is stopped by force.
         self.grace = PRECISE_GRACE if kernel.cpu.precise_stops else FORCE_GRACE
+        # Ends the running slice when a wakeup makes another task runnable;
+        # None when slices are counted in syscalls (deterministic mode).
+        self._slice_timer = None if kernel.seeded is not None else kernel.cpu.timer
+        if self._slice_timer is not None:
+            self._slice_timer.contended_slice = (SLICE, self.grace)
 
     # -- sleeping and waking -------------------------------------------------
 
@@ -126,6 +131,9 @@ class Scheduler:
         task.state = TaskState.RUNNABLE
         task.channel = None
         self.runqueue.append(task)
+        timer = self._slice_timer
+        if timer is not None and not timer.contended:
+            timer.contend()  # (the running task's slice must end: see there)
 
     def add(self, task: Task) -> None:
         """A new (or continued) task joins the run queue."""

@@ -98,7 +98,7 @@ class SysvSem:
 
 def semop(k: Kernel, t: Task, semid: int, sops: bytes, deadline: float | None) -> int:
     """Apply the operations in `sops` (struct sembuf array) to set `semid`."""
-    sem = k.sysv_sem.ids.lookup_again(semid, t.restart)
+    sem = k.sysv_sem.ids.lookup_again(semid, t.blocked is not None)
     ops = list(SEMBUF.iter_unpack(sops))
     if any(num >= len(sem.values) for num, _, _ in ops):
         raise SyscallError(Errno.EFBIG)
@@ -111,9 +111,9 @@ def semop(k: Kernel, t: Task, semid: int, sops: bytes, deadline: float | None) -
         elif (op == 0 and values[num] != 0) or values[num] + op < 0:
             if flags & IPC_NOWAIT:
                 raise SyscallError(Errno.EAGAIN)
-            if t.restart and deadline is not None and k.sched.clock() >= deadline:
+            if t.blocked is not None and deadline is not None and k.sched.clock() >= deadline:
                 raise SyscallError(Errno.EAGAIN)  # semtimedop's timeout ran out
-            t.sem_wait = (num, op == 0)  # (GETNCNT, GETZCNT count these)
+            t.blocking_call().sem = (num, op == 0)  # (GETNCNT, GETZCNT count these)
             raise Blocked(sem, deadline)
         else:
             values[num] += op
@@ -131,7 +131,8 @@ def semop(k: Kernel, t: Task, semid: int, sops: bytes, deadline: float | None) -
 
 def waiting(k: Kernel, sem: SemSet, num: int, for_zero: bool) -> int:
     """GETNCNT / GETZCNT: tasks asleep on counter `num` of `sem`."""
-    return sum(1 for t in k.sched.sleepers.get(sem, []) if t.sem_wait == (num, for_zero))
+    sleepers = k.sched.sleepers.get(sem, [])
+    return sum(1 for t in sleepers if t.blocked and t.blocked.sem == (num, for_zero))
 
 
 def exit_sem(k: Kernel, group: ThreadGroup) -> None:

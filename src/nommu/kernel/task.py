@@ -86,6 +86,7 @@ class ThreadGroup:
     itimer: KTimer | None = None  # ITIMER_REAL / alarm(): sends SIGALRM
     itimer_interval: float = 0.0
     semadj: dict[tuple[int, int], int] = field(default_factory=dict)  # SEM_UNDO: (set, num) -> adj
+    sigpending_limit: int | None = None  # setrlimit(RLIMIT_SIGPENDING); None: the default
 
     @property
     def leader(self) -> Task:
@@ -94,6 +95,30 @@ class ThreadGroup:
     @property
     def zombie(self) -> bool:
         return self.wait_status is not None and not self.reaped
+
+
+class BlockedCall:
+    """A syscall that slept and runs again each time its task is woken.
+
+    A blocking call does not wait inside the kernel: it raises `Blocked`, the
+    task's PC is rewound onto the syscall instruction and the call is made
+    anew after each wakeup (xv6's way; Linux's -ERESTARTSYS is the same idea).
+    What the call must remember from one run to the next is kept here, and
+    nowhere else, from the first time it sleeps until it returns for good (or
+    a signal handler interrupts it): `Task.blocked` is this record, or None
+    when the task is not in the middle of such a call.
+
+    (A plain class whose defaults are class attributes: made on every sleep,
+    it costs one empty instance, not a constructor storing each field.)
+    """
+
+    nr: int = 0  # which syscall (a handler restarts it or fails it with EINTR by its name)
+    done: int = 0  # bytes a write already moved: interrupted, it returns this count
+    woken: bool = False  # FUTEX_WAKE (or an unlock handing over a PI lock) chose this waiter
+    sem: tuple[int, bool] | None = None  # semop waits on (counter, for zero): GETNCNT/GETZCNT
+    lock_pi: bool = False  # FUTEX_LOCK_PI: a handler never fails it with EINTR (it runs again)
+    result: int | None = None  # it finished while asleep (an unlock handed it a PI lock)
+    sigwait: int = 0  # rt_sigtimedwait: the (blocked) signals whose arrival wakes it
 
 
 @dataclass(eq=False)
@@ -111,7 +136,7 @@ class Task:
     state: TaskState = TaskState.RUNNABLE
     channel: object | None = None  # what a SLEEPING task waits for
     deadline: float | None = None  # when a timed sleep ends (monotonic seconds)
-    restart: bool = False  # re-execute the syscall when next run
+    blocked: BlockedCall | None = None  # the syscall it slept in and will run again
     tls: list[bytes] = field(default_factory=lambda: [bytes(8)] * 3)
     clear_child_tid: int = 0
     vfork_done: Task | None = None  # the parent suspended until we exec or exit
@@ -119,16 +144,22 @@ class Task:
     reload_tls: bool = False  # GS must be loaded again when it next runs (new thread)
     sigmask: int = 0
     pending: int = 0  # bit (signo - 1) set: signal waiting for delivery
-    siginfo: dict[int, bytes] = field(default_factory=dict)  # per pending signal
+    # The siginfo of each pending signal, in order of arrival: those sent to
+    # this thread (tkill), and those sent to its process that it took (kill).
+    sigqueue: dict[int, list[bytes]] = field(default_factory=dict)
+    shared_sigqueue: dict[int, list[bytes]] = field(default_factory=dict)
     saved_sigmask: int | None = None  # sigsuspend's mask to restore after the handler
     altstack: tuple[int, int, int] = (0, 2, 0)  # sigaltstack: sp, flags (SS_DISABLE), size
-    blocked_nr: int = 0  # the syscall a sleeping task is in
     timer: KTimer | None = None  # wakes a timed sleep
-    io_done: int = 0  # bytes a blocking write had written before it waited
-    futex_woken: bool = False
     futex_bitset: int = 0xFFFFFFFF
     robust_list: int = 0  # set_robust_list: the head of its robust futex list
-    sem_wait: tuple[int, bool] | None = None  # semop sleeping on (counter, for zero)
+
+    def blocking_call(self) -> BlockedCall:
+        """The record of the call this task is about to sleep in (see
+        BlockedCall), made on its first sleep."""
+        if self.blocked is None:
+            self.blocked = BlockedCall()
+        return self.blocked
 
     @property
     def pid(self) -> int:

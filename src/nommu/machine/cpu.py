@@ -601,8 +601,11 @@ class SliceTimer:
         self._quit = False
         self._parked = False  # the thread waits for `_active` (no slice is running)
         self._active = threading.Event()  # wakes the parked thread
+        self.contended = False  # a task woke during this slice (see `contend`)
+        self.contended_slice = (0.020, 0.005)  # its slice then lasts at most this, + grace
 
     def begin(self, preempt_at: float, force_at: float) -> None:
+        self.contended = False
         self._preempt_at, self._force_at = preempt_at, force_at
         self._forced = False
         self._running = True
@@ -622,6 +625,26 @@ class SliceTimer:
         self._preempt_at, self._force_at = preempt_at, min(force_at, self._force_at)
         if self._thread is None:
             self._start()
+
+    def contend(self) -> None:
+        """Another task became runnable while one runs (a wakeup from a
+        syscall or a timer): the running slice, unbounded if the task was
+        alone, now ends within `contended_slice` of the next tick, as Linux's
+        scheduler tick ends it. Without this a task that spins waiting for
+        the one it woke (pthread_cancel, a spin lock) would keep the CPU
+        forever. Only a flag is set here: a wakeup is usually followed at
+        once by the waker's own sleep, which starts a new slice anyway; the
+        timer thread does the rest (`_bound`)."""
+        self.contended = True
+        if self._thread is None:
+            self._start()
+
+    def _bound(self, now: float) -> None:
+        """The running slice ends `contended_slice` from `now` at the latest."""
+        slice_length, grace = self.contended_slice
+        if now + slice_length < self._preempt_at:
+            self._preempt_at = now + slice_length
+            self._force_at = min(self._force_at, now + slice_length + grace)
 
     def _start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="nommu-slices", daemon=True)
@@ -658,6 +681,8 @@ class SliceTimer:
                     time.sleep(self.TICK)  # a signal the run loop has not taken yet
                 continue
             now = time.monotonic()
+            if self.contended:
+                self._bound(now)
             if now >= self._preempt_at:
                 self.cpu.preempt = True
             if now >= self._force_at or ready:

@@ -25,7 +25,7 @@ from nommu.abi.errno import Errno
 from nommu.arch.i386_syscalls import NO_ENTRY, SYSCALL_NAMES, SYSCALL_NUMBERS
 from nommu.kernel.errors import Blocked, InternalError, SyscallError
 from nommu.kernel.signal import deliver
-from nommu.kernel.task import TaskState
+from nommu.kernel.task import BlockedCall, TaskState
 from nommu.syscalls.mem import NEEDS_MMU
 from nommu.syscalls.table import Syscall, build_table
 
@@ -82,8 +82,8 @@ def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
             return None
         except Exception as exc:  # a kernel bug, never an errno: stop and report it
             raise internal_error(k, t, nr, exc) from exc  # type: ignore[arg-type]
-        if t.restart:  # type: ignore[union-attr]
-            t.restart = False  # type: ignore[union-attr]  # a re-executed syscall has finished
+        if t.blocked is not None:  # type: ignore[union-attr]
+            t.blocked = None  # type: ignore[union-attr]  # a re-executed syscall has finished
         if t.state is not RUNNABLE or k.current is not t or cpu.preempt:  # type: ignore[union-attr]
             cpu.reschedule = True  # someone else should run now
         elif t.pending & ~t.sigmask:  # type: ignore[union-attr]
@@ -141,8 +141,10 @@ def signal_on_return(k: Kernel, t: Task, result: int | None) -> None:
 
 def block(k: Kernel, t: Task, b: Blocked, nr: int) -> None:
     """Park `t` on the channel and arrange for the syscall to run again."""
-    t.restart = True
-    t.blocked_nr = nr
+    call = t.blocked
+    if call is None:
+        call = t.blocked = BlockedCall()
+    call.nr = nr
     k.cpu.rewind_syscall()
     if not t.pending & ~t.sigmask:  # a deliverable signal interrupts it before it sleeps
         k.sched.sleep(t, b.channel, b.deadline)

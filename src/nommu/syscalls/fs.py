@@ -202,21 +202,23 @@ def sys_read(k: Kernel, t: Task, fd: int, buf: int, count: int) -> int:
 def write_all(k: Kernel, t: Task, f: OpenFile, data: bytes) -> int:
     """Write `data`, waiting for room as often as needed (a blocking write
     returns only when all of it is written). Progress survives the syscall
-    being re-executed after each wait, in `t.io_done`."""
-    done = t.io_done if t.restart else 0
+    being re-executed after each wait, in `t.blocked.done`; a signal handler
+    that interrupts it then makes it return that count (kernel/signal.py).
+    Past a partial write, an error is not reported: the count is returned."""
+    done = t.blocked.done if t.blocked is not None else 0
     try:
         while True:
             done += f.write(data[done:])
             if done >= len(data):
                 return done
     except Blocked:
-        t.io_done = done
+        t.blocking_call().done = done
         raise
     except SyscallError as err:
-        if done and err.errno in (Errno.EAGAIN, Errno.EFBIG):
-            return done
         if err.errno == Errno.EPIPE:
-            send_to_task(k, t, Signal.SIGPIPE)
+            send_to_task(k, t, Signal.SIGPIPE)  # (even after a partial write, as Linux)
+        if done and err.errno in (Errno.EAGAIN, Errno.EFBIG, Errno.EPIPE):
+            return done
         if err.errno == Errno.EFBIG and isinstance(f, HostStream | CapturedOutput):
             output_limit_reached(k, t)
         raise

@@ -8,6 +8,7 @@ from nommu.abi import flags as F
 from nommu.abi import structs as S
 from nommu.abi.errno import Errno
 from nommu.kernel.errors import SyscallError
+from nommu.kernel.signal import sigpending_limit
 from nommu.syscalls.table import syscall
 
 if TYPE_CHECKING:
@@ -47,6 +48,9 @@ def rlimit(k: Kernel, t: Task, resource: int) -> tuple[int, int]:
         return k.config.max_tasks, k.config.max_tasks
     if resource == 2 or resource == 9:  # RLIMIT_DATA, RLIMIT_AS: physical RAM
         return k.ram.size, k.ram.size
+    if resource == 11:  # RLIMIT_SIGPENDING: real-time signals queued at once
+        limit = sigpending_limit(k, t.group)
+        return limit, max(limit, k.config.max_tasks)
     return inf, inf
 
 
@@ -64,6 +68,8 @@ def sys_prlimit64(k: Kernel, t: Task, pid: int, resource: int, new: int, old: in
             raise SyscallError(Errno.EINVAL)
         if resource == 7:
             t.files.limit = min(soft, 1 << 20)
+        if resource == 11:
+            t.group.sigpending_limit = min(soft, k.config.max_tasks)
     return 0
 
 

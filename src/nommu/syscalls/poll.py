@@ -73,7 +73,7 @@ def _ms_deadline(k: Kernel, t: Task, timeout_ms: int) -> float | None:
     ms = s32(timeout_ms)
     if ms < 0:
         return None
-    if t.restart and t.deadline is not None:
+    if t.blocked is not None and t.deadline is not None:
         return t.deadline
     return k.sched.clock() + ms / 1000
 
@@ -166,7 +166,7 @@ def do_select(k: Kernel, t: Task, n: int, rp: int, wp: int, ep: int, deadline: f
 def _tv_deadline(k: Kernel, t: Task, tv: int) -> float | None:
     if not tv:
         return None
-    if t.restart and t.deadline is not None:
+    if t.blocked is not None and t.deadline is not None:
         return t.deadline
     sec, usec = k.uspace.read_struct(TIMEVAL32, tv)
     if sec < 0 or not 0 <= usec < 1_000_000:

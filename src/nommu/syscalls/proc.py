@@ -113,8 +113,9 @@ def sys_kill(k: Kernel, t: Task, pid: int, sig: int) -> int:
         ]
         if not targets:
             raise SyscallError(Errno.ESRCH)
+    info = ksignal.siginfo(sig, ksignal.SI_USER, pid=t.pid)
     for group in targets:
-        ksignal.send_to_group(k, group, sig)
+        ksignal.send_to_group(k, group, sig, info)
     return 0
 
 
@@ -130,7 +131,7 @@ def _thread(k: Kernel, tid: int, tgid: int | None = None) -> Task:
 @syscall("tkill", "int", "signal")
 def sys_tkill(k: Kernel, t: Task, tid: int, sig: int) -> int:
     ksignal.check_signal(sig)
-    ksignal.send_to_task(k, _thread(k, tid), sig)
+    ksignal.send_to_task(k, _thread(k, tid), sig, ksignal.siginfo(sig, ksignal.SI_TKILL, t.pid))
     return 0
 
 
@@ -139,7 +140,8 @@ def sys_tgkill(k: Kernel, t: Task, tgid: int, tid: int, sig: int) -> int:
     ksignal.check_signal(sig)
     if s32(tgid) <= 0:
         raise SyscallError(Errno.EINVAL)
-    ksignal.send_to_task(k, _thread(k, tid, s32(tgid)), sig)
+    target = _thread(k, tid, s32(tgid))
+    ksignal.send_to_task(k, target, sig, ksignal.siginfo(sig, ksignal.SI_TKILL, t.pid))
     return 0
 
 
@@ -295,7 +297,19 @@ def do_futex(
     if cmd in (F.FUTEX_REQUEUE, F.FUTEX_CMP_REQUEUE):
         expected = val3 if cmd == F.FUTEX_CMP_REQUEUE else None
         return kfutex.futex_requeue(k, t, addr, val, timeout, addr2, expected)
-    if cmd in FUTEX_LACKING:
+    if op & F.FUTEX_CLOCK_REALTIME and cmd != F.FUTEX_LOCK_PI2:
+        raise SyscallError(Errno.ENOSYS)
+    if cmd in (F.FUTEX_LOCK_PI, F.FUTEX_LOCK_PI2):
+        deadline = None
+        if timeout:  # absolute; LOCK_PI's on CLOCK_REALTIME, LOCK_PI2's as the flag says
+            realtime = cmd == F.FUTEX_LOCK_PI or bool(op & F.FUTEX_CLOCK_REALTIME)
+            deadline = read_timeout(k, t, timeout, time64, relative=False, realtime=realtime)
+        return kfutex.futex_lock_pi(k, t, addr, deadline)
+    if cmd == F.FUTEX_TRYLOCK_PI:
+        return kfutex.futex_lock_pi(k, t, addr, None, trylock=True)
+    if cmd == F.FUTEX_UNLOCK_PI:
+        return kfutex.futex_unlock_pi(k, t, addr)
+    if cmd in FUTEX_LACKING:  # (musl uses none of them)
         raise k.lacks(t, f"futex {FUTEX_LACKING[cmd]}")
     raise SyscallError(Errno.ENOSYS)  # no such operation (FUTEX_FD is gone from Linux too)
 
@@ -303,12 +317,8 @@ def do_futex(
 # futex operations Linux has and nommu does not implement.
 FUTEX_LACKING = {
     5: "FUTEX_WAKE_OP",
-    6: "FUTEX_LOCK_PI",
-    7: "FUTEX_UNLOCK_PI",
-    8: "FUTEX_TRYLOCK_PI",
     11: "FUTEX_WAIT_REQUEUE_PI",
     12: "FUTEX_CMP_REQUEUE_PI",
-    13: "FUTEX_LOCK_PI2",
 }
 
 

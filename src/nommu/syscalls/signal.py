@@ -9,12 +9,14 @@ from typing import TYPE_CHECKING
 from nommu.abi import flags as F
 from nommu.abi import structs as S
 from nommu.abi.errno import Errno
-from nommu.abi.signals import NSIG, Signal
+from nommu.abi.signals import NSIG, DefaultAction, Signal, default_action
+from nommu.arch.i386_signal import SIGINFO_SIZE
 from nommu.kernel import signal as ksignal
 from nommu.kernel.channels import Paused
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.task import SigAction, ThreadGroup
 from nommu.syscalls.table import syscall
+from nommu.syscalls.time import read_timeout
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -34,9 +36,10 @@ def sys_rt_sigaction(k: Kernel, t: Task, sig: int, act: int, oact: int, size: in
         if sig in (Signal.SIGKILL, Signal.SIGSTOP):
             raise SyscallError(Errno.EINVAL)
         t.sighand.actions[sig] = SigAction(handler, flags, restorer, mask)
-        if handler == F.SIG_IGN:  # setting SIG_IGN discards what is pending
+        ignored = default_action(sig) is DefaultAction.IGNORE and handler == F.SIG_DFL
+        if handler == F.SIG_IGN or ignored:  # (discards what is pending)
             for task in t.group.tasks:
-                task.pending &= ~ksignal.bit(sig)
+                ksignal.discard_signal(k, task, sig)
     if oact:
         k.uspace.write_struct(S.SIGACTION, oact, old.handler, old.flags, old.restorer, old.mask)
     return 0
@@ -68,6 +71,71 @@ def sys_rt_sigpending(k: Kernel, t: Task, out: int, size: int) -> int:
     if size > 8:
         raise SyscallError(Errno.EINVAL)
     k.uspace.write(out, (t.pending & t.sigmask).to_bytes(8, "little")[:size])
+    return 0
+
+
+def sigtimedwait(k: Kernel, t: Task, uset: int, uinfo: int, uts: int, size: int, t64: bool) -> int:
+    """Take one pending signal of the set off the queue, waiting for one if
+    none is (until the timeout: EAGAIN); its number, its siginfo at `uinfo`.
+    The signals waited for are normally blocked; their arrival wakes it."""
+    if size != 8:
+        raise SyscallError(Errno.EINVAL)
+    wanted = int.from_bytes(k.uspace.read(uset, 8), "little") & ~ksignal.UNBLOCKABLE
+    deadline = read_timeout(k, t, uts, t64, relative=True) if uts else None
+    if t.pending & wanted:
+        sig = ksignal.next_signal(t, wanted)
+        info = ksignal.dequeue_signal(k, t, sig)
+        if uinfo:
+            k.uspace.write(uinfo, info.ljust(SIGINFO_SIZE, b"\0"))
+        return sig
+    if deadline is not None and k.sched.clock() >= deadline:
+        raise SyscallError(Errno.EAGAIN)
+    t.blocking_call().sigwait = wanted
+    raise Blocked(Paused(t.tid), deadline)
+
+
+@syscall("rt_sigtimedwait", "sigset", "ptr", "ptr", "size")
+def sys_rt_sigtimedwait(k: Kernel, t: Task, uset: int, uinfo: int, uts: int, size: int) -> int:
+    return sigtimedwait(k, t, uset, uinfo, uts, size, t64=False)
+
+
+@syscall("rt_sigtimedwait_time64", "sigset", "ptr", "ptr", "size")
+def sys_rt_sigtimedwait_time64(
+    k: Kernel, t: Task, uset: int, uinfo: int, uts: int, size: int
+) -> int:
+    return sigtimedwait(k, t, uset, uinfo, uts, size, t64=True)
+
+
+def queued_info(k: Kernel, t: Task, pid: int, sig: int, uinfo: int) -> bytes:
+    """rt_(tg)sigqueueinfo's siginfo: a process may not pretend to be kill(),
+    tgkill() or the kernel (si_code >= 0 or SI_TKILL) except to itself."""
+    ksignal.check_signal(sig)
+    info = k.uspace.read(uinfo, SIGINFO_SIZE)
+    (code,) = struct.unpack_from("<i", info, 8)
+    if (code >= 0 or code == ksignal.SI_TKILL) and pid != t.pid:
+        raise SyscallError(Errno.EPERM)
+    return info
+
+
+@syscall("rt_sigqueueinfo", "pid_t", "signal", "ptr")
+def sys_rt_sigqueueinfo(k: Kernel, t: Task, pid: int, sig: int, uinfo: int) -> int:
+    info = queued_info(k, t, pid, sig, uinfo)
+    group = k.groups.get(pid)
+    if group is None or group.wait_status is not None:
+        raise SyscallError(Errno.ESRCH)
+    ksignal.send_to_group(k, group, sig, info)
+    return 0  # (EAGAIN when the queue is full: see kernel/signal.py)
+
+
+@syscall("rt_tgsigqueueinfo", "pid_t", "int", "signal", "ptr")
+def sys_rt_tgsigqueueinfo(k: Kernel, t: Task, tgid: int, tid: int, sig: int, uinfo: int) -> int:
+    info = queued_info(k, t, tgid, sig, uinfo)
+    target = k.tasks.get(tid)
+    if tgid <= 0 or tid <= 0:
+        raise SyscallError(Errno.EINVAL)
+    if target is None or target.pid != tgid or not target.alive:
+        raise SyscallError(Errno.ESRCH)
+    ksignal.send_to_task(k, target, sig, info)
     return 0
 
 

@@ -58,7 +58,7 @@ def read_timeout(
     k: Kernel, t: Task, addr: int, time64: bool, relative: bool, realtime: bool = False
 ) -> float:
     """A timeout argument as a monotonic deadline, kept across syscall restarts."""
-    if t.restart and t.deadline is not None:
+    if t.blocked is not None and t.deadline is not None:
         return t.deadline
     value = read_timespec(k, addr, time64)
     now = k.sched.clock()

@@ -624,7 +624,7 @@ def _finish(k: Kernel, t: Task, result: int | None, blocked: Any, nr: int) -> in
     if blocked is not None:
         block(k, t, blocked, nr)
         return None
-    t.restart = False
+    t.blocked = None
     if t.state is not TaskState.RUNNABLE or k.current is not t or k.cpu.preempt:
         k.cpu.stop()
     elif t.pending & ~t.sigmask:

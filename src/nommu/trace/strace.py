@@ -187,7 +187,7 @@ class Strace(EventSink):
                 self.line(t, f"{row.name}({', '.join(before)}) <unfinished ...>")
             block(k, t, blocked, SYSCALL_NUMBERS[row.name])
             return None
-        t.restart = False
+        t.blocked = None
         resumed = t.tid in self._unfinished
         self._unfinished.discard(t.tid)
         if row.ret == "none" and row.name != "execve":

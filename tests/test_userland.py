@@ -119,6 +119,30 @@ def test_script_without_shebang_runs_with_the_shell(root: Path) -> None:
     assert shell(root, "/tmp/s a b; echo $?; /tmp/s c | cat") == ("script a 2\n0\nscript c 1\n", 0)
 
 
+def test_echo_is_built_in_with_the_options_of_bin_echo(root: Path) -> None:
+    """echo runs in the shell itself, natively and under nommu alike."""
+    script = "type echo; echo -n a; echo -e 'b\\tc\\0101\\cd'; echo -- -n -e; echo; echo -nx"
+    out = "echo is a shell builtin\nab\tcA-- -n -e\n\n-nx\n"
+    assert shell(root, script) == (out, 0)
+    proc = subprocess.run(
+        [str(root / "bin" / "sh"), "-c", script],
+        env={"PATH": str(root / "bin")},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (proc.stdout, proc.returncode) == (out, 0)
+
+
+def test_echo_of_a_background_pid_comes_before_the_job_output(root: Path) -> None:
+    """`prog & echo $!` prints the pid first, as scripts expect (Lua's test
+    suite reads it to kill the job): echo takes no process, while prog has an
+    execve and a start-up ahead of it. (In a pipeline echo is /bin/echo.)"""
+    assert shell(root, "/bin/echo job & echo $! >/dev/null; echo pid; wait") == ("pid\njob\n", 0)
+    assert shell(root, "echo x y | wc -w & wait") == ("2\n", 0)
+
+
 def test_subshell_explains_missing_fork(root: Path) -> None:
     result = Machine(root=root, hints=False).run(
         ["/bin/sh", "-c", "(echo sub); echo $?"], ENV, capture=True

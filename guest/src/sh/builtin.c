@@ -1,8 +1,14 @@
 /*
  * builtin.c - commands the shell runs itself, because they change the
  * shell (cd, exit, export, set, read, ...) or the way it runs (wait, eval,
- * break). echo, test, printf, pwd and the rest are separate programs in
+ * break), and echo. test, printf, pwd and the rest are separate programs in
  * /bin, started with posix_spawn like any other command.
+ *
+ * echo is built in, as in every POSIX shell, because scripts count on it
+ * taking no time: `prog & echo $!` must print the pid before prog's first
+ * output, and a new process for each echo would lose that race. In a
+ * pipeline or in the background it is /bin/echo again (see run_cmd): there
+ * it needs a process of its own anyway.
  *
  * (exec is handled in exec.c: it needs the command's redirections.)
  */
@@ -53,6 +59,62 @@ static int bi_cd(int argc, char **argv)
 		printf("%s\n", cwd);
 	free(target);
 	return 0;
+}
+
+/* Prints s with echo -e's backslash escapes; returns 1 if \c asked to stop. */
+static int echo_escaped(const char *s)
+{
+	static const char letters[] = "ntrabfv\\", codes[] = "\n\t\r\a\b\f\v\\";
+	for (; *s; s++) {
+		const char *letter = s[0] == '\\' && s[1] ? strchr(letters, s[1]) : NULL;
+		if (s[0] != '\\' || !s[1]) {
+			putchar(*s);
+		} else if (s[1] == 'c') {
+			return 1;
+		} else if (letter) {
+			putchar(codes[letter - letters]);
+			s++;
+		} else if (s[1] == '0') { /* \0NNN: up to three octal digits */
+			int v = 0;
+			s++;
+			for (int k = 0; k < 3 && s[1] >= '0' && s[1] <= '7'; k++)
+				v = v * 8 + (*++s - '0');
+			putchar(v);
+		} else {
+			putchar(*s);
+		}
+	}
+	return 0;
+}
+
+/* echo [-n] [-e] [ARG...]: the options of /bin/echo (guest/src/echo.c). */
+static int bi_echo(int argc, char **argv)
+{
+	int newline = 1, escapes = 0, i = 1;
+	/* Options only as leading words made of n/e/E letters. */
+	for (; i < argc && argv[i][0] == '-' && argv[i][1] &&
+	       strspn(argv[i] + 1, "neE") == strlen(argv[i] + 1); i++) {
+		for (const char *c = argv[i] + 1; *c; c++) {
+			if (*c == 'n')
+				newline = 0;
+			else
+				escapes = *c == 'e';
+		}
+	}
+	for (int first = i; i < argc; i++) {
+		if (i > first)
+			putchar(' ');
+		if (escapes ? echo_escaped(argv[i]) : (fputs(argv[i], stdout), 0)) {
+			newline = 0;
+			break;
+		}
+	}
+	if (newline)
+		putchar('\n');
+	if (fflush(stdout) == 0)
+		return 0;
+	clearerr(stdout);
+	return 1;
 }
 
 static int number_arg(const char *what, const char *s, int *out)
@@ -506,7 +568,7 @@ static const struct {
 	{"continue", bi_continue, 1}, {"eval", bi_eval, 1}, {"exit", bi_exit, 1},
 	{"export", bi_export, 1}, {"return", bi_return, 1}, {"set", bi_set, 1},
 	{"shift", bi_shift, 1},  {"unset", bi_unset, 1},    {"source", bi_dot, 1},
-	{"cd", bi_cd, 0},        {"command", bi_command, 0}, {"false", bi_false, 0},
+	{"cd", bi_cd, 0},        {"command", bi_command, 0}, {"echo", bi_echo, 0}, {"false", bi_false, 0},
 	{"jobs", bi_jobs, 0},    {"read", bi_read, 0},      {"true", bi_true, 0},
 	{"type", bi_type, 0},    {"umask", bi_umask, 0},    {"wait", bi_wait, 0},
 	{"exec", bi_true, 1},

@@ -187,14 +187,17 @@ def test_nommu_args_reach_the_right_runs(tmp_path: Path) -> None:
         qemu="qemu-i386",
         nommu_arg=["--mem=64M"],
         math_nommu_arg=["--exact-x87"],
+        as_init=False,
     )
     nommu, mmu = conformance.make_runners(tmp_path, args)[2:]
     assert nommu.available == "not selected"
     math, other = nommu.argv("math/sin"), nommu.argv("functional/env")
     assert "--mem=64M" in math and "--mem=64M" in other
     assert "--exact-x87" in math and "--exact-x87" not in other
-    assert math[-1] == "/math/sin" and "--mmu" not in math
-    assert mmu.argv("math/sin")[-2:] == ["--exact-x87", "/math/sin"] and "--mmu" in mmu.argv("x")
+    assert math[-3:] == ["/bin/sh", "-c", "/math/sin; exit $?"] and "--mmu" not in math
+    assert "--exact-x87" in mmu.argv("math/sin") and "--mmu" in mmu.argv("x")
+    args.as_init = True
+    assert nommu.argv("math/sin")[-2:] == ["--exact-x87", "/math/sin"]
 
 
 def test_status_of_nommu_exit_codes() -> None:

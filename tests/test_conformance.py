@@ -206,6 +206,7 @@ def test_status_of_nommu_exit_codes() -> None:
     assert conformance.status_of(nommu, 0, "") == "pass"
     assert conformance.status_of(nommu, 124, "nommu: timeout after 1 s\n") == "timeout"
     assert conformance.status_of(nommu, 124, "") == "exit 124"
+    assert conformance.status_of(nommu, 125, "nommu: deadlock: every task is waiting") == "deadlock"
     assert conformance.status_of(nommu, 139, "") == "signal 11"
     assert conformance.status_of(native, 139, "") == "exit 139"
     assert conformance.status_of(native, -6, "") == "signal 6"

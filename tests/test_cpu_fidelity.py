@@ -56,6 +56,20 @@ def test_fpu_state_at_start_and_across_signal_handlers(differential: Differentia
     )
 
 
+def test_signal_handler_starts_with_a_clean_fpu(differential: Differential) -> None:
+    """Linux starts a handler as after fninit: status word 0 (no exception
+    flags, TOP 0), every register empty, MXCSR 0x1f80, even when the
+    interrupted code left a value on the x87 stack and the zero-divide flag
+    set; sigreturn gives that code its status word back."""
+    result = differential(["/sigfpu", "2"])
+    lines = result.stdout.decode().splitlines()
+    assert lines[0] == (
+        "handler starts with: control word 0x37f, status word 0, tag word 0xffff, mxcsr 0x1f80"
+    )
+    assert lines[1] == "interrupted status word: zero-divide set, top 7, the same after the handler"
+    assert result.exit_code == 0, lines
+
+
 def test_floating_point_environment(
     run_nommu: Callable[..., RunResult], run_native: Callable[..., object]
 ) -> None:

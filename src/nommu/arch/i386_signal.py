@@ -61,6 +61,8 @@ from unicorn.x86_const import (
     UC_X86_REG_XMM0,
 )
 
+from nommu.machine.regbatch import SLOT, RegisterBatch
+
 NR_SIGRETURN = 119
 NR_RT_SIGRETURN = 173
 SIGINFO_SIZE = 128
@@ -108,11 +110,17 @@ _FX_ENV = struct.Struct("<HHBBHIHHIHHII")  # fcw fsw ftw - fop fip fcs - fdp fds
 MXCSR_MASK = 0xFFFF  # the MXCSR bits the CPU implements (fxsave's mxcsr_mask)
 XMM_REGS = [UC_X86_REG_XMM0 + i for i in range(8)]  # (consecutive in unicorn's numbering)
 FP_REGS = [UC_X86_REG_FP0 + i for i in range(8)]  # physical x87 registers R0..R7
-FPU_INIT = (  # as after fninit, and the kernel's MXCSR default
-    (UC_X86_REG_FPCW, 0x037F),  # all exceptions masked, 64-bit precision, round to nearest
-    (UC_X86_REG_FPTAG, 0xFFFF),  # every register empty
-    (UC_X86_REG_MXCSR, 0x1F80),  # all SSE exceptions masked, round to nearest
+# The whole FPU/SSE state as one register batch: control, status and tag
+# word, MXCSR, then R0..R7 and XMM0..XMM7, one SLOT each.
+FPU_BANK = RegisterBatch(
+    [UC_X86_REG_FPCW, UC_X86_REG_FPSW, UC_X86_REG_FPTAG, UC_X86_REG_MXCSR, *FP_REGS, *XMM_REGS]
 )
+_FP_AT, _XMM_AT = 4 * SLOT, 12 * SLOT
+_CONTROL = struct.Struct(f"<H{SLOT - 2}xH{SLOT - 2}xH{SLOT - 2}xI{SLOT - 4}x")  # cw, sw, tag, mxcsr
+# As after fninit (all exceptions masked, 64-bit precision, round to nearest,
+# every register empty) with the kernel's MXCSR default (all SSE exceptions
+# masked, round to nearest), and every data register zero.
+FPU_INIT = _CONTROL.pack(0x037F, 0, 0xFFFF, 0x1F80).ljust(FPU_BANK.size, b"\0")
 
 
 def fpstate_addr(sp: int) -> int:
@@ -123,20 +131,18 @@ def fpstate_addr(sp: int) -> int:
 def save_fpu(uc: Any) -> bytes:
     """The x87/SSE registers as a `struct _fpstate_32` (what fxsave stores,
     with the i387 view in front, as Linux's signal frames hold them)."""
-    cw, sw, tag = (uc.reg_read(r) for r in (UC_X86_REG_FPCW, UC_X86_REG_FPSW, UC_X86_REG_FPTAG))
+    bank = FPU_BANK.read(uc)
+    cw, sw, tag, mxcsr = _CONTROL.unpack_from(bank)
     top = (sw >> 11) & 7
-    st = []  # ST(0)..ST(7): the physical registers from the top of the stack
-    for i in range(8):
-        mantissa, exponent = uc.reg_read(FP_REGS[(top + i) & 7])
-        st.append(mantissa.to_bytes(8, "little") + (exponent & 0xFFFF).to_bytes(2, "little"))
+    # ST(0)..ST(7): the physical registers from the top of the stack, 10 bytes each
+    st = [bank[_FP_AT + SLOT * ((top + i) & 7) :][:10] for i in range(8)]
     abridged = sum(1 << j for j in range(8) if (tag >> 2 * j) & 3 != 3)  # fxsave's tag byte
     i387 = _I387_ENV.pack(cw | 0xFFFF0000, sw | 0xFFFF0000, tag | 0xFFFF0000, 0, 0, 0, 0)
-    mxcsr = uc.reg_read(UC_X86_REG_MXCSR)
     fx_env = _FX_ENV.pack(cw, sw, abridged, 0, 0, 0, 0, 0, 0, 0, 0, mxcsr, MXCSR_MASK)
     data = (
         i387 + b"".join(st) + struct.pack("<HH", sw, 0)  # status; magic 0: fxsave data follows
         + fx_env + b"".join(r.ljust(16, b"\0") for r in st)
-        + b"".join(int(uc.reg_read(r)).to_bytes(16, "little") for r in XMM_REGS)
+        + bank[_XMM_AT:]
     )  # fmt: skip
     return data.ljust(FPSTATE_SIZE, b"\0")
 
@@ -145,29 +151,19 @@ def restore_fpu(uc: Any, data: bytes) -> None:
     """Load the x87/SSE registers from a `struct _fpstate_32` (its fxsave image)."""
     cw, sw, abridged, _, _, _, _, _, _, _, _, mxcsr, _ = _FX_ENV.unpack_from(data, FXSAVE_AT)
     top = (sw >> 11) & 7
-    uc.reg_write(UC_X86_REG_FPCW, cw)
-    uc.reg_write(UC_X86_REG_FPSW, sw)
-    uc.reg_write(UC_X86_REG_FPTAG, sum(0 if abridged >> j & 1 else 3 << 2 * j for j in range(8)))
-    uc.reg_write(UC_X86_REG_MXCSR, mxcsr & MXCSR_MASK)
-    regs = FXSAVE_AT + _FX_ENV.size
+    tag = sum(0 if abridged >> j & 1 else 3 << 2 * j for j in range(8))
+    st = FXSAVE_AT + _FX_ENV.size  # ST(i) in 16-byte slots, then the XMM registers
+    physical = [b""] * 8
     for i in range(8):
-        raw = data[regs + 16 * i : regs + 16 * i + 10]
-        value = (int.from_bytes(raw[:8], "little"), int.from_bytes(raw[8:], "little"))
-        uc.reg_write(FP_REGS[(top + i) & 7], value)
-    xmm = regs + 128
-    for i, reg in enumerate(XMM_REGS):
-        uc.reg_write(reg, int.from_bytes(data[xmm + 16 * i : xmm + 16 * i + 16], "little"))
+        physical[(top + i) & 7] = data[st + 16 * i : st + 16 * i + 10].ljust(SLOT, b"\0")
+    bank = _CONTROL.pack(cw, sw, tag, mxcsr & MXCSR_MASK) + b"".join(physical)
+    FPU_BANK.write(uc, bank + data[st + 128 : st + 256])
 
 
 def clear_fpu(uc: Any) -> None:
     """The FPU as after fninit and SSE registers zeroed: how a new program and
     a signal handler start (Linux's fpstate_init, fpu__clear_user_states)."""
-    for reg, value in FPU_INIT:
-        uc.reg_write(reg, value)
-    for reg in XMM_REGS:
-        uc.reg_write(reg, 0)
-    for reg in FP_REGS:
-        uc.reg_write(reg, (0, 0))
+    FPU_BANK.write(uc, FPU_INIT)
 
 
 def read_context(read_reg: object, pc: int) -> list[int]:

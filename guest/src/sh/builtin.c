@@ -12,6 +12,7 @@
  *
  * (exec is handled in exec.c: it needs the command's redirections.)
  */
+#include "echo.h"
 #include "sh.h"
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -61,57 +62,10 @@ static int bi_cd(int argc, char **argv)
 	return 0;
 }
 
-/* Prints s with echo -e's backslash escapes; returns 1 if \c asked to stop. */
-static int echo_escaped(const char *s)
-{
-	static const char letters[] = "ntrabfv\\", codes[] = "\n\t\r\a\b\f\v\\";
-	for (; *s; s++) {
-		const char *letter = s[0] == '\\' && s[1] ? strchr(letters, s[1]) : NULL;
-		if (s[0] != '\\' || !s[1]) {
-			putchar(*s);
-		} else if (s[1] == 'c') {
-			return 1;
-		} else if (letter) {
-			putchar(codes[letter - letters]);
-			s++;
-		} else if (s[1] == '0') { /* \0NNN: up to three octal digits */
-			int v = 0;
-			s++;
-			for (int k = 0; k < 3 && s[1] >= '0' && s[1] <= '7'; k++)
-				v = v * 8 + (*++s - '0');
-			putchar(v);
-		} else {
-			putchar(*s);
-		}
-	}
-	return 0;
-}
-
-/* echo [-n] [-e] [ARG...]: the options of /bin/echo (guest/src/echo.c). */
+/* echo [-n] [-e] [ARG...]: /bin/echo's code (guest/include/echo.h). */
 static int bi_echo(int argc, char **argv)
 {
-	int newline = 1, escapes = 0, i = 1;
-	/* Options only as leading words made of n/e/E letters. */
-	for (; i < argc && argv[i][0] == '-' && argv[i][1] &&
-	       strspn(argv[i] + 1, "neE") == strlen(argv[i] + 1); i++) {
-		for (const char *c = argv[i] + 1; *c; c++) {
-			if (*c == 'n')
-				newline = 0;
-			else
-				escapes = *c == 'e';
-		}
-	}
-	for (int first = i; i < argc; i++) {
-		if (i > first)
-			putchar(' ');
-		if (escapes ? echo_escaped(argv[i]) : (fputs(argv[i], stdout), 0)) {
-			newline = 0;
-			break;
-		}
-	}
-	if (newline)
-		putchar('\n');
-	if (fflush(stdout) == 0)
+	if (echo_args(argc, argv) == 0)
 		return 0;
 	clearerr(stdout);
 	return 1;

@@ -137,7 +137,7 @@ def test_missing_qemu_is_na(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 @pytest.mark.usefixtures("guestbin")
 def test_timeout_and_patterns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    testdir = make_testdir(tmp_path, {"math/cpuloop": "cpuloop", "math/true": "true"})
+    testdir = make_testdir(tmp_path, {"math/cpuspin": "spin", "math/true": "true"})
     listfile = tmp_path / "list"
     listfile.write_text("# only the loop\ncpu*\n")
     out_json = tmp_path / "r.json"
@@ -154,8 +154,8 @@ def test_timeout_and_patterns(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         "1",
     )
     doc = json.loads(out_json.read_text())
-    assert list(doc["tests"]) == ["math/cpuloop"]
-    assert doc["tests"]["math/cpuloop"]["nommu"]["status"] == "timeout"
+    assert list(doc["tests"]) == ["math/cpuspin"]
+    assert doc["tests"]["math/cpuspin"]["nommu"]["status"] == "timeout"
 
 
 def test_bad_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

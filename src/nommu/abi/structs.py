@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import struct
-
-from nommu.kernel.files import StatInfo
+from dataclasses import dataclass
 
 TIMESPEC32 = struct.Struct("<ii")  # struct timespec with 32-bit time_t (old syscalls)
 TIMESPEC64 = struct.Struct("<qq")  # struct __kernel_timespec (the *_time64 syscalls)
@@ -23,6 +23,43 @@ STAT64 = struct.Struct("<Q4xIIIIIQ4xqIQIIIIIIQ")
 # struct statx, 256 bytes
 STATX_HEAD = struct.Struct("<IIQIIIHHQQQQ")
 STATX_TS = struct.Struct("<qIi")
+
+
+@dataclass(frozen=True, slots=True)
+class StatInfo:
+    """What stat64/statx report, in guest terms."""
+
+    dev: int
+    ino: int
+    mode: int
+    nlink: int
+    uid: int
+    gid: int
+    rdev: int
+    size: int
+    blksize: int
+    blocks: int
+    atime_ns: int
+    mtime_ns: int
+    ctime_ns: int
+
+    @classmethod
+    def from_host(cls, s: os.stat_result) -> StatInfo:
+        return cls(
+            s.st_dev & 0xFFFFFFFF,
+            s.st_ino,
+            s.st_mode,
+            s.st_nlink,
+            s.st_uid,
+            s.st_gid,
+            s.st_rdev,
+            s.st_size,
+            s.st_blksize,
+            s.st_blocks,
+            s.st_atime_ns,
+            s.st_mtime_ns,
+            s.st_ctime_ns,
+        )
 
 
 def pack_stat64(s: StatInfo) -> bytes:

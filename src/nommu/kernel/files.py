@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
+from nommu.abi.structs import StatInfo
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.statfs import StatFs, host_fstatfs, pseudo_fs
 
@@ -34,43 +35,6 @@ if TYPE_CHECKING:
 
 _DIRENT64 = struct.Struct("<QqHB")  # d_ino, d_off, d_reclen, d_type (then the name)
 POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class StatInfo:
-    """What stat64/statx report, in guest terms."""
-
-    dev: int
-    ino: int
-    mode: int
-    nlink: int
-    uid: int
-    gid: int
-    rdev: int
-    size: int
-    blksize: int
-    blocks: int
-    atime_ns: int
-    mtime_ns: int
-    ctime_ns: int
-
-    @classmethod
-    def from_host(cls, s: os.stat_result) -> StatInfo:
-        return cls(
-            s.st_dev & 0xFFFFFFFF,
-            s.st_ino,
-            s.st_mode,
-            s.st_nlink,
-            s.st_uid,
-            s.st_gid,
-            s.st_rdev,
-            s.st_size,
-            s.st_blksize,
-            s.st_blocks,
-            s.st_atime_ns,
-            s.st_mtime_ns,
-            s.st_ctime_ns,
-        )
 
 
 def char_device_stat(major: int, minor: int) -> StatInfo:

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno
+from nommu.abi.structs import StatInfo
 from nommu.kernel.errors import Blocked, SyscallError
-from nommu.kernel.files import POLLERR, POLLHUP, POLLIN, POLLOUT, OpenFile, StatInfo
+from nommu.kernel.files import POLLERR, POLLHUP, POLLIN, POLLOUT, OpenFile
 from nommu.kernel.statfs import StatFs, pseudo_fs
 
 if TYPE_CHECKING:

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno
+from nommu.abi.structs import StatInfo
 from nommu.kernel.errors import SyscallError
-from nommu.kernel.files import BytesFile, Listing, OpenFile, StatInfo, dirent
+from nommu.kernel.files import BytesFile, Listing, OpenFile, dirent
 from nommu.kernel.mm import MAPS_MAYSHARE, MAPS_SHARED, MemoryMap
 from nommu.kernel.statfs import PROC_FLAGS, StatFs, pseudo_fs
 from nommu.kernel.task import Task, TaskState, ThreadGroup

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno
 from nommu.abi.flags import PAGE_SIZE
+from nommu.abi.structs import StatInfo
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.files import (
     NOMMU_MAP_COPY,
@@ -43,7 +44,6 @@ from nommu.kernel.files import (
     NOMMU_MAP_WRITE,
     Listing,
     OpenFile,
-    StatInfo,
     Times,
     dirent,
 )

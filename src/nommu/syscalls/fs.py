@@ -15,6 +15,7 @@ from nommu.abi import flags as F
 from nommu.abi import structs as S
 from nommu.abi.errno import Errno, from_host
 from nommu.abi.signals import Signal
+from nommu.abi.structs import StatInfo
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.files import (
     CapturedOutput,
@@ -25,7 +26,6 @@ from nommu.kernel.files import (
     HostFile,
     HostStream,
     OpenFile,
-    StatInfo,
     char_device_stat,
 )
 from nommu.kernel.hostfs import NO_SETID

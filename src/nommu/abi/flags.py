@@ -9,6 +9,7 @@ from enum import IntFlag
 
 PAGE_SIZE = 4096
 PAGE_SHIFT = 12
+TASK_SIZE = 0xC0000000  # the top of user space on i386 (the 3G/1G split)
 
 # open(2) flags (asm-generic/fcntl.h; i386 uses the generic values)
 O_ACCMODE = 0o3
@@ -126,11 +127,16 @@ W_OK = 2
 R_OK = 4
 
 
+# mmap(2)/mprotect(2) protections: plain ints for the paths that test them
+# often, and the same values as a flag type for printing.
+PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC = 0, 1, 2, 4
+
+
 class Prot(IntFlag):
-    PROT_NONE = 0
-    PROT_READ = 1
-    PROT_WRITE = 2
-    PROT_EXEC = 4
+    PROT_NONE = PROT_NONE
+    PROT_READ = PROT_READ
+    PROT_WRITE = PROT_WRITE
+    PROT_EXEC = PROT_EXEC
 
 
 class MapFlags(IntFlag):
@@ -153,6 +159,10 @@ class MapFlags(IntFlag):
 
 
 MAP_TYPE = 0x0F
+
+# mremap(2) flags
+MREMAP_MAYMOVE = 1
+MREMAP_FIXED = 2
 
 
 class CloneFlags(IntFlag):

@@ -226,7 +226,7 @@ def load_mmu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
             mm.write(
                 seg.vaddr + load_base, image.data[seg.offset : seg.offset + seg.filesz], force=True
             )
-        mm.map(vm.STACK_TOP - vm.STACK_MAX, vm.STACK_TOP, vm.PROT_R | vm.PROT_W, "stack")
+        mm.map(vm.STACK_TOP - vm.STACK_MAX, vm.STACK_TOP, F.PROT_READ | F.PROT_WRITE, "stack")
         load_fixups(k, image, load_base)
     except SyscallError:
         mm.put()

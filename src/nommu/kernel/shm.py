@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
-from nommu.abi.flags import PAGE_SIZE
+from nommu.abi.flags import PAGE_SIZE, TASK_SIZE
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.ipcids import IPC_PRIVATE, IpcIds
 from nommu.kernel.ramfs import RamInode, pages_for
@@ -203,7 +203,7 @@ def _shmat_mmu(
     assert isinstance(space, vm.AddressSpace)
     size = pages_for(seg.size) * PAGE_SIZE
     if fixed:
-        if addr + size > vm.TASK_SIZE or (not flags & SHM_REMAP and not space._free(addr, size)):
+        if addr + size > TASK_SIZE or (not flags & SHM_REMAP and not space._free(addr, size)):
             raise SyscallError(Errno.EINVAL)
         start = addr
     else:

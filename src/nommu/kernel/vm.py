@@ -31,11 +31,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from nommu.abi.errno import Errno
-from nommu.abi.flags import PAGE_SIZE
+from nommu.abi.flags import (
+    MREMAP_FIXED,
+    MREMAP_MAYMOVE,
+    PAGE_SIZE,
+    PROT_EXEC,
+    PROT_READ,
+    PROT_WRITE,
+    TASK_SIZE,
+    MapFlags,
+)
 from nommu.kernel.alloc import PhysAllocator
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.files import put_file
 from nommu.kernel.mm import MemoryMap
+from nommu.machine.mmu import TLB_R, TLB_W, TLB_X
 from nommu.machine.ram import PhysicalRAM
 
 if TYPE_CHECKING:
@@ -43,14 +53,11 @@ if TYPE_CHECKING:
     from nommu.loaders.elf import ElfImage
 
 PAGE_MASK = ~(PAGE_SIZE - 1)
-TASK_SIZE = 0xC0000000
 STACK_TOP = TASK_SIZE
 STACK_MAX = 8 << 20  # RLIMIT_STACK: the stack area reserved below STACK_TOP
 MMAP_BASE = STACK_TOP - STACK_MAX - (128 << 20)  # top of the mmap area (stack gap below)
 PIE_BASE = 0x56555000  # where i386 Linux puts an ET_DYN program (no randomization)
 KERNEL_PAGE = 0xFFFFF000  # the GDT, mapped in every address space above TASK_SIZE
-PROT_R, PROT_W, PROT_X = 1, 2, 4
-TLB_R, TLB_W, TLB_X = 1, 2, 4
 
 
 def page_down(a: int) -> int:
@@ -66,8 +73,8 @@ def segment_pages(image: ElfImage, load_base: int) -> list[tuple[int, int, int]]
     segments share gets both protections."""
     prot_of: dict[int, int] = {}
     for seg in image.segments:
-        prot = (PROT_R if seg.flags & 4 else 0) | (PROT_W if seg.flags & 2 else 0)
-        prot |= PROT_X if seg.flags & 1 else 0
+        prot = (PROT_READ if seg.flags & 4 else 0) | (PROT_WRITE if seg.flags & 2 else 0)
+        prot |= PROT_EXEC if seg.flags & 1 else 0
         start = page_down(seg.vaddr + load_base)
         for page in range(start, page_up(seg.vaddr + load_base + seg.memsz), PAGE_SIZE):
             prot_of[page] = prot_of.get(page, 0) | prot
@@ -202,7 +209,7 @@ class AddressSpace(MemoryMap):
         if vaddr >= TASK_SIZE:
             return (self.kernel_page, TLB_R | TLB_W) if vpn == KERNEL_PAGE >> 12 else None
         vma = self.vma_at(vaddr)
-        if vma is None or not vma.prot or (access == "write" and not vma.prot & PROT_W):
+        if vma is None or not vma.prot or (access == "write" and not vma.prot & PROT_WRITE):
             return None
         try:
             paddr = self.frame(vaddr, access == "write")
@@ -210,7 +217,7 @@ class AddressSpace(MemoryMap):
             self.out_of_memory = True
             return None
         perms = TLB_R | TLB_X
-        if vma.prot & PROT_W and vpn not in self.cow:
+        if vma.prot & PROT_WRITE and vpn not in self.cow:
             perms |= TLB_W
         return paddr, perms
 
@@ -245,7 +252,7 @@ class AddressSpace(MemoryMap):
         frames.put(paddr)
         self.pages[vpn] = copy
         vma = self.vma_at(vpn << 12)
-        if vma is not None and vma.prot & PROT_X:
+        if vma is not None and vma.prot & PROT_EXEC:
             self.code_dirty.append((vpn << 12, (vpn + 1) << 12))
         return copy
 
@@ -263,7 +270,7 @@ class AddressSpace(MemoryMap):
         vma = self.vma_at(vaddr)
         if vma is None:
             raise SyscallError(Errno.EFAULT)
-        if not force and (not vma.prot or (write and not vma.prot & PROT_W)):
+        if not force and (not vma.prot or (write and not vma.prot & PROT_WRITE)):
             raise SyscallError(Errno.EFAULT)
         return self.frame(vaddr, write) + (vaddr & (PAGE_SIZE - 1))
 
@@ -317,7 +324,7 @@ class AddressSpace(MemoryMap):
         if file is not None:
             file.refs += 1  # the mapping keeps the file open after close(fd)
         bisect.insort(self.vmas, vma, key=lambda v: v.start)
-        if prot & PROT_X:
+        if prot & PROT_EXEC:
             self.code_dirty.append((start, end))
         return vma
 
@@ -352,7 +359,7 @@ class AddressSpace(MemoryMap):
             raise SyscallError(Errno.ENOMEM)
         for vma in self._carve(start, end):
             vma.prot = prot
-            if prot & PROT_X:
+            if prot & PROT_EXEC:
                 self.code_dirty.append((vma.start, vma.end))
 
     def covered(self, start: int, end: int) -> bool:
@@ -484,10 +491,6 @@ def _release(vma: Vma) -> None:
 
 # -- the memory syscalls with an MMU (Linux's mm/mmap.c, mm/mprotect.c, mm/mremap.c) --
 
-MAP_FIXED = 0x10
-MAP_FIXED_NOREPLACE = 0x100000
-MREMAP_MAYMOVE, MREMAP_FIXED = 1, 2
-
 
 def do_mmap(
     space: AddressSpace,
@@ -505,10 +508,10 @@ def do_mmap(
     a `pager` (a shared memory object) they are the object's own pages, and
     `written_back` ones (a disk file's) go back to `file` as well."""
     size = page_up(length)
-    if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE):
+    if flags & (MapFlags.MAP_FIXED | MapFlags.MAP_FIXED_NOREPLACE):
         if addr & (PAGE_SIZE - 1) or addr + size > TASK_SIZE:
             raise SyscallError(Errno.EINVAL)
-        if flags & MAP_FIXED_NOREPLACE and not space._free(addr, size):
+        if flags & MapFlags.MAP_FIXED_NOREPLACE and not space._free(addr, size):
             raise SyscallError(Errno.EEXIST)
         start = addr
     else:
@@ -588,7 +591,7 @@ def do_brk(space: AddressSpace, addr: int) -> int:
         if heap is not None and heap.kind == "heap":
             heap.end = new_top
         else:
-            space.map(old_top, new_top, PROT_R | PROT_W, "heap")
+            space.map(old_top, new_top, PROT_READ | PROT_WRITE, "heap")
     elif new_top < old_top:
         space.unmap(new_top, old_top)
     space.brk = addr

@@ -70,7 +70,7 @@ from unicorn import (
 from unicorn.unicorn_py3.unicorn import HOOK_TLB_FILL_CFUNC, uclib
 
 # Permission bits of a TLB entry (UC_PROT_*), and what a fault was doing.
-PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+TLB_R, TLB_W, TLB_X = 1, 2, 4
 TLB_INITIAL = 256  # Unicorn's TLB entries at start (1 << CPU_TLB_DYN_DEFAULT_BITS)
 ACCESS_NAMES = {UC_MEM_WRITE: "write", UC_MEM_FETCH: "fetch"}
 
@@ -116,11 +116,11 @@ class Mmu:
                 return False
             paddr, perms = found
             if access == UC_MEM_FETCH:
-                if paddr not in self.code_pages and perms & PROT_EXEC:
+                if paddr not in self.code_pages and perms & TLB_X:
                     self.code_pages.add(paddr)
                     self.flush()  # (its data entries must go: rule 1 above)
             elif paddr not in self.code_pages:
-                perms &= ~PROT_EXEC  # a data page: its stores can go the fast way
+                perms &= ~TLB_X  # a data page: its stores can go the fast way
             entry.contents.paddr, entry.contents.perms = paddr, perms
             return True
 

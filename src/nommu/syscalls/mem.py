@@ -27,7 +27,16 @@ import struct
 from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
-from nommu.abi.flags import MAP_TYPE, PAGE_SIZE, MapFlags
+from nommu.abi.flags import (
+    MAP_TYPE,
+    MREMAP_FIXED,
+    PAGE_SIZE,
+    PROT_EXEC,
+    PROT_READ,
+    PROT_WRITE,
+    TASK_SIZE,
+    MapFlags,
+)
 from nommu.kernel import vm
 from nommu.kernel.alloc import page_align
 from nommu.kernel.errors import SyscallError
@@ -49,10 +58,7 @@ if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
     from nommu.kernel.task import Task
 
-TASK_SIZE = 0xC0000000
 M = MapFlags
-PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
-MREMAP_FIXED = 2
 U32 = 0xFFFFFFFF
 MMAP_ARG_STRUCT = struct.Struct("<6I")  # old mmap(2): addr, len, prot, flags, fd, offset
 

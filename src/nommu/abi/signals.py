@@ -40,6 +40,28 @@ class Signal(IntEnum):
 
 
 NSIG = 64  # signals 1..64; 32..64 are the real-time signals
+SIGRTMIN = 32  # the kernel's first real-time signal (libc keeps a few for itself)
+
+# sigaction(2) sa_flags
+SA_NOCLDSTOP = 0x00000001
+SA_NOCLDWAIT = 0x00000002
+SA_SIGINFO = 0x00000004
+SA_RESTORER = 0x04000000
+SA_ONSTACK = 0x08000000
+SA_RESTART = 0x10000000
+SA_NODEFER = 0x40000000
+SA_RESETHAND = 0x80000000
+
+# sigaltstack(2) ss_flags
+SS_ONSTACK = 1
+SS_DISABLE = 2
+
+# siginfo si_code: who sent it (negative: from user space), and for SIGCHLD why
+SI_USER = 0
+SI_KERNEL = 0x80
+SI_QUEUE = -1
+SI_TKILL = -6
+CLD_EXITED, CLD_KILLED = 1, 2
 
 
 class DefaultAction(Enum):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
 from nommu.abi.flags import CSIGNAL, CloneFlags
+from nommu.abi.signals import Signal
 from nommu.arch.i386 import UserDesc
 from nommu.kernel.channels import VforkDone
 from nommu.kernel.errors import SyscallError
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
 
 C = CloneFlags
-VFORK_FLAGS = C.CLONE_VM | C.CLONE_VFORK | 17  # SIGCHLD
+VFORK_FLAGS = C.CLONE_VM | C.CLONE_VFORK | Signal.SIGCHLD
 _NAMESPACES = (
     C.CLONE_NEWNS
     | C.CLONE_NEWCGROUP
@@ -165,7 +166,7 @@ def do_fork(k: Kernel, t: Task) -> int:
     """fork(): with an MMU, a copy-on-write child; without one, EINVAL."""
     if not k.mmu:
         return fork_refused(k, t)
-    return do_clone(k, t, 17, 0, 0, 0, 0)  # SIGCHLD, nothing shared
+    return do_clone(k, t, Signal.SIGCHLD, 0, 0, 0, 0)  # nothing shared
 
 
 def do_vfork(k: Kernel, t: Task) -> int:

@@ -38,7 +38,24 @@ from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
 from nommu.abi.flags import SIG_DFL, SIG_IGN
-from nommu.abi.signals import NSIG, DefaultAction, Signal, default_action
+from nommu.abi.signals import (
+    CLD_EXITED,
+    CLD_KILLED,
+    NSIG,
+    SA_NODEFER,
+    SA_ONSTACK,
+    SA_RESETHAND,
+    SA_RESTART,
+    SA_RESTORER,
+    SA_SIGINFO,
+    SI_USER,
+    SIGRTMIN,
+    SS_DISABLE,
+    SS_ONSTACK,
+    DefaultAction,
+    Signal,
+    default_action,
+)
 from nommu.arch import i386_signal as frames
 from nommu.arch.i386_syscalls import SYSCALL_NAMES
 from nommu.kernel.channels import VforkDone
@@ -48,23 +65,6 @@ from nommu.kernel.task import SigAction, Task, TaskState, ThreadGroup
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
 
-SA_NOCLDSTOP = 0x00000001
-SA_NOCLDWAIT = 0x00000002
-SA_SIGINFO = 0x00000004
-SA_RESTORER = 0x04000000
-SA_ONSTACK = 0x08000000
-SA_RESTART = 0x10000000
-SA_NODEFER = 0x40000000
-SA_RESETHAND = 0x80000000
-SS_ONSTACK = 1
-SS_DISABLE = 2
-
-SI_USER = 0
-SI_KERNEL = 0x80
-SI_QUEUE = -1
-SI_TKILL = -6
-CLD_EXITED, CLD_KILLED = 1, 2
-SIGRTMIN = 32  # the kernel's first real-time signal (libc keeps a few for itself)
 UNBLOCKABLE = (1 << (Signal.SIGKILL - 1)) | (1 << (Signal.SIGSTOP - 1))
 
 # Syscalls that return EINTR after a handler even under SA_RESTART (signal(7)).

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from nommu.abi.signals import NSIG
+from nommu.abi.signals import NSIG, Signal
 
 if TYPE_CHECKING:
     from nommu.kernel.files import FdTable
@@ -78,7 +78,7 @@ class ThreadGroup:
     sid: int
     tasks: list[Task] = field(default_factory=list)
     children: list[ThreadGroup] = field(default_factory=list)
-    exit_signal: int = 17  # SIGCHLD, sent to the parent when this process ends
+    exit_signal: int = Signal.SIGCHLD  # sent to the parent when this process ends
     wait_status: int | None = None  # set when the last task has exited
     reaped: bool = False
     group_exit_code: int | None = None  # exit_group() in progress

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from nommu.abi.signals import Signal
+from nommu.abi.signals import SI_KERNEL, Signal
 from nommu.kernel import signal as ksignal
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.task import Task, TaskState
@@ -63,7 +63,7 @@ def fault_info(k: Kernel, t: Task, stop: Stop, sig: int) -> bytes:
         mapped = k.mmu and t.mm.vma_at(stop.address) is not None  # type: ignore[attr-defined]
         code = SEGV_ACCERR if mapped else SEGV_MAPERR
         return ksignal.siginfo(sig, code=code, addr=stop.address)
-    code = {Signal.SIGFPE: 1, Signal.SIGILL: 2}.get(Signal(sig), ksignal.SI_KERNEL)
+    code = {Signal.SIGFPE: 1, Signal.SIGILL: 2}.get(Signal(sig), SI_KERNEL)
     return ksignal.siginfo(sig, code=code, addr=stop.pc)
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno
+from nommu.abi.signals import SI_TKILL, SI_USER
 from nommu.arch.i386 import UserDesc
 from nommu.kernel import exec as kexec
 from nommu.kernel import exit as kexit
@@ -113,7 +114,7 @@ def sys_kill(k: Kernel, t: Task, pid: int, sig: int) -> int:
         ]
         if not targets:
             raise SyscallError(Errno.ESRCH)
-    info = ksignal.siginfo(sig, ksignal.SI_USER, pid=t.pid)
+    info = ksignal.siginfo(sig, SI_USER, pid=t.pid)
     for group in targets:
         ksignal.send_to_group(k, group, sig, info)
     return 0
@@ -131,7 +132,7 @@ def _thread(k: Kernel, tid: int, tgid: int | None = None) -> Task:
 @syscall("tkill", "int", "signal")
 def sys_tkill(k: Kernel, t: Task, tid: int, sig: int) -> int:
     ksignal.check_signal(sig)
-    ksignal.send_to_task(k, _thread(k, tid), sig, ksignal.siginfo(sig, ksignal.SI_TKILL, t.pid))
+    ksignal.send_to_task(k, _thread(k, tid), sig, ksignal.siginfo(sig, SI_TKILL, t.pid))
     return 0
 
 
@@ -141,7 +142,7 @@ def sys_tgkill(k: Kernel, t: Task, tgid: int, tid: int, sig: int) -> int:
     if s32(tgid) <= 0:
         raise SyscallError(Errno.EINVAL)
     target = _thread(k, tid, s32(tgid))
-    ksignal.send_to_task(k, target, sig, ksignal.siginfo(sig, ksignal.SI_TKILL, t.pid))
+    ksignal.send_to_task(k, target, sig, ksignal.siginfo(sig, SI_TKILL, t.pid))
     return 0
 
 

@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING
 from nommu.abi import flags as F
 from nommu.abi import structs as S
 from nommu.abi.errno import Errno
-from nommu.abi.signals import NSIG, DefaultAction, Signal, default_action
+from nommu.abi.signals import (
+    NSIG,
+    SI_TKILL,
+    SS_DISABLE,
+    SS_ONSTACK,
+    DefaultAction,
+    Signal,
+    default_action,
+)
 from nommu.arch.i386_signal import SIGINFO_SIZE
 from nommu.kernel import signal as ksignal
 from nommu.kernel.channels import Paused
@@ -112,7 +120,7 @@ def queued_info(k: Kernel, t: Task, pid: int, sig: int, uinfo: int) -> bytes:
     ksignal.check_signal(sig)
     info = k.uspace.read(uinfo, SIGINFO_SIZE)
     (code,) = struct.unpack_from("<i", info, 8)
-    if (code >= 0 or code == ksignal.SI_TKILL) and pid != t.pid:
+    if (code >= 0 or code == SI_TKILL) and pid != t.pid:
         raise SyscallError(Errno.EPERM)
     return info
 
@@ -172,14 +180,14 @@ def sys_sigaltstack(k: Kernel, t: Task, ss: int, old: int) -> int:
     sp, flags, size = t.altstack
     on = sp <= k.cpu.reg_read(k.arch.SP_REG) < sp + size
     if old:
-        k.uspace.write_struct(S.STACK_T, old, sp, ksignal.SS_ONSTACK if on else flags, size)
+        k.uspace.write_struct(S.STACK_T, old, sp, SS_ONSTACK if on else flags, size)
     if ss:
         new_sp, new_flags, new_size = k.uspace.read_struct(S.STACK_T, ss)
         if on:
             raise SyscallError(Errno.EPERM)
-        if new_flags not in (0, ksignal.SS_DISABLE):
+        if new_flags not in (0, SS_DISABLE):
             raise SyscallError(Errno.EINVAL)
-        if not new_flags & ksignal.SS_DISABLE and new_size < 2048:  # MINSIGSTKSZ
+        if not new_flags & SS_DISABLE and new_size < 2048:  # MINSIGSTKSZ
             raise SyscallError(Errno.ENOMEM)
         t.altstack = (new_sp, new_flags, new_size)
     return 0

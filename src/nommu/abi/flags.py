@@ -10,6 +10,8 @@ from enum import IntFlag
 PAGE_SIZE = 4096
 PAGE_SHIFT = 12
 TASK_SIZE = 0xC0000000  # the top of user space on i386 (the 3G/1G split)
+PATH_MAX = 4096  # a path, with its NUL (linux/limits.h)
+NAME_MAX = 255  # one path component
 
 # open(2) flags (asm-generic/fcntl.h; i386 uses the generic values)
 O_ACCMODE = 0o3

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno
-from nommu.abi.flags import PAGE_SIZE
+from nommu.abi.flags import NAME_MAX, PAGE_SIZE
 from nommu.abi.structs import StatInfo
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.files import (
@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 
 SHM_DIR = "/dev/shm"
 RAMFS_DEV = 0x13  # st_dev of the tmpfs mount
-NAME_MAX = 255
 
 
 def pages_for(size: int) -> int:

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
-from nommu.abi.flags import PAGE_SIZE
+from nommu.abi.flags import NAME_MAX, PAGE_SIZE
 from nommu.kernel.errors import SyscallError
 
-NAME_MAX = 255
 # What Linux mounts /proc and /dev/shm with (nosuid, nodev, noexec, relatime).
 PSEUDO_FLAGS = F.ST_VALID | F.ST_NOSUID | F.ST_NODEV | F.ST_RELATIME
 PROC_FLAGS = PSEUDO_FLAGS | F.ST_NOEXEC

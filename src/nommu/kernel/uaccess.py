@@ -14,6 +14,7 @@ import struct
 from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
+from nommu.abi.flags import PATH_MAX
 from nommu.kernel.errors import SyscallError
 from nommu.machine.ram import BusError, PhysicalRAM
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from nommu.kernel.vm import AddressSpace
     from nommu.machine.cpu import Cpu
 
-PATH_MAX = 4096
 _U32 = struct.Struct("<I")
 
 

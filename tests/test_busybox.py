@@ -19,7 +19,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from conftest import guarded_run, native_run, outcome_of
+from helpers import guarded_run, native_run, outcome_of
 
 from nommu import Machine
 from nommu.kernel.errors import NommuError
@@ -271,7 +271,7 @@ def test_busybox_without_mmu_says_why(bb_root: Path) -> None:
 
 
 def test_busybox_without_mmu_cli_message(bb_root: Path) -> None:
-    from conftest import nommu_cli
+    from helpers import nommu_cli
 
     assert BUSYBOX is not None
     if elf_kind(BUSYBOX) != "exec":

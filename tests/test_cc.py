@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import nommu_cli
+from helpers import nommu_cli
 
 from nommu import cc
 

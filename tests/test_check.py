@@ -18,7 +18,7 @@ from typing import Any
 
 import jsonschema
 import pytest
-from conftest import RunNommu, nommu_cli
+from helpers import RunNommu, nommu_cli
 
 from nommu.trace.check import Checker
 from nommu.trace.findings import (

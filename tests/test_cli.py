@@ -7,7 +7,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from conftest import nommu_cli
+from helpers import nommu_cli
 
 import nommu
 from nommu.cli import DEMOS

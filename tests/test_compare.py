@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ENV, nommu_cli, time_limit
+from helpers import ENV, nommu_cli, time_limit
 
 from nommu import Machine
 from nommu.compare import Comparison, compare, first_difference, normalize, report

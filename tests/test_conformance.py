@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import GUESTBIN
+from helpers import GUESTBIN
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "conformance"
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import GUESTBIN, guarded_run, nommu_cli
+from helpers import GUESTBIN, guarded_run, nommu_cli
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -454,7 +454,7 @@ def test_cli_subprocess_bad_program(kind: str, tmp_path: Path) -> None:
 
 def test_execve_of_bad_program_gives_enoexec_to_the_guest(tmp_path: Path) -> None:
     """A guest's exec of an ARM binary fails with ENOEXEC (posix_spawn reports it)."""
-    from conftest import populate_root
+    from helpers import populate_root
 
     root = populate_root(tmp_path / "root")
     (root / "arm").write_bytes(patch_u16(HELLO, 18, 40))

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from helpers import nommu_cli
 
 from nommu import Machine
 from nommu.machine.cpu import Cpu
-from tests.conftest import nommu_cli
 
 
 @pytest.fixture

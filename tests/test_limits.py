@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import GUESTBIN, RunNommu, guarded_run, nommu_cli
+from helpers import GUESTBIN, RunNommu, guarded_run, nommu_cli
 
 from nommu import Machine
 from nommu.api import EXIT_TIMEOUT, RunResult

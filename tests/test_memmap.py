@@ -10,7 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from conftest import nommu_cli
+from helpers import nommu_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import RunNative, RunNommu
+from helpers import RunNative, RunNommu
 
 from nommu import Machine
 from nommu.abi.errno import Errno

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import nommu_cli
+from helpers import nommu_cli
 
 from nommu import Machine
 from nommu.api import RunResult

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Outcome, guarded_run, native_run, outcome_of, populate_root
+from helpers import Outcome, guarded_run, native_run, outcome_of, populate_root
 
 from nommu import Machine
 from nommu.kernel.errors import NommuError
@@ -174,7 +174,7 @@ def test_vfork_as_fork_needs_an_mmu(guest_root: Path) -> None:
 
 
 def test_vfork_as_fork_cli(guest_root: Path) -> None:
-    from conftest import nommu_cli
+    from helpers import nommu_cli
 
     args = ("run", "--no-hints", "--root", str(guest_root))
     proc = nommu_cli(*args, "--mmu", "--vfork-as-fork", "/vfork_relies")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import Outcome, outcome_of
+from helpers import Outcome, outcome_of
 
 Differential = Callable[..., object]
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import Outcome, guarded_run, native_run, outcome_of, populate_root
+from helpers import Outcome, guarded_run, native_run, outcome_of, populate_root
 
 from nommu import Machine
 
@@ -374,7 +374,7 @@ def test_deadlock_is_detected(run_nommu: RunNommu) -> None:
 
 
 def test_deadlock_cli_exit_status(guest_root: Path) -> None:
-    from conftest import nommu_cli
+    from helpers import nommu_cli
 
     proc = nommu_cli("run", "--no-hints", "--root", str(guest_root), "/deadlock", timeout=60)
     assert proc.returncode == 125

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import ENV, Outcome, outcome_of
+from helpers import ENV, Outcome, outcome_of
 
 Differential = Callable[..., object]
 
@@ -226,7 +226,7 @@ def test_crash_ill_report_names_instruction(run_nommu: Callable[..., object]) ->
 
 
 def test_cli_crash_segv(guest_root: Path) -> None:
-    from conftest import nommu_cli
+    from helpers import nommu_cli
 
     proc = nommu_cli("run", "--no-hints", "--root", str(guest_root), "/crash_segv")
     assert proc.returncode == 139

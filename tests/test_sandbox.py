@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import GUESTBIN, guarded_run, nommu_cli
+from helpers import GUESTBIN, guarded_run, nommu_cli
 
 from nommu import Machine
 from nommu.abi.errno import Errno

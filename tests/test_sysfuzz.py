@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import guarded_run, populate_root, time_limit
+from helpers import guarded_run, populate_root, time_limit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -51,7 +51,7 @@ def test_fpu_mode_is_checked() -> None:
 
 
 def test_fpu_option_on_the_command_line(guest_root: Path) -> None:
-    from conftest import nommu_cli
+    from helpers import nommu_cli
 
     proc = nommu_cli("run", "--fpu", "exact", "--root", str(guest_root), "/x87", "flags")
     assert proc.returncode == 0, proc.stderr

@@ -11,10 +11,10 @@ import pytest
 
 from nommu.abi.errno import Errno
 from nommu.arch.i386_syscalls import SYSCALL_NUMBERS
+from nommu.kernel.events import EventSink
 from nommu.kernel.kernel import Kernel, KernelConfig
 from nommu.kernel.task import Task
 from nommu.syscalls.table import Syscall, build_table, load_handlers
-from nommu.trace.events import EventSink
 
 ROWS: dict[str, Syscall] = dict(load_handlers())
 

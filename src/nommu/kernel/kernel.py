@@ -24,6 +24,7 @@ from nommu.kernel.alloc import PhysAllocator
 from nommu.kernel.channels import VforkDone
 from nommu.kernel.determinism import SeededRandom, VirtualClock
 from nommu.kernel.errors import SyscallError
+from nommu.kernel.events import EventSink
 from nommu.kernel.exec import ImageCache
 from nommu.kernel.futex import exit_robust_list, futex_wake
 from nommu.kernel.hostfs import HostFs
@@ -46,10 +47,9 @@ from nommu.kernel.vm import AddressSpace, Frames
 from nommu.machine.cpu import Cpu, CpuContext, Stop
 from nommu.machine.mmu import Mmu
 from nommu.machine.ram import PhysicalRAM
-from nommu.trace.events import EventSink
 
 if TYPE_CHECKING:
-    from nommu.trace.events import Tracer
+    from nommu.kernel.events import Tracer
 
 RAM_BASE = 0x40000000  # where physical RAM starts (page 0 stays unmapped: NULL faults)
 

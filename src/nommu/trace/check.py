@@ -56,11 +56,11 @@ from typing import TYPE_CHECKING, Any
 from nommu.abi.errno import Errno
 from nommu.abi.flags import MAP_TYPE, CloneFlags, MapFlags
 from nommu.abi.signals import signal_name
+from nommu.kernel.events import EventSink, Tracer
 from nommu.kernel.task import TaskState
 from nommu.syscalls.dispatch import block, call, signal_on_return
 from nommu.syscalls.table import Syscall
 from nommu.trace import symbols
-from nommu.trace.events import EventSink, Tracer
 from nommu.trace.findings import Finding, Frame, Report, symbolize
 from nommu.trace.unwind import Stack, Unwinder, current_stack, stack_bounds
 

@@ -25,10 +25,10 @@ from nommu.abi.errno import Errno
 from nommu.abi.signals import signal_name
 from nommu.arch.i386_syscalls import SYSCALL_NUMBERS
 from nommu.kernel.errors import SyscallError
+from nommu.kernel.events import EventSink
 from nommu.syscalls.dispatch import block, call, signal_on_return
 from nommu.syscalls.locks import FLOCK32, FLOCK32_CMDS, FLOCK64, LOCK_CMDS
 from nommu.syscalls.table import Syscall
-from nommu.trace.events import EventSink
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel

@@ -3,6 +3,10 @@
 The kernel calls these at the moments that matter for understanding a
 no-MMU system (a task created by vfork or clone, an exec, an exit, a kill);
 the base class ignores them, so an untraced run pays one method call.
+
+The kernel owns this interface and trace/ implements it (--strace,
+nommu check), so the dependency points down: kernel/ never imports trace/
+for its events.
 """
 
 from __future__ import annotations

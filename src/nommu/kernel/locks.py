@@ -132,11 +132,15 @@ class LockTable:
 
     def drop_owner(self, key: object, owner: object) -> None:
         """Remove every record lock `owner` holds on `key`."""
-        locks = self.posix.get(key)
+        self._drop(self.posix, key, owner)
+
+    def _drop(self, table: dict[object, list[FileLock]], key: object, owner: object) -> None:
+        """Remove `owner`'s locks on `key` from `table`; wake whoever waits there."""
+        locks = table.get(key)
         if locks and any(lk.owner is owner for lk in locks):
             locks[:] = [lk for lk in locks if lk.owner is not owner]
             if not locks:
-                del self.posix[key]
+                del table[key]
             self.sched.wakeup(LockWait(key))
 
     def closed(self, table: object, f: OpenFile) -> None:
@@ -172,12 +176,7 @@ class LockTable:
         self.flocks.setdefault(key, []).append(lock)
 
     def _drop_flock(self, key: object, f: OpenFile) -> None:
-        locks = self.flocks.get(key)
-        if locks and any(lk.owner is f for lk in locks):
-            locks[:] = [lk for lk in locks if lk.owner is not f]
-            if not locks:
-                del self.flocks[key]
-            self.sched.wakeup(LockWait(key))
+        self._drop(self.flocks, key, f)
 
 
 def _apply(locks: list[FileLock], want: FileLock) -> list[FileLock]:

@@ -279,6 +279,19 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         metavar="FILE",
         help="findings to leave out: KIND:FUNCTION or KIND:FILE:LINE per line",
     )
+    check.add_argument(
+        "--strict-vfork",
+        action="store_true",
+        help="report every store of a vfork child into its parent's memory (POSIX's rule), "
+        "not only those the parent reads afterwards",
+    )
+    check.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also list the notes: what was seen but breaks nothing (text format; JSON "
+        "always has them)",
+    )
     check.add_argument("program", metavar="PROGRAM")
     check.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
 
@@ -298,13 +311,13 @@ def check_program(root: str, argv: list[str], args: argparse.Namespace) -> int:
             raise NommuError(f"--suppressions: {err}") from None
     from nommu.trace.check import Checker
 
-    checker = Checker()
+    checker = Checker(strict_vfork=args.strict_vfork)
     result = make_machine(root, args, checker).run(argv, _env(args), cwd=args.cwd)
     report(result, argv[0])
     checker.report.suppress(rules)
     program = " ".join(argv)
     text = {
-        "text": lambda: fmt.format_text(checker.report, program),
+        "text": lambda: fmt.format_text(checker.report, program, args.verbose),
         "json": lambda: fmt.format_json(checker.report, program, result.returncode),
         "sarif": lambda: fmt.format_sarif(checker.report, program, result.returncode),
     }[args.format]()

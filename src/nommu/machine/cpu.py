@@ -45,6 +45,7 @@ from unicorn import (
     UC_HOOK_CODE,
     UC_HOOK_INSN_INVALID,
     UC_HOOK_INTR,
+    UC_HOOK_MEM_READ,
     UC_HOOK_MEM_UNMAPPED,
     UC_HOOK_MEM_WRITE,
     UC_MEM_FETCH_UNMAPPED,
@@ -360,6 +361,32 @@ class Cpu:
         if self.mmu is not None:
             self.mmu.flush()
         return hook
+
+    def add_read_hook(
+        self, begin: int, end: int, callback: Callable[[int, int], None]
+    ) -> WatchHook:
+        """Call `callback(address, size)` before each guest load from an address
+        in [begin, end).
+
+        Unicorn decides when it translates code whether its loads may take the
+        fast path (no memory hook exists then) or go through the helper that
+        calls hooks (one exists); nothing about a page forces old code's loads
+        onto the helper, as for stores. So all translated code is dropped here,
+        and the code translated while the hook exists sends every load and
+        store through the helper: a checker keeps read hooks for as short a
+        time as it can, and calls `drop_all_code` once it has removed them."""
+
+        def on_read(_h: int, _access: int, addr: int, size: int, _value: int, _u: int) -> None:
+            if begin <= addr < end:
+                self._guarded(callback, addr, size)
+
+        hook = self._watch(UC_HOOK_MEM_READ, HOOK_MEM_ACCESS_CFUNC(on_read), begin, end)
+        self.drop_all_code()
+        return hook
+
+    def drop_all_code(self) -> None:
+        """Forget every translation (they are made again as code runs)."""
+        self.uc.ctl_flush_tb()
 
     def add_code_hook(self, begin: int, end: int, callback: Callable[[int], None]) -> WatchHook:
         """Call `callback(address)` before each instruction in [begin, end) runs.

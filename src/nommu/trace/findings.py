@@ -238,6 +238,7 @@ class Report:
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str, str, int, int], Finding] = {}
         self._gaps: dict[tuple[str, str, str, int, int], Finding] = {}
+        self._notes: dict[tuple[str, str, str, int, int], Finding] = {}
         self.suppressed = 0
 
     def add(self, finding: Finding) -> Finding:
@@ -263,6 +264,20 @@ class Report:
         else:
             self._gaps[key] = finding
 
+    def add_note(self, finding: Finding) -> None:
+        """Record something seen that is not a problem here (a vfork child's
+        store its parent never read), counted per kind and call site."""
+        existing = self._notes.get(finding.key())
+        if existing is not None:
+            existing.count += finding.count
+        else:
+            self._notes[finding.key()] = finding
+
+    @property
+    def notes(self) -> list[Finding]:
+        """What is worth knowing but breaks nothing: not counted as problems."""
+        return list(self._notes.values())
+
     @property
     def findings(self) -> list[Finding]:
         """The no-MMU problems: what the verdict and --error-exitcode count."""
@@ -274,7 +289,7 @@ class Report:
         return list(self._gaps.values())
 
     def suppress(self, rules: list[Suppression]) -> None:
-        for table in (self._by_key, self._gaps):
+        for table in (self._by_key, self._gaps, self._notes):
             for key, f in list(table.items()):
                 if any(r.matches(f) for r in rules):
                     del table[key]
@@ -324,23 +339,18 @@ def parse_suppressions(text: str, source: str = "suppressions") -> list[Suppress
 # -- output ---------------------------------------------------------------------
 
 
-def format_text(report: Report, program: str) -> str:
+def format_text(report: Report, program: str, verbose: bool = False) -> str:
     """Sanitizer-style text: each finding with its stacks, then a summary;
-    then, apart, the calls nommu does not implement."""
+    then, apart, the calls nommu does not implement, and with `verbose` the
+    notes (what was seen but breaks nothing)."""
     found = report.findings
+    tail = _gaps_text(report) + (_notes_text(report) if verbose else "")
     if not found:
         extra = f" ({report.suppressed} suppressed)" if report.suppressed else ""
-        return f"nommu check: {program}: no no-MMU problems found{extra}\n" + _gaps_text(report)
+        return f"nommu check: {program}: no no-MMU problems found{extra}\n" + tail
     out = [f"nommu check: {program}: {len(found)} no-MMU problem(s) found\n"]
     for i, f in enumerate(found, 1):
-        times = f" ({f.count} times)" if f.count > 1 else ""
-        out.append(f"\n#{i} {f.kind}: {f.message}{times}\n")
-        out.append(f"  in process {f.pid} ({f.comm}):\n")
-        out += [f"    #{j} {fr.describe()}\n" for j, fr in enumerate(f.stack)]
-        for title, frames in f.stacks:
-            out.append(f"  {title}:\n")
-            out += [f"    #{j} {fr.describe()}\n" for j, fr in enumerate(frames)]
-        out += [f"  {note}\n" for note in f.notes]
+        out += _finding_text(f"#{i} ", f)
         out.append(f"  why: {RULES[f.kind].help}\n")
     kinds = Counter(f.kind for f in found)
     summary = ", ".join(f"{k} {n}" for k, n in kinds.items())
@@ -348,7 +358,29 @@ def format_text(report: Report, program: str) -> str:
     supp = f"; {report.suppressed} suppressed" if report.suppressed else ""
     out.append(f"\nSUMMARY: nommu check: {len(found)} finding(s), {total} occurrence(s): ")
     out.append(f"{summary}{supp}\n")
-    return "".join(out) + _gaps_text(report)
+    return "".join(out) + tail
+
+
+def _finding_text(label: str, f: Finding) -> list[str]:
+    times = f" ({f.count} times)" if f.count > 1 else ""
+    out = [f"\n{label}{f.kind}: {f.message}{times}\n", f"  in process {f.pid} ({f.comm}):\n"]
+    out += [f"    #{j} {fr.describe()}\n" for j, fr in enumerate(f.stack)]
+    for title, frames in f.stacks:
+        out.append(f"  {title}:\n")
+        out += [f"    #{j} {fr.describe()}\n" for j, fr in enumerate(frames)]
+    out += [f"  {note}\n" for note in f.notes]
+    return out
+
+
+def _notes_text(report: Report) -> str:
+    """The notes section (--verbose): seen, but not a problem here."""
+    notes = report.notes
+    if not notes:
+        return ""
+    out = [f"\nnotes: {len(notes)} thing(s) seen that break nothing here (not counted above)\n"]
+    for f in notes:
+        out += _finding_text("note: ", f)
+    return "".join(out)
 
 
 def _gaps_text(report: Report) -> str:
@@ -399,7 +431,9 @@ def _finding_json(f: Finding) -> dict[str, Any]:
 
 
 def format_json(report: Report, program: str, status: int) -> str:
-    """`findings` are the no-MMU problems; `not_implemented` the calls nommu lacks."""
+    """`findings` are the no-MMU problems; `not_implemented` the calls nommu lacks;
+    `notes` what was seen but breaks nothing (a vfork child's store its parent
+    never read)."""
     doc = {
         "tool": "nommu check",
         "version": __version__,
@@ -408,6 +442,7 @@ def format_json(report: Report, program: str, status: int) -> str:
         "suppressed": report.suppressed,
         "findings": [_finding_json(f) for f in report.findings],
         "not_implemented": [{"call": f.call, **_finding_json(f)} for f in report.unimplemented],
+        "notes": [_finding_json(f) for f in report.notes],
     }
     return json.dumps(doc, indent=2) + "\n"
 

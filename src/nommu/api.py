@@ -122,6 +122,8 @@ class Machine:
     """An i386 machine configuration (no MMU unless `mmu=True`); `run` boots it
     with one program. `vfork_as_fork` makes vfork() behave as fork() (needs an MMU).
     `fpu="exact"` runs every x87 instruction in software (kernel/mathemu.py).
+    `stack_guard=True` makes a stack overflow a SIGSEGV at the faulting store,
+    as an MPU guard region would (without it the store lands, as on a board).
     A `checker` (trace.check.Checker) watches the runs for no-MMU problems and
     collects them in its `report` (`nommu check`)."""
 
@@ -144,6 +146,7 @@ class Machine:
         max_output: int | str | None = None,
         timeout: float | None = None,
         memmap: str | os.PathLike[str] | None = None,
+        stack_guard: bool = False,
     ) -> None:
         if vfork_as_fork and not mmu:
             raise NommuError("--vfork-as-fork needs --mmu: without an MMU fork() cannot exist")
@@ -166,6 +169,7 @@ class Machine:
         self.max_output = None if max_output is None else parse_bytes(max_output)
         self.timeout = None if timeout is None else _positive(timeout, "--timeout")
         self.memmap = memmap  # write the memory map of each run here (trace/memmap.py)
+        self.stack_guard = stack_guard  # no MMU: a stack overflow is SIGSEGV (kernel/mpu.py)
         self.kernel: Kernel | None = None  # the last run's kernel, for inspection
 
     def run(
@@ -193,6 +197,8 @@ class Machine:
             timeout=self.timeout,
             hints=self.hints,
             stderr=err_text or self.stderr or sys.stderr,
+            stack_guard=self.stack_guard,
+            every_foreign_store=self.checker is not None,
         )
         k = Kernel(config)
         self.kernel = k

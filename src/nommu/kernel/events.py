@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
+    from nommu.kernel.mpu import Violation
     from nommu.kernel.task import Task
     from nommu.syscalls.table import Syscall
 
@@ -47,3 +48,7 @@ class EventSink:
 
     def unimplemented(self, t: Task, call: str) -> None:
         """`t` made `call`, which Linux has and nommu does not: it got ENOSYS."""
+
+    def memory_violation(self, v: Violation) -> None:
+        """A store a board would let through silently (kernel/mpu.py): a
+        stack overflow, or a write into another process's or free memory."""

@@ -30,6 +30,7 @@ from nommu.abi.errno import Errno, from_host
 from nommu.kernel import vm
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.mm import MemoryMap
+from nommu.kernel.mpu import stack_origin
 from nommu.kernel.task import SigAction
 from nommu.loaders import stack
 from nommu.loaders.elf import PF_X, ElfImage, LoadError, parse
@@ -178,6 +179,10 @@ def exec_program(k: Kernel, t: Task, prog: Program, envp: list[bytes]) -> None:
     t.comm = os.path.basename(prog.guest_path)[:15]
     t.group.vfork_child = False
     t.tls = [bytes(8)] * 3
+    if k.mpu is not None:
+        block = next(r for r in mm.regions if r.kind == "stack")
+        origin, advice = stack_origin(prog.image.stack_given, block.size)
+        k.mpu.add_stack(t, block.start, block.end, origin, advice)
     k.start_task(t, prog.image.entry + load_base, sp)
 
 
@@ -196,6 +201,7 @@ def load_nommu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
     load_base = block.start - image.low if image.is_pie else 0
     mm.start_brk = mm.brk = mm.end_brk = block.end  # zero-size brk (ELF-FDPIC)
     mm.start_stack = stack_block.end
+    k.ram.fill(stack_block.start, stack_block.size)  # (fresh anonymous memory is zeroed)
     k.cpu.load_code(block.start, block.end, (image, load_base))
     k.cpu.forget_code(stack_block.start, stack_block.end)
     k.ram.fill(block.start, image.span)

@@ -47,6 +47,8 @@ def do_exit(k: Kernel, t: Task, status: int) -> None:
     del k.tasks[t.tid]
     group = t.group
     k.events.task_exit(t, status)
+    if k.mpu is not None:
+        k.mpu.drop_stack(t)
     if all(not x.alive for x in group.tasks):
         _process_exit(k, group, status)
     if k.current is t:

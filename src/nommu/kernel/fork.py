@@ -98,9 +98,22 @@ def copy_process(k: Kernel, parent: Task, flags: int, new_sp: int, tls: int) -> 
     if new_sp:
         child.ctx.reg_write(k.arch.SP_REG, new_sp)
         child.own_stack = True
+        _watch_stack(k, child, new_sp)
     child.pc = k.cpu.pc
     k.tasks[tid] = child
     return child
+
+
+def _watch_stack(k: Kernel, child: Task, sp: int) -> None:
+    """No MMU: the child's own stack is the block below `sp` (a thread's
+    mmap'd stack, with musl's guard area at its foot, which protects nothing
+    here: mprotect is ENOSYS)."""
+    region = child.mm.find(sp - 1) if k.mpu is not None else None
+    if k.mpu is None or region is None or region.kind == "stack":
+        return  # (posix_spawn's child runs on a buffer in its parent's stack)
+    origin = "a thread stack: pthread_attr_setstacksize(), or libc's default"
+    advice = "give the thread a larger stack with pthread_attr_setstacksize()"
+    k.mpu.add_stack(child, region.start, sp, origin, advice)
 
 
 def _copy_mm(k: Kernel, parent: Task, tid: int) -> MemoryMap:

@@ -32,6 +32,7 @@ from nommu.kernel.limits import Limits, OutputLimit
 from nommu.kernel.locks import LockTable
 from nommu.kernel.mathemu import MathEmulation
 from nommu.kernel.mm import FileCopies, MemoryMap
+from nommu.kernel.mpu import Mpu
 from nommu.kernel.msg import SysvMsg
 from nommu.kernel.pagecache import PageCache
 from nommu.kernel.procfs import ProcFs
@@ -72,6 +73,8 @@ class KernelConfig:
     clock_monotonic: Callable[[], float] = time.monotonic
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
     fpu: str = "fixups"  # x87 math emulation: "fixups" or "exact" (kernel/mathemu.py)
+    stack_guard: bool = False  # no MMU: a stack overflow is SIGSEGV (kernel/mpu.py)
+    every_foreign_store: bool = False  # no MMU: catch each one, at a cost per switch (mpu.py)
 
 
 class Kernel:
@@ -100,11 +103,13 @@ class Kernel:
         self._gdt_tls = self.gdt + 8 * self.arch.GDT_ENTRY_TLS_MIN  # the TLS entries
         # The CPU always translates through a TLB we fill (machine/mmu.py). Without
         # an MMU the fill is the identity on RAM: what it buys is that an access
-        # outside RAM faults exactly at the instruction that made it.
+        # outside RAM faults exactly at the instruction that made it, and that
+        # a store the running task may not make stops it (kernel/mpu.py).
         self.tlb = Mmu(self.cpu, config.mem >> 12)
         self.cpu.mmu = self.tlb
         self.mmu_unit: Mmu | None = None  # set when the machine has an MMU
         self.frames: Frames | None = None
+        self.mpu: Mpu | None = None  # set when it has none
         if config.mmu:
             self.mmu_unit = self.tlb
             self.mmu_unit.translate = self.new_address_space(0).translate  # kernel page only
@@ -112,6 +117,8 @@ class Kernel:
             self.uspace: UserMemory = MmuUserMemory(self)
             self.arch.install_gdt(self.cpu, self.gdt, linear=vm.KERNEL_PAGE)
         else:
+            self.mpu = Mpu(self, config.stack_guard, config.every_foreign_store)
+            self.alloc.on_free = self.mpu.freed
             self.tlb.translate = self._physical
             self.tlb.identity = True
             self.uspace = UserMemory(self.ram, self.cpu)
@@ -152,10 +159,15 @@ class Kernel:
         self.cpu.on_reschedule = self.handoff
 
     def _physical(self, vaddr: int, access: str) -> tuple[int, int] | None:
-        """No MMU: an address is a physical address; only RAM is there."""
-        if self.ram.base <= vaddr < self.ram.end:
-            return vaddr & ~0xFFF, 7
-        return None
+        """No MMU: an address is a physical address; only RAM is there. Stores
+        go only where the running task may write without a stop (kernel/mpu.py)."""
+        if not self.ram.base <= vaddr < self.ram.end:
+            return None
+        page = vaddr & ~0xFFF
+        assert self.mpu is not None
+        if self.mpu.may_write(page):
+            return page, 7
+        return None if access == "write" else (page, 5)
 
     # -- pids ----------------------------------------------------------------
 
@@ -190,7 +202,8 @@ class Kernel:
             why = "called execve" if new is not None else "exited"
             self.events.vfork_released(t.vfork_done, t, why)
             t.vfork_done = None
-        old.put()
+        if old.put() and self.mpu is not None:
+            self.mpu.forget_mm(old)
 
     def new_address_space(self, owner: int) -> AddressSpace:
         """An empty MMU address space with the kernel page (GDT) mapped."""
@@ -237,6 +250,8 @@ class Kernel:
                 self.cpu.context_update(prev.ctx)
         if self.mmu_unit is not None:
             self._switch_address_space(prev, t)
+        elif self.mpu is not None:
+            self.mpu.switched(t)
         if t.fresh_regs is not None:
             self.cpu.context_restore(self._pristine)
             self.cpu.regs_write(t.fresh_regs)

@@ -66,12 +66,13 @@ from nommu.kernel.task import TaskState
 from nommu.syscalls.dispatch import block, call, signal_on_return
 from nommu.syscalls.table import Syscall
 from nommu.trace import observed, symbols
-from nommu.trace.findings import Finding, Frame, Report, symbolize
+from nommu.trace.findings import Finding, Frame, Report, StackUse, symbolize
 from nommu.trace.observed import ChildStore, ParentWatch
 from nommu.trace.unwind import Stack, Unwinder, current_stack, stack_bounds
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
+    from nommu.kernel.mpu import Violation
     from nommu.kernel.task import Task
     from nommu.loaders.elf import ElfImage
     from nommu.machine.cpu import WatchHook
@@ -448,6 +449,8 @@ class Checker(EventSink):
             return
         if w.returned is not None and in_stack:
             return  # its frames landing on the parent's: the vfork-return finding says so
+        if addr < w.stack_lo and self._below_stack(w):
+            return  # the child's stack overflowed: kernel/mpu.py reports it
         assert self.k is not None
         pc = self.k.cpu.pc
         kind, what = self._classify(w, addr)
@@ -484,6 +487,11 @@ class Checker(EventSink):
             s.count += 1
         for a in range(addr, addr + size):
             w.pending[a] = s
+
+    def _below_stack(self, w: VforkWatch) -> bool:
+        """Whether the child's stack pointer has gone below the stack it shares."""
+        assert self.k is not None
+        return bool(self.k.cpu.reg_read(self.k.arch.SP_REG) < w.stack_lo)
 
     def _slot_change(self, w: VforkWatch, addr: int, value: int) -> str:
         """What the parent will find in a slot of its own the child overwrote."""
@@ -643,6 +651,48 @@ class Checker(EventSink):
         self.sink.task_exit(t, status)
         if self.observing:
             self._parent_gone(t)
+        self._stack_use(t)
+
+    # -- memory safety (kernel/mpu.py) ----------------------------------------------------
+
+    def memory_violation(self, v: Violation) -> None:
+        """A stack overflow or a wild write: a finding, with the stack at the store."""
+        self.sink.memory_violation(v)
+        k = self.k
+        assert k is not None
+        if v.area is not None:  # (the stack pointer is below the stack: walk up into it)
+            unwinder = Unwinder(k, v.task, min(v.sp, v.area.lo), v.area.hi)
+            stack = unwinder.stack(v.pc, v.sp, k.cpu.reg_read(k.arch.FRAME_REG))
+        else:
+            stack = current_stack(k, v.task, pc=v.pc)
+        notes = [f"the store to {v.address:#x} hit {v.hit}"]
+        if v.area is not None:
+            message = (
+                f"the {v.area.size // 1024} KiB stack ({v.area.origin}) overflowed: a store "
+                f"{v.area.lo - v.address} byte(s) below its bottom"
+            )
+            notes.append(f"to fix it, {v.area.advice}")
+            if v.area.task.group is not v.task.group:
+                notes.append(f"a vfork child, on the stack of process {v.area.task.pid}")
+        elif v.kind == "write-free-memory":
+            message = f"a store to {v.address:#x}, in memory no one owns"
+        else:
+            message = f"a store to {v.address:#x}, in memory of process {v.owner}"
+        frames = fold_recursion(symbolize(stack), notes)
+        self._emit(v.kind, message, v.task, stack, notes=notes, frames=frames)
+
+    def _stack_use(self, t: Task) -> None:
+        """`t` ended: how deep its stack got (stacks are zeroed when made, so
+        the lowest byte that is not zero marks it)."""
+        k = self.k
+        area = k.mpu.areas.get(t.tid) if k is not None and k.mpu is not None else None
+        if k is None or area is None:
+            return
+        data = k.ram.read(area.lo, area.size)
+        used = len(data.lstrip(b"\0"))
+        self.report.stack_use.append(
+            StackUse(t.pid, t.tid, t.comm, used, area.size, area.origin, area.overflowed)
+        )
 
     def signal_delivered(self, t: Task, sig: int, handler: int) -> None:
         self.sink.signal_delivered(t, sig, handler)
@@ -769,3 +819,22 @@ def _s32(v: int) -> int:
 
 def kib(n: int) -> str:
     return f"{n // 1024} KiB" if n % 1024 == 0 else f"{n} bytes"
+
+
+def fold_recursion(frames: list[Frame], notes: list[str]) -> list[Frame]:
+    """A run of frames returning to one address (a recursion) shown as its
+    first three, with a note for the rest."""
+    out: list[Frame] = []
+    i = 0
+    while i < len(frames):
+        j = i
+        while j < len(frames) and frames[j].address == frames[i].address:
+            j += 1
+        out += frames[i : min(j, i + 3)]
+        if j - i > 3:
+            f = frames[i]
+            notes.append(
+                f"frames #{len(out)}-: {j - i - 3} more of {f.function or '??'}() (a recursion)"
+            )
+        i = j
+    return out

@@ -44,6 +44,13 @@ def fault_lines(k: Kernel, t: Task, sig: int) -> list[str]:
         vma = t.mm.vma_at(stop.address) if hasattr(t.mm, "vma_at") else None
         why = "not mapped" if vma is None else "not permitted by the page's protection"
         lines.append(f"  page fault: {stop.access} at {stop.address:#010x}: {why}")
+    elif stop.kind is StopKind.MEMORY_FAULT and k.ram.base <= stop.address < k.ram.end:
+        v = k.mpu.last if k.mpu is not None else None
+        if v is not None and v.area is not None and v.address == stop.address:
+            lines.append(
+                f"  {stop.access} at {stop.address:#010x}: below the bottom of its "
+                f"{v.area.size // 1024} KiB stack (stack overflow; --stack-guard)"
+            )
     elif stop.kind is StopKind.MEMORY_FAULT:
         where = f"RAM is {k.ram.base:#010x}-{k.ram.end:#010x}"
         lines.append(f"  {stop.access} at {stop.address:#010x}: no memory there ({where})")

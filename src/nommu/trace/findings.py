@@ -16,6 +16,7 @@ Suppressions, one per line (`#` starts a comment), shell patterns allowed:
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import json
@@ -147,6 +148,26 @@ RULES: dict[str, Rule] = {
         "blocks early, reuse them, or use smaller ones.",
         "warning",
     ),
+    "stack-overflow": Rule(
+        "stack overflow",
+        "A no-MMU process's stack is a fixed block (128 KiB unless the program's PT_GNU_STACK "
+        "header gives a size; a thread's is what pthread_create was given). Nothing stops a "
+        "deeper stack: its stores land in the block below (often the program's own data, "
+        "where libc keeps its state) and the program fails later, somewhere else. Link "
+        "with -Wl,-z,stack-size=N, give threads a larger stack, or recurse less.",
+    ),
+    "write-foreign-memory": Rule(
+        "store into another process's memory",
+        "Without an MMU nothing stops a stray pointer: the store lands in a block another "
+        "process owns and does not share with this one (not shared memory, not its threads' "
+        "or vfork parent's memory), corrupting it silently.",
+    ),
+    "write-free-memory": Rule(
+        "store into free memory",
+        "The store landed in memory no process owns (freed, or never allocated): a "
+        "use-after-free or a stray pointer. Whoever is given that memory next finds it "
+        "changed.",
+    ),
     "crash": Rule(
         "process crashed after breaking no-MMU rules",
         "The process was killed by a CPU fault after the findings listed with it, which "
@@ -229,6 +250,32 @@ class Finding:
         return hashlib.sha256(repr(self.key()).encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class StackUse:
+    """How deep one stack got: `used` of `size` bytes (more: it overflowed)."""
+
+    pid: int
+    tid: int
+    comm: str
+    used: int
+    size: int
+    origin: str  # where the size came from
+    overflowed: bool
+
+    def describe(self) -> str:
+        who = f"process {self.pid} ({self.comm})"
+        if self.tid != self.pid:
+            who = f"thread {self.tid} of {who}"
+        if self.overflowed:
+            return f"{who}: overflowed its {_kib(self.size)} stack ({self.origin})"
+        pct = 100 * self.used // self.size if self.size else 0
+        return f"{who}: {_kib(self.used)} of {_kib(self.size)} ({pct}%), {self.origin}"
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:.1f} KiB".replace(".0 KiB", " KiB")
+
+
 MAX_ALSO = 5  # distinct messages kept for one grouped finding
 
 
@@ -239,6 +286,7 @@ class Report:
         self._by_key: dict[tuple[str, str, str, int, int], Finding] = {}
         self._gaps: dict[tuple[str, str, str, int, int], Finding] = {}
         self._notes: dict[tuple[str, str, str, int, int], Finding] = {}
+        self.stack_use: list[StackUse] = []  # each stack's peak use, as its task ended
         self.suppressed = 0
 
     def add(self, finding: Finding) -> Finding:
@@ -344,7 +392,7 @@ def format_text(report: Report, program: str, verbose: bool = False) -> str:
     then, apart, the calls nommu does not implement, and with `verbose` the
     notes (what was seen but breaks nothing)."""
     found = report.findings
-    tail = _gaps_text(report) + (_notes_text(report) if verbose else "")
+    tail = _gaps_text(report) + _stacks_text(report) + (_notes_text(report) if verbose else "")
     if not found:
         extra = f" ({report.suppressed} suppressed)" if report.suppressed else ""
         return f"nommu check: {program}: no no-MMU problems found{extra}\n" + tail
@@ -370,6 +418,13 @@ def _finding_text(label: str, f: Finding) -> list[str]:
         out += [f"    #{j} {fr.describe()}\n" for j, fr in enumerate(frames)]
     out += [f"  {note}\n" for note in f.notes]
     return out
+
+
+def _stacks_text(report: Report) -> str:
+    """Each stack's peak use against its size."""
+    if not report.stack_use:
+        return ""
+    return "\nstack use (peak):\n" + "".join(f"  {u.describe()}\n" for u in report.stack_use)
 
 
 def _notes_text(report: Report) -> str:
@@ -443,6 +498,7 @@ def format_json(report: Report, program: str, status: int) -> str:
         "findings": [_finding_json(f) for f in report.findings],
         "not_implemented": [{"call": f.call, **_finding_json(f)} for f in report.unimplemented],
         "notes": [_finding_json(f) for f in report.notes],
+        "stack_use": [dataclasses.asdict(u) for u in report.stack_use],
     }
     return json.dumps(doc, indent=2) + "\n"
 

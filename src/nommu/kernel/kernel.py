@@ -164,8 +164,10 @@ class Kernel:
         if not self.ram.base <= vaddr < self.ram.end:
             return None
         page = vaddr & ~0xFFF
-        assert self.mpu is not None
-        if self.mpu.may_write(page):
+        mpu = self.mpu
+        assert mpu is not None
+        if mpu.may_write(page):
+            mpu.filled(page)
             return page, 7
         return None if access == "write" else (page, 5)
 

@@ -112,6 +112,7 @@ class Mpu:
     granted: dict[int, set[int]] = field(default_factory=dict)  # id(mm) -> pages let through
     running: Task | None = None  # the task on the CPU (None: booting, any store goes)
     tlb_mm: MemoryMap | None = None  # whose write permissions the TLB holds
+    writable: set[int] = field(default_factory=set)  # pages the TLB may hold writable
     last: Violation | None = None  # the last violation (for the fault report)
 
     # -- the TLB fill asks -------------------------------------------------------
@@ -130,6 +131,17 @@ class Mpu:
         granted = self.granted.get(id(mm))
         return granted is not None and page in granted
 
+    def filled(self, page: int) -> None:
+        """The TLB was given `page` writable (kept until `revoke` flushes it)."""
+        self.writable.add(page)
+
+    def revoke(self, first: int, end: int) -> None:
+        """No TLB entry may let a store into [first, end) through any more: flush
+        if one might (taking protection away needs a flush; giving it, never)."""
+        if any(first <= page < end for page in self.writable):
+            self.writable.clear()
+            self.k.tlb.flush()
+
     # -- the kernel tells ----------------------------------------------------------
 
     def switched(self, t: Task) -> None:
@@ -137,19 +149,18 @@ class Mpu:
         self.running = t
         if self.per_process and t.mm is not self.tlb_mm:
             self.tlb_mm = t.mm
-            self.k.tlb.flush()
+            self.revoke(0, 1 << 32)
 
     def freed(self, start: int, size: int) -> None:
         """Memory went back to the allocator: no TLB entry may still allow it."""
-        self.k.tlb.flush()
+        self.revoke(start, start + size)
 
     def add_stack(self, t: Task, lo: int, hi: int, origin: str, advice: str) -> None:
         """`t` runs on a new stack [lo, hi) (exec, or a thread with its own)."""
         self.drop_stack(t)
         area = StackArea(lo, hi, t, origin, advice)
         self.areas[t.tid] = area
-        self.armed.add(area.tripwire)
-        self.k.tlb.flush()
+        self._arm(area.tripwire)
 
     def drop_stack(self, t: Task) -> StackArea | None:
         """`t` no longer runs on its stack (exec, exit)."""
@@ -157,7 +168,6 @@ class Mpu:
         if area is not None:
             self.armed.discard(area.tripwire)
             self.armed.discard(area.guard)
-            self.k.tlb.flush()
         return area
 
     def forget_mm(self, mm: MemoryMap) -> None:
@@ -190,18 +200,21 @@ class Mpu:
         near = [a for a in self.areas.values() if a.lo - 16 * PAGE <= sp < a.hi]
         return max((a for a in near if a.task.mm is t.mm), key=lambda a: a.lo, default=None)
 
+    def _arm(self, page: int) -> None:
+        """Stores to `page` stop from now on."""
+        self.armed.add(page)
+        self.revoke(page, page + PAGE)
+
     def _deepen(self, area: StackArea) -> None:
         area.deep = True
         self.armed.discard(area.tripwire)
         if area.guard >= self.k.ram.base:
-            self.armed.add(area.guard)
-        self.k.tlb.flush()
+            self._arm(area.guard)
 
     def _shallow(self, area: StackArea) -> None:
         area.deep = False
         self.armed.discard(area.guard)
-        self.armed.add(area.tripwire)
-        self.k.tlb.flush()
+        self._arm(area.tripwire)
 
     def _disarm(self, page: int) -> None:
         """A store to a watched page that is no overflow: move the watch."""
@@ -218,7 +231,6 @@ class Mpu:
             area.overflowed = True
             self.armed.discard(area.guard)
             self.armed.discard(area.tripwire)
-            self.k.tlb.flush()
         owner, hit = self.describe(t, address)
         self._tell(Violation("stack-overflow", t, address, pc, sp, area, hit, owner))
         if self.stack_guard:

@@ -91,6 +91,10 @@ WINDOW_REGS = (
 )
 SYSCALL_WINDOW_INDEX = (0, 3, 1, 2, 6, 7, 5)  # eax (nr), ebx, ecx, edx, esi, edi, ebp
 WINDOW_PC_INDEX = 16
+# Unicorn's helper for the invlpg instruction, helper_invlpg(env, address): it
+# drops one page from the TLB. The register window starts at env (CPUX86State
+# begins with the general registers, EAX first), so it can be called with it.
+TLB_PAGE_HELPER = "helper_invlpg_x86_64"
 FRAME_REG = UC_X86_REG_EBP
 FLAGS_REG = UC_X86_REG_EFLAGS
 TLS_REG = UC_X86_REG_GS

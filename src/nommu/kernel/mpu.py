@@ -136,9 +136,15 @@ class Mpu:
         self.writable.add(page)
 
     def revoke(self, first: int, end: int) -> None:
-        """No TLB entry may let a store into [first, end) through any more: flush
-        if one might (taking protection away needs a flush; giving it, never)."""
-        if any(first <= page < end for page in self.writable):
+        """No TLB entry may let a store into [first, end) through any more: drop
+        those that might (taking protection away needs that; giving it, never),
+        page by page when the CPU can, else by flushing the TLB."""
+        pages = [page for page in self.writable if first <= page < end]
+        if not pages:
+            return
+        if self.k.cpu.drop_tlb_pages(pages):
+            self.writable.difference_update(pages)
+        else:
             self.writable.clear()
             self.k.tlb.flush()
 

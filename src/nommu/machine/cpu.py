@@ -209,6 +209,7 @@ class Cpu:
             else tuple(range(len(arch.SYSCALL_REGS)))
         )
         self.pc_index = arch.WINDOW_PC_INDEX
+        self._invlpg = self._page_helper(arch)
         n = len(arch.SYSCALL_REGS)
         self._ids = (ctypes.c_int * n)(*arch.SYSCALL_REGS)
         self.sysregs = (ctypes.c_uint32 * n)()
@@ -565,6 +566,28 @@ class Cpu:
         err = uclib.uc_context_restore(self._h, ctx.context)
         if err:
             raise UcError(err)
+
+    def _page_helper(self, arch: Any) -> Callable[[int], None] | None:
+        """A way to drop one page from the TLB (Unicorn's API only drops all of
+        it): the architecture's TLB helper, called with the CPU state that the
+        register window points into. None if either is missing."""
+        name = getattr(arch, "TLB_PAGE_HELPER", "")
+        helper = getattr(uclib, name, None) if name and self.window is not None else None
+        if helper is None:
+            return None
+        helper.argtypes, helper.restype = [ctypes.c_void_p, ctypes.c_uint64], None
+        env = ctypes.addressof(self.window)
+        return lambda address: helper(env, address)
+
+    def drop_tlb_pages(self, pages: Sequence[int]) -> bool:
+        """Drop `pages` from the TLB, if the CPU knows how to drop single pages
+        (see `_page_helper`); False if it does not (then flush it all)."""
+        invlpg = self._invlpg
+        if invlpg is None:
+            return False
+        for page in pages:
+            invlpg(page)
+        return True
 
     def flush_code(self, begin: int, end: int) -> None:
         """Forget translated code for [begin, end): that memory holds something new.

@@ -688,8 +688,7 @@ class Checker(EventSink):
         area = k.mpu.areas.get(t.tid) if k is not None and k.mpu is not None else None
         if k is None or area is None:
             return
-        data = k.ram.read(area.lo, area.size)
-        used = len(data.lstrip(b"\0"))
+        used = area.size - zero_prefix(k, area.lo, area.size)
         self.report.stack_use.append(
             StackUse(t.pid, t.tid, t.comm, used, area.size, area.origin, area.overflowed)
         )
@@ -838,3 +837,15 @@ def fold_recursion(frames: list[Frame], notes: list[str]) -> list[Frame]:
             )
         i = j
     return out
+
+
+ZERO_PAGE = bytes(4096)
+
+
+def zero_prefix(k: Kernel, start: int, size: int) -> int:
+    """How many bytes from `start` are zero (a page at a time, then the rest)."""
+    n = 0
+    while n + 4096 <= size and k.ram.read(start + n, 4096) == ZERO_PAGE:
+        n += 4096
+    rest = k.ram.read(start + n, min(4096, size - n))
+    return n + len(rest) - len(rest.lstrip(b"\0"))

@@ -299,13 +299,20 @@ def _interrupt_syscall(k: Kernel, t: Task, action: SigAction, pc: int) -> int:
     if call is None:
         return pc
     if call.done or call.result is not None:  # (done: it returns what it did)
-        k.cpu.reg_write(k.arch.RESULT_REG, call.done or call.result or 0)
+        set_syscall_result(k, call.done or call.result or 0)
         return pc + int(k.arch.SYSCALL_INSN_LEN)
     name = SYSCALL_NAMES.get(call.nr, "")
     if call.lock_pi or (action.flags & SA_RESTART and name not in NEVER_RESTART):
         return pc  # EIP still points at the syscall instruction: it runs again
-    k.cpu.reg_write(k.arch.RESULT_REG, -Errno.EINTR & 0xFFFFFFFF)
+    set_syscall_result(k, -Errno.EINTR)
     return pc + int(k.arch.SYSCALL_INSN_LEN)
+
+
+def set_syscall_result(k: Kernel, result: int) -> None:
+    """What the syscall being left returns, put in the result register now:
+    signal delivery saves the registers in the frame before the syscall hook
+    would write it. (-errno for an error, as the dispatcher makes it.)"""
+    k.cpu.reg_write(k.arch.RESULT_REG, result & 0xFFFFFFFF)
 
 
 def _enter_handler(k: Kernel, t: Task, sig: int, action: SigAction, info: bytes, pc: int) -> int:

@@ -24,18 +24,24 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
-from nommu.abi.flags import PAGE_SIZE, TASK_SIZE
+from nommu.abi.flags import (
+    IPC_PRIVATE,
+    PAGE_SIZE,
+    SHM_DEST,
+    SHM_EXEC,
+    SHM_RDONLY,
+    SHM_REMAP,
+    SHM_RND,
+    TASK_SIZE,
+)
 from nommu.kernel.errors import SyscallError
-from nommu.kernel.ipcids import IPC_PRIVATE, IpcIds
+from nommu.kernel.ipcids import IpcIds
 from nommu.kernel.ramfs import RamInode, pages_for
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
     from nommu.kernel.task import Task
 
-SHM_LOCK, SHM_UNLOCK, SHM_STAT, SHM_INFO, SHM_STAT_ANY = 11, 12, 13, 14, 15
-SHM_RDONLY, SHM_RND, SHM_REMAP, SHM_EXEC = 0o10000, 0o20000, 0o40000, 0o100000
-SHM_DEST, SHM_LOCKED = 0o1000, 0o2000
 SHMLBA = PAGE_SIZE  # i386
 SHMMAX = SHMALL = 0xFFFFFFFF - (1 << 24)  # ULONG_MAX - 2^24 (bytes / pages)
 SHMMNI = 4096

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from nommu.abi.errno import Errno
+from nommu.api import new_kernel
 from nommu.arch.i386_syscalls import SYSCALL_NUMBERS
 from nommu.kernel.events import EventSink
 from nommu.kernel.kernel import Kernel, KernelConfig
@@ -291,7 +292,7 @@ ENOSYS_U32 = -Errno.ENOSYS & 0xFFFFFFFF
 @pytest.fixture
 def kernel(tmp_path: Path) -> tuple[Kernel, io.StringIO]:
     err = io.StringIO()
-    k = Kernel(KernelConfig(mem=4 << 20, root=str(tmp_path), stderr=err))
+    k = new_kernel(KernelConfig(mem=4 << 20, root=str(tmp_path), stderr=err))
     k.current = object()  # type: ignore[assignment]  # unknown syscalls never touch the task
     return k, err
 

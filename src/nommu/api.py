@@ -28,7 +28,9 @@ from nommu.kernel.mathemu import FPU_MODES
 from nommu.kernel.mm import MemoryMap
 from nommu.kernel.sched import Deadlock
 from nommu.kernel.task import FsContext, SigHand, Task, ThreadGroup
+from nommu.syscalls.dispatch import make_dispatcher
 from nommu.trace.check import Checker
+from nommu.trace.fault import FaultReport
 from nommu.trace.memmap import MemmapRecorder
 from nommu.trace.strace import Strace
 
@@ -194,14 +196,14 @@ class Machine:
             hints=self.hints,
             stderr=err_text or self.stderr or sys.stderr,
         )
-        k = Kernel(config)
+        k = new_kernel(config)
         self.kernel = k
         out, err = bytearray(), bytearray()
         stdio = self._stdio(
             stdin, out if capture else None, err if capture else None, k.limits.output
         )
         if self.strace is not None:
-            k.tracer = k.events = Strace(self.strace)
+            k.tracer = k.events = Strace(self.strace, k.events)
         if self.checker is not None:
             self.checker.attach(k)
         environ = dict(DEFAULT_ENV if env is None else env)
@@ -232,6 +234,14 @@ class Machine:
             else HostStream(2, 1, "stderr", limit=limit),
         ]
         return files
+
+
+def new_kernel(config: KernelConfig) -> Kernel:
+    """A machine as the front ends build it: the kernel, given its syscall
+    dispatcher, with fault reports for the person at the terminal."""
+    k = Kernel(config, make_dispatcher)
+    k.events = FaultReport(k)
+    return k
 
 
 def boot(

@@ -3,6 +3,10 @@
 There are no module-level globals: everything a syscall needs is reached
 from the `Kernel` passed to it, so several machines can live in one Python
 process (the tests do this).
+
+The kernel does not know its syscall handlers: whoever builds the machine
+gives it the dispatcher (`syscalls`, nommu.api.new_kernel does), so kernel/
+imports nothing from syscalls/ and the layers point down.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from nommu.kernel.tty import Terminal
 from nommu.kernel.uaccess import MmuUserMemory, UserMemory
 from nommu.kernel.vfs import Vfs
 from nommu.kernel.vm import AddressSpace, Frames
-from nommu.machine.cpu import Cpu, CpuContext, Stop
+from nommu.machine.cpu import Cpu, CpuContext, Stop, SyscallHandler
 from nommu.machine.mmu import Mmu
 from nommu.machine.ram import PhysicalRAM
 
@@ -75,9 +79,14 @@ class KernelConfig:
 
 
 class Kernel:
-    """One machine: CPU, RAM, allocator, file system, tasks and scheduler."""
+    """One machine: CPU, RAM, allocator, file system, tasks and scheduler.
 
-    def __init__(self, config: KernelConfig) -> None:
+    `syscalls` makes the syscall dispatcher for the new kernel (without one
+    every syscall is ignored: enough for tests of the machine alone)."""
+
+    def __init__(
+        self, config: KernelConfig, syscalls: Callable[[Kernel], SyscallHandler] | None = None
+    ) -> None:
         self.virtual_clock: VirtualClock | None = None
         self.seeded: SeededRandom | None = None
         if config.deterministic:
@@ -146,9 +155,8 @@ class Kernel:
         self.boot_monotonic = config.clock_monotonic()
         self._loaded_tls: list[bytes] = [bytes(8)] * 3
         self.code_written: list[tuple[int, int]] = []  # see flush_code_later
-        from nommu.syscalls.dispatch import make_dispatcher
-
-        self.cpu.on_syscall = make_dispatcher(self)
+        if syscalls is not None:
+            self.cpu.on_syscall = syscalls(self)
         self.cpu.on_reschedule = self.handoff
 
     def _physical(self, vaddr: int, access: str) -> tuple[int, int] | None:

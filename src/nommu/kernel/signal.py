@@ -250,9 +250,7 @@ def force_signal(k: Kernel, t: Task, sig: int, info: bytes) -> None:
     """
     action = t.sighand.actions[sig]
     if action.handler in (SIG_DFL, SIG_IGN) or t.sigmask & bit(sig):
-        from nommu.trace.fault import report_fault
-
-        report_fault(k, t, sig)
+        k.events.fatal_fault(t, sig)  # (the front end explains it: trace/fault.py)
         take_default(k, t, sig)
         return
     _enqueue(k, t, sig, info)

@@ -542,6 +542,9 @@ class Checker(EventSink):
     def signal_delivered(self, t: Task, sig: int, handler: int) -> None:
         self.sink.signal_delivered(t, sig, handler)
 
+    def fatal_fault(self, t: Task, sig: int) -> None:
+        self.sink.fatal_fault(t, sig)
+
     def unimplemented(self, t: Task, call: str) -> None:
         """A call nommu lacks: listed apart, never counted as a no-MMU problem."""
         self.sink.unimplemented(t, call)

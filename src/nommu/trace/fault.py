@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nommu.abi.signals import SHELL_DESCRIPTIONS, signal_name
+from nommu.kernel.events import EventSink
 from nommu.machine.cpu import StopKind
 from nommu.trace import symbols
 
@@ -62,3 +63,14 @@ def report_fault(k: Kernel, t: Task, sig: int) -> None:
         print(
             f"nommu: {line}" if not line.startswith(" ") else f"       {line}", file=k.config.stderr
         )
+
+
+class FaultReport(EventSink):
+    """The front end's event sink: a process killed by a CPU fault gets its
+    report on the machine's stderr (the kernel only raises the event)."""
+
+    def __init__(self, k: Kernel) -> None:
+        self.k = k
+
+    def fatal_fault(self, t: Task, sig: int) -> None:
+        report_fault(self.k, t, sig)

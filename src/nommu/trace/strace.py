@@ -135,10 +135,12 @@ _ACCESS = {F.R_OK: "R_OK", F.W_OK: "W_OK", F.X_OK: "X_OK"}
 
 
 class Strace(EventSink):
-    """Writes a trace line per syscall and per process event to `out`."""
+    """Writes a trace line per syscall and per process event to `out`, and
+    passes every event on to `sink` (the one it replaces as `k.events`)."""
 
-    def __init__(self, out: IO[str]) -> None:
+    def __init__(self, out: IO[str], sink: EventSink | None = None) -> None:
         self.out = out
+        self.sink = sink or EventSink()
         self._unfinished: set[int] = set()
         self._in_syscall = False
         self._events: list[str] = []  # event lines held until the syscall's own line
@@ -244,6 +246,7 @@ class Strace(EventSink):
     # -- process events ------------------------------------------------------
 
     def task_created(self, parent: Task, child: Task, flags: int) -> None:
+        self.sink.task_created(parent, child, flags)
         if flags & F.CloneFlags.CLONE_VFORK:
             where = "on its own stack" if child.own_stack else "on this process's stack"
             self.event(
@@ -253,22 +256,32 @@ class Strace(EventSink):
             )
 
     def task_exec(self, t: Task, path: str, argv: list[bytes]) -> None:
-        pass
+        self.sink.task_exec(t, path, argv)
 
     def task_exit(self, t: Task, status: int) -> None:
+        self.sink.task_exit(t, status)
         if status & 0x7F:
             self.event(t, f"+++ killed by {signal_name(status & 0x7F)} +++")
         else:
             self.event(t, f"+++ exited with {(status >> 8) & 0xFF} +++")
 
     def vfork_released(self, parent: Task, child: Task, why: str) -> None:
+        self.sink.vfork_released(parent, child, why)
         self.event(parent, f"--- resumed: vfork child {child.tid} {why} ---")
 
     def signal_delivered(self, t: Task, sig: int, handler: int) -> None:
+        self.sink.signal_delivered(t, sig, handler)
         self.event(t, f"--- {signal_name(sig)}: handler at {handler:#x} ---")
 
     def killed(self, t: Task, sig: int) -> None:
+        self.sink.killed(t, sig)
         self.event(t, f"--- {signal_name(sig)}: default action ends process {t.pid} ---")
+
+    def unimplemented(self, t: Task, call: str) -> None:
+        self.sink.unimplemented(t, call)
+
+    def fatal_fault(self, t: Task, sig: int) -> None:
+        self.sink.fatal_fault(t, sig)
 
 
 def _quote(data: bytes, more: bool = False) -> str:
@@ -340,9 +353,9 @@ def _clone(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
 
 
 _IPC_CALLS = {  # the ipc(2) multiplexer's calls (version in the high half)
-    1: "SEMOP", 2: "SEMGET", 3: "SEMCTL", 4: "SEMTIMEDOP",
-    11: "MSGSND", 12: "MSGRCV", 13: "MSGGET", 14: "MSGCTL",
-    21: "SHMAT", 22: "SHMDT", 23: "SHMGET", 24: "SHMCTL",
+    getattr(F, name): name
+    for name in ("SEMOP", "SEMGET", "SEMCTL", "SEMTIMEDOP", "MSGSND", "MSGRCV", "MSGGET",
+                 "MSGCTL", "SHMAT", "SHMDT", "SHMGET", "SHMCTL")
 }  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from nommu.abi.errno import Errno
 from nommu.abi.signals import SHELL_DESCRIPTIONS, signal_name
 from nommu.kernel import exec as kexec
 from nommu.kernel.errors import NommuError, SyscallError
+from nommu.kernel.exit import kill_leftovers
 from nommu.kernel.files import BytesInput, CapturedOutput, FdEntry, FdTable, HostStream, OpenFile
 from nommu.kernel.kernel import Kernel, KernelConfig
 from nommu.kernel.limits import OutputLimit
@@ -311,7 +312,7 @@ def _run(k: Kernel, init: Task) -> RunResult:
     deadlock: list[str] = []
     k.terminal.attach(k)
     try:
-        k.run()
+        k.sched.run()
     except Deadlock as dl:
         if not k.limits.out_of_time():  # (a timeout that found every task asleep)
             deadlock = [
@@ -320,7 +321,7 @@ def _run(k: Kernel, init: Task) -> RunResult:
     finally:
         k.terminal.detach()
         k.cpu.timer.shutdown()
-    leftover = k.kill_leftovers()
+    leftover = kill_leftovers(k)
     status = init.group.wait_status
     return RunResult(
         status if status is not None else 0,

@@ -29,6 +29,7 @@ from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
 from nommu.kernel import vm
 from nommu.kernel.errors import SyscallError
+from nommu.kernel.fork import mm_release
 from nommu.kernel.mm import MemoryMap
 from nommu.kernel.task import SigAction
 from nommu.loaders import stack
@@ -169,7 +170,7 @@ def exec_program(k: Kernel, t: Task, prog: Program, envp: list[bytes]) -> None:
     mm.image, mm.load_base, mm.exe = prog.image, load_base, prog.guest_path
     mm.cmdline = b"".join(a + b"\0" for a in prog.argv)
     kill_other_threads(k, t)
-    k.release_mm(t, mm)
+    mm_release(k, t, mm)
     sp = _build_stack(k, t, prog.image, load_base, mm.start_stack, prog, envp)
     k.unshare_files(t)
     t.files.close_on_exec()

@@ -30,6 +30,7 @@ from nommu.abi.signals import Signal
 from nommu.arch.i386 import UserDesc
 from nommu.kernel.channels import VforkDone
 from nommu.kernel.errors import SyscallError
+from nommu.kernel.futex import exit_robust_list, futex_wake
 from nommu.kernel.mm import MemoryMap
 from nommu.kernel.task import Task, ThreadGroup
 
@@ -185,3 +186,37 @@ def fork_refused(k: Kernel, t: Task) -> int:
         "the same addresses. Use vfork()+execve() or posix_spawn() (or run with --mmu).",
     )
     raise SyscallError(Errno.EINVAL, "fork is impossible without an MMU")
+
+
+# -- a vfork parent's release ----------------------------------------------------
+
+
+def mm_release(k: Kernel, t: Task, new: MemoryMap | None) -> None:
+    """`t` stops using its memory: it exec'd (`new` is its new memory) or exits.
+
+    This is where a vfork parent gets its memory back: it has slept on
+    VforkDone since the vfork, and now the child no longer runs in it. The old
+    blocks are freed only if nobody else still uses them."""
+    old = t.mm
+    if k.current is t or not k.mmu:  # (its memory is the one uspace reaches)
+        exit_robust_list(k, t)
+    if new is not None:
+        t.mm = new
+    clear_child_tid(k, t)
+    if t.vfork_done is not None:
+        k.sched.wakeup(VforkDone(t.tid))
+        why = "called execve" if new is not None else "exited"
+        k.events.vfork_released(t.vfork_done, t, why)
+        t.vfork_done = None
+    old.put()
+
+
+def clear_child_tid(k: Kernel, t: Task) -> None:
+    """CLONE_CHILD_CLEARTID: zero the word and wake a futex waiter on it."""
+    if t.clear_child_tid and t.mm.users > 1:
+        addr, t.clear_child_tid = t.clear_child_tid, 0
+        try:
+            k.uspace.write_u32(addr, 0)
+            futex_wake(k, t, addr, 1)
+        except SyscallError:
+            return

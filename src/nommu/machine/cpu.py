@@ -228,7 +228,7 @@ class Cpu:
         # A syscall changed who should run (the task blocked, or its slice is
         # over): once its result is in place, `on_reschedule` decides what next.
         # The kernel can switch tasks right there, inside the hook, without
-        # leaving the CPU (see Kernel.handoff); by default the CPU just stops.
+        # leaving the CPU (see Scheduler.handoff); by default the CPU just stops.
         self.reschedule = False
         self.on_reschedule: Callable[[], None] = self.stop
         self.timer = SliceTimer(self)

@@ -73,7 +73,7 @@ def futex_wait(
         return 0  # a wake, or a spurious wakeup: the caller re-checks its condition
     if k.uspace.read_u32(addr) != expected & 0xFFFFFFFF:
         raise SyscallError(Errno.EAGAIN)
-    t.futex_bitset = bitset
+    t.blocking_call().bitset = bitset
     raise Blocked(futex_key(k, t, addr), deadline)
 
 
@@ -88,8 +88,9 @@ def futex_wake(
     for waiter in list(waiters):
         if woken >= count:
             break
-        if waiter.futex_bitset & bitset:
-            waiter.blocking_call().woken = True
+        call = waiter.blocking_call()
+        if call.bitset & bitset:
+            call.woken = True
             k.sched.wake_task(waiter)
             woken += 1
     return woken

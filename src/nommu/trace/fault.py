@@ -27,7 +27,7 @@ def disassemble(k: Kernel, pc: int) -> str:
         code = k.uspace.read(pc, 16)
         for insn in Cs(CS_ARCH_X86, CS_MODE_32).disasm(code, pc):
             return f"{insn.mnemonic} {insn.op_str}".strip()
-    except Exception:
+    except Exception:  # noqa: BLE001 (a report line is best effort: no capstone, no bytes)
         return ""
     return "(undecodable bytes)"
 

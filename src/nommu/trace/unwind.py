@@ -128,7 +128,7 @@ class Unwinder:
             self._window_at = addr
             try:
                 self._window = self.k.uspace.read(addr, min(WINDOW, self.hi - addr))
-            except Exception:
+            except Exception:  # noqa: BLE001 (an unreadable stack ends the walk, never the run)
                 self._window = b""
                 return None
             off = 0

@@ -83,20 +83,20 @@ def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
         tracer, argv = k.tracer, ()
         if tracer is not None:
             argv = args(regs) if args else ()
-            tracer.syscall_entry(k, t, row, argv)
+            observe(k, t, nr, tracer.syscall_entry, row, argv)
         try:
             result = handler(k, t, *args(regs)) if args else handler(k, t)
         except SyscallError as err:
             result = -err.errno
         except Blocked as b:
             if tracer is not None:
-                tracer.syscall_exit(k, t, row, argv, None, True)
+                observe(k, t, nr, tracer.syscall_exit, row, argv, None, True)
             block(k, t, b, nr)
             return None
         except Exception as exc:  # a kernel bug, never an errno: stop and report it
             raise internal_error(k, t, nr, exc) from exc
         if tracer is not None:
-            tracer.syscall_exit(k, t, row, argv, result, False)
+            observe(k, t, nr, tracer.syscall_exit, row, argv, result, False)
         # -- the post-handler step: the syscall has finished --
         if t.blocked is not None:
             t.blocked = None  # a re-executed syscall has finished
@@ -139,6 +139,15 @@ def internal_error(k: Kernel, t: Task, nr: int, exc: Exception) -> InternalError
     name = SYSCALL_NAMES.get(nr, "?")
     where = f"pid {t.pid} ({t.comm}), syscall {name} ({nr}), pc {k.cpu.pc:#010x}"
     return InternalError(where, exc)
+
+
+def observe(k: Kernel, t: Task, nr: int, hook: Callable[..., None], *args: Any) -> None:
+    """Call a tracer's hook; a bug in the tracer is reported as one in the
+    kernel is (a SyscallError escaping it too: it is not the call's errno)."""
+    try:
+        hook(k, t, *args)
+    except Exception as exc:
+        raise internal_error(k, t, nr, exc) from exc
 
 
 def signal_on_return(k: Kernel, t: Task, result: int | None) -> None:

@@ -23,7 +23,6 @@ from nommu.abi import flags as F
 from nommu.abi import structs as S
 from nommu.abi.errno import Errno
 from nommu.abi.signals import signal_name
-from nommu.arch.i386_syscalls import SYSCALL_NUMBERS
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.events import EventSink
 from nommu.syscalls.dispatch import block, call, signal_on_return
@@ -185,7 +184,7 @@ class Strace(EventSink):
             if t.tid not in self._unfinished:
                 self._unfinished.add(t.tid)
                 self.line(t, f"{row.name}({', '.join(before)}) <unfinished ...>")
-            block(k, t, blocked, SYSCALL_NUMBERS[row.name])
+            block(k, t, blocked, k.arch.SYSCALL_NUMBERS[row.name])
             return None
         t.blocked = None
         resumed = t.tid in self._unfinished

@@ -166,7 +166,9 @@ def _foreign(data: bytes, machine: int) -> str:
     what = describe(data)
     if machine in MACHINES:
         what += f" (e_machine {machine})"
-    return f"not a program nommu can run: it is {what}; nommu runs 32-bit {arch.names()} programs"
+    names = arch.names()
+    article = "an" if names[0] in "aeiou" else "a"
+    return f"not {article} {names} program: it is {what}"
 
 
 def _program_headers(

@@ -125,6 +125,8 @@ def _load_program(
         image = k.images.load(resolved.host, info, allow_exec=k.mmu, fd=fd)
     except LoadError as err:
         raise SyscallError(err.errno, err.message) from None
+    if image.machine != k.arch.ELF_MACHINE:  # (a machine has one CPU)
+        raise SyscallError(Errno.ENOEXEC, f"not a program for this {k.arch.NAME} machine's CPU")
     return Program(resolved.guest, image, argv)
 
 
@@ -178,7 +180,7 @@ def exec_program(k: Kernel, t: Task, prog: Program, envp: list[bytes]) -> None:
     t.sighand.actions = [a if a.handler == F.SIG_IGN else SigAction() for a in t.sighand.actions]
     t.comm = os.path.basename(prog.guest_path)[:15]
     t.group.vfork_child = False
-    t.tls = [bytes(8)] * 3
+    t.tls = k.arch.initial_tls()
     k.start_task(t, prog.image.entry + load_base, sp)
 
 

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING
 from nommu.abi.errno import Errno
 from nommu.abi.flags import CSIGNAL, CloneFlags
 from nommu.abi.signals import Signal
-from nommu.arch.i386 import UserDesc
 from nommu.kernel.channels import VforkDone
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.futex import exit_robust_list, futex_wake
@@ -92,7 +91,7 @@ def copy_process(k: Kernel, parent: Task, flags: int, new_sp: int, tls: int) -> 
     )
     group.tasks.append(child)
     if flags & C.CLONE_SETTLS:
-        set_tls(k, child, UserDesc.unpack(k.uspace.read(tls, 16)))
+        k.arch.set_tls(child.tls, k.uspace.read, tls)
         child.reload_tls = True
     child.ctx = k.cpu.context_save()  # the parent's registers, as they are now
     child.ctx.reg_write(k.arch.RESULT_REG, 0)  # ...except that clone returns 0 here
@@ -127,21 +126,6 @@ def _new_group(k: Kernel, parent: Task, flags: int, tid: int) -> ThreadGroup:
         up.children.append(group)
     k.groups[tid] = group
     return group
-
-
-def set_tls(k: Kernel, t: Task, desc: UserDesc) -> int:
-    """Install a TLS descriptor in one of `t`'s three GDT slots; return the entry."""
-    first = k.arch.GDT_ENTRY_TLS_MIN
-    entry = desc.entry_number
-    if entry == 0xFFFFFFFF:
-        free = [i for i, d in enumerate(t.tls) if d == bytes(8)]
-        if not free:
-            raise SyscallError(Errno.ESRCH)
-        entry = first + free[0]
-    if not first <= entry < first + k.arch.GDT_ENTRY_TLS_ENTRIES:
-        raise SyscallError(Errno.EINVAL)
-    t.tls[entry - first] = desc.descriptor()
-    return entry
 
 
 def do_clone(

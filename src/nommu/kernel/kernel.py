@@ -24,7 +24,7 @@ from typing import IO, TYPE_CHECKING
 
 from nommu.abi.errno import Errno
 from nommu.abi.flags import PAGE_SIZE
-from nommu.arch import i386
+from nommu.arch import DEFAULT as DEFAULT_ARCH
 from nommu.kernel import vm
 from nommu.kernel.alloc import PhysAllocator
 from nommu.kernel.determinism import SeededRandom, VirtualClock
@@ -53,9 +53,8 @@ from nommu.machine.mmu import Mmu
 from nommu.machine.ram import PhysicalRAM
 
 if TYPE_CHECKING:
+    from nommu.arch.base import Arch
     from nommu.kernel.events import Tracer
-
-RAM_BASE = 0x40000000  # where physical RAM starts (page 0 stays unmapped: NULL faults)
 
 
 @dataclass
@@ -76,6 +75,7 @@ class KernelConfig:
     clock_monotonic: Callable[[], float] = time.monotonic
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
     fpu: str = "fixups"  # x87 math emulation: "fixups" or "exact" (kernel/mathemu.py)
+    arch: Arch = DEFAULT_ARCH  # the CPU architecture (nommu.arch; exec checks programs match)
 
 
 class Kernel:
@@ -100,13 +100,12 @@ class Kernel:
         self.syscall_budget = 0  # deterministic mode: syscalls left in this slice
         self.rt_signals_queued = 0  # siginfos of real-time signals pending (RLIMIT_SIGPENDING)
         self.config = config
-        self.arch = i386
+        self.arch = config.arch
         self.mmu = config.mmu
-        self.ram = PhysicalRAM(RAM_BASE, config.mem)
+        self.ram = PhysicalRAM(self.arch.RAM_BASE, config.mem)
         self.cpu = Cpu(self.arch, self.ram)
-        self.alloc = PhysAllocator(RAM_BASE, config.mem)
-        self.gdt = self.alloc.alloc(PAGE_SIZE, 0, "kernel").start
-        self._gdt_tls = self.gdt + 8 * self.arch.GDT_ENTRY_TLS_MIN  # the TLS entries
+        self.alloc = PhysAllocator(self.arch.RAM_BASE, config.mem)
+        self.gdt = self.alloc.alloc(PAGE_SIZE, 0, "kernel").start  # the arch's tables (GDT)
         # The CPU always translates through a TLB we fill (machine/mmu.py). Without
         # an MMU the fill is the identity on RAM: what it buys is that an access
         # outside RAM faults exactly at the instruction that made it.
@@ -119,12 +118,12 @@ class Kernel:
             self.mmu_unit.translate = self.new_address_space(0).translate  # kernel page only
             self.frames = Frames(self.alloc, self.ram)
             self.uspace: UserMemory = MmuUserMemory(self)
-            self.arch.install_gdt(self.cpu, self.gdt, linear=vm.KERNEL_PAGE)
+            self.arch.install_tables(self.cpu, self.gdt, linear=vm.KERNEL_PAGE)
         else:
             self.tlb.translate = self._physical
             self.tlb.identity = True
             self.uspace = UserMemory(self.ram, self.cpu)
-            self.arch.install_gdt(self.cpu, self.gdt)
+            self.arch.install_tables(self.cpu, self.gdt)
         self.arch.reset_fpu(self.cpu)
         self.mathemu = MathEmulation(self, config.fpu)  # (exact mode sets CR0.EM: before pristine)
         self.pristine: CpuContext = self.cpu.context_save()  # how a new program starts
@@ -153,7 +152,7 @@ class Kernel:
         self.host_signals: list[int] = []  # signals nommu itself received (Ctrl-C)
         self.terminal = Terminal()
         self.boot_monotonic = config.clock_monotonic()
-        self._loaded_tls: list[bytes] = [bytes(8)] * 3
+        self._loaded_tls: list[bytes] = self.arch.initial_tls()
         self.code_written: list[tuple[int, int]] = []  # see flush_code_later
         if syscalls is not None:
             self.cpu.on_syscall = syscalls(self)
@@ -234,19 +233,16 @@ class Kernel:
         space.code_dirty.clear()
 
     def load_tls(self, t: Task, reload: bool = False) -> None:
-        """Put `t`'s TLS descriptors in the GDT (the one GDT all tasks share).
-
-        The CPU's cached GS base is part of each task's saved registers, so a
-        switch needs no segment reload; only a new thread (its registers are
-        a copy of its creator's) or set_thread_area needs GS loaded again."""
+        """Put `t`'s TLS state in the CPU's tables (on x86 the one GDT all tasks
+        share). The CPU's TLS register is part of each task's saved registers,
+        so a switch needs no reload; only a new thread (its registers are a
+        copy of its creator's) or set_thread_area needs it reloaded."""
         if t.tls != self._loaded_tls:
-            self.ram.write(self._gdt_tls, b"".join(t.tls))
+            self.arch.write_tls(self.cpu, self.gdt, t.tls)
             self._loaded_tls = t.tls.copy()
         if reload or t.reload_tls:
             t.reload_tls = False
-            gs = self.cpu.reg_read(self.arch.TLS_REG)
-            if gs:
-                self.cpu.reg_write(self.arch.TLS_REG, gs)  # reload the descriptor cache
+            self.arch.reload_tls(self.cpu)
 
     # -- messages ------------------------------------------------------------
 

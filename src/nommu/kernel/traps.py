@@ -73,10 +73,8 @@ def exact_fault_address(k: Kernel, t: Task, stop: Stop) -> int:
         code = k.uspace.read(stop.pc, 16)
     except SyscallError:
         return stop.address
-    gs = k.cpu.reg_read(k.arch.TLS_REG) >> 3
-    first = k.arch.GDT_ENTRY_TLS_MIN
-    gs_base = k.arch.tls_base(t.tls[gs - first]) if first <= gs < first + 3 else 0
-    address: int = k.arch.fault_address(code, stop.pc, k.cpu.reg_read, stop.address, gs_base)
+    tls_base = k.arch.thread_pointer(k.cpu, t.tls)
+    address: int = k.arch.fault_address(code, stop.pc, k.cpu.reg_read, stop.address, tls_base)
     return address
 
 

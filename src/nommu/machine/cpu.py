@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from unicorn import (
     UC_ERR_EXCEPTION,
@@ -64,6 +64,9 @@ from unicorn.unicorn_py3.unicorn import (
 )
 
 from nommu.machine.ram import PhysicalRAM
+
+if TYPE_CHECKING:
+    from nommu.arch.base import Arch
 
 CpuContext: TypeAlias = UcContext  # a saved register state (opaque)
 
@@ -192,7 +195,7 @@ class Cpu:
     (when it replaced the whole register state, as execve does).
     """
 
-    def __init__(self, arch: Any, ram: PhysicalRAM) -> None:
+    def __init__(self, arch: Arch, ram: PhysicalRAM) -> None:
         self.arch = arch
         self.ram = ram
         self.uc = Uc(arch.UC_ARCH, arch.UC_MODE)

@@ -31,7 +31,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from nommu.abi.errno import Errno
-from nommu.arch.i386_syscalls import NO_ENTRY, SYSCALL_NAMES, SYSCALL_NUMBERS
 from nommu.kernel.errors import Blocked, InternalError, SyscallError
 from nommu.kernel.signal import deliver, set_syscall_result
 from nommu.kernel.task import BlockedCall, TaskState
@@ -47,9 +46,9 @@ def unknown_syscall(k: Kernel, t: Task, nr: int) -> int:
     """-ENOSYS, and say so once per syscall number. A call Linux has (not one
     without an entry point, nor, without an MMU, one that needs an MMU) is a
     gap in nommu: the event sink hears of it (`nommu check` lists it)."""
-    name = SYSCALL_NAMES.get(nr)
-    what = f"syscall {nr} ({name})" if name else f"syscall {nr} (no such syscall on i386)"
-    if name in NO_ENTRY:
+    name = k.arch.SYSCALL_NAMES.get(nr)
+    what = f"syscall {nr} ({name})" if name else f"syscall {nr} (no such syscall on {k.arch.NAME})"
+    if name in k.arch.NO_ENTRY:
         what += ", which Linux lacks too,"
     elif name in NEEDS_MMU and not k.mmu:
         what += ", which needs an MMU,"
@@ -65,7 +64,7 @@ def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
     `regs` is indexed by `k.cpu.syscall_index` (number, then the six argument
     registers): each row gets a prebuilt getter that picks exactly its
     arguments in one C call."""
-    table = build_table(SYSCALL_NUMBERS)
+    table = build_table(k.arch.SYSCALL_NUMBERS)
     index = k.cpu.syscall_index
     nr_at = index[0]
     fast = [None if r is None else (r, r.handler, _getter(index, r.nargs)) for r in table]
@@ -136,7 +135,7 @@ def _getter(index: tuple[int, ...], nargs: int) -> Callable[[Any], tuple[int, ..
 
 def internal_error(k: Kernel, t: Task, nr: int, exc: Exception) -> InternalError:
     """The report of a bug met in syscall `nr`: pid, syscall name and pc travel with it."""
-    name = SYSCALL_NAMES.get(nr, "?")
+    name = k.arch.SYSCALL_NAMES.get(nr, "?")
     where = f"pid {t.pid} ({t.comm}), syscall {name} ({nr}), pc {k.cpu.pc:#010x}"
     return InternalError(where, exc)
 

@@ -622,10 +622,7 @@ def called_directly(stack: Stack, wrappers: frozenset[str]) -> bool:
 
 def tls_range(k: Kernel, t: Task) -> tuple[int, int]:
     """The thread block `t`'s %gs points at (where musl keeps errno)."""
-    entry = (k.cpu.reg_read(k.arch.TLS_REG) >> 3) - k.arch.GDT_ENTRY_TLS_MIN
-    if not 0 <= entry < len(t.tls):
-        return (0, 0)
-    base: int = k.arch.tls_base(t.tls[entry])
+    base = k.arch.thread_pointer(k.cpu, t.tls)
     return (base, base + TLS_SPAN) if base else (0, 0)
 
 

@@ -19,7 +19,6 @@ from nommu.abi.errno import Errno
 from nommu.abi.flags import PAGE_SIZE
 from nommu.abi.signals import Signal
 from nommu.arch import i386
-from nommu.kernel import vm
 from nommu.kernel.alloc import PhysAllocator
 from nommu.kernel.channels import VforkDone
 from nommu.kernel.determinism import SeededRandom, VirtualClock
@@ -31,6 +30,7 @@ from nommu.kernel.hostfs import HostFs
 from nommu.kernel.limits import Limits, OutputLimit
 from nommu.kernel.locks import LockTable
 from nommu.kernel.mathemu import MathEmulation
+from nommu.kernel.memmodel import MemoryModel, make_memory_model
 from nommu.kernel.mm import FileCopies, MemoryMap
 from nommu.kernel.msg import SysvMsg
 from nommu.kernel.pagecache import PageCache
@@ -41,12 +41,11 @@ from nommu.kernel.sem import SysvSem
 from nommu.kernel.shm import SysvShm
 from nommu.kernel.task import Task, TaskState, ThreadGroup
 from nommu.kernel.tty import Terminal
-from nommu.kernel.uaccess import MmuUserMemory, UserMemory
+from nommu.kernel.uaccess import UserMemory
 from nommu.kernel.vfs import Vfs
-from nommu.kernel.vm import AddressSpace, Frames
 from nommu.machine.cpu import Cpu, CpuContext, Stop
-from nommu.machine.mmu import Mmu
 from nommu.machine.ram import PhysicalRAM
+from nommu.machine.tlb import Tlb
 
 if TYPE_CHECKING:
     from nommu.kernel.events import Tracer
@@ -92,30 +91,17 @@ class Kernel:
         self.rt_signals_queued = 0  # siginfos of real-time signals pending (RLIMIT_SIGPENDING)
         self.config = config
         self.arch = i386
-        self.mmu = config.mmu
         self.ram = PhysicalRAM(RAM_BASE, config.mem)
         self.cpu = Cpu(self.arch, self.ram)
         self.alloc = PhysAllocator(RAM_BASE, config.mem)
         self.gdt = self.alloc.alloc(PAGE_SIZE, 0, "kernel").start
         self._gdt_tls = self.gdt + 8 * self.arch.GDT_ENTRY_TLS_MIN  # the TLS entries
-        # The CPU always translates through a TLB we fill (machine/mmu.py). Without
-        # an MMU the fill is the identity on RAM: what it buys is that an access
-        # outside RAM faults exactly at the instruction that made it.
-        self.tlb = Mmu(self.cpu, config.mem >> 12)
-        self.cpu.mmu = self.tlb
-        self.mmu_unit: Mmu | None = None  # set when the machine has an MMU
-        self.frames: Frames | None = None
-        if config.mmu:
-            self.mmu_unit = self.tlb
-            self.mmu_unit.translate = self.new_address_space(0).translate  # kernel page only
-            self.frames = Frames(self.alloc, self.ram)
-            self.uspace: UserMemory = MmuUserMemory(self)
-            self.arch.install_gdt(self.cpu, self.gdt, linear=vm.KERNEL_PAGE)
-        else:
-            self.tlb.translate = self._physical
-            self.tlb.identity = True
-            self.uspace = UserMemory(self.ram, self.cpu)
-            self.arch.install_gdt(self.cpu, self.gdt)
+        # The CPU always translates through a TLB the kernel fills (machine/tlb.py);
+        # the memory model (no-MMU or MMU, kernel/memmodel.py) says how.
+        self.tlb = Tlb(self.cpu, config.mem >> 12)
+        self.cpu.tlb = self.tlb
+        self.memory: MemoryModel = make_memory_model(self, config.mmu)
+        self.uspace: UserMemory = self.memory.boot()  # the kernel's way into user memory
         self.arch.reset_fpu(self.cpu)
         self.mathemu = MathEmulation(self, config.fpu)  # (exact mode sets CR0.EM: before _pristine)
         self._pristine: CpuContext = self.cpu.context_save()  # how a new program starts
@@ -151,12 +137,6 @@ class Kernel:
         self.cpu.on_syscall = make_dispatcher(self)
         self.cpu.on_reschedule = self.handoff
 
-    def _physical(self, vaddr: int, access: str) -> tuple[int, int] | None:
-        """No MMU: an address is a physical address; only RAM is there."""
-        if self.ram.base <= vaddr < self.ram.end:
-            return vaddr & ~0xFFF, 7
-        return None
-
     # -- pids ----------------------------------------------------------------
 
     def alloc_pid(self) -> int:
@@ -180,7 +160,7 @@ class Kernel:
         nobody else still uses them.
         """
         old = t.mm
-        if self.current is t or not self.mmu:  # (its memory is the one uspace reaches)
+        if self.memory.reaches(t):  # (the robust list is read through uspace)
             exit_robust_list(self, t)
         if new is not None:
             t.mm = new
@@ -191,10 +171,6 @@ class Kernel:
             self.events.vfork_released(t.vfork_done, t, why)
             t.vfork_done = None
         old.put()
-
-    def new_address_space(self, owner: int) -> AddressSpace:
-        """An empty MMU address space with the kernel page (GDT) mapped."""
-        return AddressSpace(self.alloc, frames=self.frames, owner=owner, kernel_page=self.gdt)
 
     def clear_child_tid(self, t: Task) -> None:
         """CLONE_CHILD_CLEARTID: zero the word and wake a futex waiter on it."""
@@ -235,8 +211,7 @@ class Kernel:
                 prev.ctx = self.cpu.context_save()
             else:
                 self.cpu.context_update(prev.ctx)
-        if self.mmu_unit is not None:
-            self._switch_address_space(prev, t)
+        self.memory.switch_space(prev, t)
         if t.fresh_regs is not None:
             self.cpu.context_restore(self._pristine)
             self.cpu.regs_write(t.fresh_regs)
@@ -245,15 +220,6 @@ class Kernel:
             self.cpu.context_restore(t.ctx)
         self.load_tls(t)
         self.sched.on_cpu = t
-
-    def _switch_address_space(self, prev: Task | None, t: Task) -> None:
-        """MMU mode: the TLB must now translate through `t`'s page tables."""
-        assert self.mmu_unit is not None
-        space: AddressSpace = t.mm  # type: ignore[assignment]
-        if self.mmu_unit.translate != space.translate or prev is None or prev.mm is not t.mm:
-            self.mmu_unit.translate = space.translate
-            self.mmu_unit.flush()
-        self.flush_dirty_code(space)
 
     def flush_code_later(self, begin: int, end: int) -> None:
         """MMU mode: the kernel wrote into [begin, end) of the current address
@@ -269,12 +235,6 @@ class Kernel:
         and its TLB is still the current task's)."""
         while self.code_written:
             self.cpu.flush_code(*self.code_written.pop())
-
-    def flush_dirty_code(self, space: AddressSpace) -> None:
-        """Drop translated code for pages that now hold something new."""
-        for start, end in space.code_dirty:
-            self.cpu.flush_code(start, end)
-        space.code_dirty.clear()
 
     def load_tls(self, t: Task, reload: bool = False) -> None:
         """Put `t`'s TLS descriptors in the GDT (the one GDT all tasks share).
@@ -395,17 +355,12 @@ class Kernel:
             return False
         if nxt is t:
             return True
-        mmu = self.mmu_unit
         return not (
             nxt.ctx is None
             or nxt.fresh_regs is not None
             or nxt.reload_tls
-            or (mmu is not None and (nxt.mm is not t.mm or self._code_dirty(nxt.mm)))
+            or not self.memory.switch_is_free(t, nxt)
         )
-
-    @staticmethod
-    def _code_dirty(space: MemoryMap) -> bool:
-        return isinstance(space, AddressSpace) and bool(space.code_dirty)
 
     @property
     def finished(self) -> bool:

@@ -45,8 +45,8 @@ from nommu.kernel.alloc import PhysAllocator
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.files import put_file
 from nommu.kernel.mm import MemoryMap
-from nommu.machine.mmu import TLB_R, TLB_W, TLB_X
 from nommu.machine.ram import PhysicalRAM
+from nommu.machine.tlb import TLB_R, TLB_W, TLB_X
 
 if TYPE_CHECKING:
     from nommu.kernel.files import OpenFile

@@ -26,7 +26,6 @@ from nommu.arch.i386_syscalls import NO_ENTRY, SYSCALL_NAMES, SYSCALL_NUMBERS
 from nommu.kernel.errors import Blocked, InternalError, SyscallError
 from nommu.kernel.signal import deliver
 from nommu.kernel.task import BlockedCall, TaskState
-from nommu.syscalls.mem import NEEDS_MMU
 from nommu.syscalls.table import Syscall, build_table
 
 if TYPE_CHECKING:
@@ -42,7 +41,7 @@ def unknown_syscall(k: Kernel, t: Task, nr: int) -> int:
     what = f"syscall {nr} ({name})" if name else f"syscall {nr} (no such syscall on i386)"
     if name in NO_ENTRY:
         what += ", which Linux lacks too,"
-    elif name in NEEDS_MMU and not k.mmu:
+    elif name in k.memory.missing_calls:
         what += ", which needs an MMU,"
     elif name is not None:
         k.events.unimplemented(t, name)

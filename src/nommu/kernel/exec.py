@@ -5,7 +5,8 @@ The steps, in the order the kernel takes them (fs/exec.c, binfmt_elf_fdpic):
 1. Find and check the file inside the guest root (ENOENT, EACCES, ENOEXEC).
 2. Copy argv and envp out of the caller's memory *before anything is
    released*: on no-MMU a vfork child's strings live in its parent's memory.
-3. Allocate the new program's memory: one contiguous block for the whole
+3. Allocate the new program's memory (the memory model's `load_program`;
+   without an MMU, kernel/nommu_model.py): one contiguous block for the whole
    image (a static-PIE keeps its segments' relative offsets: "constant
    displacement") and a separate stack block. If memory runs out, the caller
    gets ENOMEM and keeps running its old program.

@@ -75,8 +75,9 @@ M = MapFlags
 # What a no-MMU Linux kernel answers ENOSYS: the "CONFIG_MMU only" block of
 # kernel/sys_ni.c and the features that depend on an MMU (swap, NUMA memory
 # policy, cross-process memory access, userfaultfd, protection keys). A call
-# of one is a fact of no-MMU life, not a gap in nommu; those with a row here
-# say so below, the rest get the dispatcher's ENOSYS for a number it lacks.
+# of one is a fact of no-MMU life, not a gap in nommu: those with a handler
+# get ENOSYS from `paging_call`, the rest the dispatcher's ENOSYS for a number
+# it lacks (which, through `missing_calls`, says they need an MMU).
 NEEDS_MMU = frozenset(
     {"mprotect", "pkey_mprotect", "madvise", "process_madvise", "msync", "mlock", "mlock2",
      "munlock", "mlockall", "munlockall", "mincore", "remap_file_pages", "mseal", "swapon",

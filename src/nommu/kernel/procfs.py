@@ -257,8 +257,8 @@ class ProcFs:
 def _kinds_kb(mm: MemoryMap) -> dict[str, int]:
     """KiB mapped per kind (image, stack, mmap, heap, shm) of a process's memory."""
     kb = dict.fromkeys(("image", "stack", "mmap", "heap", "shm"), 0)
-    for area in getattr(mm, "vmas", None) or mm.regions:
-        kb[area.kind] = kb.get(area.kind, 0) + (area.end - area.start) // 1024
+    for kind, size in mm.sizes():
+        kb[kind] = kb.get(kind, 0) + size // 1024
     return kb
 
 

@@ -477,6 +477,9 @@ class AddressSpace(MemoryMap):
     def areas(self) -> list[tuple[int, int, int, str]]:
         return [(v.start, v.end, v.prot, v.name or _KIND_NAMES.get(v.kind, "")) for v in self.vmas]
 
+    def sizes(self) -> list[tuple[str, int]]:
+        return [(v.kind, v.end - v.start) for v in self.vmas]
+
 
 _KIND_NAMES = {"stack": "[stack]", "heap": "[heap]"}
 

@@ -266,8 +266,9 @@ class MmuModel(MemoryModel):
         return space(t).vma_at(addr) is not None
 
     def explain_fault(self, t: Task, addr: int, access: str) -> str:
-        why = "not permitted by the page's protection" if self.protection_fault(t, addr) else ""
-        return f"  page fault: {access} at {addr:#010x}: {why or 'not mapped'}"
+        mapped = self.protection_fault(t, addr)
+        why = "not permitted by the page's protection" if mapped else "not mapped"
+        return f"  page fault: {access} at {addr:#010x}: {why}"
 
     def out_of_memory(self, t: Task) -> bool:
         s = space(t)

@@ -26,7 +26,6 @@ from nommu.kernel.files import BytesInput, CapturedOutput, FdEntry, FdTable, Hos
 from nommu.kernel.kernel import Kernel, KernelConfig
 from nommu.kernel.limits import OutputLimit
 from nommu.kernel.mathemu import FPU_MODES
-from nommu.kernel.mm import MemoryMap
 from nommu.kernel.sched import Deadlock
 from nommu.kernel.task import FsContext, SigHand, Task, ThreadGroup
 from nommu.syscalls.dispatch import make_dispatcher
@@ -255,7 +254,7 @@ def boot(
     group = ThreadGroup(pid, None, pid, pid)
     files = FdTable(fds={fd: FdEntry(f) for fd, f in enumerate(stdio)})
     fs = FsContext(initial_cwd(k, cwd))
-    t = Task(pid, group, MemoryMap(k.alloc), files, fs, SigHand(), comm="init")
+    t = Task(pid, group, k.memory.new_map(pid), files, fs, SigHand(), comm="init")
     group.tasks.append(t)
     k.tasks[pid], k.groups[pid] = t, group
     k.init = group

@@ -109,12 +109,7 @@ def _copy_mm(k: Kernel, parent: Task, tid: int) -> MemoryMap:
     With an MMU: a copy-on-write copy (fork). Without one there is nothing to
     copy into: the child gets an empty map and goes on running in the same
     physical memory as its parent (what a no-MMU kernel does)."""
-    if not k.mmu:
-        return MemoryMap(k.alloc)
-    child = parent.mm.fork_copy(tid)  # type: ignore[attr-defined]
-    assert k.mmu_unit is not None
-    k.mmu_unit.flush()  # the parent's pages just became read-only (copy-on-write)
-    return child  # type: ignore[no-any-return]
+    return k.memory.copy_for_clone(parent, tid)
 
 
 def _new_group(k: Kernel, parent: Task, flags: int, tid: int) -> ThreadGroup:
@@ -149,7 +144,7 @@ def do_clone(
 
 def do_fork(k: Kernel, t: Task) -> int:
     """fork(): with an MMU, a copy-on-write child; without one, EINVAL."""
-    if not k.mmu:
+    if not k.memory.can_fork:
         return fork_refused(k, t)
     return do_clone(k, t, Signal.SIGCHLD, 0, 0, 0, 0)  # nothing shared
 
@@ -182,7 +177,7 @@ def mm_release(k: Kernel, t: Task, new: MemoryMap | None) -> None:
     VforkDone since the vfork, and now the child no longer runs in it. The old
     blocks are freed only if nobody else still uses them."""
     old = t.mm
-    if k.current is t or not k.mmu:  # (its memory is the one uspace reaches)
+    if k.memory.reaches(t):  # (the robust list is read through uspace)
         exit_robust_list(k, t)
     if new is not None:
         t.mm = new

@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno
-from nommu.kernel.channels import FutexKey, PrivateFutexKey
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.task import Task
 
@@ -43,15 +42,7 @@ if TYPE_CHECKING:
 
 def futex_key(k: Kernel, t: Task, addr: int) -> object:
     """The channel a futex at `addr` in `t`'s memory waits on (see above)."""
-    if not k.mmu:
-        return FutexKey(addr)
-    space = t.mm
-    vma = space.vma_at(addr)  # type: ignore[attr-defined]
-    if vma is None:
-        raise SyscallError(Errno.EFAULT)
-    if vma.shared:
-        return FutexKey(space.frame(addr, False) | (addr & 0xFFF))  # type: ignore[attr-defined]
-    return PrivateFutexKey(id(space), addr)
+    return k.memory.futex_key(t, addr)
 
 
 def futex_wait(

@@ -25,7 +25,6 @@ from typing import IO, TYPE_CHECKING
 from nommu.abi.errno import Errno
 from nommu.abi.flags import PAGE_SIZE
 from nommu.arch import DEFAULT as DEFAULT_ARCH
-from nommu.kernel import vm
 from nommu.kernel.alloc import PhysAllocator
 from nommu.kernel.determinism import SeededRandom, VirtualClock
 from nommu.kernel.errors import SyscallError
@@ -35,6 +34,7 @@ from nommu.kernel.hostfs import HostFs
 from nommu.kernel.limits import Limits, OutputLimit
 from nommu.kernel.locks import LockTable
 from nommu.kernel.mathemu import MathEmulation
+from nommu.kernel.memmodel import MemoryModel, make_memory_model
 from nommu.kernel.mm import FileCopies
 from nommu.kernel.msg import SysvMsg
 from nommu.kernel.pagecache import PageCache
@@ -45,12 +45,11 @@ from nommu.kernel.sem import SysvSem
 from nommu.kernel.shm import SysvShm
 from nommu.kernel.task import Task, ThreadGroup
 from nommu.kernel.tty import Terminal
-from nommu.kernel.uaccess import MmuUserMemory, UserMemory
+from nommu.kernel.uaccess import UserMemory
 from nommu.kernel.vfs import Vfs
-from nommu.kernel.vm import AddressSpace, Frames
 from nommu.machine.cpu import Cpu, CpuContext, Stop, SyscallHandler
-from nommu.machine.mmu import Mmu
 from nommu.machine.ram import PhysicalRAM
+from nommu.machine.tlb import Tlb
 
 if TYPE_CHECKING:
     from nommu.arch.base import Arch
@@ -101,29 +100,16 @@ class Kernel:
         self.rt_signals_queued = 0  # siginfos of real-time signals pending (RLIMIT_SIGPENDING)
         self.config = config
         self.arch = config.arch
-        self.mmu = config.mmu
         self.ram = PhysicalRAM(self.arch.RAM_BASE, config.mem)
         self.cpu = Cpu(self.arch, self.ram)
         self.alloc = PhysAllocator(self.arch.RAM_BASE, config.mem)
         self.gdt = self.alloc.alloc(PAGE_SIZE, 0, "kernel").start  # the arch's tables (GDT)
-        # The CPU always translates through a TLB we fill (machine/mmu.py). Without
-        # an MMU the fill is the identity on RAM: what it buys is that an access
-        # outside RAM faults exactly at the instruction that made it.
-        self.tlb = Mmu(self.cpu, config.mem >> 12)
-        self.cpu.mmu = self.tlb
-        self.mmu_unit: Mmu | None = None  # set when the machine has an MMU
-        self.frames: Frames | None = None
-        if config.mmu:
-            self.mmu_unit = self.tlb
-            self.mmu_unit.translate = self.new_address_space(0).translate  # kernel page only
-            self.frames = Frames(self.alloc, self.ram)
-            self.uspace: UserMemory = MmuUserMemory(self)
-            self.arch.install_tables(self.cpu, self.gdt, linear=vm.KERNEL_PAGE)
-        else:
-            self.tlb.translate = self._physical
-            self.tlb.identity = True
-            self.uspace = UserMemory(self.ram, self.cpu)
-            self.arch.install_tables(self.cpu, self.gdt)
+        # The CPU always translates through a TLB the kernel fills (machine/tlb.py);
+        # the memory model (no-MMU or MMU, kernel/memmodel.py) says how.
+        self.tlb = Tlb(self.cpu, config.mem >> 12)
+        self.cpu.tlb = self.tlb
+        self.memory: MemoryModel = make_memory_model(self, config.mmu)
+        self.uspace: UserMemory = self.memory.boot()  # the kernel's way into user memory
         self.arch.reset_fpu(self.cpu)
         self.mathemu = MathEmulation(self, config.fpu)  # (exact mode sets CR0.EM: before pristine)
         self.pristine: CpuContext = self.cpu.context_save()  # how a new program starts
@@ -158,12 +144,6 @@ class Kernel:
             self.cpu.on_syscall = syscalls(self)
         self.cpu.on_reschedule = self.sched.handoff
 
-    def _physical(self, vaddr: int, access: str) -> tuple[int, int] | None:
-        """No MMU: an address is a physical address; only RAM is there."""
-        if self.ram.base <= vaddr < self.ram.end:
-            return vaddr & ~0xFFF, 7
-        return None
-
     # -- pids ----------------------------------------------------------------
 
     def alloc_pid(self) -> int:
@@ -179,10 +159,6 @@ class Kernel:
         return self._next_ino
 
     # -- memory --------------------------------------------------------------
-
-    def new_address_space(self, owner: int) -> AddressSpace:
-        """An empty MMU address space with the kernel page (GDT) mapped."""
-        return AddressSpace(self.alloc, frames=self.frames, owner=owner, kernel_page=self.gdt)
 
     def unshare_files(self, t: Task) -> None:
         """Give `t` its own descriptor table if it shares one (exec does this)."""
@@ -202,15 +178,6 @@ class Kernel:
         if self.current is t:
             self.cpu.stop()
 
-    def switch_address_space(self, prev: Task | None, t: Task) -> None:
-        """MMU mode: the TLB must now translate through `t`'s page tables."""
-        assert self.mmu_unit is not None
-        space: AddressSpace = t.mm  # type: ignore[assignment]
-        if self.mmu_unit.translate != space.translate or prev is None or prev.mm is not t.mm:
-            self.mmu_unit.translate = space.translate
-            self.mmu_unit.flush()
-        self.flush_dirty_code(space)
-
     def flush_code_later(self, begin: int, end: int) -> None:
         """MMU mode: the kernel wrote into [begin, end) of the current address
         space, where the CPU has translated code. The translations are dropped
@@ -225,12 +192,6 @@ class Kernel:
         and its TLB is still the current task's)."""
         while self.code_written:
             self.cpu.flush_code(*self.code_written.pop())
-
-    def flush_dirty_code(self, space: AddressSpace) -> None:
-        """Drop translated code for pages that now hold something new."""
-        for start, end in space.code_dirty:
-            self.cpu.flush_code(start, end)
-        space.code_dirty.clear()
 
     def load_tls(self, t: Task, reload: bool = False) -> None:
         """Put `t`'s TLS state in the CPU's tables (on x86 the one GDT all tasks

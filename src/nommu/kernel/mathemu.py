@@ -97,7 +97,7 @@ class MathEmulation:
         """Without an MMU, [begin, end) is about to hold something new: its
         old fixups go. (With one, an address may hold code in another
         address space: fixups stay, and check the bytes when they fire.)"""
-        if not self.k.mmu:
+        if self.k.memory.virtual_is_physical:
             self.k.cpu.remove_fixups(begin, end)
 
     def code_loaded(self, base: int, code: bytes) -> None:
@@ -111,7 +111,7 @@ class MathEmulation:
         if self.mode != "fixups":
             return
         # With an MMU, exec fills an address space that is not in force yet.
-        retranslate = not self.k.mmu
+        retranslate = self.k.memory.virtual_is_physical
         for address in self.fpu.fixup_sites(code, base):
             self.k.cpu.add_fixup(address, self.fixup, retranslate=retranslate)
             self.k.cpu.add_fixup(address + 2, self.fixup, retranslate=retranslate)

@@ -37,11 +37,9 @@ from nommu.kernel.files import HostReadable
 from nommu.kernel.signal import deliver
 from nommu.kernel.task import Task, TaskState
 from nommu.kernel.traps import handle_stop
-from nommu.kernel.vm import AddressSpace
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
-    from nommu.kernel.mm import MemoryMap
 
 SLICE = 0.020  # seconds a task may run while others wait for the CPU
 FORCE_GRACE = 0.100  # then, if it makes no syscall, it is stopped from outside
@@ -294,8 +292,7 @@ class Scheduler:
                 prev.ctx = cpu.context_save()
             else:
                 cpu.context_update(prev.ctx)
-        if k.mmu_unit is not None:
-            k.switch_address_space(prev, t)
+        k.memory.switch_space(prev, t)
         if t.fresh_regs is not None:
             cpu.context_restore(k.pristine)
             cpu.regs_write(t.fresh_regs)
@@ -361,14 +358,9 @@ class Scheduler:
             return False
         if nxt is t:
             return True
-        mmu = k.mmu_unit
         return not (
             nxt.ctx is None
             or nxt.fresh_regs is not None
             or nxt.reload_tls
-            or (mmu is not None and (nxt.mm is not t.mm or _code_dirty(nxt.mm)))
+            or not k.memory.switch_is_free(t, nxt)
         )
-
-
-def _code_dirty(space: MemoryMap) -> bool:
-    return isinstance(space, AddressSpace) and bool(space.code_dirty)

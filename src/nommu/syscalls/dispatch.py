@@ -34,7 +34,6 @@ from nommu.abi.errno import Errno
 from nommu.kernel.errors import Blocked, InternalError, SyscallError
 from nommu.kernel.signal import deliver, set_syscall_result
 from nommu.kernel.task import BlockedCall, TaskState
-from nommu.syscalls.mem import NEEDS_MMU
 from nommu.syscalls.table import build_table
 
 if TYPE_CHECKING:
@@ -50,7 +49,7 @@ def unknown_syscall(k: Kernel, t: Task, nr: int) -> int:
     what = f"syscall {nr} ({name})" if name else f"syscall {nr} (no such syscall on {k.arch.NAME})"
     if name in k.arch.NO_ENTRY:
         what += ", which Linux lacks too,"
-    elif name in NEEDS_MMU and not k.mmu:
+    elif name in k.memory.missing_calls:
         what += ", which needs an MMU,"
     elif name is not None:
         k.events.unimplemented(t, name)

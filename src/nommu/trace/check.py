@@ -323,7 +323,7 @@ class Checker(EventSink):
         self.sink.task_created(parent, child, flags)
         assert self.k is not None
         vfork = CloneFlags.CLONE_VM | CloneFlags.CLONE_VFORK
-        if flags & vfork != vfork or self.k.mmu:
+        if flags & vfork != vfork or self.k.memory.has_mmu:
             return
         w = VforkWatch(child, parent, shared_stack=not child.own_stack)
         self.watches[child.tid] = w

@@ -41,13 +41,8 @@ def fault_lines(k: Kernel, t: Task, sig: int) -> list[str]:
     if k.last_fault is None:
         return lines
     _, stop, _ = k.last_fault
-    if stop.kind is StopKind.MEMORY_FAULT and k.mmu:
-        vma = t.mm.vma_at(stop.address) if hasattr(t.mm, "vma_at") else None
-        why = "not mapped" if vma is None else "not permitted by the page's protection"
-        lines.append(f"  page fault: {stop.access} at {stop.address:#010x}: {why}")
-    elif stop.kind is StopKind.MEMORY_FAULT:
-        where = f"RAM is {k.ram.base:#010x}-{k.ram.end:#010x}"
-        lines.append(f"  {stop.access} at {stop.address:#010x}: no memory there ({where})")
+    if stop.kind is StopKind.MEMORY_FAULT:
+        lines.append(k.memory.explain_fault(t, stop.address, stop.access))
     else:
         lines.append(f"  CPU exception {stop.trapno}: {k.arch.TRAP_NAMES.get(stop.trapno, '?')}")
     sym = symbols.describe(t.mm.image, t.mm.load_base, stop.pc)

@@ -11,7 +11,7 @@ import pytest
 from helpers import GUESTBIN, populate_root
 
 from nommu import Machine, arch
-from nommu.api import _run, boot
+from nommu.api import _run, boot, new_kernel
 from nommu.arch import i386
 from nommu.kernel.errors import NommuError
 from nommu.kernel.kernel import Kernel, KernelConfig
@@ -32,7 +32,7 @@ class Variant:
 
 
 def run_hello(root: Path, chosen: Any, mmu: bool = False) -> tuple[Kernel, int | None, bytes]:
-    k = Kernel(KernelConfig(root=str(root), arch=chosen, mmu=mmu, hints=False))
+    k = new_kernel(KernelConfig(root=str(root), arch=chosen, mmu=mmu, hints=False))
     out = bytearray()
     init = boot(k, ["/hello", "x"], {}, Machine._stdio(None, out, out, k.limits.output), "/")
     return k, _run(k, init).exit_code, bytes(out)

@@ -102,15 +102,8 @@ WINDOW_REGS: tuple[int, ...] = (
     UC_X86_REG_ESI,
     UC_X86_REG_EDI,
 )
-SYSCALL_WINDOW_INDEX: tuple[int, ...] = (
-    0,
-    3,
-    1,
-    2,
-    6,
-    7,
-    5,
-)  # eax (nr), ebx, ecx, edx, esi, edi, ebp
+# The syscall registers' places in it: eax (nr), ebx, ecx, edx, esi, edi, ebp
+SYSCALL_WINDOW_INDEX: tuple[int, ...] = (0, 3, 1, 2, 6, 7, 5)
 WINDOW_PC_INDEX = 16
 FRAME_REG = UC_X86_REG_EBP
 FLAGS_REG = UC_X86_REG_EFLAGS

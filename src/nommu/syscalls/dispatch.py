@@ -66,7 +66,7 @@ def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
     table = build_table(k.arch.SYSCALL_NUMBERS)
     index = k.cpu.syscall_index
     nr_at = index[0]
-    fast = [None if r is None else (r, r.handler, _getter(index, r.nargs)) for r in table]
+    fast = [None if r is None else (r.handler, _getter(index, r.nargs)) for r in table]
     size = len(table)
     cpu = k.cpu
     RUNNABLE = TaskState.RUNNABLE
@@ -77,10 +77,10 @@ def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
         entry = fast[nr] if nr < size else None
         if entry is None:
             return unknown_syscall(k, t, nr)
-        row, handler, args = entry
-        tracer, argv = k.tracer, ()
-        if tracer is not None:
-            argv = args(regs) if args else ()
+        handler, args = entry
+        tracer = k.tracer
+        if tracer is not None:  # (row and argv exist only while tracing: the fast path stays lean)
+            row, argv = table[nr], args(regs) if args else ()
             observe(k, t, nr, tracer.syscall_entry, row, argv)
         try:
             result = handler(k, t, *args(regs)) if args else handler(k, t)

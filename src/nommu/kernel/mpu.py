@@ -5,13 +5,14 @@ into whatever block lies below it (for a program's stack block: the end of
 its own image, where libc keeps malloc's state), and any process can store
 into any other's memory. nommu lets such stores land, as the board does, but
 it notices each kind once, at the storing instruction, using the CPU's TLB
-as a board's MPU uses its regions: the TLB fill (machine/mmu.py calls
-`Kernel._physical`) grants write permission only on pages the running task
-may write, so a store anywhere else stops the CPU before it happens. The
-kernel's trap handler gives the fault to `Mpu.store_fault`, which says what
-the store did, tells whoever listens (`nommu run`: a one-line hint; `nommu
-check`: a finding), lets the page be written from then on, and the task
-runs the store again: it lands.
+as a board's MPU uses its regions: the TLB fill (machine/tlb.py calls the
+no-MMU model's `_physical`, kernel/nommu_model.py) grants write permission
+only on pages the running task may write, so a store anywhere else stops
+the CPU before it happens. The kernel's trap handler gives the fault
+(through the memory model's `store_refused`) to `Mpu.store_fault`, which
+says what the store did, tells whoever listens (`nommu run`: a one-line
+hint; `nommu check`: a finding), lets the page be written from then on,
+and the task runs the store again: it lands.
 
 What a task may write: the pages of the regions in its memory map (its
 program, its stack, its mmaps, the shared memory it attached; threads and a

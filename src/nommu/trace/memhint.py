@@ -58,7 +58,7 @@ def line(k: Kernel, v: Violation) -> str:
             f"{v.address:#x} hit {v.hit}. "
             + (
                 "--stack-guard: SIGSEGV. "
-                if k.mpu is not None and k.mpu.stack_guard
+                if k.memory.mpu is not None and k.memory.mpu.stack_guard
                 else "It lands, as on a board without an MPU. "
             )
             + f"To fix it, {v.area.advice}."

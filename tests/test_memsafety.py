@@ -17,23 +17,26 @@ from nommu.kernel.mpu import Mpu
 from nommu.trace.findings import format_text
 
 OVERFLOWS = [
-    # argv, pid of the storing process
-    (["/stack_overflow", "main"], 1),
-    (["/stack_overflow", "thread"], 1),
-    (["/stack_overflow", "vfork"], 2),
+    # argv, pid of the storing process, function and CHECK marker of the store
+    (["/stack_overflow", "main"], 1, "recurse", "stack-overflow"),
+    (["/stack_overflow", "thread"], 1, "recurse", "stack-overflow"),
+    (["/stack_overflow", "vfork"], 2, "recurse", "stack-overflow"),
+    (["/stack_overflow", "calls"], 1, "down", "stack-overflow-call"),  # a call's push
 ]
 
 
-@pytest.mark.parametrize(("argv", "pid"), OVERFLOWS, ids=lambda a: str(a))
-def test_stack_overflow_at_its_line(run_nommu: RunNommu, argv: list[str], pid: int) -> None:
+@pytest.mark.parametrize(("argv", "pid", "function", "marker"), OVERFLOWS, ids=lambda a: str(a))
+def test_stack_overflow_at_its_line(
+    run_nommu: RunNommu, argv: list[str], pid: int, function: str, marker: str
+) -> None:
     _, checker = checked(run_nommu, argv, hints=False)
     f = by_kind(checker)["stack-overflow"]
     site = f.site
     assert site is not None
     assert (site.function, site.file, site.line) == (
-        "recurse",
+        function,
         "guest/src/stack_overflow.c",
-        marker_line("stack_overflow.c", "stack-overflow"),
+        marker_line("stack_overflow.c", marker),
     ), format_text(checker.report, argv[0])
     assert f.pid == pid
     assert "128 KiB" in f.message or "thread stack" in f.message
@@ -74,6 +77,7 @@ CLEAN = [
     ["/stack_overflow_big", "main"],  # the same programs with a 1 MiB stack
     ["/stack_overflow_big", "thread"],
     ["/stack_overflow_big", "vfork"],
+    ["/stack_overflow_big", "calls"],
     ["/wild_write", "own"],
     ["/spawn_chain", "10", "/exitcode", "posix_spawn"],
     ["/threads"],
@@ -124,7 +128,7 @@ def test_run_gives_the_boards_outcome(
 
 def test_run_hint_names_the_size_the_pc_and_the_fix(run_nommu: RunNommu) -> None:
     result = run_nommu(["/stack_overflow", "main"], hints=True)
-    assert result.signal == 11  # what the board does: the overflow wrecked libc's state
+    assert result.signal  # as on a board: the overflow wrecked libc's state and code
     (hint,) = [ln for ln in result.stderr.decode().splitlines() if "stack overflow" in ln]
     assert "process 1 (stack_overflow)" in hint
     assert "128 KiB stack (the default" in hint

@@ -2,17 +2,18 @@
  * stack_overflow - a recursion deeper than its stack (for nommu run's hint
  * and nommu check).
  *
- * Usage: stack_overflow main|thread|vfork [KIB]
+ * Usage: stack_overflow main|thread|vfork|calls [KIB]
  * recurse() goes KIB levels deep (default 160), each frame holding a 1 KiB
- * array it fills: 160 KiB of stack, more than the default 128 KiB. "main"
+ * array it fills: 160 KiB of stack, more than the default 128 KiB. "calls"
+ * recurses in main too, through down(), whose frames hold only what call and
+ * push store (so the first store below the stack is a call's). "main"
  * recurses in the main thread, "thread" in a pthread (musl's default thread
  * stack is the main one's size), "vfork" in a vfork child, on its parent's
  * stack, which then _exits with the result's low byte. Prints "depth N:
- * sum S" (S is the same for every mode and depth N). On Linux (an MMU, an 8
- * MiB stack) nothing overflows. On a no-MMU board the stores below the
- * stack land in the memory below it (for the main stack: the end of the
- * program's own data, where libc keeps its state); what happens then
- * depends on what was there. stack_overflow_big is the same program linked
+ * sum S". On Linux (an MMU, an 8 MiB stack) nothing overflows. On a no-MMU
+ * board the stores below the stack land in the memory below it (for the
+ * main stack: the end of the program's own data, where libc keeps its
+ * state); what happens then depends on what was there. stack_overflow_big is the same program linked
  * with a 1 MiB stack (-Wl,-z,stack-size): nothing overflows.
  */
 #include "guest.h"
@@ -31,6 +32,16 @@ __attribute__((noinline)) static unsigned long recurse(unsigned long depth)
 	return sum + frame[depth % sizeof frame];
 }
 
+/* About 16 bytes of stack a level: a return address, a saved frame pointer... */
+__attribute__((noinline)) static unsigned long down(unsigned long n)
+{
+	if (!n)
+		return 0;
+	unsigned long below = down(n - 1); /* CHECK: stack-overflow-call */
+	__asm__ volatile("" ::: "memory");
+	return below + 1;
+}
+
 static void *in_thread(void *arg)
 {
 	return (void *)(uintptr_t)recurse(levels);
@@ -43,6 +54,8 @@ int main(int argc, char **argv)
 	unsigned long sum = 0;
 	if (!strcmp(mode, "main")) {
 		sum = recurse(levels);
+	} else if (!strcmp(mode, "calls")) {
+		sum = down(levels * 64);
 	} else if (!strcmp(mode, "thread")) {
 		pthread_t th;
 		void *result;
@@ -58,7 +71,7 @@ int main(int argc, char **argv)
 		print_wait_status("child", status);
 		return 0;
 	} else {
-		fprintf(stderr, "usage: stack_overflow main|thread|vfork [KIB]\n");
+		fprintf(stderr, "usage: stack_overflow main|thread|vfork|calls [KIB]\n");
 		return 2;
 	}
 	printf("depth %lu: sum %lu\n", levels, sum);

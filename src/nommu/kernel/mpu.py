@@ -21,14 +21,15 @@ else is `write-foreign-memory`; into memory no one owns (freed, or never
 allocated), `write-free-memory`.
 
 Stacks. Each stack (a program's stack block, a thread's stack) is a
-`StackArea`, and a store below one by a task whose stack pointer has gone
-below it too is `stack-overflow`, whatever it hit. Its own memory, which the
+`StackArea`, and a store below one by a task running on it, at or just
+below its stack pointer (a push), is `stack-overflow`, whatever it hit.
+Its own memory, which the
 task may write, usually lies below a stack block (the program's image), so
 the pages are watched in two steps, for nothing in the common case: while
 the stack is shallow, its lowest page (the tripwire) is not writable; a
 store there means the stack is deep, and from then on the page below the
 stack (the guard) is not writable instead. A store to the guard by a task
-whose stack pointer is below the stack is the overflow; any other store
+whose stack pointer is there too is the overflow; any other store
 there means the stack is shallow again (the tripwire comes back). A frame
 larger than a page can skip the guard: then only a store into memory the
 task may not write shows the overflow.
@@ -60,6 +61,10 @@ if TYPE_CHECKING:
     from nommu.kernel.task import Task
 
 PAGE = 0x1000
+# A store below a stack is the stack's own (an overflow) when it is at or
+# above the stack pointer, or just below it: a push or call stores below the
+# stack pointer it starts from (the CPU's state is from before the instruction).
+PUSH_SLACK = 64
 
 
 @dataclass(eq=False)
@@ -190,7 +195,7 @@ class Mpu:
         page = address & ~(PAGE - 1)
         sp = self.k.cpu.reg_read(self.k.arch.SP_REG)
         area = self.stack_of(t, sp)
-        if area is not None and sp < area.lo and sp <= address < area.lo:
+        if area is not None and sp - PUSH_SLACK <= address < area.lo:
             return self._overflow(t, area, address, pc, sp)
         if page in self.armed:
             self._disarm(page)  # a tripwire (the stack is deep) or a guard (shallow again)

@@ -21,14 +21,16 @@ from nommu.abi.errno import Errno
 from nommu.abi.signals import SHELL_DESCRIPTIONS, signal_name
 from nommu.kernel import exec as kexec
 from nommu.kernel.errors import NommuError, SyscallError
+from nommu.kernel.exit import kill_leftovers
 from nommu.kernel.files import BytesInput, CapturedOutput, FdEntry, FdTable, HostStream, OpenFile
 from nommu.kernel.kernel import Kernel, KernelConfig
 from nommu.kernel.limits import OutputLimit
 from nommu.kernel.mathemu import FPU_MODES
-from nommu.kernel.mm import MemoryMap
 from nommu.kernel.sched import Deadlock
 from nommu.kernel.task import FsContext, SigHand, Task, ThreadGroup
+from nommu.syscalls.dispatch import make_dispatcher
 from nommu.trace.check import Checker
+from nommu.trace.fault import FaultReport
 from nommu.trace.memmap import MemmapRecorder
 from nommu.trace.strace import Strace
 
@@ -194,14 +196,14 @@ class Machine:
             hints=self.hints,
             stderr=err_text or self.stderr or sys.stderr,
         )
-        k = Kernel(config)
+        k = new_kernel(config)
         self.kernel = k
         out, err = bytearray(), bytearray()
         stdio = self._stdio(
             stdin, out if capture else None, err if capture else None, k.limits.output
         )
         if self.strace is not None:
-            k.tracer = k.events = Strace(self.strace)
+            k.tracer = k.events = Strace(self.strace, k.events)
         if self.checker is not None:
             self.checker.attach(k)
         environ = dict(DEFAULT_ENV if env is None else env)
@@ -234,6 +236,14 @@ class Machine:
         return files
 
 
+def new_kernel(config: KernelConfig) -> Kernel:
+    """A machine as the front ends build it: the kernel, given its syscall
+    dispatcher, with fault reports for the person at the terminal."""
+    k = Kernel(config, make_dispatcher)
+    k.events = FaultReport(k)
+    return k
+
+
 def boot(
     k: Kernel, argv: list[str], env: Mapping[str, str], stdio: list[OpenFile], cwd: str
 ) -> Task:
@@ -244,7 +254,7 @@ def boot(
     group = ThreadGroup(pid, None, pid, pid)
     files = FdTable(fds={fd: FdEntry(f) for fd, f in enumerate(stdio)})
     fs = FsContext(initial_cwd(k, cwd))
-    t = Task(pid, group, MemoryMap(k.alloc), files, fs, SigHand(), comm="init")
+    t = Task(pid, group, k.memory.new_map(pid), files, fs, SigHand(), comm="init")
     group.tasks.append(t)
     k.tasks[pid], k.groups[pid] = t, group
     k.init = group
@@ -301,7 +311,7 @@ def _run(k: Kernel, init: Task) -> RunResult:
     deadlock: list[str] = []
     k.terminal.attach(k)
     try:
-        k.run()
+        k.sched.run()
     except Deadlock as dl:
         if not k.limits.out_of_time():  # (a timeout that found every task asleep)
             deadlock = [
@@ -310,7 +320,7 @@ def _run(k: Kernel, init: Task) -> RunResult:
     finally:
         k.terminal.detach()
         k.cpu.timer.shutdown()
-    leftover = k.kill_leftovers()
+    leftover = kill_leftovers(k)
     status = init.group.wait_status
     return RunResult(
         status if status is not None else 0,

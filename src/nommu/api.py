@@ -17,8 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
+from nommu import arch
 from nommu.abi.errno import Errno
 from nommu.abi.signals import SHELL_DESCRIPTIONS, signal_name
+from nommu.arch.base import Arch
 from nommu.kernel import exec as kexec
 from nommu.kernel.errors import NommuError, SyscallError
 from nommu.kernel.exit import kill_leftovers
@@ -146,6 +148,7 @@ class Machine:
         max_output: int | str | None = None,
         timeout: float | None = None,
         memmap: str | os.PathLike[str] | None = None,
+        cpu: str | None = None,
     ) -> None:
         if vfork_as_fork and not mmu:
             raise NommuError("--vfork-as-fork needs --mmu: without an MMU fork() cannot exist")
@@ -169,6 +172,9 @@ class Machine:
         self.timeout = None if timeout is None else _positive(timeout, "--timeout")
         self.memmap = memmap  # write the memory map of each run here (trace/memmap.py)
         self.kernel: Kernel | None = None  # the last run's kernel, for inspection
+        if cpu is not None and cpu not in _cpu_names():
+            raise NommuError(f"unknown CPU {cpu!r}: nommu has {', '.join(arch.cpu_names())}")
+        self.cpu = cpu  # the CPU model of an ARM machine (None: Cortex-M7)
 
     def run(
         self,
@@ -181,7 +187,9 @@ class Machine:
     ) -> RunResult:
         """Boot, run `argv[0]` (a path inside the root) as pid 1, return the outcome."""
         err_text = io.StringIO() if capture else None
+        machine_arch = self._arch_for(argv, cwd)
         config = KernelConfig(
+            arch=machine_arch,
             mem=self.mem,
             root=self.root,
             mmu=self.mmu,
@@ -220,6 +228,22 @@ class Machine:
             result.stderr = bytes(err) + result.messages
         return result
 
+    def _arch_for(self, argv: Sequence[str], cwd: str) -> Arch:
+        """The machine's CPU: the one the program's ELF header names (a machine
+        has one CPU: a program exec'd later must be for it too)."""
+        machine = program_machine(self.root, cwd, argv[0]) if argv else None
+        if machine == arch.ARM.ELF_MACHINE:
+            if self.mmu:
+                raise NommuError(
+                    f"{argv[0]} is an ARM program, and nommu's ARM machine is a Cortex-M, "
+                    "which has no MMU: run it without --mmu"
+                )
+            return arch.for_cpu(self.cpu or "cortex-m7")
+        if self.cpu is not None and machine is not None:
+            raise NommuError(f"--cpu {self.cpu} is an ARM CPU, and {argv[0]} is not an ARM program")
+        found = arch.for_elf_machine(machine) if machine is not None else None
+        return found or arch.DEFAULT
+
     @staticmethod
     def _stdio(
         stdin: bytes | None, out: bytearray | None, err: bytearray | None, limit: OutputLimit
@@ -242,6 +266,33 @@ def new_kernel(config: KernelConfig) -> Kernel:
     k = Kernel(config, make_dispatcher)
     k.events = FaultReport(k)
     return k
+
+
+def _cpu_names() -> set[str]:
+    names = set(arch.cpu_names())
+    return names | {alias for name in names for alias in arch.arm.cpu_model(name).aliases}
+
+
+def program_machine(root: str, cwd: str, path: str, depth: int = 0) -> int | None:
+    """The ELF machine (e_machine) of the program `path` names inside the guest
+    root (following `#!` to the interpreter), or None if it is not a readable
+    ELF file there. Only picks the machine's CPU: exec does the real checks."""
+    base = os.path.realpath(root)
+    guest = path if path.startswith("/") else os.path.join(cwd, path)
+    host = os.path.realpath(os.path.join(base, guest.lstrip("/")))
+    if depth > 4 or os.path.commonpath([base, host]) != base:
+        return None
+    try:
+        with open(host, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return None
+    if head.startswith(b"#!"):
+        interp = head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0]
+        return program_machine(root, cwd, os.fsdecode(interp), depth + 1) if interp else None
+    if head[:4] != b"\x7fELF" or len(head) < 20:
+        return None
+    return int.from_bytes(head[18:20], "little")
 
 
 def boot(

@@ -179,3 +179,22 @@ def test_signal_frame_round_trip(rt: bool) -> None:
     assert [cpu.reg_read(r) for r in arm.GPRS[:14]] == regs[:14]
     assert cpu.reg_read(UC_ARM_REG_D8) == 0x4000000000000000
     assert cpu.pc == 0x60001000
+
+
+def test_cc_builds_for_arm(tmp_path: Path) -> None:
+    """`nommu cc --arch arm` makes a Thumb-2 static-PIE program that runs as ARM."""
+    import shutil
+
+    if shutil.which("arm-linux-gnueabihf-gcc") is None:
+        pytest.skip("no ARM cross compiler (scripts/setup installs it)")
+    (tmp_path / "t.c").write_text(
+        "#include <stdio.h>\n__thread int x = 5;\n"
+        'int main(void) { printf("%d %.2f\\n", x, 2.5); return 3; }\n'
+    )
+    proc = nommu_cli("cc", "--arch", "arm", "-O2", "-o", "t", "t.c", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "t").read_bytes()[18] == 40  # EM_ARM
+    _, result = run(tmp_path, "/t")
+    assert result.stdout == b"5 2.50\n" and result.exit_code == 3  # type: ignore[attr-defined]
+    assert nommu_cli("cc", "--arch=arm", "-dumpmachine").stdout == "arm-linux-musleabihf\n"
+    assert "--arch mips" in nommu_cli("cc", "--arch", "mips", "t.c", cwd=tmp_path).stderr

@@ -198,3 +198,12 @@ def test_cc_builds_for_arm(tmp_path: Path) -> None:
     assert result.stdout == b"5 2.50\n" and result.exit_code == 3  # type: ignore[attr-defined]
     assert nommu_cli("cc", "--arch=arm", "-dumpmachine").stdout == "arm-linux-musleabihf\n"
     assert "--arch mips" in nommu_cli("cc", "--arch", "mips", "t.c", cwd=tmp_path).stderr
+
+
+def test_a_script_runs_on_its_interpreters_cpu(arm_root: Path) -> None:
+    """`#!/bin/sh` in a root of ARM programs: the machine is built for ARM."""
+    (arm_root / "script").write_text("#!/bin/sh\necho from an ARM shell\n")
+    (arm_root / "script").chmod(0o755)
+    m, result = run(arm_root, "/script")
+    assert result.stdout == b"from an ARM shell\n"  # type: ignore[attr-defined]
+    assert m.kernel is not None and m.kernel.arch.NAME == "arm"

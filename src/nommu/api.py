@@ -230,18 +230,18 @@ class Machine:
 
     def _arch_for(self, argv: Sequence[str], cwd: str) -> Arch:
         """The machine's CPU: the one the program's ELF header names (a machine
-        has one CPU: a program exec'd later must be for it too)."""
-        machine = program_machine(self.root, cwd, argv[0]) if argv else None
-        if machine == arch.ARM.ELF_MACHINE:
+        has one CPU: a program exec'd later must be for it too), ARM's model
+        as --cpu says."""
+        found = program_head_arch(self.root, argv[0] if argv else "", cwd)
+        if found is not None and found.ELF_MACHINE == arch.ARM.ELF_MACHINE:
             if self.mmu:
                 raise NommuError(
                     f"{argv[0]} is an ARM program, and nommu's ARM machine is a Cortex-M, "
                     "which has no MMU: run it without --mmu"
                 )
             return arch.for_cpu(self.cpu or "cortex-m7")
-        if self.cpu is not None and machine is not None:
+        if self.cpu is not None and found is not None:
             raise NommuError(f"--cpu {self.cpu} is an ARM CPU, and {argv[0]} is not an ARM program")
-        found = arch.for_elf_machine(machine) if machine is not None else None
         return found or arch.DEFAULT
 
     @staticmethod
@@ -260,6 +260,33 @@ class Machine:
         return files
 
 
+def program_arch(root: str, path: str, cwd: str = "/") -> Arch:
+    """The architecture to build the machine for: the one the first program's
+    ELF header names (a machine has one CPU, chosen before it is built).
+    Anything unreadable, outside the root or not a known ELF gets the default
+    machine, whose loader then explains what is wrong with the program."""
+    return program_head_arch(root, path, cwd) or arch.DEFAULT
+
+
+def program_head_arch(root: str, path: str, cwd: str = "/", depth: int = 0) -> Arch | None:
+    """The architecture the program `path` (inside the guest root) names in
+    its ELF header, following a script's `#!` to its interpreter (an ARM
+    root's /bin/sh is ARM); None if it names none nommu has."""
+    top = os.path.realpath(root)
+    host = os.path.realpath(os.path.join(top, os.path.join(cwd, path).lstrip("/")))
+    if depth > 4 or os.path.commonpath([top, host]) != top:
+        return None
+    try:
+        with open(host, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return None
+    if head.startswith(b"#!"):
+        interp = head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0]
+        return program_head_arch(root, os.fsdecode(interp), cwd, depth + 1) if interp else None
+    return arch.for_program(head)
+
+
 def new_kernel(config: KernelConfig) -> Kernel:
     """A machine as the front ends build it: the kernel, given its syscall
     dispatcher, with fault reports for the person at the terminal."""
@@ -271,28 +298,6 @@ def new_kernel(config: KernelConfig) -> Kernel:
 def _cpu_names() -> set[str]:
     names = set(arch.cpu_names())
     return names | {alias for name in names for alias in arch.arm.cpu_model(name).aliases}
-
-
-def program_machine(root: str, cwd: str, path: str, depth: int = 0) -> int | None:
-    """The ELF machine (e_machine) of the program `path` names inside the guest
-    root (following `#!` to the interpreter), or None if it is not a readable
-    ELF file there. Only picks the machine's CPU: exec does the real checks."""
-    base = os.path.realpath(root)
-    guest = path if path.startswith("/") else os.path.join(cwd, path)
-    host = os.path.realpath(os.path.join(base, guest.lstrip("/")))
-    if depth > 4 or os.path.commonpath([base, host]) != base:
-        return None
-    try:
-        with open(host, "rb") as f:
-            head = f.read(256)
-    except OSError:
-        return None
-    if head.startswith(b"#!"):
-        interp = head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0]
-        return program_machine(root, cwd, os.fsdecode(interp), depth + 1) if interp else None
-    if head[:4] != b"\x7fELF" or len(head) < 20:
-        return None
-    return int.from_bytes(head[18:20], "little")
 
 
 def boot(

@@ -74,6 +74,10 @@ def best(runs: list[float | None]) -> float | None:
     return min(done) if len(done) == len(runs) else None
 
 
+def _per_op(seconds: float) -> str:
+    return f"{seconds * 1e9:.1f} ns" if seconds < 1e-6 else f"{seconds * 1e6:.1f} us"
+
+
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="smaller counts")
@@ -82,6 +86,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="nommu-bench-arm-") as root:
         for program in ARM_BIN.iterdir():
             shutil.copy2(program, os.path.join(root, program.name))
+        nommu_time(root, ["exitcode", "0"])  # (warm up: the first run pays one-time costs)
         rows, base = [], {"qemu": 0.0, "nommu": 0.0}
         for name, full, quick, ops_at in WORKLOADS:
             args = quick if opts.quick else full
@@ -98,7 +103,7 @@ def main(argv: list[str]) -> int:
     print(f"{'workload':9} {'qemu-arm':>11} {'nommu':>11} {'per op (nommu)':>16} {'ratio':>7}")
     for name, args, q, n, ops in rows:
         ratio = f"{q / n:.2f}x" if q is not None and n is not None else "-"
-        per = "" if n is None or not ops else f"{n / ops * 1e9:.1f} ns"
+        per = "" if n is None or not ops else _per_op(n / ops)
         qs = f"{q:.3f} s" if q is not None else "n/a"
         ns = f"{n:.3f} s" if n is not None else "failed"
         print(f"{name:9} {qs:>11} {ns:>11} {per:>16} {ratio:>7}   ({' '.join(args)})")

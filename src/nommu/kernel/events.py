@@ -80,6 +80,11 @@ class EventSink:
         """A CPU fault (`sig`; `k.last_fault` says where) ends `t`'s process:
         the front end's sink explains it to the person (trace/fault.py)."""
 
+    def emulated(self, t: Task, kind: str, pc: int) -> None:
+        """`t` ran, at `pc`, an instruction its CPU lacks, which the kernel
+        carried out in its place (`kind` "cortex-m-tls": the cp15 thread-pointer
+        read, which faults on a real Cortex-M)."""
+
     def memory_violation(self, v: Violation) -> None:
         """A store a board would let through silently (kernel/mpu.py): a
         stack overflow, or a write into another process's or free memory."""

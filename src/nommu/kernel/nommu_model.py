@@ -102,10 +102,12 @@ class NoMmuModel(MemoryModel):
     def boot(self) -> UserMemory:
         """The TLB fill is the identity on RAM; user memory is RAM itself.
         The fill lets a store through only where the running task may write
-        (kernel/mpu.py), so that a store elsewhere stops, is seen, and lands."""
+        (kernel/mpu.py), so that a store elsewhere stops, is seen, and lands
+        (on a CPU whose accesses go through the fill: not ARM, see arch/arm.py)."""
         k = self.k
-        self.mpu = Mpu(k, k.config.stack_guard, k.config.every_foreign_store)
-        k.alloc.on_free = self.mpu.freed
+        if k.arch.VIRTUAL_TLB:
+            self.mpu = Mpu(k, k.config.stack_guard, k.config.every_foreign_store)
+            k.alloc.on_free = self.mpu.freed
         k.tlb.translate = self._physical
         k.tlb.identity = True
         k.arch.install_tables(k.cpu, k.gdt)
@@ -118,7 +120,8 @@ class NoMmuModel(MemoryModel):
         if not ram.base <= vaddr < ram.end:
             return None
         page = vaddr & ~0xFFF
-        assert mpu is not None
+        if mpu is None:
+            return page, 7
         if mpu.may_write(page):
             mpu.filled(page)
             return page, 7
@@ -142,8 +145,8 @@ class NoMmuModel(MemoryModel):
 
     def switch_space(self, prev: Task | None, t: Task) -> None:
         """One space for everyone: only the MPU's idea of who may write changes."""
-        assert self.mpu is not None
-        self.mpu.switched(t)
+        if self.mpu is not None:
+            self.mpu.switched(t)
 
     def switch_is_free(self, t: Task, nxt: Task) -> bool:
         return True
@@ -269,8 +272,7 @@ class NoMmuModel(MemoryModel):
         return False  # memory runs out at mmap or exec (ENOMEM), never at a fault
 
     def store_refused(self, t: Task, addr: int, pc: int) -> bool:
-        assert self.mpu is not None
-        return self.mpu.store_fault(t, addr, pc)
+        return self.mpu is not None and self.mpu.store_fault(t, addr, pc)
 
     def new_stack(self, t: Task, sp: int) -> None:
         """A thread's stack is the block below `sp` (its mmap'd stack, with

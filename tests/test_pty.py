@@ -145,3 +145,16 @@ def test_leaving_canonical_mode_makes_the_typed_line_readable() -> None:
     ld.set_termios(T.Termios(lflag=0, cc=T.INIT_CC))
     assert ld.read(100, 0.0, None) == b"one\ntw"
     assert ld.read(100, 0.0, None) == Wait()
+
+
+def test_controlling_terminal(differential: Differential) -> None:
+    """A session leader opening the slave without O_NOCTTY takes it; /dev/tty
+    opens it; TIOCNOTTY gives it up, TIOCSCTTY takes it back; another
+    session cannot take it (EPERM); the leader's exit sends SIGHUP to the
+    foreground group."""
+    out = out_of(differential, "ctty")
+    assert "opening without O_NOCTTY made it the controlling terminal: yes\n" in out
+    assert "/dev/tty is a terminal: yes\n" in out
+    assert "/dev/tty without a controlling terminal fails: yes\n" in out
+    assert "another session's TIOCSCTTY: EPERM\n" in out
+    assert "waiter got SIGHUP (foreground group of an exiting leader)\n" in out

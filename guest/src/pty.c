@@ -1,7 +1,7 @@
 /*
  * pty.c - pseudo-terminals: a program plays the terminal on the master side.
  *
- * Usage: pty basics|cooked|raw|signals|hangup|jobs|shell
+ * Usage: pty basics|cooked|raw|signals|hangup|jobs|shell|ctty
  *   basics   posix_openpt, grantpt, unlockpt, ptsname; the slave is locked
  *            (EIO) until unlockpt; isatty/ttyname on both ends; the slave's
  *            default termios; closing the slave makes the master read EIO
@@ -17,6 +17,9 @@
  *            with SIGTTIN (EIO when it ignores it), writing with TOSTOP
  *            stops with SIGTTOU; tcsetpgrp brings a group to the foreground
  *   shell    the bundled shell on the slave, commands typed on the master
+ *   ctty     the controlling terminal: taken by opening it (not O_NOCTTY),
+ *            given up with TIOCNOTTY, not stolen by another session, opened
+ *            as /dev/tty; the session leader's exit hangs up its foreground
  * (The modes "child-*" are the programs the tests run on the slave.)
  *
  * The master's side is printed with control characters spelled out (\r,
@@ -616,6 +619,100 @@ static int jobs(void)
 	return guest_status();
 }
 
+/* ---- ctty ---- */
+
+static void child_say(const char *what, int ok)
+{
+	dprintf(3, "%s: %s\n", what, ok ? "yes" : errname(errno));
+}
+
+static int child_hup_waiter(void)
+{
+	struct sigaction sa = { .sa_handler = note };
+	sigaction(SIGHUP, &sa, NULL);
+	dprintf(3, "waiter ready\n");
+	while (!got[SIGHUP])
+		pause();
+	dprintf(3, "waiter got SIGHUP (foreground group of an exiting leader)\n");
+	return 0;
+}
+
+static int child_ctty(void)
+{
+	const char *path = getenv("PTY_SLAVE");
+	int fd = open(path, O_RDWR);
+	child_say("opening without O_NOCTTY made it the controlling terminal",
+		  fd >= 0 && tcgetsid(fd) == getpid());
+	int tty = open("/dev/tty", O_RDWR);
+	child_say("/dev/tty opens", tty >= 0);
+	child_say("/dev/tty is a terminal", isatty(tty));
+	close(tty);
+	signal(SIGHUP, SIG_IGN);
+	child_say("TIOCNOTTY", ioctl(fd, TIOCNOTTY) == 0);
+	child_say("tcgetpgrp after TIOCNOTTY fails", tcgetpgrp(fd) < 0);
+	child_say("/dev/tty without a controlling terminal fails", open("/dev/tty", O_RDWR) < 0);
+	child_say("TIOCSCTTY takes it again", ioctl(fd, TIOCSCTTY, 0) == 0);
+	child_say("TIOCSCTTY on its own terminal again", ioctl(fd, TIOCSCTTY, 0) == 0);
+	signal(SIGHUP, SIG_DFL);
+	pid_t other = vfork();
+	if (other == 0) {
+		setsid();
+		_exit(ioctl(fd, TIOCSCTTY, 0) < 0 ? errno : 0);
+	}
+	int status;
+	waitpid(other, &status, 0);
+	dprintf(3, "another session's TIOCSCTTY: %s\n", errname(WEXITSTATUS(status)));
+	char *argv[] = { "./pty", "child-hup-waiter", NULL };
+	pid_t waiter = vfork();
+	if (waiter == 0) {
+		execve(argv[0], argv, environ);
+		_exit(127);
+	}
+	char c;
+	read(4, &c, 1); /* the waiter is ready */
+	return 0;
+}
+
+static int ctty(void)
+{
+	int slave, master = open_pair(&slave);
+	setenv("PTY_SLAVE", ptsname(master), 1);
+	close(slave);
+	int report_pipe[2], ready[2];
+	pipe(report_pipe);
+	pipe(ready);
+	fflush(stdout);
+	pid_t pid = vfork();
+	if (pid == 0) {
+		setsid();
+		dup2(report_pipe[1], 3);
+		dup2(ready[0], 4);
+		execve("./pty", (char *[]){ "./pty", "child-ctty", NULL }, environ);
+		_exit(127);
+	}
+	close(report_pipe[1]);
+	close(ready[0]);
+	char buf[1024];
+	size_t got_bytes = 0;
+	while (!strstr(buf, "waiter ready\n")) {
+		ssize_t n = read(report_pipe[0], buf + got_bytes, sizeof buf - 1 - got_bytes);
+		if (n <= 0)
+			break;
+		got_bytes += n;
+		buf[got_bytes] = 0;
+	}
+	write(ready[1], "x", 1);
+	int status;
+	waitpid(pid, &status, 0);
+	ssize_t n;
+	while ((n = read(report_pipe[0], buf + got_bytes, sizeof buf - 1 - got_bytes)) > 0)
+		got_bytes += n;
+	fwrite(buf, 1, got_bytes, stdout);
+	print_wait_status("session leader", status);
+	close(master);
+	return guest_status();
+}
+
 /* ---- shell ---- */
 
 static int shell(void)
@@ -662,6 +759,9 @@ int main(int argc, char **argv)
 		{ "hangup", hangup },
 		{ "jobs", jobs },
 		{ "shell", shell },
+		{ "ctty", ctty },
+		{ "child-ctty", child_ctty },
+		{ "child-hup-waiter", child_hup_waiter },
 		{ "child-signals", child_signals },
 		{ "child-hangup", child_hangup },
 		{ "child-jobs", child_jobs },
@@ -671,6 +771,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; argc > 1 && i < sizeof modes / sizeof *modes; i++)
 		if (strcmp(argv[1], modes[i].name) == 0)
 			return modes[i].fn();
-	fprintf(stderr, "usage: pty basics|cooked|raw|signals|hangup|jobs|shell\n");
+	fprintf(stderr, "usage: pty basics|cooked|raw|signals|hangup|jobs|shell|ctty\n");
 	return 2;
 }

@@ -158,3 +158,11 @@ def test_controlling_terminal(differential: Differential) -> None:
     assert "/dev/tty without a controlling terminal fails: yes\n" in out
     assert "another session's TIOCSCTTY: EPERM\n" in out
     assert "waiter got SIGHUP (foreground group of an exiting leader)\n" in out
+
+
+def test_bulk_transfer_waits_for_room_both_ways(differential: Differential) -> None:
+    """100000 bytes typed through a raw pty to a process (clone) on the
+    slave and written back: the master's writer and the slave's writer
+    each wait when the other side's queue is full; poll wakes on both."""
+    out = out_of(differential, "bulk")
+    assert "sent 100000, got back 100000\nthe bytes came back unchanged: yes\n" in out

@@ -1,7 +1,7 @@
 /*
  * pty.c - pseudo-terminals: a program plays the terminal on the master side.
  *
- * Usage: pty basics|cooked|raw|signals|hangup|jobs|shell|ctty
+ * Usage: pty basics|cooked|raw|signals|hangup|jobs|shell|ctty|bulk
  *   basics   posix_openpt, grantpt, unlockpt, ptsname; the slave is locked
  *            (EIO) until unlockpt; isatty/ttyname on both ends; the slave's
  *            default termios; closing the slave makes the master read EIO
@@ -17,6 +17,8 @@
  *            with SIGTTIN (EIO when it ignores it), writing with TOSTOP
  *            stops with SIGTTOU; tcsetpgrp brings a group to the foreground
  *   shell    the bundled shell on the slave, commands typed on the master
+ *   bulk     100000 bytes each way through a raw pty, with another process
+ *            (clone) on the slave: both sides wait for room and for data
  *   ctty     the controlling terminal: taken by opening it (not O_NOCTTY),
  *            given up with TIOCNOTTY, not stolen by another session, opened
  *            as /dev/tty; the session leader's exit hangs up its foreground
@@ -619,6 +621,71 @@ static int jobs(void)
 	return guest_status();
 }
 
+/* ---- bulk ---- */
+
+enum { BULK = 100000 };
+
+static int bulk_slave;
+
+/* The process on the slave: reads BULK bytes, then writes them back. */
+static int bulk_echo(void *arg)
+{
+	static char buf[BULK];
+	size_t got = 0;
+	while (got < BULK) {
+		ssize_t n = read(bulk_slave, buf + got, BULK - got);
+		if (n <= 0)
+			return 1;
+		got += n;
+	}
+	for (size_t done = 0; done < BULK;) {
+		ssize_t n = write(bulk_slave, buf + done, BULK - done);
+		if (n <= 0)
+			return 2;
+		done += n;
+	}
+	return 0;
+}
+
+static int bulk(void)
+{
+	int master = open_pair(&bulk_slave);
+	struct termios tio;
+	tcgetattr(bulk_slave, &tio);
+	cfmakeraw(&tio);
+	tcsetattr(bulk_slave, TCSANOW, &tio);
+	static char out[BULK], back[BULK];
+	for (int i = 0; i < BULK; i++)
+		out[i] = "0123456789abcdefghijklmnopqrstuvwxyz\n"[i % 37];
+	pid_t pid = clone_process(bulk_echo, NULL);
+	struct pollfd p = { .fd = master, .events = POLLOUT };
+	size_t sent = 0, got = 0;
+	fcntl(master, F_SETFL, O_NONBLOCK);
+	while (got < BULK) {
+		p.events = sent < BULK ? POLLIN | POLLOUT : POLLIN;
+		if (poll(&p, 1, 5000) <= 0) {
+			printf("stuck: sent %zu got %zu\n", sent, got);
+			break;
+		}
+		if (p.revents & POLLOUT && sent < BULK) {
+			ssize_t n = write(master, out + sent, BULK - sent);
+			if (n > 0)
+				sent += n;
+		}
+		if (p.revents & POLLIN) {
+			ssize_t n = read(master, back + got, BULK - got);
+			if (n > 0)
+				got += n;
+		}
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	print_wait_status("the slave's process", status);
+	printf("sent %zu, got back %zu\n", sent, got);
+	check("the bytes came back unchanged", memcmp(out, back, BULK) == 0);
+	return guest_status();
+}
+
 /* ---- ctty ---- */
 
 static void child_say(const char *what, int ok)
@@ -760,6 +827,7 @@ int main(int argc, char **argv)
 		{ "jobs", jobs },
 		{ "shell", shell },
 		{ "ctty", ctty },
+		{ "bulk", bulk },
 		{ "child-ctty", child_ctty },
 		{ "child-hup-waiter", child_hup_waiter },
 		{ "child-signals", child_signals },
@@ -771,6 +839,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; argc > 1 && i < sizeof modes / sizeof *modes; i++)
 		if (strcmp(argv[1], modes[i].name) == 0)
 			return modes[i].fn();
-	fprintf(stderr, "usage: pty basics|cooked|raw|signals|hangup|jobs|shell|ctty\n");
+	fprintf(stderr, "usage: pty basics|cooked|raw|signals|hangup|jobs|shell|ctty|bulk\n");
 	return 2;
 }

@@ -199,6 +199,11 @@ static int basics(void)
 	printf("tcgetpgrp(slave) without a session: %s\n",
 	       tcgetpgrp(slave) < 0 ? errname(errno) : "a group");
 	report("ioctl TIOCGPTN on the slave", ioctl(slave, TIOCGPTN, &n));
+	int peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+	report("TIOCGPTPEER", peer);
+	tn = ttyname(peer);
+	check("TIOCGPTPEER opened the slave", tn && strcmp(tn, path) == 0);
+	close(peer);
 	int fd = open("/dev/null", O_RDONLY);
 	printf("isatty(/dev/null): %d (%s)\n", isatty(fd), errname(errno));
 	close(fd);

@@ -39,13 +39,16 @@ def test_posix_openpt_unlockpt_ptsname(differential: Differential) -> None:
 
 def test_cooked_lines_echo_and_erase(differential: Differential) -> None:
     """Canonical mode: a line is read whole, erase/kill/word-erase edit it
-    and echo as backspace-space-backspace, ^D ends input, ^X echoes."""
+    and echo as backspace-space-backspace, ^D ends input, ^X echoes;
+    tcflush empties either side's input."""
     out = out_of(differential, "cooked")
     assert 'slave read "ac\\n"\nmaster read "ab\\b \\bc\\r\\n"\n' in out
     assert 'slave read "one three\\n"\n' in out
     assert 'master read "q^A\\b \\b\\b \\b^Bz\\r\\n"\n' in out
     assert 'slave read "abc"\nmaster read "abc"\nslave read ""\n' in out
     assert 'master read "line1\\r\\nline2\\r\\n"\n' in out
+    assert "slave FIONREAD after the flush: 0\nt" in out
+    assert "master FIONREAD after the flush: 0\n" in out
 
 
 def test_raw_mode_and_vmin_vtime(differential: Differential) -> None:

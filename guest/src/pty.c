@@ -288,6 +288,21 @@ static int cooked(void)
 	tcsetattr(slave, TCSANOW, &tio);
 	write(slave, "bare\n", 5);
 	expect(master, "bare\n");
+
+	type(master, "pending\n");
+	poll(&p, 1, 2000);
+	expect(master, "pending\n");
+	report("tcflush(slave, TCIFLUSH)", tcflush(slave, TCIFLUSH));
+	ioctl(slave, FIONREAD, &avail);
+	printf("slave FIONREAD after the flush: %d\n", avail);
+	write(slave, "unread", 6);
+	struct pollfd mp = { .fd = master, .events = POLLIN };
+	poll(&mp, 1, 2000);
+	report("tcflush(master, TCIFLUSH)", tcflush(master, TCIFLUSH));
+	ioctl(master, FIONREAD, &avail);
+	printf("master FIONREAD after the flush: %d\n", avail);
+	report("tcdrain", tcdrain(slave));
+	report("tcflush(slave, 7)", tcflush(slave, 7));
 	return guest_status();
 }
 

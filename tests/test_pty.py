@@ -79,13 +79,15 @@ def test_master_close_hangs_up_the_slave(differential: Differential) -> None:
 def test_job_control_on_the_slave(differential: Differential) -> None:
     """Background reads stop with SIGTTIN (EIO when ignored), background
     writes with TOSTOP stop with SIGTTOU, tcsetpgrp moves the foreground,
-    and waitpid(WUNTRACED) reports the stops."""
+    and waitpid(WUNTRACED) reports the stops; a stopped group orphaned by
+    its session leader's exit gets SIGHUP (and so closes the slave)."""
     out = out_of(differential, "jobs")
     assert "background reader: stopped by SIGTTIN" in out
     assert "read data\\r\\nreader: exited 0" in out
     assert "background read: EIO\\r\\n" in out
     assert "background writer with TOSTOP: stopped by SIGTTOU" in out
     assert "background writer ignoring SIGTTOU: exited 0" in out
+    assert "the stopped reader ends with its leader: master read: EIO\n" in out
 
 
 def test_a_shell_on_the_slave(differential: Differential) -> None:

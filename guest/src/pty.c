@@ -15,7 +15,8 @@
  *            reads end of file and writes fail with EIO
  *   jobs     job control: a background group reading the terminal stops
  *            with SIGTTIN (EIO when it ignores it), writing with TOSTOP
- *            stops with SIGTTOU; tcsetpgrp brings a group to the foreground
+ *            stops with SIGTTOU; tcsetpgrp brings a group to the foreground;
+ *            a stopped group that its leader's exit orphans gets SIGHUP
  *   shell    the bundled shell on the slave, commands typed on the master
  *   bulk     100000 bytes each way through a raw pty, with another process
  *            (clone) on the slave: both sides wait for room and for data
@@ -618,8 +619,10 @@ static int child_jobs(void)
 	wait_job(writer, "stopped writer");
 	writer = start_job("child-bg-write", SIGTTOU);
 	wait_job(writer, "background writer ignoring SIGTTOU");
+	reader = start_job("child-bg-read", 0);
+	wait_job(reader, "background reader left stopped");
 	say("done\n");
-	return 0;
+	return 0; /* the stopped reader's group is orphaned now: SIGHUP, SIGCONT */
 }
 
 static int jobs(void)
@@ -638,6 +641,8 @@ static int jobs(void)
 	int status;
 	waitpid(pid, &status, 0);
 	print_wait_status("session leader", status);
+	printf("the stopped reader ends with its leader: ");
+	expect(master, "(nothing more)");
 	return guest_status();
 }
 

@@ -22,7 +22,7 @@ from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.sem import exit_sem
 from nommu.kernel.signal import flush_signals
 from nommu.kernel.task import Task, TaskState, ThreadGroup
-from nommu.kernel.tty import disassociate
+from nommu.kernel.tty import disassociate, orphan_stopped_jobs
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -71,6 +71,7 @@ def _process_exit(k: Kernel, group: ThreadGroup, status: int) -> None:
     exit_sem(k, group)  # SEM_UNDO adjustments
     if group.tty is not None:  # a session leader takes its terminal's session with it
         disassociate(k, group, on_exit=True)
+    orphan_stopped_jobs(k, group)
     _reparent_children(k, group)
     parent = group.parent
     if parent is None:

@@ -17,7 +17,8 @@ typed, a window size, and a place in job control:
   SIGTTOU lets the write through; an orphaned group gets EIO;
 * when the terminal hangs up (the pty master closed), its session leader
   gets SIGHUP and SIGCONT and the session loses it; when the session leader
-  exits, its foreground group gets SIGHUP.
+  exits, its foreground group gets SIGHUP; a stopped group that a process's
+  exit leaves orphaned gets SIGHUP and SIGCONT.
 
 nommu's own terminal (the host's, when stdin/stdout is one) is the console:
 its line discipline is the host's, so TCGETS reads the host's settings in
@@ -311,6 +312,25 @@ def orphaned(k: Kernel, pgid: int) -> bool:
         if p.pgid != pgid and p.sid == g.sid:
             return False
     return True
+
+
+def orphan_stopped_jobs(k: Kernel, group: ThreadGroup) -> None:
+    """`group` exits: each process group its exit orphans (its own, if its
+    parent was the link to the session; its children's) that has a
+    stopped member gets SIGHUP, then SIGCONT, since no job-control shell is
+    left to continue it (Linux's kill_orphaned_pgrp)."""
+    from nommu.kernel.task import TaskState
+
+    pgids = {c.pgid for c in group.children if c.pgid != group.pgid and c.sid == group.sid}
+    p = group.parent
+    if p is not None and p.pgid != group.pgid and p.sid == group.sid:
+        pgids.add(group.pgid)
+    for pgid in sorted(pgids):
+        members = [g for g in live_groups(k) if g.pgid == pgid]
+        stopped = any(t.state is TaskState.STOPPED for g in members for t in g.tasks)
+        if stopped and orphaned(k, pgid):
+            signal_pgrp(k, pgid, Signal.SIGHUP)
+            signal_pgrp(k, pgid, Signal.SIGCONT)
 
 
 def job_control(k: Kernel, t: Task, tty: Tty, sig: int) -> None:

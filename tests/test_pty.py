@@ -171,3 +171,13 @@ def test_bulk_transfer_waits_for_room_both_ways(differential: Differential) -> N
     each wait when the other side's queue is full; poll wakes on both."""
     out = out_of(differential, "bulk")
     assert "sent 100000, got back 100000\nthe bytes came back unchanged: yes\n" in out
+
+
+def test_a_canonical_line_past_the_queue_keeps_its_end() -> None:
+    """A line longer than the input queue: the excess is dropped, the newline
+    still ends it (so neither side waits for the other)."""
+    ld, _, _ = discipline()
+    ld.termios.lflag &= ~T.ECHO
+    ld.receive(b"x" * 5000 + b"\n", 0.0)
+    line = ld.read(10000, 0.0, None)
+    assert isinstance(line, bytes) and len(line) == 4096 and line.endswith(b"x\n")

@@ -187,11 +187,12 @@ class PtyMaster(OpenFile):
 
     def write(self, data: bytes) -> int:
         """Typing: the slave's line discipline takes what fits in its queue
-        (in canonical mode with no line finished, everything: past a full
-        line it drops all but the line's end, so a writer never waits for a
-        reader that waits for a newline)."""
+        (in canonical mode with no line finished, always at least a byte:
+        past a full line it drops all but the line's end, so a writer never
+        waits for a reader that waits for a newline)."""
         p, ld = self.pty, self.pty.tty.ldisc
-        room = len(data) if ld.lflag(T.ICANON) and not ld.lines else min(ld.room(), len(data))
+        least = 1 if ld.lflag(T.ICANON) and not ld.lines else 0
+        room = min(max(ld.room(), least), len(data))
         if room <= 0 and data:
             if self.flags & F.O_NONBLOCK:
                 raise SyscallError(Errno.EAGAIN)

@@ -84,6 +84,7 @@ def test_job_control_on_the_slave(differential: Differential) -> None:
     out = out_of(differential, "jobs")
     assert "background reader: stopped by SIGTTIN" in out
     assert "read data\\r\\nreader: exited 0" in out
+    assert "foreground reader: stopped by SIGTSTP" in out  # ^Z typed on the master
     assert "background read: EIO\\r\\n" in out
     assert "background writer with TOSTOP: stopped by SIGTTOU" in out
     assert "background writer ignoring SIGTTOU: exited 0" in out

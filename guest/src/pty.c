@@ -581,7 +581,8 @@ static void wait_job(pid_t pid, const char *what)
 	if (WIFSTOPPED(status))
 		snprintf(out, sizeof out, "%s: stopped by %s\n", what,
 			 WSTOPSIG(status) == SIGTTIN ? "SIGTTIN" :
-			 WSTOPSIG(status) == SIGTTOU ? "SIGTTOU" : "another signal");
+			 WSTOPSIG(status) == SIGTTOU ? "SIGTTOU" :
+			 WSTOPSIG(status) == SIGTSTP ? "SIGTSTP" : "another signal");
 	else if (WIFEXITED(status))
 		snprintf(out, sizeof out, "%s: exited %d\n", what, WEXITSTATUS(status));
 	else
@@ -604,12 +605,25 @@ static int child_jobs(void)
 	wait_job(reader, "reader");
 	tcsetpgrp(0, getpgrp());
 
+	struct termios tio;
+	tcgetattr(0, &tio);
+	tio.c_lflag &= ~ECHO;
+	tcsetattr(0, TCSANOW, &tio);
+	pid_t fg = start_job("child-bg-read", 0);
+	tcsetpgrp(0, fg);
+	say("foreground job waiting\n");
+	wait_job(fg, "foreground reader");
+	kill(fg, SIGKILL);
+	wait_job(fg, "stopped reader");
+	tcsetpgrp(0, getpgrp());
+	tio.c_lflag |= ECHO;
+	tcsetattr(0, TCSANOW, &tio);
+
 	pid_t deaf = start_job("child-bg-read", SIGTTIN);
 	wait_job(deaf, "background reader ignoring SIGTTIN");
 
 	pid_t writer = start_job("child-bg-write", 0);
 	wait_job(writer, "background writer without TOSTOP");
-	struct termios tio;
 	tcgetattr(0, &tio);
 	tio.c_lflag |= TOSTOP;
 	tcsetattr(0, TCSANOW, &tio);
@@ -634,6 +648,9 @@ static int jobs(void)
 	expect(master, "reader in the foreground\r\n");
 	type(master, "data\n");
 	expect(master, "reader: exited 0\r\n");
+	expect(master, "foreground job waiting\r\n");
+	type(master, "\x1a");
+	expect(master, "stopped reader: killed by SIGKILL\r\n");
 	expect(master, "background reader ignoring SIGTTIN: exited 1\r\n");
 	expect(master, "TOSTOP: exited 0\r\n");
 	expect(master, "stopped writer: killed by SIGKILL\r\n");

@@ -555,15 +555,20 @@ static int child_bg_write(void)
 	return 0;
 }
 
-static pid_t start_job(const char *mode, int ignore)
+/* Starts `./pty MODE` as a job: a process group of its own, in the
+ * foreground if asked (set by the child itself too, as shells do, so that
+ * it is there before the program runs), with signal `ignore` ignored. */
+static pid_t start_job(const char *mode, int ignore, int foreground)
 {
 	char *argv[] = { "./pty", (char *)mode, NULL };
 	pid_t pid = vfork();
 	if (pid == 0) {
+		setpgid(0, 0);
+		if (foreground)
+			tcsetpgrp(0, getpid()); /* (SIGTTOU is still blocked here) */
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL); /* (the leader blocks SIGTTOU) */
-		setpgid(0, 0);
 		if (ignore)
 			signal(ignore, SIG_IGN);
 		execve("./pty", argv, environ);
@@ -597,7 +602,7 @@ static int child_jobs(void)
 	sigaddset(&ttou, SIGTTOU);
 	sigprocmask(SIG_BLOCK, &ttou, NULL); /* as job-control shells do */
 
-	pid_t reader = start_job("child-bg-read", 0);
+	pid_t reader = start_job("child-bg-read", 0, 0);
 	wait_job(reader, "background reader");
 	tcsetpgrp(0, reader);
 	say(tcgetpgrp(0) == reader ? "reader in the foreground\n" : "tcsetpgrp failed\n");
@@ -609,8 +614,7 @@ static int child_jobs(void)
 	tcgetattr(0, &tio);
 	tio.c_lflag &= ~ECHO;
 	tcsetattr(0, TCSANOW, &tio);
-	pid_t fg = start_job("child-bg-read", 0);
-	tcsetpgrp(0, fg);
+	pid_t fg = start_job("child-bg-read", 0, 1);
 	say("foreground job waiting\n");
 	wait_job(fg, "foreground reader");
 	kill(fg, SIGKILL);
@@ -619,21 +623,21 @@ static int child_jobs(void)
 	tio.c_lflag |= ECHO;
 	tcsetattr(0, TCSANOW, &tio);
 
-	pid_t deaf = start_job("child-bg-read", SIGTTIN);
+	pid_t deaf = start_job("child-bg-read", SIGTTIN, 0);
 	wait_job(deaf, "background reader ignoring SIGTTIN");
 
-	pid_t writer = start_job("child-bg-write", 0);
+	pid_t writer = start_job("child-bg-write", 0, 0);
 	wait_job(writer, "background writer without TOSTOP");
 	tcgetattr(0, &tio);
 	tio.c_lflag |= TOSTOP;
 	tcsetattr(0, TCSANOW, &tio);
-	writer = start_job("child-bg-write", 0);
+	writer = start_job("child-bg-write", 0, 0);
 	wait_job(writer, "background writer with TOSTOP");
 	kill(writer, SIGKILL);
 	wait_job(writer, "stopped writer");
-	writer = start_job("child-bg-write", SIGTTOU);
+	writer = start_job("child-bg-write", SIGTTOU, 0);
 	wait_job(writer, "background writer ignoring SIGTTOU");
-	reader = start_job("child-bg-read", 0);
+	reader = start_job("child-bg-read", 0, 0);
 	wait_job(reader, "background reader left stopped");
 	say("done\n");
 	return 0; /* the stopped reader's group is orphaned now: SIGHUP, SIGCONT */

@@ -182,3 +182,26 @@ def test_a_canonical_line_past_the_queue_keeps_its_end() -> None:
     ld.receive(b"x" * 5000 + b"\n", 0.0)
     line = ld.read(10000, 0.0, None)
     assert isinstance(line, bytes) and len(line) == 4096 and line.endswith(b"x\n")
+
+
+def test_echo_details_as_linux_has_them() -> None:
+    """(Checked against Linux's n_tty.) Raw mode: a NL byte echoes as ^J,
+    Enter (CR, made NL by ICRNL) as a newline; canonical without ECHOCTL: a
+    control character echoes as itself and its erasure echoes nothing;
+    KILL without ECHOKE echoes ^U and a newline; ECHONL echoes newlines
+    alone; REPRINT shows ^R and the line again."""
+    ld, echoed, _ = discipline()
+    ld.termios.lflag &= ~T.ICANON
+    ld.receive(b"a\nb\rc\x01", 0.0)
+    assert echoed == b"a^Jb\r\nc^A" and ld.read(100, 0.0, None) == b"a\nb\nc\x01"
+    base = T.Termios().lflag
+    for lflag, typed, echo, line in [
+        (base & ~T.ECHOCTL, b"x\x7f\x01\x7fy\x15z\n", b"x\b \b\x01y\b \bz\r\n", b"z\n"),
+        (base & ~T.ECHOKE, b"kill\x15me\n", b"kill^U\r\nme\r\n", b"me\n"),
+        (base & ~T.ECHO | T.ECHONL, b"quiet\n", b"\r\n", b"quiet\n"),
+        (base, b"ab\x12c\n", b"ab^R\r\nabc\r\n", b"abc\n"),
+    ]:
+        ld.termios.lflag = lflag
+        echoed.clear()
+        ld.receive(typed, 0.0)
+        assert (bytes(echoed), ld.read(100, 0.0, None)) == (echo, line)

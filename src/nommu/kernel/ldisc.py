@@ -92,6 +92,7 @@ class LineDiscipline:
         t = self.termios
         if t.iflag & T.ISTRIP:
             c &= 0x7F
+        typed = c
         if c == 0x0D:
             if t.iflag & T.IGNCR:
                 return
@@ -106,7 +107,7 @@ class LineDiscipline:
             return
         if self.lflag(T.ICANON) and c and self._canon_special(c):
             return
-        self._ordinary(c)
+        self._ordinary(c, newline_typed=typed == 0x0D)
 
     def _signal_char(self, c: int) -> bool:
         """^C, ^\\, ^Z: the signal, then the queues flushed and the char echoed."""
@@ -134,8 +135,9 @@ class LineDiscipline:
             return True
         if self.lflag(T.IEXTEN) and c == self.cc(T.VREPRINT) and self.lflag(T.ECHO):
             self._echo_char(c)
-            self.emit(b"\r\n" if self.termios.oflag & T.OPOST else b"\n")
-            self.emit(bytes(self.edit))
+            self._echo_raw(0x0A)
+            for typed in self.edit:
+                self._echo_char(typed)
             return True
         if c == 0x0A:
             if self.lflag(T.ECHO) or self.lflag(T.ECHONL):
@@ -152,12 +154,15 @@ class LineDiscipline:
             return True
         return False
 
-    def _ordinary(self, c: int) -> None:
+    def _ordinary(self, c: int, newline_typed: bool) -> None:
+        """Any other byte joins the input. Echoed, a newline the Enter key
+        made (CR turned into NL by ICRNL) is a newline; a NL byte itself,
+        in raw mode, shows as ^J under ECHOCTL, as Linux has it."""
         canon = self.lflag(T.ICANON)
         if canon and len(self.edit) >= N_TTY_BUF_SIZE - 1:
             return  # a full line takes nothing but its end
         if self.lflag(T.ECHO):
-            if c == 0x0A:
+            if c == 0x0A and newline_typed:
                 self._echo_raw(c)
             else:
                 self._echo_char(c)

@@ -205,3 +205,20 @@ def test_echo_details_as_linux_has_them() -> None:
         echoed.clear()
         ld.receive(typed, 0.0)
         assert (bytes(echoed), ld.read(100, 0.0, None)) == (echo, line)
+
+
+def test_erasing_tabs_lnext_and_empty_lines_as_linux_has_them() -> None:
+    """(The echoes are Linux's, recorded on a host pty.) A tab erases back to
+    where it began, counting the prompt the program wrote before the line;
+    ^V makes ^C an ordinary character; KILL on an empty line echoes nothing."""
+    for prompt, typed, echo, line in [
+        (b"$ ", b"ab\tc\x7f\x7f\x7f\n", b"ab\tc\b \b\b\b\b\b\b \b\r\n", b"a\n"),
+        (b"abc\n12345", b"\x01\t\x7f\x7f\n", b"^A\t\b\b \b\b \b\r\n", b"\n"),
+        (b"", b"word\t\x17\x17\n", b"word\t" + b"\b" * 4 + b"\b \b" * 4 + b"\r\n", b"\n"),
+        (b"", b"a\x16\x03b\n", b"a^\b^Cb\r\n", b"a\x03b\n"),
+        (b"", b"A\x15\x15B\n", b"A\b \bB\r\n", b"B\n"),
+    ]:
+        ld, echoed, signals = discipline()
+        ld.output(prompt)
+        ld.receive(typed, 0.0)
+        assert (bytes(echoed), ld.read(100, 0.0, None), signals) == (echo, line, [])

@@ -7,11 +7,14 @@ reading and writing the terminal sits the line discipline. It owns:
   ISTRIP, IGNCR/ICRNL/INLCR; with IXON, ^S/^Q stop and restart output;
   with ISIG, ^C/^\\/^Z raise SIGINT/SIGQUIT/SIGTSTP in the foreground
   process group (and flush the queues unless NOFLSH); with ICANON, line
-  editing: ERASE, KILL, WERASE and REPRINT edit the line being typed, and
-  a line becomes readable only when it ends (newline, EOL, EOL2 or EOF,
-  which itself is not passed on);
+  editing: ERASE, KILL, WERASE and REPRINT edit the line being typed,
+  LNEXT (^V) makes the next character an ordinary one, and a line becomes
+  readable only when it ends (newline, EOL, EOL2 or EOF, which itself is
+  not passed on);
 * echo (ECHO, ECHOE, ECHOK, ECHOKE, ECHONL, ECHOCTL): what is typed goes
-  back out, control characters as ^X, erasures as backspace-space-backspace;
+  back out, control characters as ^X, erasures as backspace-space-backspace
+  (a tab as the backspaces back to where it started: the discipline
+  follows the cursor's column through all output for that);
 * reading (`read`): a whole line at most in canonical mode; otherwise by the
   VMIN/VTIME rules (see `Wait`);
 * output processing of what programs write (`output`): with OPOST, ONLCR
@@ -54,7 +57,9 @@ class LineDiscipline:
         self.edit = bytearray()  # the line being typed, or (raw) all pending input
         self.stopped = False  # output stopped by ^S (IXON)
         self.last_rx = 0.0  # when the last byte arrived (the clock `receive` is given)
-        self._erasing = False
+        self.lnext = False  # ^V came: the next character is taken literally
+        self.column = 0  # the cursor's column, as output moved it
+        self.canon_column = 0  # ... where the line being typed started
 
     # -- settings --------------------------------------------------------------
 
@@ -92,6 +97,10 @@ class LineDiscipline:
         t = self.termios
         if t.iflag & T.ISTRIP:
             c &= 0x7F
+        if self.lnext:
+            self.lnext = False
+            self._ordinary(c, newline_typed=False)
+            return
         typed = c
         if c == 0x0D:
             if t.iflag & T.IGNCR:
@@ -133,6 +142,11 @@ class LineDiscipline:
         ):
             self._erase(c)
             return True
+        if self.lflag(T.IEXTEN) and c == self.cc(T.VLNEXT):
+            self.lnext = True
+            if self.lflag(T.ECHO) and self.lflag(T.ECHOCTL):
+                self._emit_raw(b"^\b")  # (the next character's echo covers it)
+            return True
         if self.lflag(T.IEXTEN) and c == self.cc(T.VREPRINT) and self.lflag(T.ECHO):
             self._echo_char(c)
             self._echo_raw(0x0A)
@@ -162,6 +176,8 @@ class LineDiscipline:
         if canon and len(self.edit) >= N_TTY_BUF_SIZE - 1:
             return  # a full line takes nothing but its end
         if self.lflag(T.ECHO):
+            if not self.edit:
+                self.canon_column = self.column
             if c == 0x0A and newline_typed:
                 self._echo_raw(c)
             else:
@@ -173,7 +189,10 @@ class LineDiscipline:
         self.edit.clear()
 
     def _erase(self, c: int) -> None:
-        """ERASE takes back one character, WERASE a word, KILL the whole line."""
+        """ERASE takes back one character, WERASE a word, KILL the whole line
+        (on an empty line, nothing happens and nothing is echoed)."""
+        if not self.edit:
+            return
         echo = self.lflag(T.ECHO)
         if c == self.cc(T.VKILL) and not (
             self.lflag(T.ECHOK) and self.lflag(T.ECHOKE) and self.lflag(T.ECHOE)
@@ -201,24 +220,46 @@ class LineDiscipline:
     def _echo_erase(self, c: int, prev: int) -> None:
         if c == self.cc(T.VERASE) and not self.lflag(T.ECHOE):
             self._echo_char(c)
-            return
-        control = prev < 0x20 or prev == 0x7F
-        if control and prev != 0x09 and self.lflag(T.ECHOCTL):
-            self.emit(b"\b \b")  # (a control character was echoed as two: ^X)
-        if not control or prev == 0x09 or self.lflag(T.ECHOCTL):
-            self.emit(b"\b \b")
+        elif prev == 0x09:
+            self._emit_raw(b"\b" * self._tab_width())
+        else:
+            if _control(prev) and self.lflag(T.ECHOCTL):
+                self._emit_raw(b"\b \b")  # (a control character was echoed as two: ^X)
+            if not _control(prev) or self.lflag(T.ECHOCTL):
+                self._emit_raw(b"\b \b")
+
+    def _tab_width(self) -> int:
+        """How many columns the tab just erased took: to the next multiple of
+        8 from the columns echoed since the previous tab (or since the line
+        began, at canon_column)."""
+        used = 0
+        for c in reversed(self.edit):
+            if c == 0x09:
+                break
+            if not _control(c):
+                used += 1
+            elif self.lflag(T.ECHOCTL):
+                used += 2
+        else:
+            used += self.canon_column
+        return 8 - (used & 7)
 
     # -- echo ------------------------------------------------------------------
 
     def _echo_char(self, c: int) -> None:
         """Echo one typed character: a control character as ^X under ECHOCTL."""
-        if self.lflag(T.ECHOCTL) and (c < 0x20 or c == 0x7F) and c != 0x09:
-            self.emit(bytes([ord("^"), c ^ 0x40]))
+        if self.lflag(T.ECHOCTL) and _control(c) and c != 0x09:
+            self._emit_raw(bytes([ord("^"), c ^ 0x40]))
         else:
             self._echo_raw(c)
 
     def _echo_raw(self, c: int) -> None:
         self.emit(self.output(bytes([c])))
+
+    def _emit_raw(self, data: bytes) -> None:
+        """Echo bytes that need no output processing (^X, erasures)."""
+        self._track(data)
+        self.emit(data)
 
     # -- reading ---------------------------------------------------------------
 
@@ -288,4 +329,31 @@ class LineDiscipline:
             data = data.replace(b"\r", b"\n")
         elif o & T.OCRNL:
             data = b"\r\n".join(part.replace(b"\r", b"\n") for part in data.split(b"\r\n"))
+        self._track(data)
         return data
+
+    def _track(self, data: bytes) -> None:
+        """Follow the cursor's column through bytes sent to the device:
+        carriage return to 0, a tab to the next multiple of 8, a backspace
+        one back, a printable character one on; a line end also marks where
+        the next line starts (canon_column)."""
+        cr = data.rfind(b"\r")
+        if cr >= 0:  # (only what follows the last carriage return matters)
+            self.column = self.canon_column = 0
+            data = data[cr + 1 :]
+        column = self.column
+        for c in data:
+            if c == 0x0A:
+                self.canon_column = column
+            elif c == 0x09:
+                column = (column | 7) + 1
+            elif c == 0x08:
+                column = max(column - 1, 0)
+            elif not _control(c):
+                column += 1
+        self.column = column
+
+
+def _control(c: int) -> bool:
+    """iscntrl() of the kernel's ctype: C0, DEL and C1."""
+    return c < 0x20 or 0x7F <= c < 0xA0

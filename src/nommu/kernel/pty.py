@@ -41,7 +41,7 @@ from nommu.kernel.files import (
     char_device_stat,
     dirent,
 )
-from nommu.kernel.ldisc import Wait
+from nommu.kernel.ldisc import LineDiscipline, Wait
 from nommu.kernel.statfs import StatFs, pseudo_fs
 from nommu.kernel.tty import Tty, TtyChannel, job_control, open_sets_ctty, tty_ioctl
 
@@ -187,12 +187,11 @@ class PtyMaster(OpenFile):
 
     def write(self, data: bytes) -> int:
         """Typing: the slave's line discipline takes what fits in its queue
-        (in canonical mode with no line finished, always at least a byte:
-        past a full line it drops all but the line's end, so a writer never
-        waits for a reader that waits for a newline)."""
+        (in canonical mode with no line finished, always at least up to the
+        next line end: past a full line it drops all but the line's end, so
+        a writer never waits for a reader that waits for a newline)."""
         p, ld = self.pty, self.pty.tty.ldisc
-        least = 1 if ld.lflag(T.ICANON) and not ld.lines else 0
-        room = min(max(ld.room(), least), len(data))
+        room = min(max(ld.room(), _canon_least(ld, data)), len(data))
         if room <= 0 and data:
             if self.flags & F.O_NONBLOCK:
                 raise SyscallError(Errno.EAGAIN)
@@ -311,6 +310,15 @@ class PtySlave(OpenFile):
             p.slave_closed = True
             p.k.sched.wakeup(p.master_readable)  # master readers now get EIO
             p.devpts.released(p)
+
+
+def _canon_least(ld: LineDiscipline, data: bytes) -> int:
+    """What a canonical line discipline with no finished line must take of
+    `data` whatever its room: up to the first CR or NL (all if none)."""
+    if not ld.lflag(T.ICANON) or ld.lines:
+        return 0
+    ends = [i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0]
+    return min(ends) + 1 if ends else len(data)
 
 
 def queue_ioctl(k: Kernel, p: Pty, master: bool, req: int, arg: int) -> int:

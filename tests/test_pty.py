@@ -222,3 +222,12 @@ def test_erasing_tabs_lnext_and_empty_lines_as_linux_has_them() -> None:
         ld.output(prompt)
         ld.receive(typed, 0.0)
         assert (bytes(echoed), ld.read(100, 0.0, None), signals) == (echo, line, [])
+
+
+def test_xtabs_expands_tabs_on_output_and_echo() -> None:
+    """(Linux's output, recorded on a host pty.) busybox telnetd sets XTABS."""
+    ld, echoed, _ = discipline()
+    ld.termios.oflag |= T.XTABS
+    assert ld.output(b"ab\tc\n\td\x08\te\r\tf") == b"ab      c\r\n        d\x08        e\r        f"
+    ld.receive(b"x\ty\n", 0.0)  # (typed after "f", at column 9)
+    assert echoed == b"x      y\r\n"

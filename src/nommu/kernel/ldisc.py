@@ -18,7 +18,8 @@ reading and writing the terminal sits the line discipline. It owns:
 * reading (`read`): a whole line at most in canonical mode; otherwise by the
   VMIN/VTIME rules (see `Wait`);
 * output processing of what programs write (`output`): with OPOST, ONLCR
-  turns "\\n" into "\\r\\n" and OCRNL "\\r" into "\\n".
+  turns "\\n" into "\\r\\n", OCRNL "\\r" into "\\n", and XTABS tabs into
+  spaces.
 
 The discipline is pure bookkeeping: it never sleeps and knows no process.
 What it produces goes to two callbacks its terminal gives it: `emit`
@@ -329,8 +330,21 @@ class LineDiscipline:
             data = data.replace(b"\r", b"\n")
         elif o & T.OCRNL:
             data = b"\r\n".join(part.replace(b"\r", b"\n") for part in data.split(b"\r\n"))
+        if o & T.TABDLY == T.XTABS and b"\t" in data:
+            data = self._expand_tabs(data)
         self._track(data)
         return data
+
+    def _expand_tabs(self, data: bytes) -> bytes:
+        """XTABS: each tab as the spaces to the next multiple of 8."""
+        out = bytearray()
+        start = self.column
+        for piece in data.split(b"\t")[:-1]:
+            self._track(piece)
+            out += piece + b" " * (8 - (self.column & 7))
+            self.column = (self.column | 7) + 1
+        self.column = start  # (the caller follows the column through all of it)
+        return bytes(out) + data.rsplit(b"\t", 1)[1]
 
     def _track(self, data: bytes) -> None:
         """Follow the cursor's column through bytes sent to the device:

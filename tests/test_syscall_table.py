@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import inspect
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from nommu.abi.errno import Errno
+from nommu.api import new_kernel
 from nommu.arch.i386_syscalls import SYSCALL_NUMBERS
 from nommu.kernel.events import EventSink
 from nommu.kernel.kernel import Kernel, KernelConfig
@@ -290,7 +292,7 @@ ENOSYS_U32 = -Errno.ENOSYS & 0xFFFFFFFF
 @pytest.fixture
 def kernel(tmp_path: Path) -> tuple[Kernel, io.StringIO]:
     err = io.StringIO()
-    k = Kernel(KernelConfig(mem=4 << 20, root=str(tmp_path), stderr=err))
+    k = new_kernel(KernelConfig(mem=4 << 20, root=str(tmp_path), stderr=err))
     k.current = object()  # type: ignore[assignment]  # unknown syscalls never touch the task
     return k, err
 
@@ -359,3 +361,34 @@ def test_only_calls_linux_has_are_gaps(
     assert gaps.calls == ([name] if gap else [])
     dispatch([9999, 0, 0, 0, 0, 0, 0])  # no such syscall at all: no gap either
     assert gaps.calls == ([name] if gap else [])
+
+
+# -- a bug in a handler -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["run", "strace", "check", "check-strace"])
+def test_internal_error_names_pid_syscall_and_pc(
+    guest_root: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mode: str,
+) -> None:
+    """An exception inside a handler is a bug in nommu: in every mode (plain,
+    --strace, nommu check, both) the report says which process made which
+    syscall at which pc, and the exit status is EX_SOFTWARE."""
+    from nommu import cli
+    from nommu.syscalls import table
+
+    def broken(k: Kernel, t: Task) -> int:
+        raise RuntimeError("a bug in a handler")
+
+    monkeypatch.setitem(table.REGISTRY, "getpid", Syscall("getpid", broken, ()))
+    trace = ["--strace-file", str(tmp_path / "trace")] if "strace" in mode else []
+    sub = "check" if mode.startswith("check") else "run"
+    status = cli.main([sub, "--root", str(guest_root), *trace, "/getpid_loop", "1"])
+    err = capsys.readouterr().err
+    assert status == cli.EXIT_INTERNAL, err
+    where = rf"while running: pid 1 \(\S+\), syscall getpid \({SYSCALL_NUMBERS['getpid']}\)"
+    assert re.search(where + r", pc 0x[0-9a-f]{8}", err), err
+    assert "RuntimeError: a bug in a handler" in err

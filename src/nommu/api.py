@@ -17,18 +17,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
+from nommu import arch
 from nommu.abi.errno import Errno
 from nommu.abi.signals import SHELL_DESCRIPTIONS, signal_name
+from nommu.arch.base import Arch
 from nommu.kernel import exec as kexec
 from nommu.kernel.errors import NommuError, SyscallError
+from nommu.kernel.exit import kill_leftovers
 from nommu.kernel.files import BytesInput, CapturedOutput, FdEntry, FdTable, HostStream, OpenFile
 from nommu.kernel.kernel import Kernel, KernelConfig
 from nommu.kernel.limits import OutputLimit
 from nommu.kernel.mathemu import FPU_MODES
-from nommu.kernel.mm import MemoryMap
 from nommu.kernel.sched import Deadlock
 from nommu.kernel.task import FsContext, SigHand, Task, ThreadGroup
+from nommu.syscalls.dispatch import make_dispatcher
 from nommu.trace.check import Checker
+from nommu.trace.fault import FaultReport
 from nommu.trace.memmap import MemmapRecorder
 from nommu.trace.strace import Strace
 
@@ -182,6 +186,7 @@ class Machine:
         config = KernelConfig(
             mem=self.mem,
             root=self.root,
+            arch=program_arch(self.root, argv[0] if argv else "", cwd),
             mmu=self.mmu,
             vfork_as_fork=self.vfork_as_fork,
             fpu=self.fpu,
@@ -194,14 +199,14 @@ class Machine:
             hints=self.hints,
             stderr=err_text or self.stderr or sys.stderr,
         )
-        k = Kernel(config)
+        k = new_kernel(config)
         self.kernel = k
         out, err = bytearray(), bytearray()
         stdio = self._stdio(
             stdin, out if capture else None, err if capture else None, k.limits.output
         )
         if self.strace is not None:
-            k.tracer = k.events = Strace(self.strace)
+            k.tracer = k.events = Strace(self.strace, k.events)
         if self.checker is not None:
             self.checker.attach(k)
         environ = dict(DEFAULT_ENV if env is None else env)
@@ -234,6 +239,31 @@ class Machine:
         return files
 
 
+def program_arch(root: str, path: str, cwd: str = "/") -> Arch:
+    """The architecture to build the machine for: the one the first program's
+    ELF header names (a machine has one CPU, chosen before it is built).
+    Anything unreadable, outside the root or not a known ELF gets the default
+    machine, whose loader then explains what is wrong with the program."""
+    top = os.path.realpath(root)
+    host = os.path.realpath(os.path.join(top, os.path.join(cwd, path).lstrip("/")))
+    if os.path.commonpath([top, host]) != top:
+        return arch.DEFAULT
+    try:
+        with open(host, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return arch.DEFAULT
+    return arch.for_program(head) or arch.DEFAULT
+
+
+def new_kernel(config: KernelConfig) -> Kernel:
+    """A machine as the front ends build it: the kernel, given its syscall
+    dispatcher, with fault reports for the person at the terminal."""
+    k = Kernel(config, make_dispatcher)
+    k.events = FaultReport(k)
+    return k
+
+
 def boot(
     k: Kernel, argv: list[str], env: Mapping[str, str], stdio: list[OpenFile], cwd: str
 ) -> Task:
@@ -244,7 +274,7 @@ def boot(
     group = ThreadGroup(pid, None, pid, pid)
     files = FdTable(fds={fd: FdEntry(f) for fd, f in enumerate(stdio)})
     fs = FsContext(initial_cwd(k, cwd))
-    t = Task(pid, group, MemoryMap(k.alloc), files, fs, SigHand(), comm="init")
+    t = Task(pid, group, k.memory.new_map(pid), files, fs, SigHand(), comm="init")
     group.tasks.append(t)
     k.tasks[pid], k.groups[pid] = t, group
     k.init = group
@@ -301,7 +331,7 @@ def _run(k: Kernel, init: Task) -> RunResult:
     deadlock: list[str] = []
     k.terminal.attach(k)
     try:
-        k.run()
+        k.sched.run()
     except Deadlock as dl:
         if not k.limits.out_of_time():  # (a timeout that found every task asleep)
             deadlock = [
@@ -310,7 +340,7 @@ def _run(k: Kernel, init: Task) -> RunResult:
     finally:
         k.terminal.detach()
         k.cpu.timer.shutdown()
-    leftover = k.kill_leftovers()
+    leftover = kill_leftovers(k)
     status = init.group.wait_status
     return RunResult(
         status if status is not None else 0,

@@ -551,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nommu: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # the last line of defence: never a raw traceback
+    except Exception as exc:  # noqa: BLE001 (the last line of defence: never a raw traceback)
         return internal_error(exc)
 
 

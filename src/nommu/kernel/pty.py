@@ -32,20 +32,11 @@ from typing import TYPE_CHECKING
 from nommu.abi import flags as F
 from nommu.abi import termios as T
 from nommu.abi.errno import Errno
+from nommu.abi.flags import POLLERR, POLLHUP, POLLIN, POLLOUT, POLLPRI
 from nommu.abi.signals import Signal
 from nommu.abi.structs import StatInfo
 from nommu.kernel.errors import Blocked, SyscallError
-from nommu.kernel.files import (
-    POLLERR,
-    POLLHUP,
-    POLLIN,
-    POLLOUT,
-    POLLPRI,
-    Listing,
-    OpenFile,
-    char_device_stat,
-    dirent,
-)
+from nommu.kernel.files import Listing, OpenFile, char_device_stat, dirent
 from nommu.kernel.ldisc import LineDiscipline, Wait
 from nommu.kernel.statfs import StatFs, pseudo_fs
 from nommu.kernel.tty import Tty, TtyChannel, job_control, open_sets_ctty, tty_ioctl

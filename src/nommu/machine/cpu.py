@@ -13,7 +13,7 @@ incoming one's. Three things cross from the guest into Python:
 No memory hook covers RAM in a normal run: Unicorn sends every store to a
 page that any memory hook covers (even one for unmapped accesses) through a
 slow helper, forever; without one, a page's stores are slow only until its
-first store (see also machine/mmu.py on execute permission).
+first store (see also machine/tlb.py on execute permission).
 
 A checker (`nommu check`) may add watch hooks for a while: stores into an
 address range, or execution of one, each a Python call (`add_write_hook`,
@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from unicorn import (
     UC_ERR_EXCEPTION,
@@ -64,6 +64,9 @@ from unicorn.unicorn_py3.unicorn import (
 )
 
 from nommu.machine.ram import PhysicalRAM
+
+if TYPE_CHECKING:
+    from nommu.arch.base import Arch
 
 CpuContext: TypeAlias = UcContext  # a saved register state (opaque)
 
@@ -192,7 +195,7 @@ class Cpu:
     (when it replaced the whole register state, as execve does).
     """
 
-    def __init__(self, arch: Any, ram: PhysicalRAM) -> None:
+    def __init__(self, arch: Arch, ram: PhysicalRAM) -> None:
         self.arch = arch
         self.ram = ram
         self.uc = Uc(arch.UC_ARCH, arch.UC_MODE)
@@ -222,13 +225,13 @@ class Cpu:
         self._trap: Stop | None = None
         self._fault: tuple[int, str] | None = None
         self.on_syscall: SyscallHandler = lambda regs: None
-        self.mmu: Any = None  # the MMU, when there is one (it reports page faults)
+        self.tlb: Any = None  # the TLB the kernel fills (machine/tlb.py; it reports page faults)
         self.preempt = False  # the slice is over: stop at the next syscall
         self.stopping = False  # stop() was asked for: `run` returns after this syscall
         # A syscall changed who should run (the task blocked, or its slice is
         # over): once its result is in place, `on_reschedule` decides what next.
         # The kernel can switch tasks right there, inside the hook, without
-        # leaving the CPU (see Kernel.handoff); by default the CPU just stops.
+        # leaving the CPU (see Scheduler.handoff); by default the CPU just stops.
         self.reschedule = False
         self.on_reschedule: Callable[[], None] = self.stop
         self.timer = SliceTimer(self)
@@ -346,7 +349,7 @@ class Cpu:
 
         Unicorn calls write hooks only from its slow store path, which code
         translated before the hook skips for a page whose TLB entry is dirty
-        (machine/mmu.py). So the hook covers whole pages, which Unicorn then
+        (machine/tlb.py). So the hook covers whole pages, which Unicorn then
         never marks dirty (it checks the hook's range at the address of each
         store: a partial page would turn dirty on a store outside the range),
         and the TLB is flushed, so no entry dirtied before is left."""
@@ -357,8 +360,8 @@ class Cpu:
 
         first, last = begin & ~0xFFF, (end + 0xFFF) & ~0xFFF
         hook = self._watch(UC_HOOK_MEM_WRITE, HOOK_MEM_ACCESS_CFUNC(on_write), first, last)
-        if self.mmu is not None:
-            self.mmu.flush()
+        if self.tlb is not None:
+            self.tlb.flush()
         return hook
 
     def add_code_hook(self, begin: int, end: int, callback: Callable[[int], None]) -> WatchHook:
@@ -456,9 +459,9 @@ class Cpu:
             raise exc
         if self._trap is not None:
             return self._trap
-        if err.errno == UC_ERR_EXCEPTION and self.mmu is not None and self.mmu.last_fault:
-            addr, access = self.mmu.last_fault
-            self.mmu.last_fault = None
+        if err.errno == UC_ERR_EXCEPTION and self.tlb is not None and self.tlb.last_fault:
+            addr, access = self.tlb.last_fault
+            self.tlb.last_fault = None
             return Stop(StopKind.MEMORY_FAULT, self.pc, address=addr, access=access)
         if err.errno == UC_ERR_INSN_INVALID:
             return Stop(StopKind.TRAP, self.pc, trapno=self.arch.TRAP_INVALID_OPCODE)
@@ -542,12 +545,12 @@ class Cpu:
     def flush_code(self, begin: int, end: int) -> None:
         """Forget translated code for [begin, end): that memory holds something new.
         A range no code was fetched from holds none: nothing to drop (which also
-        spares the TLB flush that dropping would cost, see Mmu.code_flushed)."""
-        mmu = self.mmu
-        if mmu is None or mmu.may_hold_code(begin, end):
+        spares the TLB flush that dropping would cost, see Tlb.code_flushed)."""
+        tlb = self.tlb
+        if tlb is None or tlb.may_hold_code(begin, end):
             self.uc.ctl_remove_cache(begin, end)
-            if mmu is not None:
-                mmu.code_flushed(begin, end)
+            if tlb is not None:
+                tlb.code_flushed(begin, end)
         self.forget_code(begin, end)
 
     def load_code(self, begin: int, end: int, key: object) -> None:

@@ -4,7 +4,7 @@ A row names the Linux syscall, its handler and the kind of each argument.
 The kinds drive both decoding for `--strace` (a "path" is printed as a
 string, an "oflags" as O_RDONLY|O_CLOEXEC) and the number of registers the
 dispatcher passes, so the two can never drift apart (Blink's SYSCALL rows).
-Numbers come from the architecture (`arch.i386_syscalls`): rows are keyed
+Numbers come from the architecture (`k.arch.SYSCALL_NUMBERS`): rows are keyed
 by name, so another architecture only brings its own numbering.
 
 Argument kinds (see trace/strace.py for how each prints):

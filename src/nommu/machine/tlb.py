@@ -1,4 +1,9 @@
-"""The optional MMU: address translation for the CPU, through Unicorn's virtual TLB.
+"""The CPU's address translation: a TLB that the kernel fills (Unicorn's virtual TLB).
+
+This is the hardware half of memory management, always present. Which
+pages it maps is the memory model's business (kernel/memmodel.py): without
+an MMU the fill is the identity on RAM (an access outside RAM faults at the
+instruction that made it); with one it walks the current address space.
 
 With an MMU the CPU no longer sees physical addresses. Every access goes
 through the TLB; on a miss Unicorn calls the fill hook below with the
@@ -78,7 +83,7 @@ ACCESS_NAMES = {UC_MEM_WRITE: "write", UC_MEM_FETCH: "fetch"}
 Translate = Callable[[int, str], "tuple[int, int] | None"]
 
 
-class Mmu:
+class Tlb:
     """Owns the CPU's TLB: fills it from `translate`, flushes it on demand."""
 
     def __init__(self, cpu: Any, ram_pages: int) -> None:

@@ -40,9 +40,10 @@ def run_hello(root: Path, chosen: Any, mmu: bool = False) -> tuple[Kernel, int |
 
 def test_registry_maps_elf_machine_to_arch() -> None:
     assert arch.for_elf_machine(3) is arch.I386 is i386
-    assert arch.for_elf_machine(40) is None  # ARM: not yet
+    assert arch.for_elf_machine(40) is arch.ARM  # a Cortex-M7 (issue 17)
+    assert arch.for_elf_machine(8) is None  # MIPS
     assert arch.DEFAULT is arch.I386
-    assert arch.names() == "i386"
+    assert arch.names() == "i386 or arm"
 
 
 def test_machine_uses_its_arch() -> None:
@@ -55,12 +56,12 @@ def test_machine_uses_its_arch() -> None:
 
 
 def test_foreign_elf_says_what_it_is_and_what_runs() -> None:
-    arm = bytearray(HELLO)
-    struct.pack_into("<H", arm, 18, 40)
+    mips = bytearray(HELLO)
+    struct.pack_into("<H", mips, 18, 8)
     with pytest.raises(LoadError) as info:
-        parse(bytes(arm))
+        parse(bytes(mips))
     message = info.value.message
-    assert message == "not an i386 program: it is a 32-bit ARM ELF file (e_machine 40)"
+    assert message == "not an i386 or arm program: it is a 32-bit MIPS ELF file (e_machine 8)"
 
 
 @pytest.mark.parametrize("mmu", [False, True])

@@ -148,6 +148,7 @@ class Machine:
         max_output: int | str | None = None,
         timeout: float | None = None,
         memmap: str | os.PathLike[str] | None = None,
+        cpu: str | None = None,
     ) -> None:
         if vfork_as_fork and not mmu:
             raise NommuError("--vfork-as-fork needs --mmu: without an MMU fork() cannot exist")
@@ -171,6 +172,9 @@ class Machine:
         self.timeout = None if timeout is None else _positive(timeout, "--timeout")
         self.memmap = memmap  # write the memory map of each run here (trace/memmap.py)
         self.kernel: Kernel | None = None  # the last run's kernel, for inspection
+        if cpu is not None and cpu not in _cpu_names():
+            raise NommuError(f"unknown CPU {cpu!r}: nommu has {', '.join(arch.cpu_names())}")
+        self.cpu = cpu  # the CPU model of an ARM machine (None: Cortex-M7)
 
     def run(
         self,
@@ -183,10 +187,11 @@ class Machine:
     ) -> RunResult:
         """Boot, run `argv[0]` (a path inside the root) as pid 1, return the outcome."""
         err_text = io.StringIO() if capture else None
+        machine_arch = self._arch_for(argv, cwd)
         config = KernelConfig(
+            arch=machine_arch,
             mem=self.mem,
             root=self.root,
-            arch=program_arch(self.root, argv[0] if argv else "", cwd),
             mmu=self.mmu,
             vfork_as_fork=self.vfork_as_fork,
             fpu=self.fpu,
@@ -223,6 +228,22 @@ class Machine:
             result.stderr = bytes(err) + result.messages
         return result
 
+    def _arch_for(self, argv: Sequence[str], cwd: str) -> Arch:
+        """The machine's CPU: the one the program's ELF header names (a machine
+        has one CPU: a program exec'd later must be for it too), ARM's model
+        as --cpu says."""
+        found = program_head_arch(self.root, argv[0] if argv else "", cwd)
+        if found is not None and found.ELF_MACHINE == arch.ARM.ELF_MACHINE:
+            if self.mmu:
+                raise NommuError(
+                    f"{argv[0]} is an ARM program, and nommu's ARM machine is a Cortex-M, "
+                    "which has no MMU: run it without --mmu"
+                )
+            return arch.for_cpu(self.cpu or "cortex-m7")
+        if self.cpu is not None and found is not None:
+            raise NommuError(f"--cpu {self.cpu} is an ARM CPU, and {argv[0]} is not an ARM program")
+        return found or arch.DEFAULT
+
     @staticmethod
     def _stdio(
         stdin: bytes | None, out: bytearray | None, err: bytearray | None, limit: OutputLimit
@@ -244,16 +265,26 @@ def program_arch(root: str, path: str, cwd: str = "/") -> Arch:
     ELF header names (a machine has one CPU, chosen before it is built).
     Anything unreadable, outside the root or not a known ELF gets the default
     machine, whose loader then explains what is wrong with the program."""
+    return program_head_arch(root, path, cwd) or arch.DEFAULT
+
+
+def program_head_arch(root: str, path: str, cwd: str = "/", depth: int = 0) -> Arch | None:
+    """The architecture the program `path` (inside the guest root) names in
+    its ELF header, following a script's `#!` to its interpreter (an ARM
+    root's /bin/sh is ARM); None if it names none nommu has."""
     top = os.path.realpath(root)
     host = os.path.realpath(os.path.join(top, os.path.join(cwd, path).lstrip("/")))
-    if os.path.commonpath([top, host]) != top:
-        return arch.DEFAULT
+    if depth > 4 or os.path.commonpath([top, host]) != top:
+        return None
     try:
         with open(host, "rb") as f:
-            head = f.read(64)
+            head = f.read(256)
     except OSError:
-        return arch.DEFAULT
-    return arch.for_program(head) or arch.DEFAULT
+        return None
+    if head.startswith(b"#!"):
+        interp = head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0]
+        return program_head_arch(root, os.fsdecode(interp), cwd, depth + 1) if interp else None
+    return arch.for_program(head)
 
 
 def new_kernel(config: KernelConfig) -> Kernel:
@@ -262,6 +293,11 @@ def new_kernel(config: KernelConfig) -> Kernel:
     k = Kernel(config, make_dispatcher)
     k.events = FaultReport(k)
     return k
+
+
+def _cpu_names() -> set[str]:
+    names = set(arch.cpu_names())
+    return names | {alias for name in names for alias in arch.arm.cpu_model(name).aliases}
 
 
 def boot(

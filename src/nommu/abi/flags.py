@@ -34,6 +34,21 @@ O_NOATIME = 0o1000000
 O_CLOEXEC = 0o2000000
 O_PATH = 0o10000000
 O_TMPFILE = 0o20000000 | O_DIRECTORY
+# ARM numbers four open flags differently (arch/arm/include/uapi/asm/fcntl.h):
+# ARM value -> the generic value above, which the kernel uses inside.
+ARM_OFLAGS = {0o40000: O_DIRECTORY, 0o100000: O_NOFOLLOW, 0o200000: O_DIRECT, 0o400000: O_LARGEFILE}
+
+
+def translate_oflags(flags: int, mapping: dict[int, int]) -> int:
+    """`flags` with each bit that `mapping` names replaced by its image."""
+    if not mapping:
+        return flags
+    out = flags & ~sum(mapping)
+    for bit, image in mapping.items():
+        if flags & bit:
+            out |= image
+    return out
+
 
 OPEN_FLAG_NAMES: dict[int, str] = {
     O_CREAT: "O_CREAT",

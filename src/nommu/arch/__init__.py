@@ -5,24 +5,37 @@ where RAM sits, how a program starts).
 `base.Arch` is the protocol every architecture satisfies; the kernel holds
 its machine's as `k.arch`. Architectures are registered here by the ELF
 machine number of the programs they run: the loader picks one from the
-program's header. Only i386 exists today (the module `i386` is its Arch).
+program's header. i386 (the module `i386` is its Arch) and ARM (arch/arm.py:
+one `ArmArch` per CPU model, Cortex-M7 by default).
 """
 
 from __future__ import annotations
 
-from nommu.arch import i386
+from nommu.arch import arm, i386
 from nommu.arch.base import Arch
 
 I386: Arch = i386
+ARM: Arch = arm.ARM  # a Cortex-M7; `for_cpu` gives the other ARM CPUs
 
 # e_machine -> the architecture that runs such programs
-ARCHES: dict[int, Arch] = {I386.ELF_MACHINE: I386}
+ARCHES: dict[int, Arch] = {I386.ELF_MACHINE: I386, ARM.ELF_MACHINE: ARM}
 DEFAULT: Arch = I386  # what a machine is built for when nothing else says
 
 
 def for_elf_machine(machine: int) -> Arch | None:
     """The architecture that runs programs of ELF machine `machine`, if any."""
     return ARCHES.get(machine)
+
+
+def for_cpu(name: str) -> Arch:
+    """The architecture of the CPU called `name` ("cortex-m4", "m4"...; the
+    ARM CPUs of arch/arm.py); KeyError if nommu has none of that name."""
+    return arm.ARCHES[arm.cpu_model(name).name]
+
+
+def cpu_names() -> list[str]:
+    """The CPUs `for_cpu` knows, by their full names."""
+    return list(arm.CPUS)
 
 
 def for_program(head: bytes) -> Arch | None:
@@ -36,5 +49,5 @@ def for_program(head: bytes) -> Arch | None:
 
 
 def names() -> str:
-    """The architectures nommu runs, in words ("i386")."""
-    return " and ".join(a.NAME for a in ARCHES.values())
+    """The architectures nommu runs, in words ("i386 or arm")."""
+    return " or ".join(a.NAME for a in ARCHES.values())

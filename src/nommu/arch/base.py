@@ -29,6 +29,7 @@ nothing for going through the protocol.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -65,6 +66,11 @@ class Arch(Protocol):
 
     UC_ARCH: int  # Unicorn's architecture and mode constants
     UC_MODE: int
+    UC_CPU_MODEL: int | None  # the CPU model to ask Unicorn for (None: its default)
+    PC_TAG: int  # bits a code address carries to run (ARM: 1, the Thumb state)
+    # Whether the CPU translates through the kernel's TLB fill (needed for
+    # --mmu); False: through its own memory map (machine/mmu.py says why ARM)
+    VIRTUAL_TLB: bool
     RAM_BASE: int  # where physical RAM starts: executable there; page 0 stays unmapped
     PC_REG: int
     SP_REG: int
@@ -77,6 +83,13 @@ class Arch(Protocol):
     def install_tables(self, cpu: Cpu, page: int, linear: int | None = None) -> None:
         """Set up the CPU's system tables (i386: the GDT) in the kernel's page
         at physical `page`, which the CPU sees at `linear` under an MMU."""
+        ...
+
+    def finish_stopped_instruction(self, cpu: Cpu) -> None:
+        """The slice timer stopped the CPU from outside. Where Unicorn cannot
+        stop precisely (machine/cpu.py), the stop may land just after the
+        store of an instruction that then runs again: put right an
+        instruction for which running again is wrong (ARM: strex)."""
         ...
 
     def reset_fpu(self, cpu: Cpu) -> None:
@@ -97,6 +110,11 @@ class Arch(Protocol):
     WINDOW_REGS: tuple[int, ...]
     SYSCALL_WINDOW_INDEX: tuple[int, ...]
     WINDOW_PC_INDEX: int
+    WINDOW_WORD: int  # bytes per register in that array
+    # Calls whose arguments do not simply follow SYSCALL_REGS[1:] in order
+    # (ARM EABI: a 64-bit argument starts in an even register): name -> the
+    # argument register of each of the generic handler's arguments.
+    SYSCALL_ARG_ORDER: dict[str, tuple[int, ...]]
     SYSCALL_NUMBERS: dict[str, int]  # Linux's name -> this architecture's number
     SYSCALL_NAMES: dict[int, str]  # and back
     NO_ENTRY: frozenset[str]  # names the table lists that Linux itself answers ENOSYS
@@ -104,6 +122,16 @@ class Arch(Protocol):
     # -- signals -------------------------------------------------------------------
 
     SIGINFO_SIZE: int  # bytes of a siginfo_t
+
+    # -- structures whose layout differs between architectures ----------------------
+
+    STAT64: struct.Struct  # struct stat64 (the fields of abi/structs.pack_stat64)
+    FLOCK64: struct.Struct  # struct flock64
+    STATFS64_SIZES: tuple[int, ...]  # sizes statfs64 accepts for its struct (84, ...)
+    OPEN_FLAGS: dict[int, int]  # open flags numbered apart: guest value -> generic (abi/flags)
+    # semctl, msgctl and shmctl are the old_* calls, which take IPC_64 in cmd
+    # (CONFIG_ARCH_WANT_IPC_PARSE_VERSION): ARM; i386's take it as given
+    IPC_PARSE_VERSION: bool
 
     def signal_frame(
         self,
@@ -173,6 +201,8 @@ class Arch(Protocol):
         """The address the instruction `code` at `pc` touched in `page`, the
         page the memory fault was reported for (`page` if unknown)."""
         ...
+
+    DISASSEMBLER: tuple[str, ...]  # capstone's arch and mode names, for the fault reports
 
     # -- call stacks -----------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from unicorn.x86_const import (
     UC_X86_REG_SS,
 )
 
+from nommu.abi import structs
 from nommu.abi.errno import Errno
 from nommu.abi.signals import Signal
 from nommu.arch import i386_signal, i386_syscalls, i386_x87
@@ -105,6 +106,20 @@ WINDOW_REGS: tuple[int, ...] = (
 # The syscall registers' places in it: eax (nr), ebx, ecx, edx, esi, edi, ebp
 SYSCALL_WINDOW_INDEX: tuple[int, ...] = (0, 3, 1, 2, 6, 7, 5)
 WINDOW_PC_INDEX = 16
+WINDOW_WORD = 8  # CPUX86State.regs holds 64-bit slots
+UC_CPU_MODEL: int | None = None  # Unicorn's default x86 CPU
+PC_TAG = 0  # code addresses carry no mode bit
+DISASSEMBLER: tuple[str, ...] = (
+    "CS_ARCH_X86",
+    "CS_MODE_32",
+)  # capstone's names for the fault reports
+VIRTUAL_TLB = True  # the CPU translates through the kernel's TLB fill (machine/mmu.py)
+SYSCALL_ARG_ORDER: dict[str, tuple[int, ...]] = {}  # every call takes its registers in order
+STAT64 = structs.STAT64
+FLOCK64 = structs.FLOCK64
+STATFS64_SIZES: tuple[int, ...] = (84,)  # sizeof(struct statfs64), packed
+OPEN_FLAGS: dict[int, int] = {}  # the generic values
+IPC_PARSE_VERSION = False  # its semctl, msgctl, shmctl (394-...) are the IPC_64 ones
 FRAME_REG = UC_X86_REG_EBP
 FLAGS_REG = UC_X86_REG_EFLAGS
 TLS_REG = UC_X86_REG_GS
@@ -345,6 +360,11 @@ def sigreturn(cpu: Cpu, read: ReadUser, rt: bool) -> int:
         frames.clear_fpu(cpu.uc)
     cpu.regs_write(frames.restore(context, flags))
     return mask
+
+
+def finish_stopped_instruction(cpu: Cpu) -> None:
+    """Nothing: with precise stops (machine/cpu.py) a stop from the slice
+    timer lands between instructions."""
 
 
 def initial_registers(entry: int, sp: int) -> Registers:

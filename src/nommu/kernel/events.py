@@ -78,3 +78,8 @@ class EventSink:
     def fatal_fault(self, t: Task, sig: int) -> None:
         """A CPU fault (`sig`; `k.last_fault` says where) ends `t`'s process:
         the front end's sink explains it to the person (trace/fault.py)."""
+
+    def emulated(self, t: Task, kind: str, pc: int) -> None:
+        """`t` ran, at `pc`, an instruction its CPU lacks, which the kernel
+        carried out in its place (`kind` "cortex-m-tls": the cp15 thread-pointer
+        read, which faults on a real Cortex-M)."""

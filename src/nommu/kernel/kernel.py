@@ -107,7 +107,7 @@ class Kernel:
         self.gdt = self.alloc.alloc(PAGE_SIZE, 0, "kernel").start  # the arch's tables (GDT)
         # The CPU always translates through a TLB the kernel fills (machine/tlb.py);
         # the memory model (no-MMU or MMU, kernel/memmodel.py) says how.
-        self.tlb = Tlb(self.cpu, config.mem >> 12)
+        self.tlb = Tlb(self.cpu, config.mem >> 12, virtual=self.arch.VIRTUAL_TLB)
         self.cpu.tlb = self.tlb
         self.memory: MemoryModel = make_memory_model(self, config.mmu)
         self.uspace: UserMemory = self.memory.boot()  # the kernel's way into user memory
@@ -145,6 +145,12 @@ class Kernel:
         if syscalls is not None:
             self.cpu.on_syscall = syscalls(self)
         self.cpu.on_reschedule = self.sched.handoff
+        self.cpu.on_emulated = self._emulated
+
+    def _emulated(self, kind: str, pc: int) -> None:
+        """The CPU's trap handler carried out an instruction the CPU lacks."""
+        if self.current is not None:
+            self.events.emulated(self.current, kind, pc)
 
     # -- pids ----------------------------------------------------------------
 

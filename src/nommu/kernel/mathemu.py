@@ -42,9 +42,12 @@ class MathEmulation:
         self.k = k
         self.mode = mode
         self.fpu = k.arch.fpu
-        self.bus = self.fpu.MemoryBus(k.uspace.read, k.uspace.write)
         self.pending: Any = None  # fixups: a result to write after the CPU ran the instruction
         self.pending_at: tuple[int, object] = (0, None)  # where to write it, for which task
+        if self.fpu is None:  # (an architecture whose FPU needs nothing put right: ARM)
+            self.mode = "none"
+            return
+        self.bus = self.fpu.MemoryBus(k.uspace.read, k.uspace.write)
         if mode == "exact":
             self.fpu.set_math_emulation(k.cpu, True)
             k.cpu.trap_handlers[self.fpu.TRAP_DEVICE_NOT_AVAILABLE] = self.device_not_available

@@ -19,6 +19,13 @@ and the fill answers with the copy, writable.
 On a context switch to another address space the TLB is flushed, so the
 next accesses refill from the new page tables.
 
+ARM machines do without the fill hook (`virtual=False`): Unicorn 2.1.4
+loses the Thumb IT-block state when a fill happens inside an IT block (the
+next conditional instruction runs unconditionally, or a branch after the
+block is taken as one inside it and raises UNDEF), so the CPU translates
+with its own memory map, and an access outside RAM is caught by the CPU's
+unmapped-memory hooks (machine/cpu.py). A Cortex-M has no MMU anyway.
+
 Execute permission is given only to pages code has been fetched from
 (`code_pages`, physical). This matters for speed, not protection. Unicorn
 sends a store through a slow helper, which drops any translated code the
@@ -86,8 +93,11 @@ Translate = Callable[[int, str], "tuple[int, int] | None"]
 class Tlb:
     """Owns the CPU's TLB: fills it from `translate`, flushes it on demand."""
 
-    def __init__(self, cpu: Any, ram_pages: int) -> None:
+    def __init__(self, cpu: Any, ram_pages: int, virtual: bool = True) -> None:
         self.cpu = cpu
+        # False: the CPU translates itself (its own memory map, no fill hook)
+        # and there is no MMU to model; see `holds_code` for what that changes.
+        self.virtual = virtual
         self.translate: Translate = lambda vaddr, access: None
         self.last_fault: tuple[int, str] | None = None  # (vaddr, access) of a refused fill
         self.fills = 0
@@ -97,8 +107,9 @@ class Tlb:
         self._since_flush = 0
         self._tlb_size = TLB_INITIAL
         self._tlb_max = 1 << max(ram_pages - 1, 1).bit_length()
-        cpu.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
-        self._install()
+        if virtual:
+            cpu.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+            self._install()
 
     def _install(self) -> None:
         def fill(_h: int, vaddr: int, access: int, entry: Any, _user: int) -> bool:
@@ -141,6 +152,8 @@ class Tlb:
     def holds_code(self, begin: int, end: int) -> bool:
         """Whether the physical range [begin, end) touches a page code was
         fetched from (it walks whichever is shorter: the range's pages or the set)."""
+        if not self.virtual:  # (no fills to learn from: the programs loaded to run)
+            return bool(self.cpu.loaded_code(begin, end))
         pages, first = self.code_pages, begin & ~0xFFF
         if end - first <= 0x1000:  # (most writes: one page)
             return first in pages
@@ -161,7 +174,7 @@ class Tlb:
         execution and go too: code run through one of them would be code on
         a page the set does not know. (Unicorn's own lookup while dropping the
         code makes such an entry for `begin`.)"""
-        if self.identity:
+        if self.identity and self.virtual:
             first, last = (begin + 0xFFF) & ~0xFFF, end & ~0xFFF
             gone = [page for page in self.code_pages if first <= page < last]
             if gone:

@@ -34,7 +34,7 @@ from nommu.abi.errno import Errno
 from nommu.kernel.errors import Blocked, InternalError, SyscallError
 from nommu.kernel.signal import deliver, set_syscall_result
 from nommu.kernel.task import BlockedCall, TaskState
-from nommu.syscalls.table import build_table
+from nommu.syscalls.table import build_private, build_table
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -63,10 +63,17 @@ def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
     `regs` is indexed by `k.cpu.syscall_index` (number, then the six argument
     registers): each row gets a prebuilt getter that picks exactly its
     arguments in one C call."""
-    table = build_table(k.arch.SYSCALL_NUMBERS)
+    numbers = k.arch.SYSCALL_NUMBERS
+    table = build_table(numbers)
+    private = build_private(numbers)
     index = k.cpu.syscall_index
     nr_at = index[0]
-    fast = [None if r is None else (r.handler, _getter(index, r.nargs)) for r in table]
+    orders = {numbers[name]: order for name, order in k.arch.SYSCALL_ARG_ORDER.items()}
+    fast = [
+        None if row is None else (row.handler, _getter(index, row.nargs, orders.get(nr)))
+        for nr, row in enumerate(table)
+    ]
+    far = {nr: (row.handler, _getter(index, row.nargs)) for nr, row in private.items()}
     size = len(table)
     cpu = k.cpu
     RUNNABLE = TaskState.RUNNABLE
@@ -74,13 +81,14 @@ def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
     def dispatch(regs: Any) -> int | None:
         t: Task = k.current  # type: ignore[assignment]
         nr = regs[nr_at]
-        entry = fast[nr] if nr < size else None
+        entry = fast[nr] if nr < size else far.get(nr)
         if entry is None:
             return unknown_syscall(k, t, nr)
         handler, args = entry
         tracer = k.tracer
         if tracer is not None:  # (row and argv exist only while tracing: the fast path stays lean)
-            row, argv = table[nr], args(regs) if args else ()
+            row = table[nr] if nr < size else private[nr]
+            argv = args(regs) if args else ()
             observe(k, t, nr, tracer.syscall_entry, row, argv)
         try:
             result = handler(k, t, *args(regs)) if args else handler(k, t)
@@ -120,16 +128,21 @@ def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
     return counted
 
 
-def _getter(index: tuple[int, ...], nargs: int) -> Callable[[Any], tuple[int, ...]] | None:
+def _getter(
+    index: tuple[int, ...], nargs: int, order: tuple[int, ...] | None = None
+) -> Callable[[Any], tuple[int, ...]] | None:
     """A function returning the `nargs` argument registers as a tuple, or None
-    for no arguments. (In 32-bit mode the upper half of Unicorn's 64-bit
-    register slots is always zero, so no masking is needed.)"""
+    for no arguments. `order` (Arch.SYSCALL_ARG_ORDER) says which argument
+    register holds each argument when they are not simply in order. (In
+    32-bit mode the upper half of Unicorn's 64-bit register slots is always
+    zero, so no masking is needed.)"""
     if nargs == 0:
         return None
+    where = [index[1 + j] for j in order] if order else list(index[1 : nargs + 1])
     if nargs == 1:
-        i = index[1]
+        i = where[0]
         return lambda regs: (regs[i],)
-    return operator.itemgetter(*index[1 : nargs + 1])
+    return operator.itemgetter(*where[:nargs])
 
 
 def internal_error(k: Kernel, t: Task, nr: int, exc: Exception) -> InternalError:

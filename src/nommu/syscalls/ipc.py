@@ -120,7 +120,19 @@ def sys_shmdt(k: Kernel, t: Task, addr: int) -> int:
 
 @syscall("shmctl", "int", "int", "ptr")
 def sys_shmctl(k: Kernel, t: Task, shmid: int, cmd: int, buf: int) -> int:
-    return do_shmctl(k, s32(shmid), s32(cmd), buf, True)
+    command, ipc64 = ctl_command(k, s32(cmd))
+    return do_shmctl(k, s32(shmid), command, buf, ipc64)
+
+
+def ctl_command(k: Kernel, cmd: int) -> tuple[int, bool]:
+    """A *ctl call's command and whether it uses the 64-bit structures. On
+    an architecture whose table has the old_*ctl calls (ARM) the command
+    carries IPC_64 (ipc_parse_version); elsewhere they are always 64-bit."""
+    if not k.arch.IPC_PARSE_VERSION:
+        return cmd, True
+    if cmd >= 0 and cmd & F.IPC_64:
+        return cmd & ~F.IPC_64, True
+    return cmd, False
 
 
 def do_shmctl(k: Kernel, shmid: int, cmd: int, buf: int, ipc64: bool) -> int:
@@ -167,7 +179,20 @@ def sys_semget(k: Kernel, t: Task, key: int, nsems: int, flags: int) -> int:
 
 @syscall("semctl", "int", "int", "int", "hex")
 def sys_semctl(k: Kernel, t: Task, semid: int, semnum: int, cmd: int, arg: int) -> int:
-    return do_semctl(k, t, s32(semid), s32(semnum), s32(cmd), arg)
+    command, _ = ctl_command(k, s32(cmd))  # (the layouts are the 64-bit ones)
+    return do_semctl(k, t, s32(semid), s32(semnum), command, arg)
+
+
+@syscall("semop", "int", "ptr", "size")
+def sys_semop(k: Kernel, t: Task, semid: int, sops: int, nsops: int) -> int:
+    """(ARM has it; i386 goes through ipc)"""
+    return do_semtimedop(k, t, s32(semid), sops, nsops, 0, time64=False)
+
+
+@syscall("semtimedop", "int", "ptr", "size", "ptr")
+def sys_semtimedop(k: Kernel, t: Task, semid: int, sops: int, nsops: int, ts: int) -> int:
+    """The 32-bit-time semtimedop (ARM has it; i386 goes through ipc)."""
+    return do_semtimedop(k, t, s32(semid), sops, nsops, ts, time64=False)
 
 
 @syscall("semtimedop_time64", "int", "ptr", "size", "ptr")
@@ -275,7 +300,8 @@ def sys_msgrcv(k: Kernel, t: Task, msqid: int, msgp: int, size: int, typ: int, f
 
 @syscall("msgctl", "int", "int", "ptr")
 def sys_msgctl(k: Kernel, t: Task, msqid: int, cmd: int, buf: int) -> int:
-    return do_msgctl(k, t, s32(msqid), s32(cmd), buf)
+    command, _ = ctl_command(k, s32(cmd))  # (the layouts are the 64-bit ones)
+    return do_msgctl(k, t, s32(msqid), command, buf)
 
 
 def do_msgsnd(k: Kernel, t: Task, msqid: int, msgp: int, size: int, flags: int) -> int:

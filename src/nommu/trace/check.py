@@ -58,7 +58,7 @@ from nommu.abi.flags import MAP_TYPE, CloneFlags, MapFlags
 from nommu.abi.signals import signal_name
 from nommu.kernel.events import EventSink, SyscallRow, Tracer
 from nommu.trace import symbols
-from nommu.trace.findings import Finding, Frame, Report, symbolize
+from nommu.trace.findings import RULES, Finding, Frame, Report, symbolize
 from nommu.trace.unwind import Stack, Unwinder, current_stack, stack_bounds
 
 if TYPE_CHECKING:
@@ -173,6 +173,7 @@ class Checker(EventSink):
         self.sink: EventSink = EventSink()
         self.watches: dict[int, VforkWatch] = {}
         self.blame: dict[int, list[Finding]] = {}  # pid -> findings that may explain a crash
+        self._emulated: set[tuple[int, int]] = set()  # (pid, pc) of emulated instructions seen
         self._failures = 0
         self._brk = 0
 
@@ -553,6 +554,18 @@ class Checker(EventSink):
         self.report.add_unimplemented(
             Finding("not-implemented", message, t.pid, t.comm, stack, call=call)
         )
+
+    def emulated(self, t: Task, kind: str, pc: int) -> None:
+        """An instruction the CPU lacks, carried out by the kernel: a finding
+        once per process and place (the same read runs for every TLS access)."""
+        self.sink.emulated(t, kind, pc)
+        if (t.pid, pc) in self._emulated or self.k is None or kind not in RULES:
+            return
+        self._emulated.add((t.pid, pc))
+        what = {"cortex-m-tls": "thread pointer read with mrc p15 (TPIDRURO)"}.get(kind, kind)
+        message = f"{what}: faults on a real Cortex-M, emulated by nommu"
+        stack = symbolize(current_stack(self.k, t, pc=pc))
+        self.report.add(Finding(kind, message, t.pid, t.comm, stack))  # (no crash's cause)
 
     def killed(self, t: Task, sig: int) -> None:
         """A fatal fault in a process with findings: report the crash with them."""

@@ -22,10 +22,14 @@ if TYPE_CHECKING:
 def disassemble(k: Kernel, pc: int) -> str:
     """The instruction at `pc`, or '' if it cannot be read or decoded."""
     try:
-        from capstone import CS_ARCH_X86, CS_MODE_32, Cs
+        import capstone
 
+        arch, *modes = (getattr(capstone, name) for name in k.arch.DISASSEMBLER)
+        mode = 0
+        for bits in modes:
+            mode |= bits
         code = k.uspace.read(pc, 16)
-        for insn in Cs(CS_ARCH_X86, CS_MODE_32).disasm(code, pc):
+        for insn in capstone.Cs(arch, mode).disasm(code, pc):
             return f"{insn.mnemonic} {insn.op_str}".strip()
     except Exception:  # noqa: BLE001 (a report line is best effort: no capstone, no bytes)
         return ""

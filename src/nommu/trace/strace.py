@@ -26,7 +26,7 @@ from nommu.abi.errno import Errno
 from nommu.abi.signals import signal_name
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.events import EventSink, SyscallRow
-from nommu.syscalls.locks import FLOCK32, FLOCK32_CMDS, FLOCK64, LOCK_CMDS
+from nommu.syscalls.locks import FLOCK32, FLOCK32_CMDS, LOCK_CMDS
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -429,7 +429,7 @@ def _fcntl_arg(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     cmd = args[1]
     if cmd not in LOCK_CMDS:
         return hex(v)
-    fmt = FLOCK32 if cmd in FLOCK32_CMDS else FLOCK64
+    fmt = FLOCK32 if cmd in FLOCK32_CMDS else k.arch.FLOCK64
     ltype, whence, start, length, pid = k.uspace.read_struct(fmt, v)
     kind = _LOCK_TYPES[ltype] if 0 <= ltype < 3 else str(ltype)
     where = _WHENCE[whence] if 0 <= whence < 3 else str(whence)

@@ -33,6 +33,7 @@ from nommu.kernel.locks import LockTable
 from nommu.kernel.mathemu import MathEmulation
 from nommu.kernel.mm import FileCopies, MemoryMap
 from nommu.kernel.msg import SysvMsg
+from nommu.kernel.net import Network
 from nommu.kernel.pagecache import PageCache
 from nommu.kernel.procfs import ProcFs
 from nommu.kernel.ramfs import RamFs
@@ -131,6 +132,7 @@ class Kernel:
         self.images = ImageCache()
         self.sched = Scheduler(self, config.clock_monotonic)
         self.locks = LockTable(self.sched)  # fcntl record locks, OFD locks, flock
+        self.net = Network(self)  # sockets: AF_UNIX and the loopback network
         self.tasks: dict[int, Task] = {}
         self.groups: dict[int, ThreadGroup] = {}
         self._next_pid = 1

@@ -1,0 +1,82 @@
+/* Socket odds and ends: i386's socketcall(2) multiplexer, socket descriptors
+ * across dup and vfork+exec, and (argument "families") what families exist. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void show(const char *what, long r)
+{
+    if (r < 0)
+        printf("%s: -1 %s\n", what, strerror(errno));
+    else
+        printf("%s: %ld\n", what, r);
+}
+
+static long socketcall(int call, long *args)
+{
+    return syscall(SYS_socketcall, call, args);
+}
+
+static int families(void)
+{
+    int fams[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_APPLETALK };
+    for (unsigned i = 0; i < sizeof fams / sizeof *fams; i++) {
+        int s = socket(fams[i], SOCK_DGRAM, 0);
+        printf("family %d: %s\n", fams[i], s < 0 ? strerror(errno) : "ok");
+        if (s >= 0)
+            close(s);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc > 1 && !strcmp(argv[1], "families"))
+        return families();
+    if (argc > 1 && !strcmp(argv[1], "child")) {
+        /* exec'd with the socket on descriptor 3 */
+        show("child write", write(3, "from the child", 14));
+        return 0;
+    }
+    int sv[2];
+    long args[6] = { AF_UNIX, SOCK_STREAM, 0, (long)sv };
+    show("socketcall socketpair", socketcall(8, args));
+    long send_args[4] = { sv[0], (long)"via socketcall", 14, 0 };
+    show("socketcall send", socketcall(9, send_args));
+    char buf[32] = { 0 };
+    long recv_args[4] = { sv[1], (long)buf, sizeof buf, 0 };
+    show("socketcall recv", socketcall(10, recv_args));
+    printf("got '%s'\n", buf);
+    show("socketcall bad call", socketcall(99, args));
+    long sn_args[3] = { sv[0], 99, 0 };
+    show("socketcall shutdown", socketcall(13, sn_args));
+
+    int d = dup(sv[1]);
+    show("write on dup", write(d, "dup", 3));
+    show("read", read(sv[0], buf, sizeof buf));
+    close(d);
+
+    int cl = fcntl(sv[0], F_DUPFD_CLOEXEC, 10);
+    pid_t pid = vfork();
+    if (pid == 0) {
+        dup2(sv[0], 3);
+        char *av[] = { "sock_misc", "child", NULL };
+        execv("./sock_misc", av);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    printf("child status %d\n", WEXITSTATUS(status));
+    memset(buf, 0, sizeof buf);
+    show("parent read", read(sv[1], buf, sizeof buf));
+    printf("got '%s'\n", buf);
+    close(cl);
+    return 0;
+}

@@ -1,0 +1,97 @@
+"""The machine's network stack: its address families and what they share.
+
+One `Network` per kernel holds the AF_UNIX namespace (kernel/unix.py), the
+loopback IPv4/IPv6 network with its port tables (kernel/inet.py), and the
+accounting of socket buffers.
+
+No-MMU fact kept: socket buffers are kernel memory, taken from the same RAM
+as programs. Linux charges every queued skb to its socket and allocates it
+from the page allocator; here the bytes queued on all sockets together are
+backed by "sockbuf" blocks of the physical allocator, taken in CHUNK-sized
+pieces as the total grows and given back as it shrinks. A send that needs a
+new piece when RAM has no free run that long fails with ENOBUFS, as
+Linux's allocation failure does. (Linux also counts per-skb overhead; here
+only the data bytes count.)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from nommu.abi import net as N
+from nommu.abi.errno import Errno
+from nommu.kernel.errors import SyscallError
+from nommu.kernel.socket import SHUTDOWN_MASK, Cred, Family, Socket
+
+if TYPE_CHECKING:
+    from nommu.kernel.alloc import Block
+    from nommu.kernel.kernel import Kernel
+
+CHUNK = 64 << 10  # how much RAM socket buffers take or give back at a time
+
+
+class DgramRoom:
+    """Wait channel: a datagram receiver somewhere made room (one for the
+    machine; unconnected senders do not know which socket they wait on)."""
+
+    def __str__(self) -> str:
+        return "send to a full datagram socket"
+
+
+class Network:
+    """The families and the shared state of the machine's sockets."""
+
+    def __init__(self, k: Kernel) -> None:
+        from nommu.kernel.inet import InetFamily, PortTable
+        from nommu.kernel.unix import UnixFamily
+
+        self.k = k
+        self.queued = 0  # bytes in every receive queue
+        self.blocks: list[Block] = []  # RAM backing them
+        self.dgram_room = DgramRoom()
+        self.ports = PortTable(k)
+        self.families: dict[int, Family] = {
+            N.AF_UNIX: UnixFamily(self),
+            N.AF_INET: InetFamily(self, N.AF_INET),
+            N.AF_INET6: InetFamily(self, N.AF_INET6),
+        }
+        self.host: object | None = None  # the bridge to host sockets (kernel/hostnet.py)
+
+    def family(self, domain: int) -> Family:
+        fam = self.families.get(domain)
+        if fam is None:
+            raise SyscallError(Errno.EAFNOSUPPORT)
+        return fam
+
+    def cred(self) -> Cred:
+        """The calling process's credentials (pid, uid, gid): nommu's guests
+        all run as root."""
+        t = self.k.current
+        return (t.pid if t is not None else 0, 0, 0)
+
+    # -- kernel memory -------------------------------------------------------
+
+    def charge(self, n: int) -> None:
+        """`n` more bytes are queued: back them with RAM (ENOBUFS if none)."""
+        self.queued += n
+        while self.queued > len(self.blocks) * CHUNK:
+            try:
+                self.blocks.append(self.k.alloc.alloc(CHUNK, 0, "sockbuf"))
+            except SyscallError:
+                self.queued -= n
+                raise SyscallError(Errno.ENOBUFS) from None
+
+    def uncharge(self, n: int) -> None:
+        self.queued -= n
+        while self.blocks and self.queued <= (len(self.blocks) - 1) * CHUNK:
+            self.k.alloc.free(self.blocks.pop())
+
+    # -- TCP -----------------------------------------------------------------
+
+    def reset_by_peer(self, sock: Socket) -> None:
+        """A TCP write reached a peer that had closed: it answers with a reset.
+        The data is lost; the next write fails with EPIPE (and SIGPIPE)."""
+        sock.peer_gone = False
+        sock.err = Errno.EPIPE
+        sock.shutdown = SHUTDOWN_MASK
+        sock.wake()

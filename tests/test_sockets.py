@@ -6,8 +6,11 @@ The differential programs print nothing that differs between machines
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from helpers import Outcome, RunNommu, outcome_of
+
+from nommu.rootfs import ETC
 
 Differential = Callable[..., object]
 
@@ -33,3 +36,31 @@ def test_families_nommu_lacks(run_nommu: RunNommu) -> None:
     assert "family 1: ok\nfamily 2: ok\nfamily 10: ok\n" in out
     assert "family 16: Address family not supported by protocol" in out
     assert "family 17: Address family not supported by protocol" in out
+
+
+def test_tcp_udp_loopback(differential: Differential) -> None:
+    """An echo server with thread and vfork+exec'd clients; half-close,
+    reset, EPIPE/SIGPIPE, non-blocking connect, ECONNREFUSED, EADDRINUSE,
+    UDP, IPv6 and v4-mapped addresses."""
+    result = differential(["/sock_inet"])
+    out = result.stdout.decode()  # type: ignore[attr-defined]
+    assert "server: 4 connections, 192 bytes echoed" in out
+    assert "process client 3: 0" in out
+    assert "nonblocking connect refused: -1 Operation in progress" in out
+
+
+def test_loopback_deterministic(run_nommu: RunNommu, run_native: Callable[..., object]) -> None:
+    """--deterministic: the same answers (ports are handed out in order)."""
+    native = run_native(["/sock_inet"])
+    first = run_nommu(["/sock_inet"], deterministic=True)
+    assert first.stdout == native.stdout  # type: ignore[attr-defined]
+
+
+def test_getaddrinfo_localhost(run_nommu: RunNommu, guest_root: Path) -> None:
+    """musl resolves "localhost" from the root's /etc/hosts (which `nommu
+    mkroot` writes) and sorts ::1 first, connecting UDP sockets to find out."""
+    (guest_root / "etc").mkdir(exist_ok=True)
+    (guest_root / "etc" / "hosts").write_text(ETC["hosts"])
+    out = run_nommu(["/sock_misc", "resolve"]).stdout.decode()
+    assert out.startswith("getaddrinfo localhost: ok\n  ::1\n  127.0.0.1\n")
+    assert "hostname 'nommu'" in out

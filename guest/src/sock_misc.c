@@ -1,7 +1,9 @@
 /* Socket odds and ends: i386's socketcall(2) multiplexer, socket descriptors
  * across dup and vfork+exec, and (argument "families") what families exist. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,11 +37,31 @@ static int families(void)
     return 0;
 }
 
+/* getaddrinfo("localhost") (musl reads the root's /etc/hosts) and gethostname */
+static int resolve(void)
+{
+    struct addrinfo hints = { 0 }, *res, *ai;
+    char host[64], text[64];
+    hints.ai_socktype = SOCK_STREAM;
+    int r = getaddrinfo("localhost", "80", &hints, &res);
+    printf("getaddrinfo localhost: %s\n", r ? gai_strerror(r) : "ok");
+    for (ai = r ? NULL : res; ai; ai = ai->ai_next) {
+        void *a = ai->ai_family == AF_INET ? (void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                                           : (void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+        printf("  %s\n", inet_ntop(ai->ai_family, a, text, sizeof text));
+    }
+    show("gethostname", gethostname(host, sizeof host));
+    printf("hostname '%s'\n", host);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
     if (argc > 1 && !strcmp(argv[1], "families"))
         return families();
+    if (argc > 1 && !strcmp(argv[1], "resolve"))
+        return resolve();
     if (argc > 1 && !strcmp(argv[1], "child")) {
         /* exec'd with the socket on descriptor 3 */
         show("child write", write(3, "from the child", 14));

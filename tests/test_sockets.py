@@ -5,6 +5,7 @@ The differential programs print nothing that differs between machines
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,3 +65,20 @@ def test_getaddrinfo_localhost(run_nommu: RunNommu, guest_root: Path) -> None:
     out = run_nommu(["/sock_misc", "resolve"]).stdout.decode()
     assert out.startswith("getaddrinfo localhost: ok\n  ::1\n  127.0.0.1\n")
     assert "hostname 'nommu'" in out
+
+
+def test_strace_decodes_socket_calls(run_nommu: RunNommu) -> None:
+    trace = io.StringIO()
+    run_nommu(["/sock_unix"], strace=trace)
+    text = trace.getvalue()
+    assert 'bind(3, {sa_family=AF_UNIX, sun_path="tmp/sock_unix.sock"}, 21) = 0' in text
+    assert "msg_control=[{SOL_SOCKET, SCM_RIGHTS, [" in text
+    assert 'recvfrom(4, "hel", 3, MSG_PEEK, NULL, NULL) = 3' in text
+    assert "getsockopt(3, SOL_SOCKET, SO_PEERCRED, " in text
+    assert 'sun_path=@"nommu-abstract-' in text
+    trace = io.StringIO()
+    run_nommu(["/sock_misc"], strace=trace)
+    assert "socketcall(SYS_SOCKETPAIR, [AF_UNIX, SOCK_STREAM, 0, 0x" in trace.getvalue()
+    trace = io.StringIO()
+    run_nommu(["/sock_inet"], strace=trace)
+    assert 'sin_port=htons(0), sin_addr=inet_addr("127.0.0.1")}, 16) = 0' in trace.getvalue()

@@ -77,6 +77,7 @@ SOCKETCALL_NARGS = {1: 3, 2: 3, 3: 3, 4: 2, 5: 3, 6: 3, 7: 3, 8: 4, 9: 4, 10: 4,
 SOCKETCALL_NARGS |= {12: 6, 13: 2, 14: 5, 15: 5, 16: 3, 17: 3, 18: 4, 19: 5, 20: 4}
 
 # Layouts
+MAX_SOCKADDR = 128  # sizeof(struct sockaddr_storage)
 SA_FAMILY = struct.Struct("<H")
 SOCKADDR_IN = struct.Struct("<H2s4s8x")  # family, port (big-endian), address
 SOCKADDR_IN6 = struct.Struct("<H2sI16sI")  # family, port, flowinfo, address, scope_id

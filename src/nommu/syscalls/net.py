@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
     from nommu.kernel.task import Task
 
-MAX_SOCKADDR = 128  # sizeof(struct sockaddr_storage)
 Vecs = list[tuple[int, int]]
 
 
@@ -39,7 +38,7 @@ def get_socket(t: Task, fd: int) -> Socket:
 
 def read_addr(k: Kernel, t: Task, sock: Socket, addr: int, length: int) -> object:
     """A guest sockaddr, parsed by the socket's family."""
-    if s32(length) < 0 or length > MAX_SOCKADDR:
+    if s32(length) < 0 or length > N.MAX_SOCKADDR:
         raise SyscallError(Errno.EINVAL)
     return sock.family.parse(k.uspace.read(addr, length), t.fs.cwd)
 
@@ -180,12 +179,12 @@ def do_accept(k: Kernel, t: Task, fd: int, addr: int, lenp: int, flags: int) -> 
     return newfd
 
 
-@syscall("accept4", "fd", "ptr", "ptr", "sock_type")
+@syscall("accept4", "fd", "sockaddr_out", "ptr", "sock_type")
 def sys_accept4(k: Kernel, t: Task, fd: int, addr: int, lenp: int, flags: int) -> int:
     return do_accept(k, t, fd, addr, lenp, flags)
 
 
-@syscall("getsockname", "fd", "ptr", "ptr")
+@syscall("getsockname", "fd", "sockaddr_out", "ptr")
 def sys_getsockname(k: Kernel, t: Task, fd: int, addr: int, lenp: int) -> int:
     sock = get_socket(t, fd)
     k.uspace.read_u32(lenp)
@@ -193,7 +192,7 @@ def sys_getsockname(k: Kernel, t: Task, fd: int, addr: int, lenp: int) -> int:
     return 0
 
 
-@syscall("getpeername", "fd", "ptr", "ptr")
+@syscall("getpeername", "fd", "sockaddr_out", "ptr")
 def sys_getpeername(k: Kernel, t: Task, fd: int, addr: int, lenp: int) -> int:
     sock = get_socket(t, fd)
     name = sock.family.peer_name(sock)
@@ -410,7 +409,7 @@ def source_name(sock: Socket, msg: Message) -> bytes:
     return b""
 
 
-@syscall("recvfrom", "fd", "buf_out", "size", "msg_flags", "ptr", "ptr")
+@syscall("recvfrom", "fd", "buf_out", "size", "msg_flags", "sockaddr_out", "ptr")
 def sys_recvfrom(
     k: Kernel, t: Task, fd: int, buf: int, size: int, flags: int, addr: int, lenp: int
 ) -> int:
@@ -657,7 +656,7 @@ SOCKETCALL_HANDLERS: dict[int, Callable[..., int]] = {
 }  # fmt: skip
 
 
-@syscall("socketcall", "socketcall", "ptr")
+@syscall("socketcall", "socketcall", "socketcall_args")
 def sys_socketcall(k: Kernel, t: Task, call: int, args: int) -> int:
     """The old multiplexer: call number, and a pointer to its arguments."""
     handler = SOCKETCALL_HANDLERS.get(call)

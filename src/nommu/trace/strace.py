@@ -29,6 +29,7 @@ from nommu.kernel.events import EventSink
 from nommu.syscalls.dispatch import block, call, signal_on_return
 from nommu.syscalls.locks import FLOCK32, FLOCK32_CMDS, FLOCK64, LOCK_CMDS
 from nommu.syscalls.table import Syscall
+from nommu.trace import strace_net
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -236,6 +237,8 @@ class Strace(EventSink):
                 return _quote(k.uspace.read(v, min(n, STRSIZE)), n > STRSIZE)
             if kind == "wstatus" and v and result:
                 return f"[{{{describe_wait_status(k.uspace.read_u32(v))}}}]"
+            if kind in strace_net.OUT:
+                return strace_net.OUT[kind](k, v, args, i, result or 0)
         except SyscallError:
             pass
         return hex(v)
@@ -476,7 +479,9 @@ _IN: dict[str, Callable[[Kernel, int, list[int], int], str]] = {
     "whence": _table(_WHENCE),
     "rlimit_resource": _table(F.RLIMIT_NAMES),
 }
-_OUT = {"buf_out", "iov_out", "wstatus"}
+_IN.update(strace_net.IN)
+strace_net.ALL_IN = _IN  # (socketcall's array holds arguments of every kind)
+_OUT = {"buf_out", "iov_out", "wstatus", *strace_net.OUT}
 
 
 def describe_wait_status(status: int) -> str:

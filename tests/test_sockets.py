@@ -6,11 +6,16 @@ The differential programs print nothing that differs between machines
 from __future__ import annotations
 
 import io
+import socket
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from helpers import Outcome, RunNommu, outcome_of
 
+from nommu import Machine
 from nommu.rootfs import ETC
 
 Differential = Callable[..., object]
@@ -82,3 +87,89 @@ def test_strace_decodes_socket_calls(run_nommu: RunNommu) -> None:
     trace = io.StringIO()
     run_nommu(["/sock_inet"], strace=trace)
     assert 'sin_port=htons(0), sin_addr=inet_addr("127.0.0.1")}, 16) = 0' in trace.getvalue()
+
+
+def _free_host_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ask(port: int, line: bytes, tries: int = 200) -> bytes:
+    """Connect to the host's 127.0.0.1:port until the guest answers."""
+    for _ in range(tries):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(line)
+                answer = b"".join(iter(lambda: s.recv(4096), b""))
+            if answer:
+                return answer
+        except OSError:
+            pass
+        time.sleep(0.05)  # (the guest is not listening yet: its connection was closed)
+    raise AssertionError("the guest never answered")
+
+
+def test_publish_reaches_a_guest_server(guest_root: Path) -> None:
+    """--publish HOST:GUEST: Python on the host talks to a guest TCP server."""
+    port = _free_host_port()
+    machine = Machine(root=guest_root, hints=False, publish=[(port, 80)])
+    result: list[object] = []
+    runner = threading.Thread(
+        target=lambda: result.append(machine.run(["/sock_serve", "serve", "80", "2"], capture=True))
+    )
+    runner.start()
+    try:
+        first = _ask(port, b"first\n")
+        second = _ask(port, b"second\n")
+    finally:
+        runner.join(60)
+    assert first == b"hello from the guest, you said: first\n"
+    assert second == b"hello from the guest, you said: second\n"
+    assert result and result[0].status == 0  # type: ignore[attr-defined]
+    with pytest.raises(OSError):  # the run is over: the host port is closed again
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def _outside_address() -> str | None:
+    """A host address outside the loopback, if the host has one."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+        try:
+            u.connect(("192.0.2.1", 9))
+        except OSError:
+            return None
+        ip = str(u.getsockname()[0])
+    return None if ip.startswith("127.") else ip
+
+
+def test_net_host_lets_guest_connect_out(run_nommu: RunNommu) -> None:
+    """Without --net host a non-loopback address is unreachable; with it, a
+    guest client reaches a host server."""
+    ip = _outside_address()
+    if ip is None:
+        pytest.skip("the host has no address outside the loopback")
+    with socket.socket() as srv:
+        srv.bind(("0.0.0.0", 0))
+        srv.listen(1)
+        port = srv.getsockname()[1]
+
+        def answer() -> None:
+            conn, _ = srv.accept()
+            with conn:
+                conn.sendall(b"host got: " + conn.recv(100))
+
+        closed = run_nommu(["/sock_serve", "get", ip, str(port)])
+        assert closed.stdout == b"connect: Network unreachable\n"
+        server = threading.Thread(target=answer)
+        server.start()
+        opened = run_nommu(["/sock_serve", "get", ip, str(port)], net="host")
+        server.join(30)
+    assert opened.stdout == b"answer: host got: ping from the guest\n"
+
+
+def test_publish_option_is_checked(tmp_path: Path) -> None:
+    from nommu.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--publish", "80", "/hello"])
+    assert exit_.value.code == 2

@@ -144,6 +144,8 @@ class Machine:
         max_output: int | str | None = None,
         timeout: float | None = None,
         memmap: str | os.PathLike[str] | None = None,
+        publish: Sequence[tuple[int, int]] = (),
+        net: str = "none",
     ) -> None:
         if vfork_as_fork and not mmu:
             raise NommuError("--vfork-as-fork needs --mmu: without an MMU fork() cannot exist")
@@ -167,6 +169,10 @@ class Machine:
         self.timeout = None if timeout is None else _positive(timeout, "--timeout")
         self.memmap = memmap  # write the memory map of each run here (trace/memmap.py)
         self.kernel: Kernel | None = None  # the last run's kernel, for inspection
+        if net not in ("none", "host"):
+            raise NommuError(f"net must be 'none' or 'host', not {net!r}")
+        self.publish = tuple(_port_pair(p) for p in publish)  # host port -> guest port (TCP)
+        self.net_host = net == "host"  # guest TCP connects may leave through host sockets
 
     def run(
         self,
@@ -193,6 +199,8 @@ class Machine:
             timeout=self.timeout,
             hints=self.hints,
             stderr=err_text or self.stderr or sys.stderr,
+            publish=self.publish,
+            net_host=self.net_host,
         )
         k = Kernel(config)
         self.kernel = k
@@ -232,6 +240,15 @@ class Machine:
             else HostStream(2, 1, "stderr", limit=limit),
         ]
         return files
+
+
+def _port_pair(pair: tuple[int, int]) -> tuple[int, int]:
+    """A (host port, guest port) of --publish, checked."""
+    host, guest = pair
+    for port in (host, guest):
+        if not 0 < int(port) < 65536:
+            raise NommuError(f"--publish: port {port} is not between 1 and 65535")
+    return int(host), int(guest)
 
 
 def boot(
@@ -311,6 +328,7 @@ def _run(k: Kernel, init: Task) -> RunResult:
         k.terminal.detach()
         k.cpu.timer.shutdown()
     leftover = k.kill_leftovers()
+    k.net.shutdown()
     status = init.group.wait_status
     return RunResult(
         status if status is not None else 0,

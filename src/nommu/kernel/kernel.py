@@ -73,6 +73,8 @@ class KernelConfig:
     clock_monotonic: Callable[[], float] = time.monotonic
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
     fpu: str = "fixups"  # x87 math emulation: "fixups" or "exact" (kernel/mathemu.py)
+    publish: tuple[tuple[int, int], ...] = ()  # --publish: (host port, guest port), TCP
+    net_host: bool = False  # --net host: guest TCP connects leave through host sockets
 
 
 class Kernel:
@@ -133,6 +135,8 @@ class Kernel:
         self.sched = Scheduler(self, config.clock_monotonic)
         self.locks = LockTable(self.sched)  # fcntl record locks, OFD locks, flock
         self.net = Network(self)  # sockets: AF_UNIX and the loopback network
+        if config.publish or config.net_host:
+            self.net.open_host(list(config.publish), config.net_host)
         self.tasks: dict[int, Task] = {}
         self.groups: dict[int, ThreadGroup] = {}
         self._next_pid = 1

@@ -25,6 +25,7 @@ from nommu.kernel.socket import SHUTDOWN_MASK, Cred, Family, Socket
 
 if TYPE_CHECKING:
     from nommu.kernel.alloc import Block
+    from nommu.kernel.hostnet import HostIo
     from nommu.kernel.kernel import Kernel
 
 CHUNK = 64 << 10  # how much RAM socket buffers take or give back at a time
@@ -55,7 +56,7 @@ class Network:
             N.AF_INET: InetFamily(self, N.AF_INET),
             N.AF_INET6: InetFamily(self, N.AF_INET6),
         }
-        self.host: object | None = None  # the bridge to host sockets (kernel/hostnet.py)
+        self.host: HostIo | None = None  # host sockets, if the run allows any (kernel/hostnet.py)
 
     def family(self, domain: int) -> Family:
         fam = self.families.get(domain)
@@ -68,6 +69,29 @@ class Network:
         all run as root."""
         t = self.k.current
         return (t.pid if t is not None else 0, 0, 0)
+
+    def goes_to_host(self, sock: Socket, addr: object) -> bool:
+        """Whether a connect to `addr` leaves the machine (--net host: a TCP
+        connect to an address outside the loopback)."""
+        from nommu.kernel.inet import is_local
+
+        if self.host is None or not self.host.outgoing or not sock.stream:
+            return False
+        if sock.family.domain not in (N.AF_INET, N.AF_INET6):
+            return False
+        return not is_local(addr[0])  # type: ignore[index]
+
+    def open_host(self, publish: list[tuple[int, int]], outgoing: bool) -> None:
+        """Let the run reach host sockets (--publish, --net host)."""
+        from nommu.kernel.hostnet import HostIo
+
+        self.host = HostIo(self.k, publish, outgoing)
+        self.k.sched.host_io = self.host
+
+    def shutdown(self) -> None:
+        """The run is over: close the host sockets."""
+        if self.host is not None:
+            self.host.shutdown()
 
     # -- kernel memory -------------------------------------------------------
 

@@ -515,7 +515,7 @@ class Socket(OpenFile):
             mask |= POLLIN
         if self.connection_based and self.state in (State.UNCONNECTED, State.CLOSED):
             mask |= POLLHUP
-        if self.state == State.LISTENING:
+        if self.state in (State.LISTENING, State.CONNECTING):
             return mask
         if self.writable_now():
             mask |= POLLOUT

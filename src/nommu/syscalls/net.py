@@ -134,11 +134,28 @@ def sys_connect(k: Kernel, t: Task, fd: int, addr: int, length: int) -> int:
     sock = get_socket(t, fd)
     target = read_addr(k, t, sock, addr, length)
     if sock.connecting:
+        if sock.state == State.CONNECTING:  # (through the host: not answered yet)
+            raise SyscallError(Errno.EALREADY) if sock.nonblocking else Blocked(sock.wait)
         return finish_connect(sock)
+    if k.net.goes_to_host(sock, target):
+        return connect_through_host(k, sock, target)
     if sock.stream and sock.family.tcp and sock.nonblocking:
         return start_connect(sock, target)
     sock.connect(target)
     return 0
+
+
+def connect_through_host(k: Kernel, sock: Socket, target: object) -> int:
+    """--net host: the connection is made by a host socket (kernel/hostnet.py);
+    the caller waits for its answer, or (non-blocking) gets EINPROGRESS."""
+    if sock.state != State.UNCONNECTED:
+        raise SyscallError(Errno.EISCONN if sock.state == State.CONNECTED else Errno.EINVAL)
+    assert k.net.host is not None
+    k.net.host.connect(sock, target)  # type: ignore[arg-type]
+    sock.connecting = True
+    if sock.nonblocking:
+        raise SyscallError(Errno.EINPROGRESS)
+    raise Blocked(sock.wait)
 
 
 def start_connect(sock: Socket, target: object) -> int:

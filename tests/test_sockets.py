@@ -173,3 +173,12 @@ def test_publish_option_is_checked(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["run", "--publish", "80", "/hello"])
     assert exit_.value.code == 2
+
+
+def test_socket_buffers_are_kernel_memory(run_nommu: RunNommu, mmu: bool) -> None:
+    """Queued socket data takes the machine's RAM (MemFree drops by as much)
+    until there is none left (ENOBUFS), and closing gives it back."""
+    out = run_nommu(["/sock_misc", "fill"], mem="4M", mmu=mmu).stdout.decode()
+    assert out == (
+        "ENOBUFS 1, queued more than 1 MiB 1, RAM went down by about that 1\ngiven back 1\n"
+    )

@@ -55,6 +55,51 @@ static int resolve(void)
     return 0;
 }
 
+static long mem_free_kb(void)
+{
+    char line[128];
+    long kb = -1;
+    FILE *f = fopen("/proc/meminfo", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemFree: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/* Socket buffers are kernel memory: fill socketpairs until the machine has
+ * no RAM left for them (ENOBUFS), then give it back by closing them. */
+static int fill(void)
+{
+    static char chunk[65536];
+    int pairs[64][2], n = 0, enobufs = 0;
+    long before = mem_free_kb(), queued = 0;
+    while (n < 64 && !enobufs) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pairs[n]) < 0)
+            break;
+        for (;;) {
+            long w = write(pairs[n][0], chunk, sizeof chunk);
+            if (w > 0) {
+                queued += w;
+                continue;
+            }
+            enobufs = errno == ENOBUFS;
+            break;
+        }
+        n++;
+    }
+    long full = mem_free_kb();
+    printf("ENOBUFS %d, queued more than 1 MiB %d, RAM went down by about that %d\n", enobufs,
+           queued > (1 << 20), before - full >= queued / 1024 - 128);
+    for (int i = 0; i < n; i++) {
+        close(pairs[i][0]);
+        close(pairs[i][1]);
+    }
+    printf("given back %d\n", mem_free_kb() >= before - 64);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -62,6 +107,8 @@ int main(int argc, char **argv)
         return families();
     if (argc > 1 && !strcmp(argv[1], "resolve"))
         return resolve();
+    if (argc > 1 && !strcmp(argv[1], "fill"))
+        return fill();
     if (argc > 1 && !strcmp(argv[1], "child")) {
         /* exec'd with the socket on descriptor 3 */
         show("child write", write(3, "from the child", 14));

@@ -8,7 +8,8 @@ No-MMU fact kept: socket buffers are kernel memory, taken from the same RAM
 as programs. Linux charges every queued skb to its socket and allocates it
 from the page allocator; here the bytes queued on all sockets together are
 backed by "sockbuf" blocks of the physical allocator, taken in CHUNK-sized
-pieces as the total grows and given back as it shrinks. A send that needs a
+pieces as the total grows and given back as it shrinks (one piece of slack
+kept). A send that needs a
 new piece when RAM has no free run that long fails with ENOBUFS, as
 Linux's allocation failure does. (Linux also counts per-skb overhead; here
 only the data bytes count.)
@@ -49,6 +50,7 @@ class Network:
         self.k = k
         self.queued = 0  # bytes in every receive queue
         self.blocks: list[Block] = []  # RAM backing them
+        self.backed = 0  # bytes those blocks hold
         self.dgram_room = DgramRoom()
         self.ports = PortTable(k)
         self.families: dict[int, Family] = {
@@ -98,17 +100,22 @@ class Network:
     def charge(self, n: int) -> None:
         """`n` more bytes are queued: back them with RAM (ENOBUFS if none)."""
         self.queued += n
-        while self.queued > len(self.blocks) * CHUNK:
+        while self.queued > self.backed:
             try:
                 self.blocks.append(self.k.alloc.alloc(CHUNK, 0, "sockbuf"))
             except SyscallError:
                 self.queued -= n
                 raise SyscallError(Errno.ENOBUFS) from None
+            self.backed += CHUNK
 
     def uncharge(self, n: int) -> None:
+        """`n` queued bytes were taken. One CHUNK more than needed is kept,
+        so that a ping-pong of small messages does not allocate and free a
+        block on every round trip."""
         self.queued -= n
-        while self.blocks and self.queued <= (len(self.blocks) - 1) * CHUNK:
+        while self.queued <= self.backed - 2 * CHUNK:
             self.k.alloc.free(self.blocks.pop())
+            self.backed -= CHUNK
 
     # -- TCP -----------------------------------------------------------------
 

@@ -391,10 +391,16 @@ class Socket(OpenFile):
         carried descriptors, nor gluing sends with different credentials.
         The messages returned are what was taken of each (with its
         descriptors: still the queue's under MSG_PEEK)."""
+        rq = self.rq
+        first = rq[0]
+        if len(rq) == 1 and not first.files and not flags & N.MSG_PEEK:
+            take = first.data[:count]  # (the common case: one send waiting)
+            self.consume(first, len(take))
+            return take, [first], 0
         out: list[bytes] = []
         msgs: list[Message] = []
         got = 0
-        for msg in list(self.rq):
+        for msg in list(rq):
             if got >= count or (msgs and (msg.files or self._new_writer(msgs[0], msg))):
                 break
             take = msg.data[: count - got]
@@ -497,7 +503,8 @@ class Socket(OpenFile):
     def read(self, count: int) -> bytes:
         data, msgs, _ = self.recv(count, 0)
         for msg in msgs:
-            drop_files(msg)  # (read() cannot take descriptors: they are closed)
+            if msg.files:
+                drop_files(msg)  # (read() cannot take descriptors: they are closed)
         return data
 
     def write(self, data: bytes) -> int:

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -100,6 +102,42 @@ static int fill(void)
     return 0;
 }
 
+static int alarm_fd;
+static void on_alarm(int sig)
+{
+    (void)sig;
+    write(alarm_fd, "!", 1); /* (under SA_RESTART the recv restarts and gets this) */
+}
+
+/* A signal handler interrupts a blocked recv and accept: EINTR without
+ * SA_RESTART; with it the call goes on. */
+static void interrupted(void)
+{
+    int sv[2];
+    char c;
+    struct sigaction sa = { 0 };
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    alarm_fd = -1;
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+    ualarm(20000, 0);
+    show("recv interrupted", recv(sv[1], &c, 1, 0));
+    int srv = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un a = { AF_UNIX, "" };
+    bind(srv, (struct sockaddr *)&a, sizeof(sa_family_t)); /* (autobind) */
+    listen(srv, 1);
+    ualarm(20000, 0);
+    show("accept interrupted", accept(srv, NULL, NULL));
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, NULL);
+    alarm_fd = sv[0];
+    ualarm(20000, 0);
+    show("recv restarted", recv(sv[1], &c, 1, 0));
+    close(srv);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -147,5 +185,6 @@ int main(int argc, char **argv)
     show("parent read", read(sv[1], buf, sizeof buf));
     printf("got '%s'\n", buf);
     close(cl);
+    interrupted();
     return 0;
 }

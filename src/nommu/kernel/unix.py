@@ -82,7 +82,8 @@ class UnixFamily(Family):
             raise SyscallError(Errno.EINVAL)
         if addr is None:
             self.autobind(sock)
-        elif addr.abstract:
+            return
+        if addr.abstract:
             if addr.name in self.abstract:
                 raise SyscallError(Errno.EADDRINUSE)
             self.abstract[addr.name] = sock

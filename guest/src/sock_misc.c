@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -133,6 +134,13 @@ static void interrupted(void)
     alarm_fd = sv[0];
     ualarm(20000, 0);
     show("recv restarted", recv(sv[1], &c, 1, 0));
+    struct timeval tv = { 0, 50000 };
+    show("SO_RCVTIMEO", setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+    show("recv with a timeout", recv(sv[1], &c, 1, 0));
+    memset(&tv, 0, sizeof tv);
+    socklen_t len = sizeof tv;
+    getsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv, &len);
+    printf("timeout set %d len %d\n", tv.tv_usec > 0, (int)len); /* (Linux rounds it to ticks) */
     close(srv);
     close(sv[0]);
     close(sv[1]);

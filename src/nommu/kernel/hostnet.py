@@ -160,10 +160,12 @@ class HostLink:
         self.close()
 
     def close(self) -> None:
+        """Close the host socket; the stand-in goes too (its port is free)."""
         if not self.closed:
             self.closed = True
             self.host.close()
             self.io.links.discard(self)
+            self.peer.teardown(reset=False)
 
 
 class HostIo:

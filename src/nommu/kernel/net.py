@@ -72,6 +72,20 @@ class Network:
         t = self.k.current
         return (t.pid if t is not None else 0, 0, 0)
 
+    def deadline(self, timeout: float) -> float:
+        """When a socket wait of `timeout` seconds (SO_RCVTIMEO...) by the
+        current task ends: fixed when it first sleeps, kept across its
+        re-executions; EAGAIN once it has passed."""
+        t = self.k.current
+        now = self.k.sched.clock()
+        if t is not None and t.blocked is not None and t.deadline is not None:
+            deadline = t.deadline
+        else:
+            deadline = now + timeout
+        if now >= deadline:
+            raise SyscallError(Errno.EAGAIN)
+        return deadline
+
     def goes_to_host(self, sock: Socket, addr: object) -> bool:
         """Whether a connect to `addr` leaves the machine (--net host: a TCP
         connect to an address outside the loopback)."""

@@ -157,6 +157,8 @@ class Socket(OpenFile):
         self.family = family
         self.type = type_
         self.proto = proto
+        self.stream = type_ == N.SOCK_STREAM  # (bytes, not messages)
+        self.connection_based = type_ != N.SOCK_DGRAM  # (stream and seqpacket)
         self.ino = net.k.next_ino()
         self.path = f"socket:[{self.ino}]"
         self.wait = SockWait(self.ino)
@@ -181,14 +183,7 @@ class Socket(OpenFile):
         self.released = False
         self.connecting = False  # a non-blocking TCP connect the caller has not seen finish
         self.v6only = False
-
-    @property
-    def stream(self) -> bool:
-        return self.type == N.SOCK_STREAM
-
-    @property
-    def connection_based(self) -> bool:
-        return self.type != N.SOCK_DGRAM
+        self.rcvtimeo = self.sndtimeo = 0.0  # SO_RCVTIMEO, SO_SNDTIMEO in seconds (0: none)
 
     @property
     def nonblocking(self) -> bool:
@@ -197,11 +192,14 @@ class Socket(OpenFile):
     def wake(self) -> None:
         self.net.k.sched.wakeup(self.wait)
 
-    def wait_or_again(self, flags: int) -> Blocked:
-        """What a call that must wait raises: EAGAIN if it may not block."""
+    def wait_or_again(self, flags: int, timeout: float = 0.0) -> Blocked:
+        """What a call that must wait raises: EAGAIN if it may not block, or
+        once `timeout` seconds (SO_RCVTIMEO, SO_SNDTIMEO) have passed."""
         if self.nonblocking or flags & N.MSG_DONTWAIT:
             raise SyscallError(Errno.EAGAIN)
-        return Blocked(self.wait)
+        if not timeout:
+            return Blocked(self.wait)
+        return Blocked(self.wait, self.net.deadline(timeout))
 
     def take_error(self) -> int:
         """SO_ERROR: the pending error, cleared by reading it."""
@@ -250,7 +248,7 @@ class Socket(OpenFile):
         if self.state != State.LISTENING:
             raise SyscallError(Errno.EINVAL)
         if not self.backlog:
-            raise self.wait_or_again(0)
+            raise self.wait_or_again(0, self.rcvtimeo)
         child = self.backlog.popleft()
         self.wake()  # (room in the queue for a waiting connect)
         return child
@@ -287,9 +285,9 @@ class Socket(OpenFile):
             if size > self.sndbuf:
                 raise SyscallError(Errno.EMSGSIZE)
             if room < size and peer.rq:
-                raise self.wait_or_again(flags)
+                raise self.wait_or_again(flags, self.sndtimeo)
         elif room <= 0:
-            raise self.wait_or_again(flags)
+            raise self.wait_or_again(flags, self.sndtimeo)
         else:
             size = min(size, room)
         if size < len(msg.data):
@@ -336,7 +334,7 @@ class Socket(OpenFile):
         if len(msg.data) > self.family_max_datagram():
             raise SyscallError(Errno.EMSGSIZE)
         if peer.rq_bytes + len(msg.data) > peer.rcvbuf and peer.rq:
-            raise self.wait_or_again(flags)
+            raise self.wait_or_again(flags, self.sndtimeo)
         msg.addr = self.local
         peer.enqueue(msg)
         return len(msg.data)
@@ -384,7 +382,7 @@ class Socket(OpenFile):
             if self.state == State.CLOSED:
                 return
             raise SyscallError(Errno.ENOTCONN if self.family.tcp else Errno.EINVAL)
-        raise self.wait_or_again(flags)
+        raise self.wait_or_again(flags, self.rcvtimeo)
 
     def recv_stream(self, count: int, flags: int) -> tuple[bytes, list[Message], int]:
         """A stream read: bytes across queued sends, but never past a send that
@@ -462,17 +460,22 @@ class Socket(OpenFile):
 
     def release(self) -> None:
         """The last descriptor closed: tell the peer, drop what is queued."""
+        self.teardown(reset=bool(self.rq))
+
+    def teardown(self, reset: bool) -> None:
+        """Close the socket for good: its queue (and the descriptors in it) is
+        dropped, connections waiting for accept are closed (TCP: reset), the
+        peer sees end of file (`reset`: ECONNRESET), the address is free."""
         self.released = True
-        unread = bool(self.rq)
         for msg in self.rq:
             drop_files(msg)
         self.net.uncharge(self.rq_bytes)
         self.rq.clear()
         self.rq_bytes = 0
         for child in self.backlog:
-            child.close_connection(reset=self.family.tcp)
+            child.teardown(reset=self.family.tcp or bool(child.rq))
         self.backlog.clear()
-        self.close_connection(reset=unread)
+        self.close_connection(reset)
         self.family.unbind(self)
         self.wake()
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from nommu.abi import net as N
+from nommu.abi import structs as S
 from nommu.abi.errno import Errno
 from nommu.abi.signals import Signal
 from nommu.kernel.errors import Blocked, SyscallError
@@ -212,11 +213,13 @@ def sys_getsockname(k: Kernel, t: Task, fd: int, addr: int, lenp: int) -> int:
 @syscall("getpeername", "fd", "sockaddr_out", "ptr")
 def sys_getpeername(k: Kernel, t: Task, fd: int, addr: int, lenp: int) -> int:
     sock = get_socket(t, fd)
-    name = sock.family.peer_name(sock)
-    if (sock.connection_based and sock.peer is None) or (name is None and sock.peer is None):
+    if sock.connection_based:
+        if sock.state not in (State.CONNECTED, State.CLOSED):
+            raise SyscallError(Errno.ENOTCONN)
+    elif sock.remote is None and sock.peer is None:
         raise SyscallError(Errno.ENOTCONN)
     k.uspace.read_u32(lenp)
-    write_addr(k, addr, lenp, sock.family.encode(name))
+    write_addr(k, addr, lenp, sock.family.encode(sock.family.peer_name(sock)))
     return 0
 
 
@@ -569,8 +572,8 @@ def sys_setsockopt(
 
 
 _STORED = {N.SO_KEEPALIVE, N.SO_BROADCAST, N.SO_DONTROUTE, N.SO_OOBINLINE, N.SO_PRIORITY}
-_STORED |= {N.SO_REUSEPORT, N.SO_RCVLOWAT, N.SO_DEBUG, N.SO_LINGER, N.SO_RCVTIMEO_OLD}
-_STORED |= {N.SO_SNDTIMEO_OLD, N.SO_SNDLOWAT, N.SO_BSDCOMPAT, N.SO_NO_CHECK}
+_STORED |= {N.SO_REUSEPORT, N.SO_RCVLOWAT, N.SO_DEBUG, N.SO_LINGER}
+_STORED |= {N.SO_SNDLOWAT, N.SO_BSDCOMPAT, N.SO_NO_CHECK}
 
 
 def set_socket_option(k: Kernel, sock: Socket, name: int, val: int, length: int) -> None:
@@ -582,15 +585,48 @@ def set_socket_option(k: Kernel, sock: Socket, name: int, val: int, length: int)
         sock.rcvbuf = _buf_size(_int_opt(k, val, length), MIN_RCVBUF)
     elif name in (N.SO_SNDBUF, N.SO_SNDBUFFORCE):
         sock.sndbuf = _buf_size(_int_opt(k, val, length), MIN_SNDBUF)
+    elif name in _TIMEOUTS:
+        set_timeout(k, sock, name, val, length)
     elif name in _STORED:
         if s32(length) < 0:
             raise SyscallError(Errno.EINVAL)
         raw = k.uspace.read(val, min(s32(length), 16))
-        if name not in (N.SO_LINGER, N.SO_RCVTIMEO_OLD, N.SO_SNDTIMEO_OLD):
+        if name != N.SO_LINGER:
             raw = _int_opt(k, val, length).to_bytes(4, "little", signed=True)
         sock.opts[(N.SOL_SOCKET, name)] = raw
     else:
         raise SyscallError(Errno.ENOPROTOOPT)
+
+
+_TIMEOUTS = {  # option -> (the timeval it takes, whether it is the receive timeout)
+    N.SO_RCVTIMEO_OLD: (S.TIMEVAL32, True),
+    N.SO_SNDTIMEO_OLD: (S.TIMEVAL32, False),
+    N.SO_RCVTIMEO_NEW: (S.TIMESPEC64, True),  # (struct __kernel_sock_timeval: two s64)
+    N.SO_SNDTIMEO_NEW: (S.TIMESPEC64, False),
+}
+
+
+def set_timeout(k: Kernel, sock: Socket, name: int, val: int, length: int) -> None:
+    """SO_RCVTIMEO/SO_SNDTIMEO: a struct timeval; blocking calls give up with
+    EAGAIN after it (0: never)."""
+    layout, receive = _TIMEOUTS[name]
+    if s32(length) < layout.size:
+        raise SyscallError(Errno.EINVAL)
+    sec, usec = k.uspace.read_struct(layout, val)
+    if not 0 <= usec < 1_000_000:
+        raise SyscallError(Errno.EDOM)
+    seconds = max(0.0, sec + usec / 1e6)
+    if receive:
+        sock.rcvtimeo = seconds
+    else:
+        sock.sndtimeo = seconds
+
+
+def timeout_option(sock: Socket, name: int) -> bytes:
+    layout, receive = _TIMEOUTS[name]
+    seconds = sock.rcvtimeo if receive else sock.sndtimeo
+    usec = round(seconds * 1e6)
+    return layout.pack(usec // 1_000_000, usec % 1_000_000)
 
 
 def socket_option(sock: Socket, name: int) -> bytes:
@@ -610,6 +646,8 @@ def socket_option(sock: Socket, name: int) -> bytes:
         return sock.take_error().to_bytes(4, "little")
     if name in ints:
         return int(ints[name] or 0).to_bytes(4, "little")
+    if name in _TIMEOUTS:
+        return timeout_option(sock, name)
     if name == N.SO_PEERCRED:
         if sock.cred is None:
             return N.UCRED.pack(0, 0xFFFFFFFF, 0xFFFFFFFF)

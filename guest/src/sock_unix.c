@@ -242,6 +242,27 @@ static void datagrams(void)
     show("pair recv", recv(sv[1], buf, sizeof buf, 0));
     show("pair recv empty datagram", recv(sv[1], buf, sizeof buf, 0));
     show("pair recv", recv(sv[1], buf, sizeof buf, 0));
+
+    /* several datagrams in one call each way */
+    struct iovec out[3] = { { "uno", 3 }, { "dos!", 4 }, { "tres", 4 } };
+    struct mmsghdr mm[3];
+    memset(mm, 0, sizeof mm);
+    for (int i = 0; i < 3; i++) {
+        mm[i].msg_hdr.msg_iov = &out[i];
+        mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    show("sendmmsg", sendmmsg(sv[0], mm, 3, 0));
+    printf("lengths %u %u %u\n", mm[0].msg_len, mm[1].msg_len, mm[2].msg_len);
+    char in[3][8];
+    struct iovec iv[3] = { { in[0], 8 }, { in[1], 8 }, { in[2], 2 } };
+    memset(mm, 0, sizeof mm);
+    for (int i = 0; i < 3; i++) {
+        mm[i].msg_hdr.msg_iov = &iv[i];
+        mm[i].msg_hdr.msg_iovlen = 1;
+    }
+    show("recvmmsg", recvmmsg(sv[1], mm, 3, 0, NULL));
+    printf("got %u '%.3s' %u '%.4s' %u truncated %d\n", mm[0].msg_len, in[0], mm[1].msg_len, in[1],
+           mm[2].msg_len, !!(mm[2].msg_hdr.msg_flags & MSG_TRUNC));
     close(sv[0]); close(sv[1]);
 }
 

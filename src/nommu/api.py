@@ -218,6 +218,7 @@ class Machine:
             init = boot(k, list(argv), environ, stdio, cwd)
             result = _run(k, init)
         finally:
+            k.net.shutdown()  # (host sockets of --publish, --net host)
             if recorder is not None and self.memmap is not None:
                 recorder.write(self.memmap)
         if capture:
@@ -328,7 +329,6 @@ def _run(k: Kernel, init: Task) -> RunResult:
         k.terminal.detach()
         k.cpu.timer.shutdown()
     leftover = k.kill_leftovers()
-    k.net.shutdown()
     status = init.group.wait_status
     return RunResult(
         status if status is not None else 0,

@@ -27,13 +27,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from nommu.abi import net as N
 from nommu.abi.errno import Errno, from_host
-from nommu.kernel.errors import NommuError
-from nommu.kernel.inet import LOOPBACK4, InetAddr, is_v4
+from nommu.kernel.errors import NommuError, SyscallError
+from nommu.kernel.inet import LOOPBACK4, InetAddr, InetFamily, is_v4
 from nommu.kernel.socket import RCV_SHUTDOWN, Message, Socket, State, pair
 
 if TYPE_CHECKING:
@@ -205,8 +206,6 @@ class HostIo:
 
     def poll(self, timeout: float | None = 0.0) -> None:
         """Handle whatever host socket is ready (waiting up to `timeout`)."""
-        import select
-
         r, w = self.fds()
         if not r and not w:
             return
@@ -233,8 +232,8 @@ class HostIo:
         except OSError:
             return
         host.setblocking(False)
-        inet = self.k.net.family(N.AF_INET)
-        server = inet.find(N.SOCK_STREAM, (LOOPBACK4, guest_port), listening=True)  # type: ignore[attr-defined]
+        inet = cast(InetFamily, self.k.net.family(N.AF_INET))
+        server = inet.find(N.SOCK_STREAM, (LOOPBACK4, guest_port), listening=True)
         if server is None:
             host.close()  # nobody listens there: the host client sees the connection close
             return
@@ -262,8 +261,6 @@ class HostIo:
         code = host.connect_ex(target)
         if code not in (0, errno.EINPROGRESS):
             host.close()
-            from nommu.kernel.errors import SyscallError
-
             raise SyscallError(from_host(OSError(code, os.strerror(code))))
         self.k.net.family(sock.family.domain).implicit_bind(sock, (LOOPBACK4 if v4 else ip, 0))
         peer = HostPeer(self.k.net, sock.family, N.SOCK_STREAM, N.IPPROTO_TCP, 0)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -172,6 +173,19 @@ int main(int argc, char **argv)
     show("socketcall bad call", socketcall(99, args));
     long sn_args[3] = { sv[0], 99, 0 };
     show("socketcall shutdown", socketcall(13, sn_args));
+
+    int avail = -1;
+    write(sv[0], "four", 4);
+    show("FIONREAD", ioctl(sv[1], FIONREAD, &avail));
+    printf("waiting %d\n", avail);
+    int on = 1;
+    show("FIONBIO", ioctl(sv[1], FIONBIO, &on));
+    printf("nonblocking %d\n", !!(fcntl(sv[1], F_GETFL) & O_NONBLOCK));
+    read(sv[1], buf, sizeof buf);
+    show("read empty", read(sv[1], buf, sizeof buf));
+    on = 0;
+    ioctl(sv[1], FIONBIO, &on);
+    show("TCGETS", ioctl(sv[1], TCGETS, buf));
 
     int d = dup(sv[1]);
     show("write on dup", write(d, "dup", 3));

@@ -47,9 +47,12 @@ from nommu.kernel.files import POLLERR, POLLHUP, POLLIN, POLLOUT, OpenFile, put_
 from nommu.kernel.statfs import StatFs, pseudo_fs
 
 if TYPE_CHECKING:
+    from nommu.kernel.kernel import Kernel
     from nommu.kernel.net import Network
+    from nommu.kernel.task import Task
 
 POLLRDHUP = 0x2000
+SIOCOUTQ, SIOCATMARK = 0x5411, 0x8905
 RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK = 1, 2, 3
 SOCKFS_MAGIC = 0x534F434B
 DEFAULT_BUF = 212992  # net.core.rmem_default / wmem_default
@@ -543,6 +546,25 @@ class Socket(OpenFile):
         if not self.connection_based:
             return (self.wait, self.net.dgram_room)
         return (self.wait,)
+
+    def ioctl(self, k: Kernel, t: Task, req: int, arg: int) -> int:
+        """FIONREAD (SIOCINQ): bytes waiting (a datagram socket: the next
+        datagram's); SIOCOUTQ: bytes not yet taken (none: sends are queued on
+        the receiver at once); FIONBIO sets O_NONBLOCK; SIOCATMARK: no
+        out-of-band data, ever."""
+        if req == F.FIONREAD:
+            if self.state == State.LISTENING:
+                raise SyscallError(Errno.EINVAL)
+            waiting = self.rq_bytes if self.stream or not self.rq else len(self.rq[0].data)
+            k.uspace.write_u32(arg, waiting)
+        elif req in (SIOCOUTQ, SIOCATMARK):
+            k.uspace.write_u32(arg, 0)
+        elif req == F.FIONBIO:
+            on = k.uspace.read_u32(arg)
+            self.flags = self.flags | F.O_NONBLOCK if on else self.flags & ~F.O_NONBLOCK
+        else:
+            raise SyscallError(Errno.ENOTTY)
+        return 0
 
     def stat(self) -> StatInfo:
         return StatInfo(8, self.ino, st.S_IFSOCK | 0o777, 1, 0, 0, 0, 0, 4096, 0, 0, 0, 0)

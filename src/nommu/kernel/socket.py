@@ -177,7 +177,7 @@ class Socket(OpenFile):
         self.err = 0
         self.peer_gone = False  # TCP: the peer closed; our next write brings back a reset
         self.cred: Cred | None = None  # SO_PEERCRED
-        self.owner: Cred = (0, 0, 0)  # who made it (credentials of its sends)
+        self.owner: Cred = (0, 0, 0)  # who made it, listened or connected (SO_PEERCRED of the peer)
         self.passcred = False
         self.reuseaddr = False
         self.rcvbuf = DEFAULT_BUF
@@ -516,7 +516,7 @@ class Socket(OpenFile):
     def write(self, data: bytes) -> int:
         if not data and self.stream:
             return 0
-        return self.send(Message(data, None, self.owner if self.passcred else None), 0)
+        return self.send(Message(data, None, self.net.cred()), 0)
 
     def poll(self) -> int:
         mask = POLLERR if self.err else 0

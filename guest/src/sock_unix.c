@@ -381,6 +381,15 @@ static void credentials(void)
     m.msg_controllen = sizeof ctl.buf;
     show("recvmsg", recvmsg(sv[1], &m, 0));
     printf("controllen %d\n", (int)m.msg_controllen);
+    write(sv[0], "w", 1); /* write() too carries the writer's credentials */
+    m.msg_controllen = sizeof ctl.buf;
+    show("recvmsg", recvmsg(sv[1], &m, 0));
+    c = CMSG_FIRSTHDR(&m);
+    if (c) {
+        struct ucred u;
+        memcpy(&u, CMSG_DATA(c), sizeof u);
+        printf("after write: pid ok %d\n", u.pid == getpid());
+    }
     close(sv[0]);
     close(sv[1]);
 }

@@ -507,6 +507,18 @@ class Socket(OpenFile):
     # -- the file interface ------------------------------------------------
 
     def read(self, count: int) -> bytes:
+        rq = self.rq
+        if len(rq) == 1 and self.stream and not rq[0].files:  # (the common case, directly)
+            msg = rq[0]
+            data = msg.data
+            if len(data) > count:
+                data, msg.data = data[:count], data[count:]
+            else:
+                rq.popleft()
+            self.rq_bytes -= len(data)
+            self.net.uncharge(len(data))
+            self.room_made()
+            return data
         data, msgs, _ = self.recv(count, 0)
         for msg in msgs:
             if msg.files:
@@ -514,6 +526,16 @@ class Socket(OpenFile):
         return data
 
     def write(self, data: bytes) -> int:
+        peer = self.peer
+        if self.stream and peer is not None and not (self.shutdown | self.err | self.peer_gone):
+            room = peer.rcvbuf - peer.rq_bytes  # (the common case, taken directly)
+            if room > 0 and not peer.shutdown & RCV_SHUTDOWN:
+                if len(data) > room:
+                    data = data[:room]
+                elif not data:
+                    return 0
+                peer.enqueue(Message(data, None, self.net.cred()))
+                return len(data)
         if not data and self.stream:
             return 0
         return self.send(Message(data, None, self.net.cred()), 0)

@@ -234,6 +234,17 @@ static void datagrams(void)
     show("sendto missing", sendto(sb, "x", 1, 0, (struct sockaddr *)&none, nlen));
     close(sa); close(sb);
 
+    /* a bound receiver nobody reads: unconnected senders may queue 11 */
+    sb = socket(AF_UNIX, SOCK_DGRAM, 0);
+    CHECK(bind(sb, (struct sockaddr *)&b, blen));
+    sa = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    int sent = 0;
+    while (sendto(sa, buf, 100 > sizeof buf ? sizeof buf : 16, 0, (struct sockaddr *)&b, blen) > 0)
+        sent++;
+    printf("queued %d, then %s\n", sent, strerror(errno));
+    unlink(b.sun_path);
+    close(sa); close(sb);
+
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
     send(sv[0], "abc", 3, 0);

@@ -58,6 +58,7 @@ SOCKFS_MAGIC = 0x534F434B
 DEFAULT_BUF = 212992  # net.core.rmem_default / wmem_default
 MAX_BUF = 212992  # net.core.rmem_max / wmem_max (setsockopt doubles what it is given)
 MIN_RCVBUF, MIN_SNDBUF = 2304, 4608  # SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF
+MAX_DGRAM_QLEN = 10  # net.unix.max_dgram_qlen
 Cred = tuple[int, int, int]  # pid, uid, gid (struct ucred)
 
 
@@ -322,13 +323,23 @@ class Socket(OpenFile):
             return len(msg.data)
         if unix and target.remote is not None and target.remote != self.local:
             raise SyscallError(Errno.EPERM)  # it is connected to someone else
-        if target.rq_bytes + len(msg.data) > target.rcvbuf and target.rq:
+        if self.receiver_full(target, len(msg.data)):
             if not unix:
                 return len(msg.data)  # UDP: a full receiver drops it
             self.wait_or_again(flags)
             raise Blocked(self.net.dgram_room)
         target.enqueue(msg)
         return len(msg.data)
+
+    def receiver_full(self, target: Socket, size: int) -> bool:
+        """Whether a datagram of `size` bytes must wait (UDP: is dropped): the
+        receiver's buffer is full, or (AF_UNIX, net.unix.max_dgram_qlen) more
+        than 10 datagrams from others wait on a receiver not connected to us."""
+        if target.rq_bytes + size > target.rcvbuf and target.rq:
+            return True
+        unix = self.family.domain == N.AF_UNIX
+        to_us = target.remote is not None and target.remote == self.local
+        return unix and len(target.rq) > MAX_DGRAM_QLEN and not to_us
 
     def send_to_pair(self, msg: Message, flags: int) -> int:
         """A datagram socketpair: straight to the other end."""

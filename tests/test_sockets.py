@@ -182,3 +182,14 @@ def test_socket_buffers_are_kernel_memory(run_nommu: RunNommu, mmu: bool) -> Non
     assert out == (
         "ENOBUFS 1, queued more than 1 MiB 1, RAM went down by about that 1\ngiven back 1\n"
     )
+
+
+def test_socket_file_in_the_root(run_nommu: RunNommu, guest_root: Path) -> None:
+    """bind() leaves a socket file: ls shows it as `s`, rm removes it."""
+    assert run_nommu(["/sock_misc", "bind", "/tmp/s.sock"]).stdout == b"bind: 0\n"
+    assert (guest_root / "tmp" / "s.sock").is_socket()
+    listing = run_nommu(["/bin/ls", "-l", "/tmp"]).stdout.decode()
+    assert any(line.startswith("s") and line.endswith("s.sock") for line in listing.splitlines())
+    assert run_nommu(["/sock_misc", "bind", "/tmp/s.sock"]).stdout == b"bind: -1 Address in use\n"
+    run_nommu(["/bin/rm", "/tmp/s.sock"])
+    assert not (guest_root / "tmp" / "s.sock").exists()

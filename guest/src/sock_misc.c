@@ -156,6 +156,14 @@ int main(int argc, char **argv)
         return resolve();
     if (argc > 1 && !strcmp(argv[1], "fill"))
         return fill();
+    if (argc > 2 && !strcmp(argv[1], "bind")) {
+        /* bind a path name and exit: the socket file stays */
+        struct sockaddr_un a = { AF_UNIX, "" };
+        strncpy(a.sun_path, argv[2], sizeof a.sun_path - 1);
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        show("bind", bind(s, (struct sockaddr *)&a, sizeof a));
+        return 0;
+    }
     if (argc > 1 && !strcmp(argv[1], "child")) {
         /* exec'd with the socket on descriptor 3 */
         show("child write", write(3, "from the child", 14));

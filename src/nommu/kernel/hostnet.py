@@ -147,6 +147,9 @@ class HostLink:
         self.connecting = False
         err = self.host.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         guest = self.guest
+        if guest.released:  # (closed while waiting: nobody wants the connection)
+            self.close()
+            return
         if err:
             guest.err = from_host(OSError(err, os.strerror(err)))
             guest.state = State.UNCONNECTED

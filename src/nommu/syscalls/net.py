@@ -19,7 +19,15 @@ from nommu.abi.signals import Signal
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.files import OpenFile, put_file
 from nommu.kernel.signal import send_to_task
-from nommu.kernel.socket import MAX_BUF, MIN_RCVBUF, MIN_SNDBUF, Message, Socket, State
+from nommu.kernel.socket import (
+    MAX_BUF,
+    MIN_RCVBUF,
+    MIN_SNDBUF,
+    Message,
+    Socket,
+    State,
+    pair,
+)
 from nommu.syscalls.fs import MAX_RW, iovecs, s32
 from nommu.syscalls.table import syscall
 
@@ -101,8 +109,6 @@ def sys_socketpair(k: Kernel, t: Task, domain: int, type_: int, proto: int, sv: 
         put_file(a)
         raise SyscallError(Errno.EOPNOTSUPP)
     b, _ = new_socket(k, domain, type_, proto)
-    from nommu.kernel.socket import pair
-
     pair(a, b)
     a.cred, b.cred = a.owner, b.owner
     if len(t.files.fds) + 2 > t.files.limit:

@@ -26,7 +26,17 @@ static void show(const char *what, long r)
 
 static long socketcall(int call, long *args)
 {
+#ifdef SYS_socketcall
     return syscall(SYS_socketcall, call, args);
+#else /* (ARM EABI has no multiplexer: only the direct calls) */
+    switch (call) {
+    case 8: return socketpair(args[0], args[1], args[2], (int *)args[3]);
+    case 9: return send(args[0], (void *)args[1], args[2], args[3]);
+    case 10: return recv(args[0], (void *)args[1], args[2], args[3]);
+    case 13: return shutdown(args[0], args[1]);
+    default: errno = EINVAL; return -1;
+    }
+#endif
 }
 
 static int families(void)

@@ -19,6 +19,7 @@ from nommu.abi.flags import __WALL, __WCLONE, WNOHANG
 from nommu.abi.signals import NSIG, Signal
 from nommu.kernel.channels import ChildEvent
 from nommu.kernel.errors import Blocked, SyscallError
+from nommu.kernel.fork import mm_release
 from nommu.kernel.sem import exit_sem
 from nommu.kernel.signal import flush_signals
 from nommu.kernel.task import Task, TaskState, ThreadGroup
@@ -37,7 +38,7 @@ def signal_status(signo: int, core: bool = False) -> int:
 
 def do_exit(k: Kernel, t: Task, status: int) -> None:
     """One task ends (exit(2)); the process ends with it if it was the last."""
-    k.release_mm(t, None)
+    mm_release(k, t, None)
     t.files.users -= 1
     if t.files.users == 0:
         t.files.close_all()
@@ -127,3 +128,14 @@ def reap(k: Kernel, child: ThreadGroup) -> None:
     if child.parent is not None and child in child.parent.children:
         child.parent.children.remove(child)
     k.groups.pop(child.tgid, None)
+
+
+def kill_leftovers(k: Kernel) -> list[str]:
+    """pid 1 is gone: kill whatever still runs (listed for the trace and report)."""
+    live = [t for t in k.tasks.values() if t.state is not TaskState.DEAD]
+    left = [f"{t.tid} ({t.comm}) {t.state.name.lower()}" for t in live]
+    for t in live:
+        if t.alive:
+            k.events.killed(t, Signal.SIGKILL)
+            do_group_exit(k, t, signal_status(Signal.SIGKILL))
+    return left

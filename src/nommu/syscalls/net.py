@@ -696,21 +696,27 @@ def sys_getsockopt(k: Kernel, t: Task, fd: int, level: int, name: int, val: int,
 # -- socketcall(2) ------------------------------------------------------------
 
 
-def _send(k: Kernel, t: Task, fd: int, buf: int, size: int, flags: int) -> int:
+# send, recv and accept: socketcall's, and system calls of their own on ARM
+
+
+@syscall("send", "fd", "buf_in", "size", "msg_flags")
+def sys_send(k: Kernel, t: Task, fd: int, buf: int, size: int, flags: int) -> int:
     return do_sendto(k, t, fd, buf, size, flags, 0, 0)
 
 
-def _recv(k: Kernel, t: Task, fd: int, buf: int, size: int, flags: int) -> int:
+@syscall("recv", "fd", "buf_out", "size", "msg_flags")
+def sys_recv(k: Kernel, t: Task, fd: int, buf: int, size: int, flags: int) -> int:
     return do_recvfrom(k, t, fd, buf, size, flags, 0, 0)
 
 
-def _accept(k: Kernel, t: Task, fd: int, addr: int, lenp: int) -> int:
+@syscall("accept", "fd", "sockaddr_out", "ptr")
+def sys_accept(k: Kernel, t: Task, fd: int, addr: int, lenp: int) -> int:
     return do_accept(k, t, fd, addr, lenp, 0)
 
 
 SOCKETCALL_HANDLERS: dict[int, Callable[..., int]] = {
-    1: sys_socket, 2: sys_bind, 3: sys_connect, 4: sys_listen, 5: _accept,
-    6: sys_getsockname, 7: sys_getpeername, 8: sys_socketpair, 9: _send, 10: _recv,
+    1: sys_socket, 2: sys_bind, 3: sys_connect, 4: sys_listen, 5: sys_accept,
+    6: sys_getsockname, 7: sys_getpeername, 8: sys_socketpair, 9: sys_send, 10: sys_recv,
     11: sys_sendto, 12: sys_recvfrom, 13: sys_shutdown, 14: sys_setsockopt,
     15: sys_getsockopt, 16: sys_sendmsg, 17: sys_recvmsg, 18: sys_accept4,
     19: sys_recvmmsg, 20: sys_sendmmsg,

@@ -150,6 +150,8 @@ class Machine:
         max_output: int | str | None = None,
         timeout: float | None = None,
         memmap: str | os.PathLike[str] | None = None,
+        publish: Sequence[tuple[int, int]] = (),
+        net: str = "none",
         cpu: str | None = None,
         stack_guard: bool = False,
     ) -> None:
@@ -176,6 +178,10 @@ class Machine:
         self.memmap = memmap  # write the memory map of each run here (trace/memmap.py)
         self.stack_guard = stack_guard  # no MMU: a stack overflow is SIGSEGV (kernel/mpu.py)
         self.kernel: Kernel | None = None  # the last run's kernel, for inspection
+        if net not in ("none", "host"):
+            raise NommuError(f"net must be 'none' or 'host', not {net!r}")
+        self.publish = tuple(_port_pair(p) for p in publish)  # host port -> guest port (TCP)
+        self.net_host = net == "host"  # guest TCP connects may leave through host sockets
         if cpu is not None and cpu not in _cpu_names():
             raise NommuError(f"unknown CPU {cpu!r}: nommu has {', '.join(arch.cpu_names())}")
         self.cpu = cpu  # the CPU model of an ARM machine (None: Cortex-M7)
@@ -209,6 +215,8 @@ class Machine:
             stderr=err_text or self.stderr or sys.stderr,
             stack_guard=self.stack_guard,
             every_foreign_store=self.checker is not None,
+            publish=self.publish,
+            net_host=self.net_host,
         )
         k = new_kernel(config)
         self.kernel = k
@@ -226,6 +234,7 @@ class Machine:
             init = boot(k, list(argv), environ, stdio, cwd)
             result = _run(k, init)
         finally:
+            k.net.shutdown()  # (host sockets of --publish, --net host)
             if recorder is not None and self.memmap is not None:
                 recorder.write(self.memmap)
         if capture:
@@ -264,6 +273,15 @@ class Machine:
             else HostStream(2, 1, "stderr", limit=limit),
         ]
         return files
+
+
+def _port_pair(pair: tuple[int, int]) -> tuple[int, int]:
+    """A (host port, guest port) of --publish, checked."""
+    host, guest = pair
+    for port in (host, guest):
+        if not 0 < int(port) < 65536:
+            raise NommuError(f"--publish: port {port} is not between 1 and 65535")
+    return int(host), int(guest)
 
 
 def program_arch(root: str, path: str, cwd: str = "/") -> Arch:

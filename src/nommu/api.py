@@ -146,6 +146,8 @@ class Machine:
         max_output: int | str | None = None,
         timeout: float | None = None,
         memmap: str | os.PathLike[str] | None = None,
+        publish: Sequence[tuple[int, int]] = (),
+        net: str = "none",
     ) -> None:
         if vfork_as_fork and not mmu:
             raise NommuError("--vfork-as-fork needs --mmu: without an MMU fork() cannot exist")
@@ -169,6 +171,10 @@ class Machine:
         self.timeout = None if timeout is None else _positive(timeout, "--timeout")
         self.memmap = memmap  # write the memory map of each run here (trace/memmap.py)
         self.kernel: Kernel | None = None  # the last run's kernel, for inspection
+        if net not in ("none", "host"):
+            raise NommuError(f"net must be 'none' or 'host', not {net!r}")
+        self.publish = tuple(_port_pair(p) for p in publish)  # host port -> guest port (TCP)
+        self.net_host = net == "host"  # guest TCP connects may leave through host sockets
 
     def run(
         self,
@@ -195,6 +201,8 @@ class Machine:
             timeout=self.timeout,
             hints=self.hints,
             stderr=err_text or self.stderr or sys.stderr,
+            publish=self.publish,
+            net_host=self.net_host,
         )
         k = new_kernel(config)
         self.kernel = k
@@ -212,6 +220,7 @@ class Machine:
             init = boot(k, list(argv), environ, stdio, cwd)
             result = _run(k, init)
         finally:
+            k.net.shutdown()  # (host sockets of --publish, --net host)
             if recorder is not None and self.memmap is not None:
                 recorder.write(self.memmap)
         if capture:
@@ -242,6 +251,15 @@ def new_kernel(config: KernelConfig) -> Kernel:
     k = Kernel(config, make_dispatcher)
     k.events = FaultReport(k)
     return k
+
+
+def _port_pair(pair: tuple[int, int]) -> tuple[int, int]:
+    """A (host port, guest port) of --publish, checked."""
+    host, guest = pair
+    for port in (host, guest):
+        if not 0 < int(port) < 65536:
+            raise NommuError(f"--publish: port {port} is not between 1 and 65535")
+    return int(host), int(guest)
 
 
 def boot(

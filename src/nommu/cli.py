@@ -138,6 +138,7 @@ def _machine_options(
     )
     p.add_argument("--strace-file", metavar="FILE", help="write the syscall trace to FILE")
     p.add_argument("--no-hints", action="store_true", help="no explanations on stderr")
+    _net_options(p)
     _limit_options(p)
     p.add_argument(
         "-E",
@@ -147,6 +148,37 @@ def _machine_options(
         metavar="VAR=VALUE",
         help="set an environment variable for the guest (repeatable)",
     )
+
+
+def _net_options(p: argparse.ArgumentParser) -> None:
+    """The machine's network is its own loopback; these open it to the host."""
+    p.add_argument(
+        "--publish",
+        action="append",
+        default=[],
+        type=_publish_arg,
+        metavar="HOST_PORT:GUEST_PORT",
+        help="forward TCP connections to the host's 127.0.0.1:HOST_PORT to the guest "
+        "socket listening on GUEST_PORT (repeatable)",
+    )
+    p.add_argument(
+        "--net",
+        choices=("none", "host"),
+        default="none",
+        help="'host': guest TCP connects to addresses outside the loopback go out "
+        "through host sockets (default 'none': the machine reaches nothing)",
+    )
+
+
+def _publish_arg(text: str) -> tuple[int, int]:
+    host, sep, guest = text.partition(":")
+    try:
+        pair = (int(host), int(guest))
+    except ValueError:
+        pair = (0, 0)
+    if not sep or not all(0 < p < 65536 for p in pair):
+        raise argparse.ArgumentTypeError(f"{text!r}: use HOST_PORT:GUEST_PORT (1-65535)")
+    return pair
 
 
 def _limit_options(p: argparse.ArgumentParser) -> None:
@@ -242,6 +274,8 @@ def make_machine(root: str, args: argparse.Namespace, checker: Checker | None = 
         strace=_trace_stream(args),
         hints=not args.no_hints,
         checker=checker,
+        publish=getattr(args, "publish", []),
+        net=getattr(args, "net", "none"),
     )
 
 

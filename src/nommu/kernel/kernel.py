@@ -37,6 +37,7 @@ from nommu.kernel.mathemu import MathEmulation
 from nommu.kernel.memmodel import MemoryModel, make_memory_model
 from nommu.kernel.mm import FileCopies
 from nommu.kernel.msg import SysvMsg
+from nommu.kernel.net import Network
 from nommu.kernel.pagecache import PageCache
 from nommu.kernel.procfs import ProcFs
 from nommu.kernel.ramfs import RamFs
@@ -75,6 +76,8 @@ class KernelConfig:
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
     fpu: str = "fixups"  # x87 math emulation: "fixups" or "exact" (kernel/mathemu.py)
     arch: Arch = DEFAULT_ARCH  # the CPU architecture (nommu.arch; exec checks programs match)
+    publish: tuple[tuple[int, int], ...] = ()  # --publish: (host port, guest port), TCP
+    net_host: bool = False  # --net host: guest TCP connects leave through host sockets
 
 
 class Kernel:
@@ -125,6 +128,9 @@ class Kernel:
         self.images = ImageCache()
         self.sched = Scheduler(self, config.clock_monotonic)
         self.locks = LockTable(self.sched)  # fcntl record locks, OFD locks, flock
+        self.net = Network(self)  # sockets: AF_UNIX and the loopback network
+        if config.publish or config.net_host:
+            self.net.open_host(list(config.publish), config.net_host)
         self.tasks: dict[int, Task] = {}
         self.groups: dict[int, ThreadGroup] = {}
         self._next_pid = 1

@@ -822,11 +822,7 @@ def sys_ioctl(k: Kernel, t: Task, fd: int, req: int, arg: int) -> int:
     if req in (F.FIOCLEX, F.FIONCLEX):
         t.files.fds[fd].cloexec = req == F.FIOCLEX
         return 0
-    if not f.is_tty():
-        raise SyscallError(Errno.ENOTTY)
-    from nommu.kernel import tty
-
-    return tty.ioctl(k, t, f, req, arg)
+    return f.ioctl(k, t, req, arg)
 
 
 # -- pipes --------------------------------------------------------------------

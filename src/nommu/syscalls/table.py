@@ -58,6 +58,7 @@ def load_handlers() -> dict[str, Syscall]:
         locks,
         mem,
         misc,
+        net,
         poll,
         proc,
         signal,

@@ -26,6 +26,7 @@ from nommu.abi.signals import signal_name
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.events import EventSink, SyscallRow
 from nommu.syscalls.locks import FLOCK32, FLOCK32_CMDS, FLOCK64, LOCK_CMDS
+from nommu.trace import strace_net
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -239,6 +240,8 @@ class Strace(EventSink):
                 return _quote(k.uspace.read(v, min(n, STRSIZE)), n > STRSIZE)
             if kind == "wstatus" and v and result:
                 return f"[{{{describe_wait_status(k.uspace.read_u32(v))}}}]"
+            if kind in strace_net.OUT:
+                return strace_net.OUT[kind](k, v, args, i, result or 0)
         except SyscallError:
             pass
         return hex(v)
@@ -492,7 +495,9 @@ _IN: dict[str, Callable[[Kernel, int, tuple[int, ...], int], str]] = {
     "whence": _table(_WHENCE),
     "rlimit_resource": _table(F.RLIMIT_NAMES),
 }
-_OUT = {"buf_out", "iov_out", "wstatus"}
+_IN.update(strace_net.IN)
+strace_net.ALL_IN = _IN  # (socketcall's array holds arguments of every kind)
+_OUT = {"buf_out", "iov_out", "wstatus", *strace_net.OUT}
 
 
 def describe_wait_status(status: int) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
-from nommu.abi.flags import __WALL, __WCLONE, WNOHANG
+from nommu.abi.flags import __WALL, __WCLONE, WCONTINUED, WNOHANG, WUNTRACED
 from nommu.abi.signals import NSIG, Signal
 from nommu.kernel.channels import ChildEvent
 from nommu.kernel.errors import Blocked, SyscallError
@@ -23,6 +23,7 @@ from nommu.kernel.fork import mm_release
 from nommu.kernel.sem import exit_sem
 from nommu.kernel.signal import flush_signals
 from nommu.kernel.task import Task, TaskState, ThreadGroup
+from nommu.kernel.tty import disassociate, orphan_stopped_jobs
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -69,6 +70,9 @@ def _process_exit(k: Kernel, group: ThreadGroup, status: int) -> None:
     status = group.group_exit_code if group.group_exit_code is not None else status
     group.wait_status = status
     exit_sem(k, group)  # SEM_UNDO adjustments
+    if group.tty is not None:  # a session leader takes its terminal's session with it
+        disassociate(k, group, on_exit=True)
+    orphan_stopped_jobs(k, group)
     _reparent_children(k, group)
     parent = group.parent
     if parent is None:
@@ -107,7 +111,8 @@ def _matches(t: Task, child: ThreadGroup, pid: int, options: int) -> bool:
 
 
 def do_wait(k: Kernel, t: Task, pid: int, options: int) -> tuple[int, int]:
-    """wait4: reap a matching zombie child -> (pid, status); (0, 0) for WNOHANG."""
+    """wait4: reap a matching zombie child -> (pid, status), or report one that
+    stopped (WUNTRACED) or continued (WCONTINUED); (0, 0) for WNOHANG."""
     group = t.group
     candidates = [c for c in group.children if _matches(t, c, pid, options)]
     if not candidates:
@@ -117,6 +122,11 @@ def do_wait(k: Kernel, t: Task, pid: int, options: int) -> tuple[int, int]:
             assert child.wait_status is not None
             reap(k, child)
             return child.tgid, child.wait_status
+    for child in candidates:
+        status = child.stop_status
+        if status is not None and options & (WCONTINUED if status == 0xFFFF else WUNTRACED):
+            child.stop_status = None
+            return child.tgid, status
     if options & WNOHANG:
         return 0, 0
     raise Blocked(ChildEvent(group.tgid))

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from nommu.kernel.files import FdTable
     from nommu.kernel.mm import MemoryMap
     from nommu.kernel.sched import KTimer
+    from nommu.kernel.tty import Tty
     from nommu.machine.cpu import CpuContext
 
 
@@ -87,6 +88,10 @@ class ThreadGroup:
     itimer_interval: float = 0.0
     semadj: dict[tuple[int, int], int] = field(default_factory=dict)  # SEM_UNDO: (set, num) -> adj
     sigpending_limit: int | None = None  # setrlimit(RLIMIT_SIGPENDING); None: the default
+    tty: Tty | None = None  # the session's controlling terminal (kernel/tty.py)
+    # A stop (0x7f | signal << 8) or continue (0xffff) that wait has not
+    # reported yet (WUNTRACED, WCONTINUED).
+    stop_status: int | None = None
 
     @property
     def leader(self) -> Task:

@@ -28,14 +28,11 @@ from typing import TYPE_CHECKING
 from nommu.abi import flags as F
 from nommu.abi import termios as T
 from nommu.abi.errno import Errno
+from nommu.abi.flags import POLLERR, POLLHUP, POLLIN, POLLOUT
 from nommu.abi.signals import Signal
 from nommu.abi.structs import StatInfo
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.files import (
-    POLLERR,
-    POLLHUP,
-    POLLIN,
-    POLLOUT,
     Listing,
     OpenFile,
     char_device_stat,

@@ -41,9 +41,10 @@ from typing import TYPE_CHECKING, Any
 from nommu.abi import flags as F
 from nommu.abi import net as N
 from nommu.abi.errno import Errno
+from nommu.abi.flags import POLLERR, POLLHUP, POLLIN, POLLOUT
 from nommu.abi.structs import StatInfo
 from nommu.kernel.errors import Blocked, SyscallError
-from nommu.kernel.files import POLLERR, POLLHUP, POLLIN, POLLOUT, OpenFile, put_file
+from nommu.kernel.files import OpenFile, put_file
 from nommu.kernel.statfs import StatFs, pseudo_fs
 
 if TYPE_CHECKING:

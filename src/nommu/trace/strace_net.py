@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
 
 STRSIZE = 32
-In = Callable[["Kernel", int, list[int], int], str]
-Out = Callable[["Kernel", int, list[int], int, int], str]
+In = Callable[["Kernel", int, tuple[int, ...], int], str]
+Out = Callable[["Kernel", int, tuple[int, ...], int, int], str]
 
 
 def _flags(value: int, names: dict[int, str], zero: str = "0") -> str:
@@ -65,13 +65,13 @@ def sockaddr(raw: bytes) -> str:
     return f"{{sa_family={name}}}"
 
 
-def _sockaddr_in(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _sockaddr_in(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     if not v:
         return "NULL"
     return sockaddr(k.uspace.read(v, min(args[i + 1], N.MAX_SOCKADDR)))
 
 
-def _sockaddr_out(k: Kernel, v: int, args: list[int], i: int, result: int) -> str:
+def _sockaddr_out(k: Kernel, v: int, args: tuple[int, ...], i: int, result: int) -> str:
     """An address the call wrote; its length is at the next argument."""
     if not v or not args[i + 1]:
         return "NULL"
@@ -128,7 +128,7 @@ def msghdr(k: Kernel, v: int, limit: int | None) -> str:
     )
 
 
-def _sock_type(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _sock_type(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     kind = N.SOCK_NAMES.get(v & N.SOCK_TYPE_MASK, str(v & N.SOCK_TYPE_MASK))
     extra = {N.SOCK_NONBLOCK: "SOCK_NONBLOCK", N.SOCK_CLOEXEC: "SOCK_CLOEXEC"}
     rest = _flags(v & ~N.SOCK_TYPE_MASK, extra, "")
@@ -137,12 +137,14 @@ def _sock_type(k: Kernel, v: int, args: list[int], i: int) -> str:
     return kind + ("|" + rest if rest else "")
 
 
-def _sock_opt(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _sock_opt(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     names = {N.SOL_SOCKET: N.SO_NAMES, N.IPPROTO_TCP: N.TCP_NAMES}.get(args[i - 1], {})
     return names.get(v, str(v))
 
 
-def _socketcall_args(k: Kernel, v: int, args: list[int], i: int, result: int | None = None) -> str:
+def _socketcall_args(
+    k: Kernel, v: int, args: tuple[int, ...], i: int, result: int | None = None
+) -> str:
     """The argument array of socketcall(2), shown as the named call's arguments."""
     from nommu.syscalls.table import REGISTRY
 
@@ -152,7 +154,7 @@ def _socketcall_args(k: Kernel, v: int, args: list[int], i: int, result: int | N
     row = REGISTRY.get({"send": "sendto", "recv": "recvfrom", "accept": "accept4"}.get(call, call))
     n = N.SOCKETCALL_NARGS[args[0]]
     raw = k.uspace.read(v, 4 * n)
-    values = [int.from_bytes(raw[j : j + 4], "little") for j in range(0, len(raw), 4)]
+    values = tuple(int.from_bytes(raw[j : j + 4], "little") for j in range(0, len(raw), 4))
     kinds = list(row.args[:n]) if row is not None else ["hex"] * n
     shown = []
     for j, kind in enumerate(kinds):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -425,6 +426,13 @@ class Demo:
     summary: str
     runs: tuple[tuple[str, ...], ...]  # argv of each program run, in order
     explanation: str
+    special: Callable[[argparse.Namespace], int] | None = None  # a demo that is more than runs
+
+
+def _web_demo(args: argparse.Namespace) -> int:
+    from nommu.webdemo import web_demo
+
+    return web_demo(args)
 
 
 DEMOS = {
@@ -464,6 +472,12 @@ DEMOS = {
         "return address in a register (each task has its own registers), so both\n"
         "return where they should. Try it with --strace to see who runs when.",
     ),
+    "web": Demo(
+        "a web server inside the machine, fetched from the host through --publish",
+        (),
+        "",
+        _web_demo,
+    ),
     "fork": Demo(
         "fork() fails with EINVAL on no-MMU; posix_spawn works",
         (("/bin/fork_fail", "/bin/exitcode", "0"),),
@@ -484,6 +498,8 @@ def demo(args: argparse.Namespace) -> int:
     if args.name not in DEMOS:
         raise NommuError(f"no demo {args.name!r}; 'nommu demo' lists them")
     d = DEMOS[args.name]
+    if d.special is not None:
+        return d.special(args)
     status = 0
     with bundled_root() as root:
         for argv in d.runs:

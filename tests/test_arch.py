@@ -11,7 +11,7 @@ import pytest
 from helpers import GUESTBIN, populate_root
 
 from nommu import Machine, arch
-from nommu.api import _run, boot, new_kernel
+from nommu.api import _run, boot, new_kernel, program_arch
 from nommu.arch import i386
 from nommu.kernel.errors import NommuError
 from nommu.kernel.kernel import Kernel, KernelConfig
@@ -81,3 +81,36 @@ def test_program_for_another_cpu_is_refused_clearly(tmp_path: Path) -> None:
     with pytest.raises(NommuError) as info:
         run_hello(root, other)
     assert "not a program for this other machine's CPU" in str(info.value)
+
+
+def test_machine_is_built_for_the_programs_arch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`nommu run prog` reads prog's ELF header and builds the machine for the
+    architecture it names (here a stand-in registered for machine 0x7777)."""
+    root = populate_root(tmp_path / "root")
+    other = Variant(ELF_MACHINE=0x7777, NAME="other")
+    monkeypatch.setitem(arch.ARCHES, 0x7777, other)
+    prog = bytearray(HELLO)
+    struct.pack_into("<H", prog, 18, 0x7777)
+    (root / "other").write_bytes(bytes(prog))
+    (root / "other").chmod(0o755)
+    machine = Machine(root=root, hints=False)
+    result = machine.run(["/other", "x"], capture=True)
+    assert result.exit_code == 0 and result.stdout.startswith(b"Hello, world!")
+    assert machine.kernel is not None and machine.kernel.arch is other
+    assert machine.run(["/hello", "x"], capture=True).exit_code == 0
+    assert machine.kernel.arch is i386
+
+
+def test_program_arch_stays_inside_the_root(tmp_path: Path) -> None:
+    """Choosing the machine reads only files inside the guest's root; anything
+    else (missing, outside, not ELF) gets the default machine."""
+    root = populate_root(tmp_path / "root")
+    outside = tmp_path / "elsewhere"
+    outside.write_bytes(HELLO[:18] + b"\x77\x77" + HELLO[20:64])
+    (root / "leave").symlink_to(outside)
+    assert program_arch(str(root), "/leave") is arch.DEFAULT
+    assert program_arch(str(root), "../elsewhere") is arch.DEFAULT
+    assert program_arch(str(root), "/missing") is arch.DEFAULT
+    assert program_arch(str(root), "hello", "/") is i386

@@ -231,3 +231,13 @@ def test_xtabs_expands_tabs_on_output_and_echo() -> None:
     assert ld.output(b"ab\tc\n\td\x08\te\r\tf") == b"ab      c\r\n        d\x08        e\r        f"
     ld.receive(b"x\ty\n", 0.0)  # (typed after "f", at column 9)
     assert echoed == b"x      y\r\n"
+
+
+def test_packet_mode(differential: Differential) -> None:
+    """TIOCPKT: data comes after a 0 byte; ^S/^Q and tcflow on the slave
+    (STOP 4, START 8) and tcflush (FLUSHREAD|FLUSHWRITE 3) come alone, with
+    POLLPRI."""
+    out = out_of(differential, "packet")
+    assert 'poll: 1, POLLPRI 0; packet "<00>hi"\n' in out
+    assert 'poll: 1, POLLPRI 1; packet "<04>"\npoll: 1, POLLPRI 1; packet "\\b"\n' in out
+    assert 'poll: 1, POLLPRI 1; packet "<03>"\n' in out

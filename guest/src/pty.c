@@ -1,7 +1,7 @@
 /*
  * pty.c - pseudo-terminals: a program plays the terminal on the master side.
  *
- * Usage: pty basics|cooked|raw|signals|hangup|jobs|shell|ctty|bulk
+ * Usage: pty basics|cooked|raw|signals|hangup|jobs|shell|ctty|bulk|packet
  *   basics   posix_openpt, grantpt, unlockpt, ptsname; the slave is locked
  *            (EIO) until unlockpt; isatty/ttyname on both ends; the slave's
  *            default termios; closing the slave makes the master read EIO
@@ -20,6 +20,8 @@
  *   shell    the bundled shell on the slave, commands typed on the master
  *   bulk     100000 bytes each way through a raw pty, with another process
  *            (clone) on the slave: both sides wait for room and for data
+ *   packet   TIOCPKT: the master reads a status byte before data, or alone
+ *            when the slave's output stops or starts or its queues flush
  *   ctty     the controlling terminal: taken by opening it (not O_NOCTTY),
  *            given up with TIOCNOTTY, not stolen by another session, opened
  *            as /dev/tty; the session leader's exit hangs up its foreground
@@ -732,6 +734,44 @@ static int bulk(void)
 	return guest_status();
 }
 
+/* ---- packet ---- */
+
+static void read_packet(int master)
+{
+	char buf[64];
+	struct pollfd p = { .fd = master, .events = POLLIN | POLLPRI };
+	int ready = poll(&p, 1, 2000);
+	printf("poll: %d, POLLPRI %d; ", ready, !!(p.revents & POLLPRI));
+	ssize_t n = read(master, buf, sizeof buf);
+	show("packet", buf, n > 0 ? n : 0);
+}
+
+static int packet(void)
+{
+	int slave, master = open_pair(&slave);
+	int on = 1, got = -1;
+	report("TIOCPKT on", ioctl(master, TIOCPKT, &on));
+	ioctl(master, TIOCGPKT, &got);
+	printf("TIOCGPKT: %d\n", got);
+	write(slave, "hi", 2);
+	read_packet(master);
+	type(master, "\x13"); /* ^S: output stops */
+	read_packet(master);
+	type(master, "\x11"); /* ^Q: it starts again */
+	read_packet(master);
+	tcflush(slave, TCIOFLUSH);
+	read_packet(master);
+	tcflow(slave, TCOOFF);
+	read_packet(master);
+	tcflow(slave, TCOON);
+	read_packet(master);
+	on = 0;
+	ioctl(master, TIOCPKT, &on);
+	write(slave, "plain", 5);
+	expect(master, "plain");
+	return guest_status();
+}
+
 /* ---- ctty ---- */
 
 static void child_say(const char *what, int ok)
@@ -874,6 +914,7 @@ int main(int argc, char **argv)
 		{ "shell", shell },
 		{ "ctty", ctty },
 		{ "bulk", bulk },
+		{ "packet", packet },
 		{ "child-ctty", child_ctty },
 		{ "child-hup-waiter", child_hup_waiter },
 		{ "child-signals", child_signals },
@@ -885,6 +926,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; argc > 1 && i < sizeof modes / sizeof *modes; i++)
 		if (strcmp(argv[1], modes[i].name) == 0)
 			return modes[i].fn();
-	fprintf(stderr, "usage: pty basics|cooked|raw|signals|hangup|jobs|shell|ctty|bulk\n");
+	fprintf(stderr, "usage: pty basics|cooked|raw|signals|hangup|jobs|shell|ctty|bulk|packet\n");
 	return 2;
 }

@@ -17,8 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
+from nommu import arch
 from nommu.abi.errno import Errno
 from nommu.abi.signals import SHELL_DESCRIPTIONS, signal_name
+from nommu.arch.base import Arch
 from nommu.kernel import exec as kexec
 from nommu.kernel.errors import NommuError, SyscallError
 from nommu.kernel.exit import kill_leftovers
@@ -190,6 +192,7 @@ class Machine:
         config = KernelConfig(
             mem=self.mem,
             root=self.root,
+            arch=program_arch(self.root, argv[0] if argv else "", cwd),
             mmu=self.mmu,
             vfork_as_fork=self.vfork_as_fork,
             fpu=self.fpu,
@@ -243,6 +246,23 @@ class Machine:
             else HostStream(2, 1, "stderr", limit=limit),
         ]
         return files
+
+
+def program_arch(root: str, path: str, cwd: str = "/") -> Arch:
+    """The architecture to build the machine for: the one the first program's
+    ELF header names (a machine has one CPU, chosen before it is built).
+    Anything unreadable, outside the root or not a known ELF gets the default
+    machine, whose loader then explains what is wrong with the program."""
+    top = os.path.realpath(root)
+    host = os.path.realpath(os.path.join(top, os.path.join(cwd, path).lstrip("/")))
+    if os.path.commonpath([top, host]) != top:
+        return arch.DEFAULT
+    try:
+        with open(host, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return arch.DEFAULT
+    return arch.for_program(head) or arch.DEFAULT
 
 
 def new_kernel(config: KernelConfig) -> Kernel:

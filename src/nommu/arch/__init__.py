@@ -25,6 +25,16 @@ def for_elf_machine(machine: int) -> Arch | None:
     return ARCHES.get(machine)
 
 
+def for_program(head: bytes) -> Arch | None:
+    """The architecture a program's first bytes ask for: an ELF file names its
+    machine in e_machine (a 16-bit field at offset 18, in the file's byte
+    order). None for anything else (a script, a bad file): the kernel's
+    loader then says what is wrong, in its own words."""
+    if len(head) < 20 or head[:4] != b"\x7fELF" or head[5] not in (1, 2):
+        return None
+    return for_elf_machine(int.from_bytes(head[18:20], "little" if head[5] == 1 else "big"))
+
+
 def names() -> str:
     """The architectures nommu runs, in words ("i386")."""
     return " and ".join(a.NAME for a in ARCHES.values())

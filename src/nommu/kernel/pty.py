@@ -18,6 +18,10 @@ programs write on the slave is what the master reads.
 * The slave's output waits in the master's queue; a full queue (65536
   bytes, Linux's tty buffer limit) makes slave writers wait, and a full
   input queue (the line discipline's 4096) makes master writers wait.
+* In packet mode (TIOCPKT, for telnetd-like programs) each master read
+  starts with a byte: 0 before data, or alone, what happened to the slave
+  since the last read: its input or output flushed, its output stopped or
+  started (POLLPRI says one is waiting).
 """
 
 from __future__ import annotations
@@ -28,16 +32,11 @@ from typing import TYPE_CHECKING
 from nommu.abi import flags as F
 from nommu.abi import termios as T
 from nommu.abi.errno import Errno
-from nommu.abi.flags import POLLERR, POLLHUP, POLLIN, POLLOUT
+from nommu.abi.flags import POLLERR, POLLHUP, POLLIN, POLLOUT, POLLPRI
 from nommu.abi.signals import Signal
 from nommu.abi.structs import StatInfo
 from nommu.kernel.errors import Blocked, SyscallError
-from nommu.kernel.files import (
-    Listing,
-    OpenFile,
-    char_device_stat,
-    dirent,
-)
+from nommu.kernel.files import Listing, OpenFile, char_device_stat, dirent
 from nommu.kernel.ldisc import LineDiscipline, Wait
 from nommu.kernel.statfs import StatFs, pseudo_fs
 from nommu.kernel.tty import Tty, TtyChannel, job_control, open_sets_ctty, tty_ioctl
@@ -61,19 +60,40 @@ class Pty:
         self.devpts = devpts
         self.index = index
         self.output = bytearray()  # what the slave side sent, for the master to read
-        self.tty = Tty(k, f"/dev/pts/{index}", pts_rdev(index), self.transmit, self.output.clear)
+        self.tty = Tty(k, f"/dev/pts/{index}", pts_rdev(index), self.transmit, self.discard)
         self.locked = True  # TIOCSPTLCK
         self.masters = 0  # open master descriptions
         self.slaves = 0  # open slave descriptions
         self.slave_closed = False  # every slave description was closed since one opened
         self.master_readable = TtyChannel(f"read from pty master {index}")
         self.master_writable = TtyChannel(f"write to pty master {index}")
+        self.packet = False  # TIOCPKT
+        self.pktstatus = 0  # TIOCPKT_* events the master has not read yet
 
     def transmit(self, data: bytes) -> None:
         """Bytes the slave side puts on the line (writes, echoes)."""
         if data:
             self.output += data
             self.k.sched.wakeup(self.master_readable)
+
+    def discard(self) -> None:
+        """^C flushed the slave's queues (ISIG): its output is dropped."""
+        self.output.clear()
+        self.status(F.TIOCPKT_FLUSHREAD | F.TIOCPKT_FLUSHWRITE)
+
+    def status(self, event: int) -> None:
+        """Tell a packet-mode master what happened (STOP and START undo
+        each other)."""
+        if self.packet:
+            undone = {F.TIOCPKT_STOP: F.TIOCPKT_START, F.TIOCPKT_START: F.TIOCPKT_STOP}
+            self.pktstatus = (self.pktstatus & ~undone.get(event, 0)) | event
+            self.k.sched.wakeup(self.master_readable)
+
+    def output_stopped(self, stopped: bool) -> None:
+        """^S/^Q or tcflow changed whether slave output flows."""
+        self.tty.ldisc.stopped = stopped
+        self.status(F.TIOCPKT_STOP if stopped else F.TIOCPKT_START)
+        self.k.sched.wakeup(self.tty.writable)
 
 
 class DevPts:
@@ -171,16 +191,20 @@ class PtyMaster(OpenFile):
 
     def read(self, count: int) -> bytes:
         p = self.pty
+        if p.packet and p.pktstatus:
+            status, p.pktstatus = p.pktstatus, 0
+            return bytes([status])
         if not p.output:
             if p.slave_closed:
                 raise SyscallError(Errno.EIO)
             if self.flags & F.O_NONBLOCK:
                 raise SyscallError(Errno.EAGAIN)
             raise Blocked(p.master_readable)
+        count -= p.packet  # (packet mode: a 0 byte comes first)
         data = bytes(p.output[:count])
         del p.output[:count]
         p.k.sched.wakeup(p.tty.writable)
-        return data
+        return b"\0" + data if p.packet else data
 
     def write(self, data: bytes) -> int:
         """Typing: the slave's line discipline takes what fits in its queue
@@ -193,13 +217,18 @@ class PtyMaster(OpenFile):
             if self.flags & F.O_NONBLOCK:
                 raise SyscallError(Errno.EAGAIN)
             raise Blocked(p.master_writable)
+        stopped = ld.stopped
         ld.receive(data[:room], p.k.sched.clock())
+        if ld.stopped != stopped:
+            p.output_stopped(ld.stopped)
         p.k.sched.wakeup(p.tty.readable)
         return room
 
     def poll(self) -> int:
         p = self.pty
         ready = (POLLIN if p.output else 0) | (POLLOUT if p.tty.ldisc.room() > 0 else 0)
+        if p.packet and p.pktstatus:
+            ready |= POLLIN | POLLPRI
         return ready | (POLLHUP if p.slave_closed else 0)
 
     def poll_channels(self) -> tuple[object, ...]:
@@ -216,6 +245,10 @@ class PtyMaster(OpenFile):
             p.locked = k.uspace.read_u32(arg) != 0
         elif req == F.TIOCGPTLCK:
             k.uspace.write_u32(arg, int(p.locked))
+        elif req == F.TIOCPKT:
+            p.packet, p.pktstatus = k.uspace.read_u32(arg) != 0, 0
+        elif req == F.TIOCGPKT:
+            k.uspace.write_u32(arg, int(p.packet))
         elif req == F.TIOCGPTPEER:
             slave = p.devpts.open_slave(t, str(p.index), arg | F.O_NOCTTY)
             return t.files.install(slave, cloexec=bool(arg & F.O_CLOEXEC))
@@ -334,10 +367,13 @@ def queue_ioctl(k: Kernel, p: Pty, master: bool, req: int, arg: int) -> int:
         if slave_input:
             ld.flush_input()
             k.sched.wakeup(p.master_writable)
+            if not master:
+                p.status(F.TIOCPKT_FLUSHREAD)
         if arg == F.TCIOFLUSH or not slave_input:
             del p.output[:]
             k.sched.wakeup(p.tty.writable)
-    elif req == F.TCXONC and arg in (F.TCOOFF, F.TCOON):
-        ld.stopped = arg == F.TCOOFF
-        k.sched.wakeup(p.tty.writable)
+            if not master:
+                p.status(F.TIOCPKT_FLUSHWRITE)
+    elif req == F.TCXONC and arg in (F.TCOOFF, F.TCOON) and not master:
+        p.output_stopped(arg == F.TCOOFF)  # (the master's own output is never held)
     return 0

@@ -279,6 +279,44 @@ def test_forced_stops_resume_exactly(tmp_path: Path) -> None:
     assert eax > 1000
 
 
+def test_a_forced_stop_before_the_cpu_starts_is_not_lost(tmp_path: Path) -> None:
+    """A slice whose force deadline passes before Unicorn has started running
+    (a loaded host) is still stopped: Unicorn forgets a stop requested before
+    uc_emu_start, so the timer asks again while the run goes on."""
+    import threading
+    import time
+
+    from nommu.kernel.kernel import Kernel, KernelConfig
+    from unicorn.unicorn_py3.unicorn import uclib
+
+    k = Kernel(KernelConfig(mem=2 << 20, root=str(tmp_path)))
+    block = k.alloc.alloc(8192, 0, "test")
+    k.ram.write(block.start, b"\x40\xeb\xfd")  # loop: inc eax; jmp loop
+    k.cpu.regs_write(k.arch.initial_registers(block.start, block.end))
+    real_start = k.cpu._emu_start
+
+    def late_start(*args: object) -> int:
+        time.sleep(4 * k.cpu.timer.TICK)  # the timer's stop comes first, and is lost
+        return int(real_start(*args))
+
+    k.cpu._emu_start = late_start
+    done = threading.Event()
+
+    def rescue() -> None:  # (without the fix the run never ends: end it, then fail)
+        if not done.wait(5):
+            uclib.uc_emu_stop(k.cpu._h)
+
+    threading.Thread(target=rescue, daemon=True).start()
+    start = time.monotonic()
+    try:
+        k.cpu.run(block.start, start, start)
+    finally:
+        done.set()
+        k.cpu.timer.shutdown()
+    assert time.monotonic() - start < 4
+    assert k.cpu.timer.forced_stops >= 1
+
+
 def test_threads_with_short_time_slices(
     run_nommu: RunNommu, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -757,6 +757,11 @@ class SliceTimer:
             except (OSError, ValueError):  # the pipe closed under us
                 time.sleep(self.TICK)
             if not self._running or self._forced:
+                if self._running:
+                    # Still running after a forced stop: the stop came before
+                    # Unicorn started (uc_emu_start clears stop requests) and
+                    # was lost. Ask again, a tick later, until the run ends.
+                    stop(h)
                 if ready:
                     time.sleep(self.TICK)  # a signal the run loop has not taken yet
                 continue

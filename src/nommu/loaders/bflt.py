@@ -163,23 +163,25 @@ def _sizes(h: Header) -> tuple[int, int, int]:
             f"{h.data_start:#x}, {h.data_end:#x}, {h.bss_end:#x}",
         )
     sizes = (h.data_start - HEADER_SIZE, h.data_end - h.data_start, h.bss_end - h.data_end)
-    if (sizes[0] | sizes[1] | sizes[2] | h.stack_size | h.reloc_count * 4) >> 28:
+    if (sizes[0] | sizes[1] | sizes[2] | h.stack_size | h.reloc_count * 4 | h.reloc_start) >> 28:
         raise LoadError(Errno.ENOEXEC, "bad bFLT header: a size is larger than 256 MiB")
     return sizes
 
 
 def _body(data: bytes, h: Header) -> bytes:
-    """The file with what FLAT_FLAG_GZIP or GZDATA compressed expanded."""
+    """The file with what FLAT_FLAG_GZIP or GZDATA compressed expanded (no
+    more of it than the header says the program has: no gzip bombs)."""
+    end = max(h.data_end, h.reloc_start + 4 * h.reloc_count)
     if h.flags & FLAT_FLAG_GZIP:
-        return data[:HEADER_SIZE] + _gunzip(data[HEADER_SIZE:])
+        return data[:HEADER_SIZE] + _gunzip(data[HEADER_SIZE:], end - HEADER_SIZE)
     if h.flags & FLAT_FLAG_GZDATA:
-        return data[: h.data_start] + _gunzip(data[h.data_start :])
+        return data[: h.data_start] + _gunzip(data[h.data_start :], end - h.data_start)
     return data
 
 
-def _gunzip(stream: bytes) -> bytes:
+def _gunzip(stream: bytes, size: int) -> bytes:
     try:
-        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(stream, 256 << 20)
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(stream, size)
     except zlib.error as err:
         raise LoadError(Errno.ENOEXEC, f"bad compressed bFLT file: {err}") from None
 

@@ -38,7 +38,7 @@ import zlib
 from dataclasses import dataclass
 
 from nommu.abi.errno import Errno
-from nommu.loaders.elf import PF_R, PF_W, PF_X, ElfImage, LoadError, Segment
+from nommu.loaders.elf import ET_DYN, PF_R, PF_W, PF_X, ElfImage, LoadError, Segment
 
 MAGIC = b"bFLT"
 FLAT_VERSION = 4
@@ -148,7 +148,7 @@ def parse(data: bytes) -> FlatImage:
     )
     high = (data_offset + data_len + bss_len + 0xFFF) & ~0xFFF
     return FlatImage(
-        body, 3, EM_ARM, entry, 0, 0, 0, segments, h.stack_size, 0, high,
+        body, ET_DYN, EM_ARM, entry, 0, 0, 0, segments, h.stack_size, 0, high,
         h, data_offset, data_len, bss_len, tuple(fixups),
     )  # fmt: skip
 

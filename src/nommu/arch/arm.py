@@ -231,9 +231,11 @@ class ArmArch:
 
     # -- the CPU as a program finds it -------------------------------------------
 
-    def initial_registers(self, entry: int, sp: int) -> Registers:
-        """start_thread: everything zero, sp, pc = the entry in Thumb state."""
-        regs = [(reg, 0) for reg in GPRS[:13]] + [(UC_ARM_REG_LR, 0)]
+    def initial_registers(self, entry: int, sp: int, start_data: int = 0) -> Registers:
+        """start_thread: everything zero, sp, pc = the entry in Thumb state;
+        r10 = the data start (nommu_start_thread: a bFLT program's GOT base)."""
+        regs = [(reg, start_data if i == 10 else 0) for i, reg in enumerate(GPRS[:13])]
+        regs.append((UC_ARM_REG_LR, 0))
         return [*regs, (UC_ARM_REG_SP, sp), (UC_ARM_REG_PC, entry | 1)]
 
     def install_tables(self, cpu: Cpu, page: int, linear: int | None = None) -> None:

@@ -76,8 +76,10 @@ class Arch(Protocol):
     SP_REG: int
     FRAME_REG: int  # the frame pointer (stack walks)
 
-    def initial_registers(self, entry: int, sp: int) -> Registers:
-        """The registers a new program starts with (ELF_PLAT_INIT)."""
+    def initial_registers(self, entry: int, sp: int, start_data: int = 0) -> Registers:
+        """The registers a new program starts with (ELF_PLAT_INIT); where an
+        architecture passes the data start in a register (no-MMU ARM: r10),
+        `start_data` is it."""
         ...
 
     def install_tables(self, cpu: Cpu, page: int, linear: int | None = None) -> None:

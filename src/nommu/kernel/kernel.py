@@ -184,11 +184,11 @@ class Kernel:
 
     # -- starting and switching tasks ---------------------------------------
 
-    def start_task(self, t: Task, entry: int, sp: int) -> None:
+    def start_task(self, t: Task, entry: int, sp: int, start_data: int = 0) -> None:
         """Make `t` start afresh at `entry` with stack `sp` (a new program)."""
         t.ctx = None
         t.pc = entry
-        t.fresh_regs = self.arch.initial_registers(entry, sp)
+        t.fresh_regs = self.arch.initial_registers(entry, sp, start_data)
         if self.sched.on_cpu is t:
             self.sched.on_cpu = None
         if self.current is t:

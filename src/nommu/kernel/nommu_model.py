@@ -65,6 +65,7 @@ from nommu.kernel.mpu import Mpu, stack_origin
 from nommu.kernel.ramfs import RamFile, RamMapping, pages_for
 from nommu.kernel.shm import ShmSegment
 from nommu.kernel.uaccess import UserMemory
+from nommu.loaders import bflt
 
 if TYPE_CHECKING:
     from nommu.kernel.exec import Program
@@ -315,6 +316,8 @@ def _nommu_mem(mm: MemoryMap) -> tuple[int, int]:
 def load_nommu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
     """The no-MMU way: one contiguous block for the image, one for the stack."""
     image = prog.image
+    if isinstance(image, bflt.FlatImage):
+        return load_flat(k, t, prog, image)
     block = k.alloc.alloc(image.span, t.pid, "image")
     try:
         stack_block = k.alloc.alloc(image.stack_size, t.pid, "stack")
@@ -340,6 +343,26 @@ def load_nommu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
         origin, advice = stack_origin(image.stack_given, stack_block.size)
         mpu.add_stack(t, stack_block.start, stack_block.end, origin, advice)
     return mm, load_base
+
+
+def load_flat(k: Kernel, t: Task, prog: Program, image: bflt.FlatImage) -> tuple[MemoryMap, int]:
+    """binfmt_flat's way: one block for text, data, bss and the stack, the
+    relocations applied for where it landed; the brk may use the room
+    between the bss and the stack (its size is the header's stack_size)."""
+    size = image.block_size(prog.args_bytes)
+    block = k.alloc.alloc(size, t.pid, "image")
+    mm = MemoryMap(k.alloc)
+    mm.add(block, "image", prog.guest_path)
+    mm.start_brk = block.start + image.end_bss
+    mm.brk = (mm.start_brk + 3) & ~3
+    mm.end_brk = max(mm.brk, block.end - image.stack_size - prog.args_bytes)
+    mm.start_stack = block.end - 4
+    k.cpu.load_code(block.start, block.end, (image, block.start))
+    k.ram.fill(block.start, size)
+    for address, content in image.place(block.start):
+        k.ram.write(address, content)
+    k.mathemu.forget_code(block.start, block.end)
+    return mm, block.start
 
 
 def do_mmap(k: Kernel, t: Task, length: int, prot: int, flags: int, fd: int, pgoff: int) -> int:

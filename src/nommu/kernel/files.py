@@ -75,6 +75,10 @@ class OpenFile:
     mmap_capabilities = 0
     # set once the description holds OFD or flock locks: they go when it goes
     lock_table: LockTable | None = None
+    # whether the file has a poll method (Linux's file_can_poll): epoll_ctl
+    # refuses files without one (regular files, directories, /dev/null) with
+    # EPERM, though poll() and select() call them always ready
+    has_poll = True
 
     def __init__(self, flags: int, path: str = "") -> None:
         self.flags = flags
@@ -157,6 +161,7 @@ class HostFile(OpenFile):
     """A regular file of the guest root, backed by a host descriptor."""
 
     mmap_capabilities = NOMMU_MAP_COPY  # a disk file: mmap copies it (no direct sharing)
+    has_poll = False
 
     def __init__(self, fd: int, flags: int, path: str) -> None:
         super().__init__(flags, path)
@@ -261,6 +266,8 @@ def take_dirents(records: list[bytes], start: int, size: int) -> tuple[bytes, in
 
 class Listing(OpenFile):
     """A directory whose entries the kernel makes up (/proc, /dev/shm)."""
+
+    has_poll = False
 
     def __init__(self, flags: int, path: str) -> None:
         super().__init__(flags, path)
@@ -405,6 +412,8 @@ class CapturedOutput(OpenFile):
 class BytesFile(OpenFile):
     """A read-only file whose contents are bytes held by the kernel."""
 
+    has_poll = False
+
     def __init__(self, data: bytes, flags: int, path: str) -> None:
         super().__init__(flags, path)
         self.data = data
@@ -429,6 +438,8 @@ class BytesFile(OpenFile):
 class BytesInput(BytesFile):
     """Input given as bytes (the Python API's `stdin=b"..."`): a pipe, not seekable."""
 
+    has_poll = True
+
     def __init__(self, data: bytes, path: str) -> None:
         super().__init__(data, F.O_RDONLY, path)
 
@@ -446,6 +457,8 @@ class BytesInput(BytesFile):
 
 
 class DevNull(OpenFile):
+    has_poll = False
+
     def read(self, count: int) -> bytes:
         return b""
 

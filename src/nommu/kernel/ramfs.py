@@ -374,6 +374,7 @@ class RamFile(OpenFile):
     mmap_capabilities = (
         NOMMU_MAP_DIRECT | NOMMU_MAP_COPY | NOMMU_MAP_READ | NOMMU_MAP_WRITE | NOMMU_MAP_EXEC
     )
+    has_poll = False  # (a regular file: epoll_ctl says EPERM)
 
     def __init__(self, inode: RamInode, flags: int, path: str) -> None:
         super().__init__(flags, path)

@@ -12,6 +12,13 @@ re-checks its condition. A sleep may carry a deadline; a task waiting for
 host input (the terminal) has a `HostReadable` channel the idle loop
 watches with select().
 
+A wakeup is also how a file says its readiness may have changed (data
+arrived in a pipe, a timer expired). Besides the tasks asleep on a channel,
+`watch` lets kernel code hang a callback on it, called on every wakeup of
+that channel: Linux's wait-queue entries with a function, which is how an
+epoll instance learns of events on the files it watches (kernel/epoll.py)
+without anybody sleeping on them.
+
 When no task can run and nothing (a timer, host input) can ever wake one,
 the machine is deadlocked: `Deadlock` is raised with the list of tasks and
 what each waits for, instead of hanging.
@@ -64,6 +71,7 @@ class Scheduler:
         self.clock = clock
         self.runqueue: deque[Task] = deque()
         self.sleepers: dict[object, list[Task]] = {}
+        self.watchers: dict[object, list[Callable[[], None]]] = {}  # see `watch`
         self.host_waits = 0  # how many of those channels are host input (HostReadable)
         self._timers: list[tuple[float, int, KTimer]] = []
         self._seq = itertools.count()
@@ -102,8 +110,28 @@ class Scheduler:
             self.k.cpu.timer.shorten(when, when + self.grace)  # due within this slice?
         return timer
 
+    def watch(self, channel: object, callback: Callable[[], None]) -> None:
+        """Call `callback` on every wakeup of `channel` until `unwatch`.
+
+        The callback runs inside the wakeup, so it must only note the event and
+        wake others (it may call `wakeup` for its own channels)."""
+        self.watchers.setdefault(channel, []).append(callback)
+
+    def unwatch(self, channel: object, callback: Callable[[], None]) -> None:
+        callbacks = self.watchers.get(channel)
+        if callbacks is not None and callback in callbacks:
+            callbacks.remove(callback)
+            if not callbacks:
+                del self.watchers[channel]
+
     def wakeup(self, channel: object) -> int:
-        """Make every task sleeping on `channel` runnable; return how many."""
+        """Make every task sleeping on `channel` runnable (and tell its
+        watchers); return how many tasks woke."""
+        if self.watchers:  # (empty unless an epoll instance watches something)
+            callbacks = self.watchers.get(channel)
+            if callbacks:
+                for callback in list(callbacks):
+                    callback()
         tasks = self.sleepers.get(channel)
         if not tasks:
             return 0

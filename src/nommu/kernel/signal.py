@@ -71,7 +71,7 @@ UNBLOCKABLE = (1 << (Signal.SIGKILL - 1)) | (1 << (Signal.SIGSTOP - 1))
 NEVER_RESTART = {
     "nanosleep", "clock_nanosleep", "clock_nanosleep_time64", "pause", "rt_sigsuspend",
     "sigsuspend", "poll", "ppoll", "ppoll_time64", "select", "_newselect", "pselect6",
-    "pselect6_time64", "epoll_wait", "epoll_pwait", "rt_sigtimedwait",
+    "pselect6_time64", "epoll_wait", "epoll_pwait", "epoll_pwait2", "rt_sigtimedwait",
     "rt_sigtimedwait_time64",
 }  # fmt: skip
 

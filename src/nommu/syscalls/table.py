@@ -53,6 +53,7 @@ def syscall(name: str, *args: str, ret: str = "int") -> Callable[[H], H]:
 def load_handlers() -> dict[str, Syscall]:
     """Import every handler module (they register themselves) and return the rows."""
     from nommu.syscalls import (  # noqa: F401
+        epoll,
         fs,
         ipc,
         locks,

@@ -10,10 +10,21 @@ import pytest
 from helpers import Outcome, outcome_of
 
 Differential = Callable[..., object]
+PROGRAMS = ["epoll", "evfds", "ptimers"]
 
 
-@pytest.mark.parametrize("program", ["epoll"])
-def test_event_program_matches_linux(differential: Differential, program: str) -> None:
-    result = differential([f"/{program}"])
+def _passed(result: object) -> None:
     assert outcome_of(result) == Outcome("exit", 0)
     assert b": no\n" not in result.stdout  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_event_program_matches_linux(differential: Differential, program: str) -> None:
+    _passed(differential([f"/{program}"]))
+
+
+@pytest.mark.parametrize("program", ["evfds", "ptimers"])
+def test_timers_run_on_the_virtual_clock(differential: Differential, program: str) -> None:
+    """--deterministic: timerfd and POSIX timers expire on the virtual clock
+    (sleeping costs no real time) and still behave as Linux's."""
+    _passed(differential([f"/{program}"], deterministic=True))

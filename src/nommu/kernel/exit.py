@@ -19,6 +19,7 @@ from nommu.abi.flags import __WALL, __WCLONE, WNOHANG
 from nommu.abi.signals import NSIG, Signal
 from nommu.kernel.channels import ChildEvent
 from nommu.kernel.errors import Blocked, SyscallError
+from nommu.kernel.posix_timers import delete_all
 from nommu.kernel.sem import exit_sem
 from nommu.kernel.signal import flush_signals
 from nommu.kernel.task import Task, TaskState, ThreadGroup
@@ -68,6 +69,7 @@ def _process_exit(k: Kernel, group: ThreadGroup, status: int) -> None:
     status = group.group_exit_code if group.group_exit_code is not None else status
     group.wait_status = status
     exit_sem(k, group)  # SEM_UNDO adjustments
+    delete_all(group)  # POSIX timers
     _reparent_children(k, group)
     parent = group.parent
     if parent is None:

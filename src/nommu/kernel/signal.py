@@ -58,7 +58,7 @@ from nommu.abi.signals import (
 )
 from nommu.arch import i386_signal as frames
 from nommu.arch.i386_syscalls import SYSCALL_NAMES
-from nommu.kernel.channels import VforkDone
+from nommu.kernel.channels import SignalQueued, VforkDone
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.task import SigAction, Task, TaskState, ThreadGroup
 
@@ -163,6 +163,7 @@ def _enqueue(k: Kernel, t: Task, sig: int, info: bytes, shared: bool = False) ->
             raise SyscallError(Errno.EAGAIN)
         # (else kill() past the limit: pending, but its siginfo is lost)
     t.pending |= bit(sig)
+    k.sched.wakeup(SignalQueued(t.pid))  # (signalfd readers and their epolls)
 
 
 def sigpending_limit(k: Kernel, group: ThreadGroup) -> int:

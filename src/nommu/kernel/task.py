@@ -27,6 +27,7 @@ from nommu.abi.signals import NSIG, Signal
 if TYPE_CHECKING:
     from nommu.kernel.files import FdTable
     from nommu.kernel.mm import MemoryMap
+    from nommu.kernel.posix_timers import PosixTimer
     from nommu.kernel.sched import KTimer
     from nommu.machine.cpu import CpuContext
 
@@ -87,6 +88,8 @@ class ThreadGroup:
     itimer_interval: float = 0.0
     semadj: dict[tuple[int, int], int] = field(default_factory=dict)  # SEM_UNDO: (set, num) -> adj
     sigpending_limit: int | None = None  # setrlimit(RLIMIT_SIGPENDING); None: the default
+    posix_timers: dict[int, PosixTimer] = field(default_factory=dict)  # timer_create, by id
+    next_timer_id: int = 0
 
     @property
     def leader(self) -> Task:

@@ -54,6 +54,7 @@ def load_handlers() -> dict[str, Syscall]:
     """Import every handler module (they register themselves) and return the rows."""
     from nommu.syscalls import (  # noqa: F401
         epoll,
+        eventfiles,
         fs,
         ipc,
         locks,
@@ -64,6 +65,7 @@ def load_handlers() -> dict[str, Syscall]:
         signal,
         statfs,
         time,
+        timers,
         utimes,
     )
 

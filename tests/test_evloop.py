@@ -10,7 +10,7 @@ import pytest
 from helpers import Outcome, outcome_of
 
 Differential = Callable[..., object]
-PROGRAMS = ["epoll", "evfds", "ptimers"]
+PROGRAMS = ["epoll", "evfds", "ptimers", "inotify"]
 
 
 def _passed(result: object) -> None:

@@ -30,6 +30,7 @@ from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.statfs import StatFs, host_fstatfs, pseudo_fs
 
 if TYPE_CHECKING:
+    from nommu.kernel.inotify import FsNotify
     from nommu.kernel.limits import OutputLimit
     from nommu.kernel.locks import LockTable
 
@@ -158,30 +159,53 @@ def _host_call(fn: Callable[[], object]) -> object:
 
 
 class HostFile(OpenFile):
-    """A regular file of the guest root, backed by a host descriptor."""
+    """A regular file of the guest root, backed by a host descriptor.
+
+    What is done through it (open, read, write, close...) is reported to
+    inotify (`notify`) while some watch exists."""
 
     mmap_capabilities = NOMMU_MAP_COPY  # a disk file: mmap copies it (no direct sharing)
     has_poll = False
 
-    def __init__(self, fd: int, flags: int, path: str) -> None:
+    def __init__(self, fd: int, flags: int, path: str, notify: FsNotify | None = None) -> None:
         super().__init__(flags, path)
         self.fd = fd
+        self.notify = notify if not flags & F.O_PATH else None
+        self.event(F.IN_OPEN)
+
+    def event(self, mask: int) -> None:
+        """Tell inotify's watches of this file (and of its directory)."""
+        notify = self.notify
+        if notify is not None and notify.watching:
+            notify.file_event(self.path, self.fd, mask)
 
     def inode(self) -> object:
         info = os.fstat(self.fd)
         return ("host", info.st_dev, info.st_ino)
 
     def read(self, count: int) -> bytes:
-        return _host_call(lambda: os.read(self.fd, count))  # type: ignore[return-value]
+        data: bytes = _host_call(lambda: os.read(self.fd, count))  # type: ignore[assignment]
+        if data:
+            self.event(F.IN_ACCESS)
+        return data
 
     def write(self, data: bytes) -> int:
-        return _host_call(lambda: os.write(self.fd, data))  # type: ignore[return-value]
+        n: int = _host_call(lambda: os.write(self.fd, data))  # type: ignore[assignment]
+        if n:
+            self.event(F.IN_MODIFY)
+        return n
 
     def pread(self, count: int, offset: int) -> bytes:
-        return _host_call(lambda: os.pread(self.fd, count, offset))  # type: ignore[return-value]
+        data: bytes = _host_call(lambda: os.pread(self.fd, count, offset))  # type: ignore[assignment]
+        if data:
+            self.event(F.IN_ACCESS)
+        return data
 
     def pwrite(self, data: bytes, offset: int) -> int:
-        return _host_call(lambda: os.pwrite(self.fd, data, offset))  # type: ignore[return-value]
+        n: int = _host_call(lambda: os.pwrite(self.fd, data, offset))  # type: ignore[assignment]
+        if n:
+            self.event(F.IN_MODIFY)
+        return n
 
     def lseek(self, offset: int, whence: int) -> int:
         if whence not in (F.SEEK_SET, F.SEEK_CUR, F.SEEK_END):
@@ -193,6 +217,7 @@ class HostFile(OpenFile):
 
     def truncate(self, length: int) -> None:
         _host_call(lambda: os.ftruncate(self.fd, length))
+        self.event(F.IN_MODIFY)
 
     def statfs(self) -> StatFs:
         return host_fstatfs(self.fd)
@@ -205,8 +230,10 @@ class HostFile(OpenFile):
                 os.utime(self.fd, ns=fill_omitted(times, os.fstat(self.fd)))
 
         _host_call(futimens)
+        self.event(F.IN_ATTRIB)
 
     def release(self) -> None:
+        self.event(F.IN_CLOSE_WRITE if self.writable else F.IN_CLOSE_NOWRITE)
         os.close(self.fd)
 
 
@@ -215,8 +242,8 @@ class HostDirectory(HostFile):
 
     mmap_capabilities = 0
 
-    def __init__(self, fd: int, flags: int, path: str) -> None:
-        super().__init__(fd, flags, path)
+    def __init__(self, fd: int, flags: int, path: str, notify: FsNotify | None = None) -> None:
+        super().__init__(fd, flags, path, notify)
         self._entries: list[bytes] | None = None
         self._next = 0
 

@@ -101,11 +101,11 @@ def open_file(k: Kernel, t: Task, r: Resolved, flags: int, mode: int) -> OpenFil
         if not flags & F.O_PATH and (flags & F.O_ACCMODE != F.O_RDONLY or flags & F.O_CREAT):
             os.close(fd)
             raise SyscallError(Errno.EISDIR)
-        return HostDirectory(fd, flags, r.guest)
+        return HostDirectory(fd, flags, r.guest, k.fsnotify)
     if flags & F.O_DIRECTORY:
         os.close(fd)
         raise SyscallError(Errno.ENOTDIR)
-    return HostFile(fd, flags, r.guest)
+    return HostFile(fd, flags, r.guest, k.fsnotify)
 
 
 _OPEN_FLAGS = (
@@ -724,6 +724,7 @@ def sys_fchmod(k: Kernel, t: Task, fd: int, mode: int) -> int:
         raise SyscallError(Errno.EBADF if f.flags & F.O_PATH else Errno.EPERM)
     k.hostfs.check_writable()
     host(os.fchmod, f.fd, mode & NO_SETID)
+    f.event(F.IN_ATTRIB)
     return 0
 
 

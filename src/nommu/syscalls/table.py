@@ -56,6 +56,7 @@ def load_handlers() -> dict[str, Syscall]:
         epoll,
         eventfiles,
         fs,
+        inotify,
         ipc,
         locks,
         mem,

@@ -10,7 +10,7 @@ import pytest
 from helpers import Outcome, outcome_of
 
 Differential = Callable[..., object]
-PROGRAMS = ["epoll", "evfds", "ptimers", "inotify"]
+PROGRAMS = ["epoll", "evfds", "ptimers", "inotify", "rusage", "memfd"]
 
 
 def _passed(result: object) -> None:
@@ -23,8 +23,9 @@ def test_event_program_matches_linux(differential: Differential, program: str) -
     _passed(differential([f"/{program}"]))
 
 
-@pytest.mark.parametrize("program", ["evfds", "ptimers"])
+@pytest.mark.parametrize("program", ["evfds", "ptimers", "rusage"])
 def test_timers_run_on_the_virtual_clock(differential: Differential, program: str) -> None:
     """--deterministic: timerfd and POSIX timers expire on the virtual clock
-    (sleeping costs no real time) and still behave as Linux's."""
+    (sleeping costs no real time), CPU time is counted on it, and all still
+    behave as Linux's."""
     _passed(differential([f"/{program}"], deterministic=True))

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from nommu.abi.errno import Errno
 from nommu.abi.flags import __WALL, __WCLONE, WNOHANG
 from nommu.abi.signals import NSIG, Signal
+from nommu.kernel import accounting
+from nommu.kernel.accounting import Usage
 from nommu.kernel.channels import ChildEvent
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.posix_timers import delete_all
@@ -38,6 +40,9 @@ def signal_status(signo: int, core: bool = False) -> int:
 
 def do_exit(k: Kernel, t: Task, status: int) -> None:
     """One task ends (exit(2)); the process ends with it if it was the last."""
+    rss = t.mm.total() // 1024
+    t.group.final_rss_kb = rss
+    t.group.peak_rss_kb = max(t.group.peak_rss_kb, rss)
     k.release_mm(t, None)
     t.files.users -= 1
     if t.files.users == 0:
@@ -107,8 +112,9 @@ def _matches(t: Task, child: ThreadGroup, pid: int, options: int) -> bool:
     return clone_child == bool(options & __WCLONE)
 
 
-def do_wait(k: Kernel, t: Task, pid: int, options: int) -> tuple[int, int]:
-    """wait4: reap a matching zombie child -> (pid, status); (0, 0) for WNOHANG."""
+def do_wait(k: Kernel, t: Task, pid: int, options: int) -> tuple[int, int, Usage | None]:
+    """wait4: reap a matching zombie child -> (pid, status, its CPU usage);
+    (0, 0, None) for WNOHANG."""
     group = t.group
     candidates = [c for c in group.children if _matches(t, c, pid, options)]
     if not candidates:
@@ -116,16 +122,21 @@ def do_wait(k: Kernel, t: Task, pid: int, options: int) -> tuple[int, int]:
     for child in candidates:
         if child.zombie:
             assert child.wait_status is not None
-            reap(k, child)
-            return child.tgid, child.wait_status
+            usage = reap(k, child)
+            return child.tgid, child.wait_status, usage
     if options & WNOHANG:
-        return 0, 0
+        return 0, 0, None
     raise Blocked(ChildEvent(group.tgid))
 
 
-def reap(k: Kernel, child: ThreadGroup) -> None:
-    """Release a zombie: its pid is free again."""
+def reap(k: Kernel, child: ThreadGroup) -> Usage | None:
+    """Release a zombie: its pid is free again, and its CPU time is its
+    parent's children time (returned: what wait4 reports)."""
     child.reaped = True
-    if child.parent is not None and child in child.parent.children:
-        child.parent.children.remove(child)
+    usage = None
+    if child.parent is not None:
+        usage = accounting.reaped(child.parent, child)
+        if child in child.parent.children:
+            child.parent.children.remove(child)
     k.groups.pop(child.tgid, None)
+    return usage

@@ -133,6 +133,10 @@ class OpenFile:
     def truncate(self, length: int) -> None:
         raise SyscallError(Errno.EINVAL)
 
+    def fallocate(self, mode: int, offset: int, length: int) -> None:
+        """fallocate(2) on a regular file whose file system has no such method."""
+        raise SyscallError(Errno.EOPNOTSUPP)
+
     def set_times(self, times: Times) -> None:
         """futimens (see `Times`). Files the kernel makes up (pipes, devices,
         /proc) keep no times: nothing to do."""
@@ -217,6 +221,22 @@ class HostFile(OpenFile):
 
     def truncate(self, length: int) -> None:
         _host_call(lambda: os.ftruncate(self.fd, length))
+        self.event(F.IN_MODIFY)
+
+    def fallocate(self, mode: int, offset: int, length: int) -> None:
+        """Mode 0 grows the host file to cover the range (what a reader can
+        see of an allocation); FALLOC_FL_KEEP_SIZE changes nothing visible;
+        a punched hole within the file reads as zeroes. Other modes:
+        EOPNOTSUPP, as tmpfs says."""
+        if mode & ~(F.FALLOC_FL_KEEP_SIZE | F.FALLOC_FL_PUNCH_HOLE):
+            raise SyscallError(Errno.EOPNOTSUPP)
+        size = self.stat().size
+        end = offset + length
+        if mode & F.FALLOC_FL_PUNCH_HOLE:
+            if offset < size:
+                _host_call(lambda: os.pwrite(self.fd, bytes(min(end, size) - offset), offset))
+        elif not mode & F.FALLOC_FL_KEEP_SIZE and end > size:
+            _host_call(lambda: os.ftruncate(self.fd, end))
         self.event(F.IN_MODIFY)
 
     def statfs(self) -> StatFs:

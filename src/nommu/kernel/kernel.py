@@ -147,6 +147,12 @@ class Kernel:
         self.host_signals: list[int] = []  # signals nommu itself received (Ctrl-C)
         self.terminal = Terminal()
         self.boot_monotonic = config.clock_monotonic()
+        # CPU accounting (kernel/accounting.py): its clock, and when it last charged
+        vclock = self.virtual_clock
+        self.cpu_clock: Callable[[], float] = (
+            time.perf_counter if vclock is None else (lambda: vclock.now)
+        )
+        self._charged_at = self.cpu_clock()
         self._loaded_tls: list[bytes] = [bytes(8)] * 3
         self.code_written: list[tuple[int, int]] = []  # see flush_code_later
         from nommu.syscalls.dispatch import make_dispatcher
@@ -337,9 +343,11 @@ class Kernel:
                 if not t.alive:
                     continue
                 self.drop_written_code()
+            self._charged_at = self.cpu_clock()
             stop = cpu.run(t.pc, *limits.clamp(sched.slice_for(t)))
             t = self.current  # (a handoff may have switched tasks)
             assert t is not None
+            self.charge(t)
             handle_stop(self, t, stop)
             self.drop_written_code()
 
@@ -367,6 +375,7 @@ class Kernel:
             cpu.stop()
             return
         t.pc = cpu.pc  # what handle_stop would record (a blocked call rewound it)
+        self.charge(t)
         if queued is not None:
             if queued is not t:
                 sched.requeue(t)  # (if it can still run: to the back of the line)
@@ -405,6 +414,12 @@ class Kernel:
             or nxt.reload_tls
             or (mmu is not None and (nxt.mm is not t.mm or self._code_dirty(nxt.mm)))
         )
+
+    def charge(self, t: Task) -> None:
+        """Add the time since the last charge to `t`, which had the CPU."""
+        now = self.cpu_clock()
+        t.cputime += now - self._charged_at
+        self._charged_at = now
 
     @staticmethod
     def _code_dirty(space: MemoryMap) -> bool:

@@ -54,6 +54,9 @@ if TYPE_CHECKING:
 
 SHM_DIR = "/dev/shm"
 RAMFS_DEV = 0x13  # st_dev of the tmpfs mount
+ALL_SEALS = (
+    F.F_SEAL_SEAL | F.F_SEAL_SHRINK | F.F_SEAL_GROW | F.F_SEAL_WRITE | F.F_SEAL_FUTURE_WRITE
+) | F.F_SEAL_EXEC
 
 
 def pages_for(size: int) -> int:
@@ -75,6 +78,7 @@ class RamInode:
     atime_ns: int = 0
     mtime_ns: int = 0
     ctime_ns: int = 0
+    seals: int = F.F_SEAL_SEAL  # memfd seals (F_ADD_SEALS): none may be added by default
 
     def now_ns(self) -> int:
         return int(self.k.config.clock_realtime() * 1e9)
@@ -139,10 +143,49 @@ class RamInode:
             self.pages[i] = paddr
         self.size = size
 
+    def check_seals(self, offset: int, end: int, write: bool) -> None:
+        """EPERM if the seals forbid writing [offset, end) (`write`), growing
+        the file to `end`, or shrinking it to `end` (a resize: not `write`)."""
+        if write and self.seals & (F.F_SEAL_WRITE | F.F_SEAL_FUTURE_WRITE):
+            raise SyscallError(Errno.EPERM)
+        if end > self.size and self.seals & F.F_SEAL_GROW:
+            raise SyscallError(Errno.EPERM)
+        if not write and end < self.size and self.seals & F.F_SEAL_SHRINK:
+            raise SyscallError(Errno.EPERM)
+
+    def add_seals(self, seals: int, writable: bool, mapped_shared: bool) -> None:
+        """F_ADD_SEALS: EPERM once F_SEAL_SEAL is set or without write access,
+        EBUSY for F_SEAL_WRITE while a shared mapping may write to the file."""
+        if seals & ~ALL_SEALS:
+            raise SyscallError(Errno.EINVAL)
+        if not writable or self.seals & F.F_SEAL_SEAL:
+            raise SyscallError(Errno.EPERM)
+        if seals & F.F_SEAL_WRITE and not self.seals & F.F_SEAL_WRITE and mapped_shared:
+            raise SyscallError(Errno.EBUSY)
+        self.seals |= seals
+
+    def fallocate(self, mode: int, offset: int, length: int) -> None:
+        """As tmpfs: allocate the pages of the range (and grow the file to
+        its end unless FALLOC_FL_KEEP_SIZE), or punch a hole (the range reads
+        as zeroes; the pages stay, as a direct mapping may use them)."""
+        end = offset + length
+        if mode & F.FALLOC_FL_PUNCH_HOLE:
+            self.check_seals(offset, min(end, self.size), write=True)
+            if offset < self.size:
+                self.pwrite(bytes(min(end, self.size) - offset), offset)
+            return
+        if not mode & F.FALLOC_FL_KEEP_SIZE:
+            self.check_seals(offset, end, write=False)
+            if end > self.size:
+                self.resize(end)
+        for index in range(offset // PAGE_SIZE, pages_for(end)):
+            self.page(index)
+
     def resize(self, size: int) -> None:
         """truncate/ftruncate (ramfs_nommu_resize)."""
         if size < 0:
             raise SyscallError(Errno.EINVAL)
+        self.check_seals(size, size, write=False)
         if size == self.size:
             return
         if self.size == 0:
@@ -390,6 +433,7 @@ class RamFile(OpenFile):
     def write(self, data: bytes) -> int:
         if self.flags & F.O_APPEND:
             self.pos = self.ram.size
+        self.ram.check_seals(self.pos, self.pos + len(data), write=True)
         n = self.ram.pwrite(data, self.pos)
         self.pos += n
         return n
@@ -398,7 +442,13 @@ class RamFile(OpenFile):
         return self.ram.pread(count, offset)
 
     def pwrite(self, data: bytes, offset: int) -> int:
+        self.ram.check_seals(offset, offset + len(data), write=True)
         return self.ram.pwrite(data, offset)
+
+    def fallocate(self, mode: int, offset: int, length: int) -> None:
+        if mode & ~(F.FALLOC_FL_KEEP_SIZE | F.FALLOC_FL_PUNCH_HOLE):
+            raise SyscallError(Errno.EOPNOTSUPP)
+        self.ram.fallocate(mode, offset, length)
 
     def lseek(self, offset: int, whence: int) -> int:
         base = {F.SEEK_SET: 0, F.SEEK_CUR: self.pos, F.SEEK_END: self.ram.size}.get(whence)

@@ -90,6 +90,11 @@ class ThreadGroup:
     sigpending_limit: int | None = None  # setrlimit(RLIMIT_SIGPENDING); None: the default
     posix_timers: dict[int, PosixTimer] = field(default_factory=dict)  # timer_create, by id
     next_timer_id: int = 0
+    # CPU accounting (kernel/accounting.py): reaped children's totals, memory
+    children_cputime: float = 0.0
+    children_maxrss_kb: int = 0
+    peak_rss_kb: int = 0  # the largest its memory was when a task left it
+    final_rss_kb: int = 0
 
     @property
     def leader(self) -> Task:
@@ -156,6 +161,7 @@ class Task:
     timer: KTimer | None = None  # wakes a timed sleep
     futex_bitset: int = 0xFFFFFFFF
     robust_list: int = 0  # set_robust_list: the head of its robust futex list
+    cputime: float = 0.0  # seconds on the CPU (kernel/accounting.py)
 
     def blocking_call(self) -> BlockedCall:
         """The record of the call this task is about to sleep in (see

@@ -31,8 +31,10 @@ from nommu.kernel.files import (
 from nommu.kernel.hostfs import NO_SETID
 from nommu.kernel.pipe import Pipe, PipeEnd
 from nommu.kernel.procfs import open_proc, proc_stat
+from nommu.kernel.ramfs import RamFile
 from nommu.kernel.signal import send_to_task
 from nommu.kernel.vfs import Resolved
+from nommu.kernel.vm import AddressSpace
 from nommu.syscalls.locks import LOCK_CMDS, do_lock
 from nommu.syscalls.table import syscall
 
@@ -808,7 +810,32 @@ def sys_fcntl64(k: Kernel, t: Task, fd: int, cmd: int, arg: int) -> int:
         return 0
     if cmd in LOCK_CMDS:
         return do_lock(k, t, f, cmd, arg)
+    if cmd in (F.F_ADD_SEALS, F.F_GET_SEALS):
+        return _seals(k, f, cmd, arg)
     raise SyscallError(Errno.EINVAL)
+
+
+def _seals(k: Kernel, f: OpenFile, cmd: int, arg: int) -> int:
+    """F_GET_SEALS and F_ADD_SEALS, for RAM files (memfd, /dev/shm) only."""
+    if not isinstance(f, RamFile):
+        raise SyscallError(Errno.EINVAL)
+    if cmd == F.F_ADD_SEALS:
+        f.ram.add_seals(arg, f.writable, _mapped_shared(k, f.ram))
+        return 0
+    return f.ram.seals
+
+
+def _mapped_shared(k: Kernel, inode: object) -> bool:
+    """Whether some MAP_SHARED mapping of a RAM file may write to it: a
+    direct mapping (no MMU), or a writable shared VMA of any process."""
+    if getattr(inode, "shared_maps", None):
+        return True
+    spaces = {id(t.mm): t.mm for t in k.tasks.values() if isinstance(t.mm, AddressSpace)}
+    return any(
+        v.pager is inode and v.shared and v.prot & F.PROT_WRITE
+        for space in spaces.values()
+        for v in space.vmas
+    )
 
 
 @syscall("fcntl", "fd", "fcntl_cmd", "fcntl_arg")

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
 from nommu.abi.flags import (
+    F_SEAL_FUTURE_WRITE,
+    F_SEAL_WRITE,
     MAP_TYPE,
     MREMAP_FIXED,
     PAGE_SIZE,
@@ -136,6 +138,7 @@ def validate_mmap_request(
     if flags & MAP_TYPE == M.MAP_SHARED:
         if prot & PROT_WRITE and not file.writable:
             raise SyscallError(Errno.EACCES)
+        check_write_seal(file, prot)
         if not caps & NOMMU_MAP_DIRECT:
             raise SyscallError(Errno.ENODEV, "MAP_SHARED of a file needs an MMU (or a RAM file)")
         caps &= ~NOMMU_MAP_COPY
@@ -149,6 +152,13 @@ def validate_mmap_request(
         if flags & MAP_TYPE == M.MAP_SHARED:
             raise SyscallError(Errno.EINVAL, "MAP_SHARED not completely supported on !MMU")
     return caps
+
+
+def check_write_seal(file: OpenFile, prot: int) -> None:
+    """A shared writable mapping of a memfd sealed against writing: EPERM."""
+    seals = file.ram.seals if isinstance(file, RamFile) else 0
+    if prot & PROT_WRITE and seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE):
+        raise SyscallError(Errno.EPERM)
 
 
 def _prot_unsupported(prot: int, caps: int) -> bool:
@@ -219,6 +229,7 @@ def _mmap_mmu(
         if isinstance(file, DevZero):  # /dev/zero maps as anonymous memory
             file, flags = None, flags | M.MAP_ANONYMOUS
         elif isinstance(file, RamFile) and mtype != M.MAP_PRIVATE:
+            check_write_seal(file, prot)
             pager = file.ram  # the mapping shows the file's own pages
         elif mtype != M.MAP_PRIVATE:
             pager = k.page_cache.pages_of(file)  # shared with every other mapping of it

@@ -4,10 +4,14 @@ under nommu (both memory models) with the same output."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from helpers import Outcome, outcome_of
+
+from nommu import Machine
 
 Differential = Callable[..., object]
 PROGRAMS = ["epoll", "evfds", "ptimers", "inotify", "rusage", "memfd"]
@@ -29,3 +33,20 @@ def test_timers_run_on_the_virtual_clock(differential: Differential, program: st
     (sleeping costs no real time), CPU time is counted on it, and all still
     behave as Linux's."""
     _passed(differential([f"/{program}"], deterministic=True))
+
+
+def test_strace_decodes_the_event_calls(guest_root: Path) -> None:
+    """--strace names the flags and shows struct epoll_event (in and out),
+    struct itimerspec and struct sigevent."""
+    trace = io.StringIO()
+    for program in ("epoll", "evfds", "ptimers", "memfd"):
+        Machine(root=guest_root, hints=False, strace=trace).run([f"/{program}"], capture=True)
+    text = trace.getvalue()
+    assert "epoll_create1(O_CLOEXEC) = 3\n" in text
+    assert "EPOLL_CTL_ADD, 6, {events=EPOLLIN|EPOLLET, data=0x2}) = 0\n" in text
+    assert "[{events=EPOLLIN, data=0x7}], 4, 5000, NULL, 8) = 1\n" in text
+    assert "eventfd2(3, EFD_CLOEXEC|EFD_NONBLOCK) = 3\n" in text
+    assert "it_value={tv_sec=0, tv_nsec=20000000}}" in text
+    assert "sigev_signo=SIGUSR1, sigev_notify=SIGEV_SIGNAL}" in text
+    assert "sigev_notify=SIGEV_THREAD_ID, sigev_notify_thread_id=" in text
+    assert 'memfd_create("test", MFD_CLOEXEC|MFD_ALLOW_SEALING) = 3\n' in text

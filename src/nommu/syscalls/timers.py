@@ -177,12 +177,12 @@ def _timer_settime(
     return 0
 
 
-@syscall("timer_settime", "int", "hex", "itimerspec", "ptr")
+@syscall("timer_settime", "int", "timer_flags", "itimerspec", "ptr")
 def sys_timer_settime(k: Kernel, t: Task, ident: int, flags: int, new: int, old: int) -> int:
     return _timer_settime(k, t, ident, flags, new, old, t64=False)
 
 
-@syscall("timer_settime64", "int", "hex", "itimerspec64", "ptr")
+@syscall("timer_settime64", "int", "timer_flags", "itimerspec64", "ptr")
 def sys_timer_settime64(k: Kernel, t: Task, ident: int, flags: int, new: int, old: int) -> int:
     return _timer_settime(k, t, ident, flags, new, old, t64=True)
 

@@ -139,6 +139,12 @@ WORKLOADS = [
         ops_arg=0, unit="rt", show_rate=True, target=0.2, one_cpu=True,
     ),
     Workload(
+        "epoll", "epoll_pingpong", ("10000",), ("2000",),
+        what="pipe write -> epoll_wait wakeup round trips between two threads",
+        expect=r"epoll_pingpong: \d+ round trips ok",
+        ops_arg=0, unit="rt", show_rate=True, one_cpu=True,
+    ),
+    Workload(
         "cpu-mmu", "cpuloop", ("260000000",), ("50000000",),
         what="the cpu workload under --mmu (every access through the TLB)",
         expect=r"cpuloop: \d+ iterations, result [0-9a-f]{8}",

@@ -159,8 +159,9 @@ class Epoll(AnonFile):
             got = item.ready(consume=True)
             if got:
                 out.append((got, item.data))
-                del self.items[key]
-                self.items[key] = item  # (to the back of the line)
+                if len(self.items) > 1:
+                    del self.items[key]
+                    self.items[key] = item  # (to the back of the line)
         return out
 
     def poll(self) -> int:
@@ -171,10 +172,8 @@ class Epoll(AnonFile):
     def poll_channels(self) -> tuple[object, ...]:
         """Its own channel, and any host descriptor an item waits on (the
         scheduler only watches host input somebody sleeps on)."""
-        host: list[object] = []
-        for item in self.items.values():
-            host.extend(c for c in item.file.poll_channels() if isinstance(c, HostReadable))
-        return (self.channel, *host)
+        host = [c for i in self.items.values() for c in i.channels if isinstance(c, HostReadable)]
+        return (self.channel, *host) if host else (self.channel,)
 
     def nested(self) -> list[Epoll]:
         return [i.file for i in self.items.values() if isinstance(i.file, Epoll)]

@@ -95,9 +95,12 @@ def do_epoll_wait(
     if ready:
         k.uspace.write(events, b"".join(EPOLL_EVENT.pack(e, d) for e, d in ready))
         return len(ready)
-    if deadline is not None and k.sched.clock() >= deadline:
+    channels = ep.poll_channels()
+    if deadline is None:
+        raise Blocked(channels if len(channels) > 1 else channels[0])
+    if k.sched.clock() >= deadline:
         return 0
-    raise Blocked((Timer(t.tid), *ep.poll_channels()), deadline)
+    raise Blocked((Timer(t.tid), *channels), deadline)
 
 
 @syscall("epoll_wait", "fd", "epoll_events_out", "int", "int")

@@ -7,11 +7,14 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from helpers import Outcome, outcome_of
 
 from nommu import Machine
+from nommu.kernel.kernel import Kernel, KernelConfig
+from nommu.kernel.task import TaskState
 
 Differential = Callable[..., object]
 PROGRAMS = ["epoll", "evfds", "ptimers", "inotify", "rusage", "memfd"]
@@ -50,3 +53,14 @@ def test_strace_decodes_the_event_calls(guest_root: Path) -> None:
     assert "sigev_signo=SIGUSR1, sigev_notify=SIGEV_SIGNAL}" in text
     assert "sigev_notify=SIGEV_THREAD_ID, sigev_notify_thread_id=" in text
     assert 'memfd_create("test", MFD_CLOEXEC|MFD_ALLOW_SEALING) = 3\n' in text
+
+
+def test_a_timer_due_while_idle_is_no_deadlock(tmp_path: Path) -> None:
+    """The scheduler finds nothing to run and goes idle; a timer that comes due
+    just then wakes a task. That task runs: it is no deadlock (this raced
+    with short timers, e.g. a timerfd or POSIX timer, under load)."""
+    k = Kernel(KernelConfig(mem=4 << 20, root=str(tmp_path)))
+    woken = SimpleNamespace(state=TaskState.RUNNABLE)
+    k.sched.add_timer(k.sched.clock(), lambda: k.sched.runqueue.append(woken))  # type: ignore[arg-type]
+    k.sched._idle()
+    assert k.sched.runqueue[0] is woken

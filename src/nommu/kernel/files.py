@@ -225,7 +225,8 @@ class HostFile(OpenFile):
 
     def fallocate(self, mode: int, offset: int, length: int) -> None:
         """Mode 0 grows the host file to cover the range (what a reader can
-        see of an allocation); FALLOC_FL_KEEP_SIZE changes nothing visible;
+        see of an allocation; ENOSPC past the host's free space);
+        FALLOC_FL_KEEP_SIZE changes nothing visible;
         a punched hole within the file reads as zeroes. Other modes:
         EOPNOTSUPP, as tmpfs says."""
         if mode & ~(F.FALLOC_FL_KEEP_SIZE | F.FALLOC_FL_PUNCH_HOLE):
@@ -236,6 +237,9 @@ class HostFile(OpenFile):
             if offset < size:
                 _host_call(lambda: os.pwrite(self.fd, bytes(min(end, size) - offset), offset))
         elif not mode & F.FALLOC_FL_KEEP_SIZE and end > size:
+            fs = os.fstatvfs(self.fd)
+            if end - size > fs.f_bavail * fs.f_frsize:  # (what a real allocation would say)
+                raise SyscallError(Errno.ENOSPC)
             _host_call(lambda: os.ftruncate(self.fd, end))
         self.event(F.IN_MODIFY)
 

@@ -165,21 +165,21 @@ class RamInode:
         self.seals |= seals
 
     def fallocate(self, mode: int, offset: int, length: int) -> None:
-        """As tmpfs: allocate the pages of the range (and grow the file to
-        its end unless FALLOC_FL_KEEP_SIZE), or punch a hole (the range reads
-        as zeroes; the pages stay, as a direct mapping may use them)."""
+        """As tmpfs: grow the file to the range's end (its pages as `resize`
+        allocates them), or with FALLOC_FL_KEEP_SIZE leave it as it is; ENOSPC
+        if the range has more pages than RAM has free. A punched hole reads as
+        zeroes (its pages stay: a direct mapping may be using them)."""
         end = offset + length
         if mode & F.FALLOC_FL_PUNCH_HOLE:
             self.check_seals(offset, min(end, self.size), write=True)
             if offset < self.size:
                 self.pwrite(bytes(min(end, self.size) - offset), offset)
             return
-        if not mode & F.FALLOC_FL_KEEP_SIZE:
+        if pages_for(end) - len(self.pages) > self.k.alloc.free_total() // PAGE_SIZE:
+            raise SyscallError(Errno.ENOSPC)
+        if not mode & F.FALLOC_FL_KEEP_SIZE and end > self.size:
             self.check_seals(offset, end, write=False)
-            if end > self.size:
-                self.resize(end)
-        for index in range(offset // PAGE_SIZE, pages_for(end)):
-            self.page(index)
+            self.resize(end)
 
     def resize(self, size: int) -> None:
         """truncate/ftruncate (ramfs_nommu_resize)."""

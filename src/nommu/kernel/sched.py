@@ -230,6 +230,8 @@ class Scheduler:
     def _idle(self) -> None:
         """Nothing runnable: wait for host input or the next timer, or report deadlock."""
         self.expire_timers()  # drops cancelled timers too
+        if self.runqueue:
+            return  # a timer that came due just now woke someone: no deadlock
         host_fds = [c.fd for c in self.sleepers if isinstance(c, HostReadable)]
         if not host_fds and all(entry[2].watchdog for entry in self._timers):
             sleeping = [t for t in self.k.tasks.values() if t.alive]

@@ -5,6 +5,10 @@ under nommu (both memory models) with the same output."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -64,3 +68,47 @@ def test_a_timer_due_while_idle_is_no_deadlock(tmp_path: Path) -> None:
     k.sched.add_timer(k.sched.clock(), lambda: k.sched.runqueue.append(woken))  # type: ignore[arg-type]
     k.sched._idle()
     assert k.sched.runqueue[0] is woken
+
+
+def _epoll_on_stdin(argv: list[str], cwd: Path) -> str:
+    """Run `argv` with a pipe on its stdin, write a line once it is waiting
+    (the pipe stays open: no hang-up), and return its output."""
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    time.sleep(0.5)
+    proc.stdin.write(b"hello\n")
+    proc.stdin.flush()
+    out = proc.stdout.read()
+    proc.stdin.close()
+    proc.wait(timeout=60)
+    return out.decode()
+
+
+def test_epoll_wakes_on_host_input(guest_root: Path, native_ok: None) -> None:
+    """Input arriving from the host (a pipe on nommu's stdin: a host
+    descriptor the scheduler watches with select) wakes epoll_wait, level
+    and edge triggered, as the same program sees it natively."""
+    native = _epoll_on_stdin(["./epoll", "stdin"], guest_root)
+    cli = [sys.executable, "-m", "nommu", "run", "--no-hints", "--root", str(guest_root)]
+    assert _epoll_on_stdin([*cli, "/epoll", "stdin"], guest_root) == native
+    assert "stdin, level: 1 1:0x1\n" in native
+
+
+def _with_closed_pipe(argv: list[str], cwd: Path) -> str:
+    r, w = os.pipe()
+    os.write(w, b"hello\n")
+    os.close(w)
+    try:
+        out = subprocess.run(argv, cwd=cwd, stdin=r, capture_output=True, timeout=120).stdout
+    finally:
+        os.close(r)
+    return out.decode()
+
+
+def test_host_pipe_hang_up_is_reported(guest_root: Path, native_ok: None) -> None:
+    """A host pipe on stdin whose writer is gone: poll and epoll see
+    EPOLLHUP with the data, as on Linux (the host's own poll bits)."""
+    native = _with_closed_pipe(["./epoll", "stdin"], guest_root)
+    cli = [sys.executable, "-m", "nommu", "run", "--no-hints", "--root", str(guest_root)]
+    assert _with_closed_pipe([*cli, "/epoll", "stdin"], guest_root) == native
+    assert "stdin, level: 1 1:0x11\n" in native

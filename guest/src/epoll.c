@@ -6,6 +6,10 @@
  *
  * Results that could come in any order are printed sorted, so the output is
  * the same natively and under nommu.
+ *
+ * Usage: epoll            (all of the above)
+ *        epoll stdin      (wait up to 10 s for input on descriptor 0, level
+ *                          and edge triggered, and echo it)
  */
 #include "guest.h"
 
@@ -258,9 +262,28 @@ static void pwait2(void)
 #endif
 }
 
-int main(void)
+/* Input arriving on stdin (a terminal or the host's pipe) wakes epoll_wait. */
+static int from_stdin(void)
+{
+	int ep = epoll_create1(0), et = epoll_create1(0);
+	char buf[64];
+	long n;
+	add(ep, 0, EPOLLIN, 1);
+	add(et, 0, EPOLLIN | EPOLLET, 2);
+	show("stdin, level", ep, 4, 10000);
+	show("stdin, edge", et, 4, 0);
+	show("stdin, edge again", et, 4, 0);
+	n = read(0, buf, sizeof buf - 1);
+	buf[n > 0 ? n : 0] = 0;
+	printf("read: %s", buf);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	setvbuf(stdout, 0, _IONBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "stdin"))
+		return from_stdin();
 	level_and_edge();
 	rotation();
 	errors();

@@ -422,10 +422,20 @@ class HostStream(OpenFile):
         return self.fd
 
     def poll(self) -> int:
+        """What the host says of its descriptor: input, and a hang-up (the
+        writer of a host pipe gone) or an error, as the guest's bits."""
         if not self.readable:
             return POLLOUT
-        ready, _, _ = select.select([self.fd], [], [], 0)
-        return (POLLIN if ready else 0) | (POLLOUT if self.writable else 0)
+        host = select.poll()
+        host.register(self.fd, select.POLLIN)
+        got = host.poll(0)
+        bits = got[0][1] if got else 0
+        return (
+            (POLLIN if bits & select.POLLIN else 0)
+            | (POLLHUP if bits & select.POLLHUP else 0)
+            | (POLLERR if bits & select.POLLERR else 0)
+            | (POLLOUT if self.writable else 0)
+        )
 
     def poll_channels(self) -> tuple[object, ...]:
         return (HostReadable(self.fd),) if self.readable else ()

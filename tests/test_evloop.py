@@ -112,3 +112,17 @@ def test_host_pipe_hang_up_is_reported(guest_root: Path, native_ok: None) -> Non
     cli = [sys.executable, "-m", "nommu", "run", "--no-hints", "--root", str(guest_root)]
     assert _with_closed_pipe([*cli, "/epoll", "stdin"], guest_root) == native
     assert "stdin, level: 1 1:0x11\n" in native
+
+
+def test_deterministic_runs_repeat_exactly(guest_root: Path) -> None:
+    """--deterministic: timers, timerfds and epoll waits give the same trace
+    every time (they run on the virtual clock)."""
+    traces = []
+    for _ in range(2):
+        trace = io.StringIO()
+        m = Machine(root=guest_root, hints=False, strace=trace, deterministic=True, seed=3)
+        for program in ("ptimers", "evfds"):
+            m.run([f"/{program}"], capture=True)
+        traces.append(trace.getvalue())
+    assert traces[0] == traces[1]
+    assert "timer_settime" in traces[0]

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,6 +73,11 @@ static void level_and_edge(void)
 	write(a[1], "x", 1);
 	write(b[1], "y", 1);
 	show("both written", ep, 8, 0);
+	{
+		int n = -1;
+		ioctl(a[0], FIONREAD, &n);
+		printf("FIONREAD on the pipe: %d\n", n);
+	}
 	show("level stays, edge reported once", ep, 8, 0);
 	write(b[1], "y", 1);
 	show("a new write is a new edge", ep, 8, 0);

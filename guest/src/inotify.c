@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -134,6 +135,11 @@ int main(void)
 	chmod("ino_test/c", 0644);
 	drain("oneshot: one event, then IGNORED", d);
 	touch("ino_test/e", 0);
+	{
+		int queued = -1;
+		ioctl(d, FIONREAD, &queued);
+		printf("FIONREAD: %d\n", queued);
+	}
 	report("read into a small buffer", read(d, small, sizeof small));
 	drain("still queued", d);
 

@@ -133,6 +133,11 @@ class OpenFile:
     def truncate(self, length: int) -> None:
         raise SyscallError(Errno.EINVAL)
 
+    def nread(self) -> int | None:
+        """FIONREAD: bytes a read would find now; None if the file has no
+        such count (the ioctl then goes to the terminal code: ENOTTY)."""
+        return None
+
     def fallocate(self, mode: int, offset: int, length: int) -> None:
         """fallocate(2) on a regular file whose file system has no such method."""
         raise SyscallError(Errno.EOPNOTSUPP)

@@ -247,7 +247,7 @@ class Inotify(AnonFile):
             raise SyscallError(Errno.EINVAL)  # not even the first event fits
         return bytes(out)
 
-    def pending_bytes(self) -> int:
+    def nread(self) -> int:
         return sum(len(e.pack()) for e in self.state.events)
 
     def poll(self) -> int:

@@ -850,6 +850,9 @@ def sys_ioctl(k: Kernel, t: Task, fd: int, req: int, arg: int) -> int:
     if req in (F.FIOCLEX, F.FIONCLEX):
         t.files.fds[fd].cloexec = req == F.FIOCLEX
         return 0
+    if req == F.FIONREAD and (count := f.nread()) is not None:
+        k.uspace.write_u32(arg, count)
+        return 0
     if not f.is_tty():
         raise SyscallError(Errno.ENOTTY)
     from nommu.kernel import tty

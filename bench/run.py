@@ -342,7 +342,7 @@ def api_worker(root: str, argv: list[str]) -> int:
         start = time.perf_counter()
         res = Machine(root=root, hints=False, **options).run(argv, capture=True)
         seconds = time.perf_counter() - start
-    except Exception as err:  # reported; the bench keeps going
+    except Exception as err:  # noqa: BLE001 (reported; the bench keeps going)
         print(json.dumps({"exception": f"{type(err).__name__}: {err}"}))
         return 0
     stderr = (res.stderr or b"").decode(errors="replace")

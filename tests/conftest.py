@@ -26,6 +26,7 @@ from helpers import (
     NativeResult,
     RunNative,
     RunNommu,
+    arm_root,
     guarded_run,
     native_i386_works,
     native_run,
@@ -64,10 +65,11 @@ def run_nommu(guest_root: Path) -> RunNommu:
         stdin: bytes | None = b"",
         timeout: float = NOMMU_TIMEOUT,
         cwd: str = "/",
+        root: Path = guest_root,
         **machine: object,
     ) -> RunResult:
         machine.setdefault("hints", False)
-        m = Machine(root=guest_root, **machine)  # type: ignore[arg-type]
+        m = Machine(root=root, **machine)  # type: ignore[arg-type]
         return guarded_run(m, argv, env, timeout=timeout, stdin=stdin, cwd=cwd)
 
     return run
@@ -92,25 +94,74 @@ def run_native(guest_root: Path, native_ok: None) -> RunNative:
     return run
 
 
-@pytest.fixture(params=[False, True], ids=["nommu", "mmu"])
-def mmu(request: pytest.FixtureRequest) -> bool:
-    """Whether the machine has an MMU: differential tests run both ways (issue 5:
+@pytest.fixture
+def mmu(machine_kind: tuple[bool, str]) -> bool:
+    """Whether the machine has an MMU: tests that take it run both ways (issue 5:
     every program that matches a native run without an MMU must match with one)."""
-    return bool(request.param)
+    return machine_kind[0]
+
+
+# The machines a differential test runs on: i386 without and with an MMU, and
+# ARM (a Cortex-M7, which has no MMU) running the same C program built for ARM.
+DIFFERENTIAL_MACHINES = [(False, "i386"), (True, "i386"), (False, "arm")]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes `mmu` runs without and with an MMU; one that uses
+    `differential` also runs on ARM (issue 17: every architecture-independent
+    program prints on ARM what its i386 build prints on the real kernel)."""
+    if "machine_kind" in metafunc.fixturenames and not _parametrizes_mmu(metafunc):
+        arm = "differential" in metafunc.fixturenames
+        kinds = DIFFERENTIAL_MACHINES if arm else DIFFERENTIAL_MACHINES[:2]
+        metafunc.parametrize("machine_kind", kinds, ids=["nommu", "mmu", "arm"][: len(kinds)])
+
+
+def _parametrizes_mmu(metafunc: pytest.Metafunc) -> bool:
+    """The test chooses `mmu` itself (e.g. test_mmu.py's WITH_MMU): it runs on
+    that i386 machine only."""
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0]
+        names = names.split(",") if isinstance(names, str) else names
+        if "mmu" in [n.strip() for n in names]:
+            return True
+    return False
 
 
 @pytest.fixture
-def differential(run_nommu: RunNommu, run_native: RunNative, mmu: bool) -> Callable[..., RunResult]:
+def machine_kind() -> tuple[bool, str]:
+    """(MMU?, architecture) of the machine; parametrized by pytest_generate_tests."""
+    return False, "i386"
+
+
+@pytest.fixture
+def guest_arch(machine_kind: tuple[bool, str]) -> str:
+    """The architecture the program runs as under nommu."""
+    return machine_kind[1]
+
+
+@pytest.fixture
+def differential(
+    run_nommu: RunNommu, run_native: RunNative, mmu: bool, guest_arch: str, guest_root: Path
+) -> Callable[..., RunResult]:
     """Run argv both ways; assert same stdout and same outcome; return nommu's result.
 
-    Parametrized by `mmu`: each test runs once on the no-MMU machine and once
-    with `--mmu`."""
+    Parametrized by machine: each test runs on the no-MMU machine, with
+    `--mmu`, and on ARM, where nommu runs the ARM build of the program (in a
+    copy of the root holding the ARM builds) and the native run is still the
+    i386 build on the host kernel. A program built for i386 only is skipped
+    on ARM."""
 
     def both(
         argv: Sequence[str], env: Mapping[str, str] | None = None, **machine: object
     ) -> RunResult:
+        if guest_arch == "arm" and machine.get("mmu"):
+            pytest.skip("a Cortex-M has no MMU: ARM programs run without one")
+        root = arm_root(guest_root, argv[0]) if guest_arch == "arm" else None
         native = run_native(argv, env)
-        emulated = run_nommu(argv, env, mmu=mmu, **machine)
+        if root is None:
+            emulated = run_nommu(argv, env, mmu=mmu, **machine)
+        else:
+            emulated = run_nommu(argv, env, root=root, **machine)
         assert emulated.stdout.decode(errors="replace") == native.stdout.decode(errors="replace"), (
             f"stdout differs for {argv}"
         )

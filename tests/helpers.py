@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from nommu import Machine
 from nommu.api import RunResult
 
@@ -80,11 +82,12 @@ class NativeResult:
         return 128 + self.signal if self.signal else (self.status >> 8) & 0xFF
 
 
-def populate_root(root: Path) -> Path:
-    """Put every guest binary at /<name> and /bin/<name>, and make /tmp."""
+def populate_root(root: Path, programs: Path = GUESTBIN) -> Path:
+    """Put every guest binary (of `programs`: the i386 builds unless told) at
+    /<name> and /bin/<name>, and make /tmp."""
     (root / "bin").mkdir(parents=True, exist_ok=True)
     (root / "tmp").mkdir(exist_ok=True)
-    for src in sorted(GUESTBIN.iterdir()):
+    for src in sorted(programs.iterdir()):
         if not src.is_file() or "." in src.name:
             continue
         for dst in (root / src.name, root / "bin" / src.name):
@@ -93,6 +96,29 @@ def populate_root(root: Path) -> Path:
             except OSError:
                 shutil.copy2(src, dst)
     return root
+
+
+def arm_root(root: Path, program: str) -> Path:
+    """A copy of the guest root `root` beside it in which every guest program
+    is its ARM build (guestbin/arm/), for running `program` (a guest path) on
+    ARM; skips the test if that program is built for i386 only."""
+    name = os.path.basename(program)
+    if not (GUESTBIN / "arm" / name).is_file():
+        pytest.skip(f"{name} is built for i386 only (guest/Makefile ARM_SKIP)")
+    arm = root.with_name(root.name + "-arm")
+    if arm.exists():
+        shutil.rmtree(arm)
+
+    def place(src: str, dst: str) -> None:
+        build = GUESTBIN / "arm" / os.path.basename(src)
+        here = Path(src).parent
+        if (here == root or here == root / "bin") and build.is_file():
+            os.link(build, dst)
+        else:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(root, arm, symlinks=True, copy_function=place)
+    return arm
 
 
 class GuestTimeout(Exception):

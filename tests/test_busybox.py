@@ -23,6 +23,7 @@ from helpers import guarded_run, native_run, outcome_of
 
 from nommu import Machine
 from nommu.kernel.errors import NommuError
+from nommu.kernel.mmu_model import MmuModel
 
 CANDIDATES = ("/usr/bin/busybox", "/bin/busybox", "/opt/busybox-i386/bin/busybox")
 PT_INTERP = 3
@@ -247,8 +248,8 @@ def test_busybox_run_returns_every_frame(bb_root: Path) -> None:
     machine = Machine(root=bb_root, mmu=True, hints=False)
     guarded_run(machine, ["/bin/busybox", "sh", "s/pipelines.sh"])
     k = machine.kernel
-    assert k is not None and k.frames is not None
-    assert k.frames.refs == {}
+    assert k is not None and isinstance(k.memory, MmuModel)
+    assert k.memory.frames.refs == {}
     assert [b.kind for b in k.alloc.used_blocks()] == ["kernel"]
 
 

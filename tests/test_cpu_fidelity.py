@@ -1,7 +1,7 @@
 """The CPU as programs see it: coherent self-modifying code, futex keys
 across fork, the FPU state (all differential, native vs nommu).
 
-Self-modifying code and the fast store path (machine/mmu.py): data pages get
+Self-modifying code and the fast store path (machine/tlb.py): data pages get
 TLB entries without execute permission, so that Unicorn lets their stores go
 the fast way; pages code was fetched from keep execute, so every store to
 them is checked against translated code. `smc` rewrites code the CPU has

@@ -1,4 +1,4 @@
-"""Task switches inside the syscall hook (Kernel.handoff).
+"""Task switches inside the syscall hook (Scheduler.handoff).
 
 A syscall that blocks hands the CPU to the next runnable task without
 returning from Unicorn; these tests pin down that it happens, and that what

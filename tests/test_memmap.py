@@ -84,7 +84,7 @@ def test_memmap_from_the_command_line(guest_root: Path, tmp_path: Path) -> None:
 def recorder_for(alloc: PhysAllocator) -> MemmapRecorder:
     k = SimpleNamespace(
         alloc=alloc,
-        mmu=False,
+        memory=SimpleNamespace(has_mmu=False),
         tasks={},
         current=None,
         boot_monotonic=0.0,

@@ -23,6 +23,7 @@ from helpers import Outcome, guarded_run, native_run, outcome_of, populate_root
 
 from nommu import Machine
 from nommu.kernel.errors import NommuError
+from nommu.kernel.mmu_model import MmuModel
 
 Differential = Callable[..., object]
 RunNommu = Callable[..., object]
@@ -211,8 +212,8 @@ def test_all_frames_returned_after_an_mmu_run(guest_root: Path, argv: list[str])
     machine = Machine(root=guest_root, hints=False, mmu=True)
     guarded_run(machine, argv)
     k = machine.kernel
-    assert k is not None and k.frames is not None
-    assert k.frames.refs == {}
+    assert k is not None and isinstance(k.memory, MmuModel)
+    assert k.memory.frames.refs == {}
     assert [b.kind for b in k.alloc.used_blocks()] == ["kernel"]
 
 

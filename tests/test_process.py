@@ -461,3 +461,18 @@ def test_robust_mutex_owner_death(differential: Differential) -> None:
         "owner already dead: lock -> EOWNERDEAD, made consistent, lock again -> 0\n"
         "owner dies while main waits: lock -> EOWNERDEAD, made consistent, lock again -> 0\n"
     )
+
+
+@pytest.mark.parametrize("tracing", ["none", "strace", "check", "check-strace"])
+def test_fault_report_in_every_mode(guest_root: Path, tracing: str) -> None:
+    """The kernel raises a fatal fault as an event; the report the front end
+    installs reaches the person whatever tracers stand in between."""
+    from nommu.trace.check import Checker
+
+    trace = io.StringIO() if "strace" in tracing else None
+    checker = Checker() if tracing.startswith("check") else None
+    m = Machine(root=guest_root, hints=False, strace=trace, checker=checker)
+    result = m.run(["/crash_segv"], capture=True)
+    assert result.signal == 11, result
+    assert b"killed by SIGSEGV (Segmentation fault)" in result.messages
+    assert re.search(rb"at 0x[0-9a-f]{8}", result.messages)

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nommu import Machine
-from nommu.api import boot
+from nommu.api import boot, new_kernel
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.files import BytesInput, CapturedOutput, OpenFile
 from nommu.kernel.kernel import Kernel, KernelConfig
@@ -87,7 +87,7 @@ class Booted:
 
 def boot_for_fuzz(root: Path, mmu: bool) -> Booted:
     """A machine with pid 1 loaded (/hello) but never run: handlers run in its name."""
-    k = Kernel(KernelConfig(mem=8 << 20, root=str(root), mmu=mmu, hints=False))
+    k = new_kernel(KernelConfig(mem=8 << 20, root=str(root), mmu=mmu, hints=False))
     stdio: list[OpenFile] = [
         BytesInput(b"", "stdin"),
         CapturedOutput(bytearray(), "stdout"),

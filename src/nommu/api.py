@@ -17,18 +17,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
+from nommu import arch
 from nommu.abi.errno import Errno
 from nommu.abi.signals import SHELL_DESCRIPTIONS, signal_name
+from nommu.arch.base import Arch
 from nommu.kernel import exec as kexec
 from nommu.kernel.errors import NommuError, SyscallError
+from nommu.kernel.exit import kill_leftovers
 from nommu.kernel.files import BytesInput, CapturedOutput, FdEntry, FdTable, HostStream, OpenFile
 from nommu.kernel.kernel import Kernel, KernelConfig
 from nommu.kernel.limits import OutputLimit
 from nommu.kernel.mathemu import FPU_MODES
-from nommu.kernel.mm import MemoryMap
 from nommu.kernel.sched import Deadlock
 from nommu.kernel.task import FsContext, SigHand, Task, ThreadGroup
+from nommu.syscalls.dispatch import make_dispatcher
 from nommu.trace.check import Checker
+from nommu.trace.fault import FaultReport
 from nommu.trace.memmap import MemmapRecorder
 from nommu.trace.strace import Strace
 
@@ -144,6 +148,7 @@ class Machine:
         max_output: int | str | None = None,
         timeout: float | None = None,
         memmap: str | os.PathLike[str] | None = None,
+        cpu: str | None = None,
     ) -> None:
         if vfork_as_fork and not mmu:
             raise NommuError("--vfork-as-fork needs --mmu: without an MMU fork() cannot exist")
@@ -167,6 +172,9 @@ class Machine:
         self.timeout = None if timeout is None else _positive(timeout, "--timeout")
         self.memmap = memmap  # write the memory map of each run here (trace/memmap.py)
         self.kernel: Kernel | None = None  # the last run's kernel, for inspection
+        if cpu is not None and cpu not in _cpu_names():
+            raise NommuError(f"unknown CPU {cpu!r}: nommu has {', '.join(arch.cpu_names())}")
+        self.cpu = cpu  # the CPU model of an ARM machine (None: Cortex-M7)
 
     def run(
         self,
@@ -179,7 +187,9 @@ class Machine:
     ) -> RunResult:
         """Boot, run `argv[0]` (a path inside the root) as pid 1, return the outcome."""
         err_text = io.StringIO() if capture else None
+        machine_arch = self._arch_for(argv, cwd)
         config = KernelConfig(
+            arch=machine_arch,
             mem=self.mem,
             root=self.root,
             mmu=self.mmu,
@@ -194,14 +204,14 @@ class Machine:
             hints=self.hints,
             stderr=err_text or self.stderr or sys.stderr,
         )
-        k = Kernel(config)
+        k = new_kernel(config)
         self.kernel = k
         out, err = bytearray(), bytearray()
         stdio = self._stdio(
             stdin, out if capture else None, err if capture else None, k.limits.output
         )
         if self.strace is not None:
-            k.tracer = k.events = Strace(self.strace)
+            k.tracer = k.events = Strace(self.strace, k.events)
         if self.checker is not None:
             self.checker.attach(k)
         environ = dict(DEFAULT_ENV if env is None else env)
@@ -217,6 +227,22 @@ class Machine:
             result.messages = err_text.getvalue().encode() if err_text else b""
             result.stderr = bytes(err) + result.messages
         return result
+
+    def _arch_for(self, argv: Sequence[str], cwd: str) -> Arch:
+        """The machine's CPU: the one the program's ELF header names (a machine
+        has one CPU: a program exec'd later must be for it too), ARM's model
+        as --cpu says."""
+        found = program_head_arch(self.root, argv[0] if argv else "", cwd)
+        if found is not None and found.ELF_MACHINE == arch.ARM.ELF_MACHINE:
+            if self.mmu:
+                raise NommuError(
+                    f"{argv[0]} is an ARM program, and nommu's ARM machine is a Cortex-M, "
+                    "which has no MMU: run it without --mmu"
+                )
+            return arch.for_cpu(self.cpu or "cortex-m7")
+        if self.cpu is not None and found is not None:
+            raise NommuError(f"--cpu {self.cpu} is an ARM CPU, and {argv[0]} is not an ARM program")
+        return found or arch.DEFAULT
 
     @staticmethod
     def _stdio(
@@ -234,6 +260,46 @@ class Machine:
         return files
 
 
+def program_arch(root: str, path: str, cwd: str = "/") -> Arch:
+    """The architecture to build the machine for: the one the first program's
+    ELF header names (a machine has one CPU, chosen before it is built).
+    Anything unreadable, outside the root or not a known ELF gets the default
+    machine, whose loader then explains what is wrong with the program."""
+    return program_head_arch(root, path, cwd) or arch.DEFAULT
+
+
+def program_head_arch(root: str, path: str, cwd: str = "/", depth: int = 0) -> Arch | None:
+    """The architecture the program `path` (inside the guest root) names in
+    its ELF header, following a script's `#!` to its interpreter (an ARM
+    root's /bin/sh is ARM); None if it names none nommu has."""
+    top = os.path.realpath(root)
+    host = os.path.realpath(os.path.join(top, os.path.join(cwd, path).lstrip("/")))
+    if depth > 4 or os.path.commonpath([top, host]) != top:
+        return None
+    try:
+        with open(host, "rb") as f:
+            head = f.read(256)
+    except OSError:
+        return None
+    if head.startswith(b"#!"):
+        interp = head[2:].split(b"\n", 1)[0].strip().split(b" ", 1)[0]
+        return program_head_arch(root, os.fsdecode(interp), cwd, depth + 1) if interp else None
+    return arch.for_program(head)
+
+
+def new_kernel(config: KernelConfig) -> Kernel:
+    """A machine as the front ends build it: the kernel, given its syscall
+    dispatcher, with fault reports for the person at the terminal."""
+    k = Kernel(config, make_dispatcher)
+    k.events = FaultReport(k)
+    return k
+
+
+def _cpu_names() -> set[str]:
+    names = set(arch.cpu_names())
+    return names | {alias for name in names for alias in arch.arm.cpu_model(name).aliases}
+
+
 def boot(
     k: Kernel, argv: list[str], env: Mapping[str, str], stdio: list[OpenFile], cwd: str
 ) -> Task:
@@ -244,7 +310,7 @@ def boot(
     group = ThreadGroup(pid, None, pid, pid)
     files = FdTable(fds={fd: FdEntry(f) for fd, f in enumerate(stdio)})
     fs = FsContext(initial_cwd(k, cwd))
-    t = Task(pid, group, MemoryMap(k.alloc), files, fs, SigHand(), comm="init")
+    t = Task(pid, group, k.memory.new_map(pid), files, fs, SigHand(), comm="init")
     group.tasks.append(t)
     k.tasks[pid], k.groups[pid] = t, group
     k.init = group
@@ -301,7 +367,7 @@ def _run(k: Kernel, init: Task) -> RunResult:
     deadlock: list[str] = []
     k.terminal.attach(k)
     try:
-        k.run()
+        k.sched.run()
     except Deadlock as dl:
         if not k.limits.out_of_time():  # (a timeout that found every task asleep)
             deadlock = [
@@ -310,7 +376,7 @@ def _run(k: Kernel, init: Task) -> RunResult:
     finally:
         k.terminal.detach()
         k.cpu.timer.shutdown()
-    leftover = k.kill_leftovers()
+    leftover = kill_leftovers(k)
     status = init.group.wait_status
     return RunResult(
         status if status is not None else 0,

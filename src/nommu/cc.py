@@ -18,6 +18,9 @@ the host's gcc so that an ordinary build (`make CC="nommu cc"`,
   start files, no libraries);
 * `-shared` and `-m64` are refused with one line: nommu loads neither shared
   libraries nor 64-bit code;
+* `--arch arm` (or NOMMU_CC_ARCH=arm) builds for nommu's ARM machine
+  instead: Thumb-2 for a Cortex-M7, with Debian's arm-linux-gnueabihf-gcc
+  and musl for armhf (`Target` says how);
 * `-dumpmachine` says i386-linux-musl (configure scripts ask); `--version`,
   `-v` and `-dumpversion` are gcc's own, so build systems recognize GCC.
 
@@ -35,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MACHINE = "i386-linux-musl"  # what -dumpmachine reports
@@ -43,8 +46,60 @@ MUSL_LIB = "/usr/lib/i386-linux-musl"
 MUSL_INC = "/usr/include/i386-linux-musl"
 SETUP_HINT = (
     "run scripts/setup from nommu's source tree (it installs gcc's 32-bit support "
-    "and musl-dev:i386)"
+    "and musl-dev:i386, and the ARM cross compiler with musl-dev:armhf)"
 )
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one architecture's builds need: the compiler and musl to use and
+    the flags that make a static-PIE program for nommu's CPU."""
+
+    name: str
+    machine: str  # what -dumpmachine reports
+    gcc: str
+    musl_lib: str
+    musl_inc: str
+    cflags: tuple[str, ...]  # every compile (and gcc's -print questions)
+    link: tuple[str, ...]  # how the link is made static-PIE
+    asm_uapi: str  # the kernel's asm/ headers for it
+
+
+TARGETS = {
+    "i386": Target(
+        "i386", MACHINE, "gcc", MUSL_LIB, MUSL_INC, ("-m32",), ("-static-pie",),
+        "/usr/include/x86_64-linux-gnu/asm",
+    ),
+    # Thumb-2 for a Cortex-M7 with its double-precision FPU, hard-float calls
+    # as Debian's musl for armhf expects. `-static-pie` would add an
+    # interpreter with this compiler; the pieces are spelled out instead,
+    # and the profile mismatch with musl's ARMv7-A objects is waived (their
+    # code is the Thumb-2 both profiles run: guest/Makefile).
+    "arm": Target(
+        "arm", "arm-linux-musleabihf", "arm-linux-gnueabihf-gcc",
+        "/usr/lib/arm-linux-musleabihf", "/usr/include/arm-linux-musleabihf",
+        ("-mthumb", "-mcpu=cortex-m7", "-mfloat-abi=hard", "-mfpu=fpv5-d16"),
+        ("-Wl,-pie", "-Wl,--no-dynamic-linker", "-Wl,-z,text", "-Wl,--no-warn-mismatch"),
+        "/usr/arm-linux-gnueabihf/include/asm",
+    ),
+}  # fmt: skip
+
+
+def take_arch(args: Sequence[str]) -> tuple[Target, list[str]]:
+    """The target `--arch NAME` (or `--arch=NAME`, or NOMMU_CC_ARCH) names,
+    i386 by default, and the arguments without that option."""
+    name, rest, it = os.environ.get("NOMMU_CC_ARCH", "i386"), [], iter(args)
+    for arg in it:
+        if arg == "--arch":
+            name = next(it, "")
+        elif arg.startswith("--arch="):
+            name = arg.partition("=")[2]
+        else:
+            rest.append(arg)
+    if name not in TARGETS:
+        raise CcError(f"--arch {name}: nommu cc builds for {' or '.join(TARGETS)}")
+    return TARGETS[name], rest
+
 
 # Options that nommu cc drops: the link is always static-PIE, and "native"
 # names the host's CPU, not the machine's (Unicorn's i386 has no AVX).
@@ -87,6 +142,7 @@ class Toolchain:
     gcc_inc: Path
     libgcc: Path  # gcc's 32-bit runtime (libgcc.a); crtbeginS.o/crtendS.o sit beside it
     uapi: Path | None  # the Linux UAPI headers, or None where they are not installed
+    target: Target = field(default_factory=lambda: TARGETS["i386"])
 
     def crt(self, name: str) -> Path:
         """musl's start file `name` (rcrt1.o, crti.o, crtn.o)."""
@@ -97,23 +153,28 @@ class Toolchain:
         return self.libgcc.parent / name
 
 
-def find_toolchain() -> Toolchain:
-    """Locate gcc, musl and gcc's 32-bit runtime (CcError naming what is missing)."""
-    gcc = os.environ.get("NOMMU_CC_GCC", "gcc")
+def find_toolchain(target: Target | None = None) -> Toolchain:
+    """Locate gcc, musl and gcc's 32-bit runtime for `target` (i386 unless
+    told; CcError naming what is missing)."""
+    target = target or TARGETS["i386"]
+    gcc = os.environ.get("NOMMU_CC_GCC", target.gcc)
     if shutil.which(gcc) is None:
         raise CcError(f"no C compiler: {gcc} is not installed: {SETUP_HINT}")
-    musl_lib = Path(os.environ.get("NOMMU_MUSL_LIB", MUSL_LIB))
-    musl_inc = Path(os.environ.get("NOMMU_MUSL_INC", MUSL_INC))
+    musl_lib = Path(os.environ.get("NOMMU_MUSL_LIB", target.musl_lib))
+    musl_inc = Path(os.environ.get("NOMMU_MUSL_INC", target.musl_inc))
     for need in (musl_lib / "libc.a", musl_lib / "rcrt1.o", musl_inc / "stdio.h"):
         if not need.is_file():
-            raise CcError(f"the i386 musl toolchain is missing ({need} not found): {SETUP_HINT}")
-    libgcc = Path(_ask_gcc(gcc, "-m32", "-print-libgcc-file-name"))
-    if not (libgcc.parent / "crtbeginS.o").is_file() or libgcc == Path(
-        _ask_gcc(gcc, "-print-libgcc-file-name")
+            raise CcError(
+                f"the {target.name} musl toolchain is missing ({need} not found): {SETUP_HINT}"
+            )
+    libgcc = Path(_ask_gcc(gcc, *target.cflags, "-print-libgcc-file-name"))
+    if not (libgcc.parent / "crtbeginS.o").is_file() or (
+        target.name == "i386" and libgcc == Path(_ask_gcc(gcc, "-print-libgcc-file-name"))
     ):
         raise CcError(f"{gcc} cannot build 32-bit code (no 32-bit libgcc): {SETUP_HINT}")
     gcc_inc = Path(_ask_gcc(gcc, "-print-file-name=include"))
-    return Toolchain(gcc, musl_lib, musl_inc, gcc_inc, libgcc, uapi_headers())
+    uapi = uapi_headers(target)
+    return Toolchain(gcc, musl_lib, musl_inc, gcc_inc, libgcc, uapi, target)
 
 
 def _ask_gcc(gcc: str, *args: str) -> str:
@@ -132,17 +193,19 @@ UAPI = {
 }
 
 
-def uapi_headers() -> Path | None:
-    """A directory of links to the host's Linux UAPI headers, made once in the
-    user's cache (or the temporary directory); None if the host has none
-    (Debian's linux-libc-dev)."""
-    present = {name: target for name, target in UAPI.items() if os.path.isdir(target)}
+def uapi_headers(arch: Target | None = None) -> Path | None:
+    """A directory of links to the host's Linux UAPI headers (with `arch`'s
+    asm/), made once in the user's cache (or the temporary directory); None
+    if the host has none (Debian's linux-libc-dev)."""
+    wanted = dict(UAPI, asm=arch.asm_uapi) if arch else UAPI
+    present = {name: target for name, target in wanted.items() if os.path.isdir(target)}
     if "linux" not in present:
         return None
+    suffix = "" if arch is None or arch.name == "i386" else f"-{arch.name}"
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nommu"
     for where in (
-        cache / "uapi-include",
-        Path(tempfile.gettempdir()) / f"nommu-uapi-{os.getuid()}",
+        cache / f"uapi-include{suffix}",
+        Path(tempfile.gettempdir()) / f"nommu-uapi{suffix}-{os.getuid()}",
     ):
         if not all((where / name).exists() for name in present):
             _make_links(where, present)
@@ -231,7 +294,7 @@ def user_args(args: Sequence[str]) -> list[str]:
 def compile_flags(tc: Toolchain, args: Sequence[str]) -> list[str]:
     """Flags every compile gets: i386, position independent, musl's headers
     (unless the user asked for -nostdinc)."""
-    flags = ["-m32", "-fPIE"]
+    flags = [*tc.target.cflags, "-fPIE"]
     if "-nostdinc" not in args:
         flags += ["-nostdinc", "-isystem", str(tc.musl_inc)]
         flags += ["-isystem", str(tc.uapi)] if tc.uapi else []
@@ -242,7 +305,7 @@ def compile_flags(tc: Toolchain, args: Sequence[str]) -> list[str]:
 def link_head(tc: Toolchain, args: Sequence[str]) -> list[str]:
     """What comes before the user's objects: the static-PIE switches, musl's
     library directory and the start files (unless -nostartfiles/-nostdlib)."""
-    head = ["-static-pie", "-nostdlib", f"-L{tc.musl_lib}"]
+    head = [*tc.target.link, "-nostdlib", f"-L{tc.musl_lib}"]
     if not {"-nostartfiles", "-nostdlib"} & set(args):
         head += [str(tc.crt("rcrt1.o")), str(tc.crt("crti.o")), str(tc.gcc_crt("crtbeginS.o"))]
     return head
@@ -264,7 +327,7 @@ def gcc_command(tc: Toolchain, args: Sequence[str]) -> list[str]:
     """The gcc command line for the driver's arguments `args`."""
     kept = user_args(args)
     if is_query(args):
-        return [tc.gcc, "-m32", *kept]
+        return [tc.gcc, *tc.target.cflags, *kept]
     command = [tc.gcc, *compile_flags(tc, args)]
     if "-r" in args:
         return [*command, "-nostdlib", *kept]
@@ -275,11 +338,12 @@ def gcc_command(tc: Toolchain, args: Sequence[str]) -> list[str]:
 
 def run(args: Sequence[str]) -> int:
     """Compile/link as the arguments say; gcc's exit status (CcError if refused)."""
+    target, args = take_arch(args)
     if "-dumpmachine" in args:
-        print(MACHINE)
+        print(target.machine)
         return 0
     check_supported(args)
-    command = gcc_command(find_toolchain(), args)
+    command = gcc_command(find_toolchain(target), args)
     if os.environ.get("NOMMU_CC_VERBOSE"):
         print(" ".join(command), file=sys.stderr)
     return subprocess.run(command, check=False).returncode

@@ -33,7 +33,8 @@ EXIT_USAGE = 2  # a bad command line, as argparse exits
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="nommu",
-        description="A no-MMU Linux machine: run i386 static-PIE programs the way uClinux runs "
+        description="A no-MMU Linux machine: run i386 and ARM (Cortex-M) static-PIE programs "
+        "the way uClinux runs "
         "them (one flat physical memory, vfork instead of fork).",
         epilog="Run 'nommu' alone for a demonstration. 'nommu run --help' for run options.",
     )
@@ -71,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_parser(
         "cc",
-        help="compile and link a C program for nommu (i386 static-PIE, musl)",
+        help="compile and link a C program for nommu (i386 static-PIE, musl; --arch arm: ARM)",
         description='A gcc driver: `make CC="nommu cc"` or `./configure CC=nommu-cc`. '
         "Takes gcc's options; see nommu/cc.py.",
         add_help=False,
@@ -110,6 +111,13 @@ def _machine_options(
         "--mmu",
         action="store_true",
         help="give the machine an MMU: per-process address spaces, fork() with copy-on-write",
+    )
+    p.add_argument(
+        "--cpu",
+        metavar="CPU",
+        help="for an ARM program: the CPU, cortex-m7 (default: double-precision FPU), "
+        "cortex-m4 or cortex-m33 (single precision), cortex-m3 (no FPU) or cortex-a9 "
+        "(an A-profile reference); m7, m4, m33, m3, a9 for short",
     )
     p.add_argument(
         "--vfork-as-fork",
@@ -230,6 +238,7 @@ def make_machine(root: str, args: argparse.Namespace, checker: Checker | None = 
         root=root,
         mem=args.mem,
         mmu=args.mmu,
+        cpu=args.cpu,
         vfork_as_fork=args.vfork_as_fork,
         fpu=args.fpu,
         deterministic=args.deterministic,
@@ -551,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nommu: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # the last line of defence: never a raw traceback
+    except Exception as exc:  # noqa: BLE001 (the last line of defence: never a raw traceback)
         return internal_error(exc)
 
 

@@ -34,6 +34,21 @@ O_NOATIME = 0o1000000
 O_CLOEXEC = 0o2000000
 O_PATH = 0o10000000
 O_TMPFILE = 0o20000000 | O_DIRECTORY
+# ARM numbers four open flags differently (arch/arm/include/uapi/asm/fcntl.h):
+# ARM value -> the generic value above, which the kernel uses inside.
+ARM_OFLAGS = {0o40000: O_DIRECTORY, 0o100000: O_NOFOLLOW, 0o200000: O_DIRECT, 0o400000: O_LARGEFILE}
+
+
+def translate_oflags(flags: int, mapping: dict[int, int]) -> int:
+    """`flags` with each bit that `mapping` names replaced by its image."""
+    if not mapping:
+        return flags
+    out = flags & ~sum(mapping)
+    for bit, image in mapping.items():
+        if flags & bit:
+            out |= image
+    return out
+
 
 OPEN_FLAG_NAMES: dict[int, str] = {
     O_CREAT: "O_CREAT",
@@ -302,6 +317,29 @@ AT_CLKTCK = 17
 AT_SECURE = 23
 AT_RANDOM = 25
 AT_EXECFN = 31
+
+
+# poll(2) events (include/uapi/asm-generic/poll.h)
+POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20
+POLLRDNORM, POLLWRNORM = 0x40, 0x100
+
+# SysV IPC (include/uapi/linux/ipc.h, sem.h, msg.h, shm.h)
+IPC_PRIVATE = 0
+IPC_CREAT, IPC_EXCL, IPC_NOWAIT = 0o1000, 0o2000, 0o4000
+IPC_RMID, IPC_SET, IPC_STAT, IPC_INFO = 0, 1, 2, 3
+IPC_64 = 0x100  # ctl commands: the 64-bit-clean structures
+SEM_UNDO = 0x1000
+GETPID, GETVAL, GETALL, GETNCNT, GETZCNT, SETVAL, SETALL = 11, 12, 13, 14, 15, 16, 17
+SEM_STAT, SEM_INFO, SEM_STAT_ANY = 18, 19, 20
+MSG_NOERROR, MSG_EXCEPT, MSG_COPY = 0o10000, 0o20000, 0o40000
+MSG_STAT, MSG_INFO, MSG_STAT_ANY = 11, 12, 13
+SHM_LOCK, SHM_UNLOCK, SHM_STAT, SHM_INFO, SHM_STAT_ANY = 11, 12, 13, 14, 15
+SHM_RDONLY, SHM_RND, SHM_REMAP, SHM_EXEC = 0o10000, 0o20000, 0o40000, 0o100000
+SHM_DEST, SHM_LOCKED = 0o1000, 0o2000
+# the calls of the ipc(2) multiplexer (the version is in the high half)
+SEMOP, SEMGET, SEMCTL, SEMTIMEDOP = 1, 2, 3, 4
+MSGSND, MSGRCV, MSGGET, MSGCTL = 11, 12, 13, 14
+SHMAT, SHMDT, SHMGET, SHMCTL = 21, 22, 23, 24
 
 # epoll (linux/eventpoll.h): epoll_create1 flags, epoll_ctl operations, events
 EPOLL_CLOEXEC = O_CLOEXEC

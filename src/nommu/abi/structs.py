@@ -20,6 +20,8 @@ UTSNAME_FIELD = 65
 
 # struct stat64 (arch/x86/include/uapi/asm/stat.h), 96 bytes
 STAT64 = struct.Struct("<Q4xIIIIIQ4xqIQIIIIIIQ")
+# struct flock64 (include/uapi/asm-generic/fcntl.h; i386 packs it), 24 bytes
+FLOCK64 = struct.Struct("<hhqqi")
 # struct statx, 256 bytes
 STATX_HEAD = struct.Struct("<IIQIIIHHQQQQ")
 STATX_TS = struct.Struct("<qIi")
@@ -62,8 +64,9 @@ class StatInfo:
         )
 
 
-def pack_stat64(s: StatInfo) -> bytes:
-    return STAT64.pack(
+def pack_stat64(s: StatInfo, layout: struct.Struct = STAT64) -> bytes:
+    """struct stat64 in `layout` (the architecture's: k.arch.STAT64)."""
+    return layout.pack(
         s.dev,
         s.ino & 0xFFFFFFFF,
         s.mode,

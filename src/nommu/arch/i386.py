@@ -1,5 +1,9 @@
 """i386: the registers, the `int $0x80` syscall ABI, the GDT and TLS.
 
+This module is i386's `Arch` (arch/base.py says what each name here is for);
+the syscall numbers are in i386_syscalls.py, the signal frames in
+i386_signal.py, the x87 fixes in i386_x87.py.
+
 Syscall ABI (arch/x86/entry/entry_32.S): number in EAX, arguments in EBX, ECX,
 EDX, ESI, EDI, EBP, result in EAX (-4095..-1 is -errno).
 
@@ -36,9 +40,12 @@ from unicorn.x86_const import (
     UC_X86_REG_SS,
 )
 
+from nommu.abi import structs
+from nommu.abi.errno import Errno
 from nommu.abi.signals import Signal
-from nommu.arch import i386_signal
-from nommu.arch import i386_x87 as fpu  # noqa: F401 (the kernel's math emulation uses it)
+from nommu.arch import i386_signal, i386_syscalls, i386_x87
+from nommu.arch.base import ReadUser, Registers, SignalFrame
+from nommu.kernel.errors import SyscallError
 
 if TYPE_CHECKING:
     from nommu.machine.cpu import Cpu
@@ -50,13 +57,20 @@ UC_MODE = UC_MODE_32
 WORD = 4
 PLATFORM = "i686"
 HWCAP = 0x078BFBFD  # CPUID.1:EDX of Unicorn's default CPU (fpu .. sse2), as Linux reports it
+# Physical RAM starts at 1 GiB: page 0 stays unmapped (NULL faults) and
+# addresses look like a 3G/1G split's user space.
+RAM_BASE = 0x40000000
 
 PC_REG = UC_X86_REG_EIP
 SP_REG = UC_X86_REG_ESP
 RESULT_REG = UC_X86_REG_EAX
 SYSCALL_TRAP = 0x80
 SYSCALL_INSN_LEN = 2  # `int $0x80` is CD 80: rewinding by this re-executes the syscall
-SYSCALL_REGS = (
+SYSCALL_NUMBERS = i386_syscalls.SYSCALL_NUMBERS
+SYSCALL_NAMES = i386_syscalls.SYSCALL_NAMES
+NO_ENTRY = i386_syscalls.NO_ENTRY
+SIGINFO_SIZE = i386_signal.SIGINFO_SIZE
+SYSCALL_REGS: tuple[int, ...] = (
     UC_X86_REG_EAX,
     UC_X86_REG_EBX,
     UC_X86_REG_ECX,
@@ -79,7 +93,7 @@ GENERAL_REGS = {
 }
 # Unicorn's register array (CPUX86State.regs, QEMU order: eax ecx edx ebx esp
 # ebp esi edi, then r8-r15, then eip), found at run time by machine/cpu.py.
-WINDOW_REGS = (
+WINDOW_REGS: tuple[int, ...] = (
     UC_X86_REG_EAX,
     UC_X86_REG_ECX,
     UC_X86_REG_EDX,
@@ -89,11 +103,28 @@ WINDOW_REGS = (
     UC_X86_REG_ESI,
     UC_X86_REG_EDI,
 )
-SYSCALL_WINDOW_INDEX = (0, 3, 1, 2, 6, 7, 5)  # eax (nr), ebx, ecx, edx, esi, edi, ebp
+# The syscall registers' places in it: eax (nr), ebx, ecx, edx, esi, edi, ebp
+SYSCALL_WINDOW_INDEX: tuple[int, ...] = (0, 3, 1, 2, 6, 7, 5)
 WINDOW_PC_INDEX = 16
+WINDOW_WORD = 8  # CPUX86State.regs holds 64-bit slots
+UC_CPU_MODEL: int | None = None  # Unicorn's default x86 CPU
+PC_TAG = 0  # code addresses carry no mode bit
+DISASSEMBLER: tuple[str, ...] = (
+    "CS_ARCH_X86",
+    "CS_MODE_32",
+)  # capstone's names for the fault reports
+VIRTUAL_TLB = True  # the CPU translates through the kernel's TLB fill (machine/mmu.py)
+SYSCALL_ARG_ORDER: dict[str, tuple[int, ...]] = {}  # every call takes its registers in order
+STAT64 = structs.STAT64
+FLOCK64 = structs.FLOCK64
+EPOLL_EVENT = struct.Struct("<IQ")  # packed on x86 (__EPOLL_PACKED): 12 bytes
+STATFS64_SIZES: tuple[int, ...] = (84,)  # sizeof(struct statfs64), packed
+OPEN_FLAGS: dict[int, int] = {}  # the generic values
+IPC_PARSE_VERSION = False  # its semctl, msgctl, shmctl (394-...) are the IPC_64 ones
 FRAME_REG = UC_X86_REG_EBP
 FLAGS_REG = UC_X86_REG_EFLAGS
 TLS_REG = UC_X86_REG_GS
+fpu = i386_x87  # the x87 fixes the kernel's math emulation applies
 
 TRAP_DIVIDE = 0
 TRAP_INVALID_OPCODE = 6
@@ -210,7 +241,53 @@ def tls_base(descriptor: bytes) -> int:
     return (lo >> 16) | ((hi & 0xFF) << 16) | (hi & 0xFF000000)
 
 
-def install_gdt(cpu: Cpu, gdt_addr: int, linear: int | None = None) -> None:
+def initial_tls() -> list[bytes]:
+    """A new program's TLS state: its three GDT slots, empty."""
+    return [EMPTY_DESCRIPTOR] * GDT_ENTRY_TLS_ENTRIES
+
+
+def set_tls(tls: list[bytes], read: ReadUser, arg: int) -> int:
+    """set_thread_area (and clone's CLONE_SETTLS): install the descriptor the
+    struct user_desc at `arg` asks for in one of the thread's slots `tls`;
+    return its entry number (entry -1 asks for a free one)."""
+    desc = UserDesc.unpack(read(arg, USER_DESC.size))
+    entry = desc.entry_number
+    if entry == 0xFFFFFFFF:
+        free = [i for i, d in enumerate(tls) if d == EMPTY_DESCRIPTOR]
+        if not free:
+            raise SyscallError(Errno.ESRCH)
+        entry = GDT_ENTRY_TLS_MIN + free[0]
+    if not GDT_ENTRY_TLS_MIN <= entry < GDT_ENTRY_TLS_MIN + GDT_ENTRY_TLS_ENTRIES:
+        raise SyscallError(Errno.EINVAL)
+    tls[entry - GDT_ENTRY_TLS_MIN] = desc.descriptor()
+    return entry
+
+
+def write_tls(cpu: Cpu, gdt_addr: int, tls: list[bytes]) -> None:
+    """Put a thread's TLS descriptors in the GDT at physical `gdt_addr` (there
+    is one GDT: a context switch writes the incoming thread's slots)."""
+    cpu.ram.write(gdt_addr + 8 * GDT_ENTRY_TLS_MIN, b"".join(tls))
+
+
+def reload_tls(cpu: Cpu) -> None:
+    """Reload %gs, so the CPU's cached segment base follows a changed GDT slot.
+    (The cached base is part of each task's saved registers, so an ordinary
+    switch needs no reload; a new thread or set_thread_area does.)"""
+    gs = cpu.reg_read(TLS_REG)
+    if gs:
+        cpu.reg_write(TLS_REG, gs)
+
+
+def thread_pointer(cpu: Cpu, tls: list[bytes]) -> int:
+    """The base of the running thread's %gs segment, its TLS (0 if %gs
+    selects no TLS slot)."""
+    slot = (cpu.reg_read(TLS_REG) >> 3) - GDT_ENTRY_TLS_MIN
+    if not 0 <= slot < len(tls):
+        return 0
+    return tls_base(tls[slot])
+
+
+def install_tables(cpu: Cpu, gdt_addr: int, linear: int | None = None) -> None:
     """Write the GDT at physical `gdt_addr`, point GDTR at it (at the virtual
     address `linear` when an MMU translates) and load SS."""
     gdt = bytearray(GDT_SIZE)
@@ -230,7 +307,68 @@ def reset_fpu(cpu: Cpu) -> None:
     i386_signal.clear_fpu(cpu.uc)
 
 
-def initial_registers(entry: int, sp: int) -> list[tuple[int, int]]:
+# -- signal frames (the layouts are in i386_signal.py) ---------------------------
+
+
+def signal_frame(
+    cpu: Cpu,
+    pc: int,
+    sp: int,
+    sig: int,
+    handler: int,
+    restorer: int,
+    info: bytes | None,
+    blocked: int,
+    altstack: tuple[int, int, int],
+) -> SignalFrame:
+    """The rt frame (with `info`) or the old frame, below the FPU state, below `sp`."""
+    frames = i386_signal
+    context = frames.read_context(cpu.reg_read, pc)
+    fpstate_at = context[frames._FPSTATE] = frames.fpstate_addr(sp)
+    fpstate = frames.save_fpu(cpu.uc)
+    if info is not None:
+        frame = frames.rt_frame(
+            fpstate_at, sig, handler, restorer, info, context, blocked, altstack
+        )
+    else:
+        frame = frames.old_frame(fpstate_at, sig, handler, restorer, context, blocked)
+    return SignalFrame(((frame.addr, frame.data), (fpstate_at, fpstate)), frame.regs)
+
+
+def enter_signal_handler(cpu: Cpu, frame: SignalFrame) -> None:
+    """The handler's registers, and a clean FPU (fpu__clear_user_states)."""
+    cpu.regs_write(frame.regs)
+    i386_signal.clear_fpu(cpu.uc)
+
+
+def sigreturn(cpu: Cpu, read: ReadUser, rt: bool) -> int:
+    """Restore what the frame at ESP saved; return the saved signal mask."""
+    frames = i386_signal
+    esp = cpu.reg_read(SP_REG)
+    if rt:
+        base = frames.rt_frame_addr(esp)
+        context = read(base + frames.RT_UC_MCONTEXT, frames.SIGCONTEXT.size)
+        mask = int.from_bytes(read(base + frames.RT_UC_SIGMASK, 8), "little")
+    else:
+        base = frames.old_frame_addr(esp)
+        context = read(base + frames.OLD_SC, frames.SIGCONTEXT.size)
+        mask = int.from_bytes(read(base + frames.OLD_MASK, 4), "little")
+    flags = cpu.reg_read(FLAGS_REG)
+    fpstate = frames.SIGCONTEXT.unpack(context)[frames._FPSTATE]
+    if fpstate:  # (0: the handler cleared it; Linux then starts the FPU afresh)
+        frames.restore_fpu(cpu.uc, read(fpstate, frames.FPSTATE_SIZE))
+    else:
+        frames.clear_fpu(cpu.uc)
+    cpu.regs_write(frames.restore(context, flags))
+    return mask
+
+
+def finish_stopped_instruction(cpu: Cpu) -> None:
+    """Nothing: with precise stops (machine/cpu.py) a stop from the slice
+    timer lands between instructions."""
+
+
+def initial_registers(entry: int, sp: int) -> Registers:
     """Registers as ELF_PLAT_INIT leaves them for a new program on i386."""
     regs = [(reg, 0) for reg in SYSCALL_REGS]
     return [
@@ -305,7 +443,7 @@ RETURN_ADDRESS_OFFSET = WORD
 MAX_CALL_LEN = 7
 # Registers a vfork stub keeps its return address in while the stack is shared
 # (musl: %edx, uClibc-ng: %ecx).
-VFORK_RETURN_REGS = (UC_X86_REG_EDX, UC_X86_REG_ECX)
+VFORK_RETURN_REGS: tuple[int, ...] = (UC_X86_REG_EDX, UC_X86_REG_ECX)
 
 
 def call_before(code: bytes, ret: int) -> tuple[bool, int | None]:

@@ -1216,7 +1216,7 @@ def compare_registers(x: X87, i: int, quiet: bool, eflags: bool, pops: int) -> N
         x.pop()
 
 
-def register_form(x: X87, insn: Instruction) -> None:
+def register_form(x: X87, insn: Instruction) -> None:  # noqa: C901 (the opcode map, one row a line)
     op, reg, i = insn.opcode, insn.reg, insn.rm
     if op in (0xD8, 0xDC, 0xDE) and not (op == 0xDE and reg == 3):
         register_arith(x, insn)

@@ -2,7 +2,7 @@
 
 The scheduler's two ways of giving a task the CPU, the run loop and the
 handoff at the end of a syscall, each charge the time since the CPU was
-last charged to the task that had it (`Kernel.charge`); nothing is added
+last charged to the task that had it (`Scheduler.charge`); nothing is added
 to the syscall path itself. All of it is counted as user time: the machine
 does not tell guest instructions from the kernel's work for them (measuring
 every syscall would slow every syscall down), so system times read 0.

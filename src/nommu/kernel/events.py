@@ -11,19 +11,46 @@ for its events.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
     from nommu.kernel.task import Task
-    from nommu.syscalls.table import Syscall
+
+
+class SyscallRow(Protocol):
+    """What a tracer learns of a syscall: its row in the table (syscalls/table.py)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def args(self) -> tuple[str, ...]: ...
+    @property
+    def ret(self) -> str: ...
 
 
 class Tracer(Protocol):
-    """Sees every syscall when installed as `k.tracer` (--strace, nommu check):
-    runs it (syscalls/dispatch.py `call`) and returns what the dispatcher would."""
+    """Sees every syscall when installed as `k.tracer` (--strace, nommu check).
 
-    def dispatch(self, k: Kernel, t: Task, row: Syscall, regs: Any) -> int | None: ...
+    The dispatcher runs the call and takes the post-handler step itself
+    (syscalls/dispatch.py); a tracer only observes, before and after the
+    handler. It must not change what the call does."""
+
+    def syscall_entry(self, k: Kernel, t: Task, row: SyscallRow, args: tuple[int, ...]) -> None:
+        """`t` makes the call `row` with `args` (the handler has not run yet)."""
+
+    def syscall_exit(
+        self,
+        k: Kernel,
+        t: Task,
+        row: SyscallRow,
+        args: tuple[int, ...],
+        result: int | None,
+        blocked: bool,
+    ) -> None:
+        """The handler returned `result` (-errno for an error; None: no return
+        value, as after execve), or it `blocked` and will run again after a
+        wakeup. The result register is not written yet."""
 
 
 class EventSink:
@@ -47,3 +74,12 @@ class EventSink:
 
     def unimplemented(self, t: Task, call: str) -> None:
         """`t` made `call`, which Linux has and nommu does not: it got ENOSYS."""
+
+    def fatal_fault(self, t: Task, sig: int) -> None:
+        """A CPU fault (`sig`; `k.last_fault` says where) ends `t`'s process:
+        the front end's sink explains it to the person (trace/fault.py)."""
+
+    def emulated(self, t: Task, kind: str, pc: int) -> None:
+        """`t` ran, at `pc`, an instruction its CPU lacks, which the kernel
+        carried out in its place (`kind` "cortex-m-tls": the cp15 thread-pointer
+        read, which faults on a real Cortex-M)."""

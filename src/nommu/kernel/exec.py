@@ -5,7 +5,8 @@ The steps, in the order the kernel takes them (fs/exec.c, binfmt_elf_fdpic):
 1. Find and check the file inside the guest root (ENOENT, EACCES, ENOEXEC).
 2. Copy argv and envp out of the caller's memory *before anything is
    released*: on no-MMU a vfork child's strings live in its parent's memory.
-3. Allocate the new program's memory: one contiguous block for the whole
+3. Allocate the new program's memory (the memory model's `load_program`;
+   without an MMU, kernel/nommu_model.py): one contiguous block for the whole
    image (a static-PIE keeps its segments' relative offsets: "constant
    displacement") and a separate stack block. If memory runs out, the caller
    gets ENOMEM and keeps running its old program.
@@ -27,9 +28,8 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
-from nommu.kernel import vm
 from nommu.kernel.errors import SyscallError
-from nommu.kernel.mm import MemoryMap
+from nommu.kernel.fork import mm_release
 from nommu.kernel.posix_timers import delete_all
 from nommu.kernel.task import SigAction
 from nommu.loaders import stack
@@ -122,9 +122,11 @@ def _load_program(
     if head.startswith(b"#!"):
         return _script(k, t, path, head, argv, depth)
     try:
-        image = k.images.load(resolved.host, info, allow_exec=k.mmu, fd=fd)
+        image = k.images.load(resolved.host, info, allow_exec=k.memory.loads_fixed_address, fd=fd)
     except LoadError as err:
         raise SyscallError(err.errno, err.message) from None
+    if image.machine != k.arch.ELF_MACHINE:  # (a machine has one CPU)
+        raise SyscallError(Errno.ENOEXEC, f"not a program for this {k.arch.NAME} machine's CPU")
     return Program(resolved.guest, image, argv)
 
 
@@ -165,12 +167,12 @@ def check_args(argv: list[bytes], envp: list[bytes]) -> None:
 def exec_program(k: Kernel, t: Task, prog: Program, envp: list[bytes]) -> None:
     """Steps 3-5 above: load `prog` into `t`, which returns to user mode at its entry."""
     check_args(prog.argv, envp)
-    mm, load_base = load_mmu(k, t, prog) if k.mmu else load_nommu(k, t, prog)
+    mm, load_base = k.memory.load_program(t, prog)
     # --- point of no return ---
     mm.image, mm.load_base, mm.exe = prog.image, load_base, prog.guest_path
     mm.cmdline = b"".join(a + b"\0" for a in prog.argv)
     kill_other_threads(k, t)
-    k.release_mm(t, mm)
+    mm_release(k, t, mm)
     sp = _build_stack(k, t, prog.image, load_base, mm.start_stack, prog, envp)
     k.unshare_files(t)
     t.files.close_on_exec()
@@ -179,33 +181,8 @@ def exec_program(k: Kernel, t: Task, prog: Program, envp: list[bytes]) -> None:
     t.sighand.actions = [a if a.handler == F.SIG_IGN else SigAction() for a in t.sighand.actions]
     t.comm = os.path.basename(prog.guest_path)[:15]
     t.group.vfork_child = False
-    t.tls = [bytes(8)] * 3
+    t.tls = k.arch.initial_tls()
     k.start_task(t, prog.image.entry + load_base, sp)
-
-
-def load_nommu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
-    """The no-MMU way: one contiguous block for the image, one for the stack."""
-    image = prog.image
-    block = k.alloc.alloc(image.span, t.pid, "image")
-    try:
-        stack_block = k.alloc.alloc(image.stack_size, t.pid, "stack")
-    except SyscallError:
-        k.alloc.free(block)
-        raise
-    mm = MemoryMap(k.alloc)
-    mm.add(block, "image", prog.guest_path)
-    mm.add(stack_block, "stack", "[stack]")
-    load_base = block.start - image.low if image.is_pie else 0
-    mm.start_brk = mm.brk = mm.end_brk = block.end  # zero-size brk (ELF-FDPIC)
-    mm.start_stack = stack_block.end
-    k.cpu.load_code(block.start, block.end, (image, load_base))
-    k.cpu.forget_code(stack_block.start, stack_block.end)
-    k.ram.fill(block.start, image.span)
-    for seg in image.segments:
-        k.ram.write(seg.vaddr + load_base, image.data[seg.offset : seg.offset + seg.filesz])
-    k.mathemu.forget_code(block.start, block.end)
-    load_fixups(k, image, load_base)
-    return mm, load_base
 
 
 def load_fixups(k: Kernel, image: ElfImage, load_base: int) -> None:
@@ -214,28 +191,6 @@ def load_fixups(k: Kernel, image: ElfImage, load_base: int) -> None:
         if seg.flags & PF_X:
             code = image.data[seg.offset : seg.offset + seg.filesz]
             k.mathemu.code_loaded(seg.vaddr + load_base, code)
-
-
-def load_mmu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
-    """With an MMU: map the segments at their addresses in a new address space."""
-    image = prog.image
-    load_base = vm.PIE_BASE - image.low if image.is_pie else 0
-    mm = k.new_address_space(t.pid)
-    try:
-        for start, end, prot in vm.segment_pages(image, load_base):
-            mm.map(start, end, prot, "image", prog.guest_path)
-        for seg in image.segments:
-            mm.write(
-                seg.vaddr + load_base, image.data[seg.offset : seg.offset + seg.filesz], force=True
-            )
-        mm.map(vm.STACK_TOP - vm.STACK_MAX, vm.STACK_TOP, F.PROT_READ | F.PROT_WRITE, "stack")
-        load_fixups(k, image, load_base)
-    except SyscallError:
-        mm.put()
-        raise
-    mm.start_brk = mm.brk = mm.end_brk = vm.page_up(image.high + load_base)
-    mm.start_stack = vm.STACK_TOP
-    return mm, load_base
 
 
 def kill_other_threads(k: Kernel, t: Task) -> None:
@@ -268,7 +223,7 @@ def _build_stack(
         (F.AT_SECURE, 0),
     ]
     # binfmt_elf (MMU) gives AT_RANDOM; binfmt_elf_fdpic (no-MMU) does not
-    random = k.config.random(16) if k.mmu else b""
+    random = k.config.random(16) if k.memory.gives_at_random else b""
     layout = stack.build(
         top,
         prog.argv,

@@ -21,6 +21,7 @@ from nommu.kernel import accounting
 from nommu.kernel.accounting import Usage
 from nommu.kernel.channels import ChildEvent
 from nommu.kernel.errors import Blocked, SyscallError
+from nommu.kernel.fork import mm_release
 from nommu.kernel.posix_timers import delete_all
 from nommu.kernel.sem import exit_sem
 from nommu.kernel.signal import flush_signals
@@ -43,7 +44,7 @@ def do_exit(k: Kernel, t: Task, status: int) -> None:
     rss = t.mm.total() // 1024
     t.group.final_rss_kb = rss
     t.group.peak_rss_kb = max(t.group.peak_rss_kb, rss)
-    k.release_mm(t, None)
+    mm_release(k, t, None)
     t.files.users -= 1
     if t.files.users == 0:
         t.files.close_all()
@@ -140,3 +141,14 @@ def reap(k: Kernel, child: ThreadGroup) -> Usage | None:
             child.parent.children.remove(child)
     k.groups.pop(child.tgid, None)
     return usage
+
+
+def kill_leftovers(k: Kernel) -> list[str]:
+    """pid 1 is gone: kill whatever still runs (listed for the trace and report)."""
+    live = [t for t in k.tasks.values() if t.state is not TaskState.DEAD]
+    left = [f"{t.tid} ({t.comm}) {t.state.name.lower()}" for t in live]
+    for t in live:
+        if t.alive:
+            k.events.killed(t, Signal.SIGKILL)
+            do_group_exit(k, t, signal_status(Signal.SIGKILL))
+    return left

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
+from nommu.abi.flags import POLLERR, POLLHUP, POLLIN, POLLOUT
 from nommu.abi.structs import StatInfo
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.statfs import StatFs, host_fstatfs, pseudo_fs
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from nommu.kernel.locks import LockTable
 
 _DIRENT64 = struct.Struct("<QqHB")  # d_ino, d_off, d_reclen, d_type (then the name)
-POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20  # fmt: skip
 
 
 def char_device_stat(major: int, minor: int) -> StatInfo:

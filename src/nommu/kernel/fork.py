@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING
 from nommu.abi.errno import Errno
 from nommu.abi.flags import CSIGNAL, CloneFlags
 from nommu.abi.signals import Signal
-from nommu.arch.i386 import UserDesc
 from nommu.kernel.channels import VforkDone
 from nommu.kernel.errors import SyscallError
+from nommu.kernel.futex import exit_robust_list, futex_wake
 from nommu.kernel.mm import MemoryMap
 from nommu.kernel.task import Task, ThreadGroup
 
@@ -91,7 +91,7 @@ def copy_process(k: Kernel, parent: Task, flags: int, new_sp: int, tls: int) -> 
     )
     group.tasks.append(child)
     if flags & C.CLONE_SETTLS:
-        set_tls(k, child, UserDesc.unpack(k.uspace.read(tls, 16)))
+        k.arch.set_tls(child.tls, k.uspace.read, tls)
         child.reload_tls = True
     child.ctx = k.cpu.context_save()  # the parent's registers, as they are now
     child.ctx.reg_write(k.arch.RESULT_REG, 0)  # ...except that clone returns 0 here
@@ -109,12 +109,7 @@ def _copy_mm(k: Kernel, parent: Task, tid: int) -> MemoryMap:
     With an MMU: a copy-on-write copy (fork). Without one there is nothing to
     copy into: the child gets an empty map and goes on running in the same
     physical memory as its parent (what a no-MMU kernel does)."""
-    if not k.mmu:
-        return MemoryMap(k.alloc)
-    child = parent.mm.fork_copy(tid)  # type: ignore[attr-defined]
-    assert k.mmu_unit is not None
-    k.mmu_unit.flush()  # the parent's pages just became read-only (copy-on-write)
-    return child  # type: ignore[no-any-return]
+    return k.memory.copy_for_clone(parent, tid)
 
 
 def _new_group(k: Kernel, parent: Task, flags: int, tid: int) -> ThreadGroup:
@@ -126,21 +121,6 @@ def _new_group(k: Kernel, parent: Task, flags: int, tid: int) -> ThreadGroup:
         up.children.append(group)
     k.groups[tid] = group
     return group
-
-
-def set_tls(k: Kernel, t: Task, desc: UserDesc) -> int:
-    """Install a TLS descriptor in one of `t`'s three GDT slots; return the entry."""
-    first = k.arch.GDT_ENTRY_TLS_MIN
-    entry = desc.entry_number
-    if entry == 0xFFFFFFFF:
-        free = [i for i, d in enumerate(t.tls) if d == bytes(8)]
-        if not free:
-            raise SyscallError(Errno.ESRCH)
-        entry = first + free[0]
-    if not first <= entry < first + k.arch.GDT_ENTRY_TLS_ENTRIES:
-        raise SyscallError(Errno.EINVAL)
-    t.tls[entry - first] = desc.descriptor()
-    return entry
 
 
 def do_clone(
@@ -164,7 +144,7 @@ def do_clone(
 
 def do_fork(k: Kernel, t: Task) -> int:
     """fork(): with an MMU, a copy-on-write child; without one, EINVAL."""
-    if not k.mmu:
+    if not k.memory.can_fork:
         return fork_refused(k, t)
     return do_clone(k, t, Signal.SIGCHLD, 0, 0, 0, 0)  # nothing shared
 
@@ -185,3 +165,37 @@ def fork_refused(k: Kernel, t: Task) -> int:
         "the same addresses. Use vfork()+execve() or posix_spawn() (or run with --mmu).",
     )
     raise SyscallError(Errno.EINVAL, "fork is impossible without an MMU")
+
+
+# -- a vfork parent's release ----------------------------------------------------
+
+
+def mm_release(k: Kernel, t: Task, new: MemoryMap | None) -> None:
+    """`t` stops using its memory: it exec'd (`new` is its new memory) or exits.
+
+    This is where a vfork parent gets its memory back: it has slept on
+    VforkDone since the vfork, and now the child no longer runs in it. The old
+    blocks are freed only if nobody else still uses them."""
+    old = t.mm
+    if k.memory.reaches(t):  # (the robust list is read through uspace)
+        exit_robust_list(k, t)
+    if new is not None:
+        t.mm = new
+    clear_child_tid(k, t)
+    if t.vfork_done is not None:
+        k.sched.wakeup(VforkDone(t.tid))
+        why = "called execve" if new is not None else "exited"
+        k.events.vfork_released(t.vfork_done, t, why)
+        t.vfork_done = None
+    old.put()
+
+
+def clear_child_tid(k: Kernel, t: Task) -> None:
+    """CLONE_CHILD_CLEARTID: zero the word and wake a futex waiter on it."""
+    if t.clear_child_tid and t.mm.users > 1:
+        addr, t.clear_child_tid = t.clear_child_tid, 0
+        try:
+            k.uspace.write_u32(addr, 0)
+            futex_wake(k, t, addr, 1)
+        except SyscallError:
+            return

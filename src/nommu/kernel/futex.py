@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno
-from nommu.kernel.channels import FutexKey, PrivateFutexKey
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.task import Task
 
@@ -43,15 +42,7 @@ if TYPE_CHECKING:
 
 def futex_key(k: Kernel, t: Task, addr: int) -> object:
     """The channel a futex at `addr` in `t`'s memory waits on (see above)."""
-    if not k.mmu:
-        return FutexKey(addr)
-    space = t.mm
-    vma = space.vma_at(addr)  # type: ignore[attr-defined]
-    if vma is None:
-        raise SyscallError(Errno.EFAULT)
-    if vma.shared:
-        return FutexKey(space.frame(addr, False) | (addr & 0xFFF))  # type: ignore[attr-defined]
-    return PrivateFutexKey(id(space), addr)
+    return k.memory.futex_key(t, addr)
 
 
 def futex_wait(
@@ -73,7 +64,7 @@ def futex_wait(
         return 0  # a wake, or a spurious wakeup: the caller re-checks its condition
     if k.uspace.read_u32(addr) != expected & 0xFFFFFFFF:
         raise SyscallError(Errno.EAGAIN)
-    t.futex_bitset = bitset
+    t.blocking_call().bitset = bitset
     raise Blocked(futex_key(k, t, addr), deadline)
 
 
@@ -88,8 +79,9 @@ def futex_wake(
     for waiter in list(waiters):
         if woken >= count:
             break
-        if waiter.futex_bitset & bitset:
-            waiter.blocking_call().woken = True
+        call = waiter.blocking_call()
+        if call.bitset & bitset:
+            call.woken = True
             k.sched.wake_task(waiter)
             woken += 1
     return woken

@@ -14,12 +14,9 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from nommu.abi.errno import Errno
+from nommu.abi.flags import IPC_CREAT, IPC_EXCL, IPC_PRIVATE
 from nommu.kernel.errors import SyscallError
 
-IPC_PRIVATE = 0
-IPC_CREAT, IPC_EXCL, IPC_NOWAIT = 0o1000, 0o2000, 0o4000
-IPC_RMID, IPC_SET, IPC_STAT, IPC_INFO = 0, 1, 2, 3
-IPC_64 = 0x100
 IPCMNI_SHIFT = 15
 IPC_MIN_CYCLE = 64  # RADIX_TREE_MAP_SIZE
 SEQ_MAX = 0x7FFFFFFF >> IPCMNI_SHIFT

@@ -1,7 +1,7 @@
 """Floating point the way a real x87 does it: the kernel's math emulation.
 
 The CPU underneath (Unicorn) gets a few x87 instructions wrong (see
-arch/i386_x87.py). The kernel puts them right in one of two ways, chosen
+the architecture's `fpu`, arch/). The kernel puts them right in one of two ways, chosen
 per machine (`--fpu`):
 
 * "fixups" (the default, free for code that does not use those
@@ -42,9 +42,12 @@ class MathEmulation:
         self.k = k
         self.mode = mode
         self.fpu = k.arch.fpu
-        self.bus = self.fpu.MemoryBus(k.uspace.read, k.uspace.write)
         self.pending: Any = None  # fixups: a result to write after the CPU ran the instruction
         self.pending_at: tuple[int, object] = (0, None)  # where to write it, for which task
+        if self.fpu is None:  # (an architecture whose FPU needs nothing put right: ARM)
+            self.mode = "none"
+            return
+        self.bus = self.fpu.MemoryBus(k.uspace.read, k.uspace.write)
         if mode == "exact":
             self.fpu.set_math_emulation(k.cpu, True)
             k.cpu.trap_handlers[self.fpu.TRAP_DEVICE_NOT_AVAILABLE] = self.device_not_available
@@ -89,11 +92,7 @@ class MathEmulation:
     def _gs(self) -> int:
         """The base of the running task's %gs segment (its TLS)."""
         t = self.k.current
-        gs = self.k.cpu.reg_read(self.k.arch.TLS_REG) >> 3
-        first = self.k.arch.GDT_ENTRY_TLS_MIN
-        if t is None or not first <= gs < first + 3:
-            return 0
-        return int(self.k.arch.tls_base(t.tls[gs - first]))
+        return 0 if t is None else self.k.arch.thread_pointer(self.k.cpu, t.tls)
 
     # -- fixups: only the instructions the CPU gets wrong -------------------------
 
@@ -101,7 +100,7 @@ class MathEmulation:
         """Without an MMU, [begin, end) is about to hold something new: its
         old fixups go. (With one, an address may hold code in another
         address space: fixups stay, and check the bytes when they fire.)"""
-        if not self.k.mmu:
+        if self.k.memory.virtual_is_physical:
             self.k.cpu.remove_fixups(begin, end)
 
     def code_loaded(self, base: int, code: bytes) -> None:
@@ -115,7 +114,7 @@ class MathEmulation:
         if self.mode != "fixups":
             return
         # With an MMU, exec fills an address space that is not in force yet.
-        retranslate = not self.k.mmu
+        retranslate = self.k.memory.virtual_is_physical
         for address in self.fpu.fixup_sites(code, base):
             self.k.cpu.add_fixup(address, self.fixup, retranslate=retranslate)
             self.k.cpu.add_fixup(address + 2, self.fixup, retranslate=retranslate)

@@ -135,6 +135,10 @@ class MemoryMap:
         carries MAPS_MAYSHARE and MAPS_SHARED (shown as "s" and "S")."""
         return [(r.start, r.end, r.prot | _share_bits(r), r.name) for r in self.regions]
 
+    def sizes(self) -> list[tuple[str, int]]:
+        """(kind, bytes) of each mapping, for /proc/PID/status."""
+        return [(r.kind, r.size) for r in self.regions]
+
     def slack(self) -> int:
         """Bytes held past the end of mappings (an mremap shrink frees nothing)."""
         return sum(r.top - r.end for r in self.regions if r.backing is None)

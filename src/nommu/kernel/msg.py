@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
+from nommu.abi.flags import IPC_NOWAIT, MSG_EXCEPT, MSG_NOERROR
 from nommu.kernel.errors import Blocked, SyscallError
-from nommu.kernel.ipcids import IPC_NOWAIT, IpcIds
+from nommu.kernel.ipcids import IpcIds
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -24,8 +25,6 @@ if TYPE_CHECKING:
 
 MSGMAX, MSGMNB, MSGMNI = 8192, 16384, 32000  # the default limits
 MSGSSZ, MSGPOOL = 16, MSGMNI * MSGMNB // 1024
-MSG_NOERROR, MSG_EXCEPT, MSG_COPY = 0o10000, 0o20000, 0o40000
-MSG_STAT, MSG_INFO, MSG_STAT_ANY = 11, 12, 13
 
 
 @dataclass(eq=False)

@@ -41,9 +41,8 @@ class FilePages:
         if frame is None:
             k = self.cache.k
             owner = k.current.pid if k.current is not None else 0
-            assert k.frames is not None
             data = self.file.pread(PAGE_SIZE, index * PAGE_SIZE)  # (short past the end)
-            frame = self.pages[index] = k.frames.new(owner, data)
+            frame = self.pages[index] = k.memory.file_page(owner, data)
         return frame
 
     def opened(self) -> None:
@@ -52,10 +51,9 @@ class FilePages:
     def closed(self) -> None:
         self.maps -= 1
         if self.maps == 0:  # (each mapping wrote its pages back as it went)
-            frames = self.cache.k.frames
-            assert frames is not None
+            memory = self.cache.k.memory
             for frame in self.pages.values():
-                frames.put(frame)
+                memory.free_page(frame)
             del self.cache.files[self.key]
             put_file(self.file)
 

@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno
+from nommu.abi.flags import POLLERR, POLLHUP, POLLIN, POLLOUT
 from nommu.abi.structs import StatInfo
 from nommu.kernel.errors import Blocked, SyscallError
-from nommu.kernel.files import POLLERR, POLLHUP, POLLIN, POLLOUT, OpenFile
+from nommu.kernel.files import OpenFile
 from nommu.kernel.statfs import StatFs, pseudo_fs
 
 if TYPE_CHECKING:

@@ -248,10 +248,7 @@ class ProcFs:
             f"VmStk:\t{kb['stack']:>8} kB",
             f"VmExe:\t{kb['image']:>8} kB",
         ]
-        if not self.k.mmu:  # fs/proc/task_nommu.c task_mem
-            mem, shared = _nommu_mem(t.mm)
-            lines += [f"Mem:\t{mem:>8} bytes", f"Slack:\t{t.mm.slack():>8} bytes"]
-            lines.append(f"Shared:\t{shared:>8} bytes")
+        lines += self.k.memory.proc_status(t.mm)  # (no-MMU: task_nommu.c's task_mem)
         if group.vfork_child and t.vfork_done is not None:
             lines.append(f"NommuVforkParent:\t{t.vfork_done.pid}")
         return "\n".join(lines) + "\n"
@@ -260,21 +257,9 @@ class ProcFs:
 def _kinds_kb(mm: MemoryMap) -> dict[str, int]:
     """KiB mapped per kind (image, stack, mmap, heap, shm) of a process's memory."""
     kb = dict.fromkeys(("image", "stack", "mmap", "heap", "shm"), 0)
-    for area in getattr(mm, "vmas", None) or mm.regions:
-        kb[area.kind] = kb.get(area.kind, 0) + (area.end - area.start) // 1024
+    for kind, size in mm.sizes():
+        kb[kind] = kb.get(kind, 0) + size // 1024
     return kb
-
-
-def _nommu_mem(mm: MemoryMap) -> tuple[int, int]:
-    """task_mem's Mem and Shared: memory a process holds alone, and memory it
-    shares (shared mappings, or everything while a vfork child borrows it)."""
-    mem = shared = 0
-    for r in mm.regions:
-        if mm.users > 1 or r.mayshare:
-            shared += r.top - r.start
-        else:
-            mem += r.top - r.start
-    return mem, shared
 
 
 _STATE_NAMES = {"R": "running", "S": "sleeping", "T": "stopped", "Z": "zombie", "X": "dead"}

@@ -104,27 +104,10 @@ class RamInode:
 
     def _new_pages(self, n: int) -> list[int]:
         """`n` zeroed pages: one contiguous run without an MMU, frames with one."""
-        frames = self.k.frames
-        if frames is None:
-            block = self.k.alloc.alloc(n * PAGE_SIZE, self._owner(), "shm")
-            self.k.ram.fill(block.start, block.size)
-            return [block.start + i * PAGE_SIZE for i in range(n)]
-        got: list[int] = []
-        try:
-            for _ in range(n):
-                got.append(frames.new(self._owner()))
-        except SyscallError:
-            for paddr in got:
-                frames.put(paddr)
-            raise
-        return got
+        return self.k.memory.alloc_pages(n, self._owner())
 
     def _free_page(self, index: int) -> None:
-        paddr = self.pages.pop(index)
-        if self.k.frames is None:
-            self.k.alloc.free_range(paddr, PAGE_SIZE)
-        else:
-            self.k.frames.put(paddr)
+        self.k.memory.free_page(self.pages.pop(index))
 
     def page(self, index: int) -> int:
         """The physical page at `index`, allocated (zeroed) if it is a hole."""
@@ -151,6 +134,12 @@ class RamInode:
         if end > self.size and self.seals & F.F_SEAL_GROW:
             raise SyscallError(Errno.EPERM)
         if not write and end < self.size and self.seals & F.F_SEAL_SHRINK:
+            raise SyscallError(Errno.EPERM)
+
+    def check_shared_map(self, writable: bool) -> None:
+        """A MAP_SHARED mapping that may write, of a file sealed against
+        writing (F_SEAL_WRITE, F_SEAL_FUTURE_WRITE): EPERM."""
+        if writable and self.seals & (F.F_SEAL_WRITE | F.F_SEAL_FUTURE_WRITE):
             raise SyscallError(Errno.EPERM)
 
     def add_seals(self, seals: int, writable: bool, mapped_shared: bool) -> None:

@@ -1,9 +1,14 @@
-"""The scheduler: who runs next, sleeping and waking, and the run loop.
+"""The scheduler: who runs next, sleeping and waking, the run loop and task switches.
 
-One CPU, many tasks. The run loop gives the CPU to one runnable task for a
-time slice (Unicorn's `timeout`, so no per-instruction cost), and takes it
-back when the slice ends or a syscall changes who should run (a task
-blocked, exited, exec'd, or created another). Tasks are picked round-robin.
+One CPU, many tasks. The run loop (`run`) gives the CPU to one runnable task
+for a time slice, and takes it back when the slice ends or a syscall changes
+who should run (a task blocked, exited, exec'd, or created another). Tasks
+are picked round-robin. A slice's end is not a Unicorn timeout: the CPU's
+slice timer (machine/cpu.py) raises `cpu.preempt` at the slice's end, which
+the next syscall obeys, and stops the CPU by force if none comes within a
+grace period. `switch_to` loads a task's registers (and its address space
+and TLS); `handoff` switches tasks at the end of a syscall without leaving
+the CPU when the run loop would do nothing else.
 
 Blocking is one primitive, as in xv6: `sleep(task, channel)` parks a task
 on any hashable object and `wakeup(channel)` makes every task parked there
@@ -36,7 +41,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nommu.kernel.files import HostReadable
+from nommu.kernel.signal import deliver
 from nommu.kernel.task import Task, TaskState
+from nommu.kernel.traps import handle_stop
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -83,6 +90,21 @@ class Scheduler:
         self._slice_timer = None if kernel.seeded is not None else kernel.cpu.timer
         if self._slice_timer is not None:
             self._slice_timer.contended_slice = (SLICE, self.grace)
+        # CPU accounting (kernel/accounting.py): its clock (under --deterministic
+        # the virtual one, read without moving it), and when it last charged
+        vclock = kernel.virtual_clock
+        self.cpu_clock: Callable[[], float] = (
+            time.perf_counter if vclock is None else (lambda: vclock.now)
+        )
+        self._charged_at = self.cpu_clock()
+
+    def charge(self, t: Task) -> None:
+        """Add the time since the last charge to `t`, which had the CPU (the
+        run loop and the handoff call this as a task leaves the CPU; readers
+        of CPU time call it for themselves)."""
+        now = self.cpu_clock()
+        t.cputime += now - self._charged_at
+        self._charged_at = now
 
     # -- sleeping and waking -------------------------------------------------
 
@@ -275,3 +297,118 @@ class Scheduler:
         """The slice ended: back to the end of the line."""
         if task.state is TaskState.RUNNABLE:
             self.runqueue.append(task)
+
+    # -- the run loop and task switches ---------------------------------------
+
+    def run(self) -> None:
+        """Run until the first process (init) has exited."""
+        k, cpu, limits = self.k, self.k.cpu, self.k.limits
+        limits.start()
+        while not k.finished:
+            if k.host_signals:
+                k.terminal.forward_host_signals(k)
+                continue
+            t = self.pick()
+            if limits.out_of_time():
+                break  # --timeout: the caller kills what is left
+            if t is None:
+                continue  # a host signal (Ctrl-C) arrived while idle
+            self.switch_to(t)
+            if t.pending & ~t.sigmask:
+                t.pc = deliver(k, t, t.pc)
+                if not t.alive:
+                    continue
+                k.drop_written_code()
+            self._charged_at = self.cpu_clock()
+            stop = cpu.run(t.pc, *limits.clamp(self.slice_for(t)))
+            t = k.current  # (a handoff may have switched tasks)
+            assert t is not None
+            self.charge(t)
+            handle_stop(k, t, stop)
+            k.drop_written_code()
+
+    def switch_to(self, t: Task) -> None:
+        """Load `t`'s registers into the CPU (saving whoever held it)."""
+        k, cpu = self.k, self.k.cpu
+        k.current = t
+        prev = self.on_cpu
+        if prev is t:
+            return
+        if prev is not None and prev.alive:
+            if prev.ctx is None:
+                prev.ctx = cpu.context_save()
+            else:
+                cpu.context_update(prev.ctx)
+        k.memory.switch_space(prev, t)
+        if t.fresh_regs is not None:
+            cpu.context_restore(k.pristine)
+            cpu.regs_write(t.fresh_regs)
+            t.fresh_regs = None
+        elif t.ctx is not None:
+            cpu.context_restore(t.ctx)
+        k.load_tls(t)
+        self.on_cpu = t
+
+    def handoff(self) -> None:
+        """Switch tasks at the end of a syscall without leaving the CPU.
+
+        Called (as the CPU's `on_reschedule`) when a syscall changed who should
+        run: its task blocked, or its time slice is over. The plain way is to
+        stop the CPU and let the run loop above pick the next task and switch
+        to it, at the price of a return from Unicorn and a fresh start for each
+        switch, most of what a futex or pipe round trip costs. When that turn
+        of the loop would be nothing but a switch to the next runnable task (no
+        timer due, no signal to deliver, no new program to start, no address
+        space to change), it is done here instead: the outgoing task's
+        registers are saved, the next one's loaded, and when the syscall hook
+        returns the CPU simply goes on, running the other task. In every other
+        case the CPU stops and the run loop does the work."""
+        cpu, t = self.k.cpu, self.k.current
+        assert t is not None
+        self.expire_timers()  # (may wake a task, or ask the CPU to stop)
+        nxt = queued = self.next_runnable()
+        if nxt is None and t.state is TaskState.RUNNABLE:
+            nxt = t  # preempted with nobody else to run: a fresh slice
+        if nxt is None or not self._can_hand_to(t, nxt):
+            cpu.stop()
+            return
+        t.pc = cpu.pc  # what handle_stop would record (a blocked call rewound it)
+        self.charge(t)
+        if queued is not None:
+            if queued is not t:
+                self.requeue(t)  # (if it can still run: to the back of the line)
+            self.take(queued)  # (it may be `t` itself, woken by a timer just now)
+        if nxt is not t:
+            self.switch_to(nxt)
+        cpu.new_slice(*self.k.limits.clamp(self.slice_for(nxt)))
+        if nxt.blocked is not None:
+            # It was woken in a syscall it slept in (its PC is on that syscall
+            # instruction): the first thing it does is make that call again.
+            # Make it from here, saving a trip through the CPU. If it changes
+            # who runs again, the CPU's hook calls us once more.
+            cpu.reenter_syscall(nxt.pc)
+        elif nxt is not t:
+            cpu.set_pc(nxt.pc)
+
+    def _can_hand_to(self, t: Task, nxt: Task) -> bool:
+        """Whether switching from `t` to `nxt` needs nothing the run loop does.
+        (A task that died in this syscall has stopped the CPU already.)"""
+        k = self.k
+        if (
+            k.cpu.stopping
+            or k.tracer is not None  # (it may stop, and expects the loop's order)
+            or k.seeded is not None  # (deterministic slices count syscalls)
+            or k.host_signals
+            or k.limits.timed_out
+            or k.finished
+            or nxt.pending & ~nxt.sigmask  # (a signal to deliver first, even to `t`)
+        ):
+            return False
+        if nxt is t:
+            return True
+        return not (
+            nxt.ctx is None
+            or nxt.fresh_regs is not None
+            or nxt.reload_tls
+            or not k.memory.switch_is_free(t, nxt)
+        )

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
+from nommu.abi.flags import IPC_NOWAIT, SEM_UNDO
 from nommu.kernel.errors import Blocked, SyscallError
-from nommu.kernel.ipcids import IPC_NOWAIT, IpcIds
+from nommu.kernel.ipcids import IpcIds
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -30,9 +31,6 @@ if TYPE_CHECKING:
 
 SEMMSL, SEMMNS, SEMOPM, SEMMNI = 32000, 1024000000, 500, 32000  # the default limits
 SEMVMX = 32767  # a counter's largest value
-SEM_UNDO = 0x1000
-GETPID, GETVAL, GETALL, GETNCNT, GETZCNT, SETVAL, SETALL = 11, 12, 13, 14, 15, 16, 17
-SEM_STAT, SEM_INFO, SEM_STAT_ANY = 18, 19, 20
 SEMBUF = struct.Struct("<HhH")  # sem_num, sem_op, sem_flg
 
 

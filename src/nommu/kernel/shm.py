@@ -24,18 +24,23 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
-from nommu.abi.flags import PAGE_SIZE, TASK_SIZE
+from nommu.abi.flags import (
+    IPC_PRIVATE,
+    PAGE_SIZE,
+    SHM_DEST,
+    SHM_EXEC,
+    SHM_RDONLY,
+    SHM_REMAP,
+    SHM_RND,
+)
 from nommu.kernel.errors import SyscallError
-from nommu.kernel.ipcids import IPC_PRIVATE, IpcIds
+from nommu.kernel.ipcids import IpcIds
 from nommu.kernel.ramfs import RamInode, pages_for
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
     from nommu.kernel.task import Task
 
-SHM_LOCK, SHM_UNLOCK, SHM_STAT, SHM_INFO, SHM_STAT_ANY = 11, 12, 13, 14, 15
-SHM_RDONLY, SHM_RND, SHM_REMAP, SHM_EXEC = 0o10000, 0o20000, 0o40000, 0o100000
-SHM_DEST, SHM_LOCKED = 0o1000, 0o2000
 SHMLBA = PAGE_SIZE  # i386
 SHMMAX = SHMALL = 0xFFFFFFFF - (1 << 24)  # ULONG_MAX - 2^24 (bytes / pages)
 SHMMNI = 4096
@@ -165,70 +170,12 @@ def do_shmat(k: Kernel, t: Task, shmid: int, addr: int, flags: int) -> int:
     seg = k.sysv_shm.lookup(shmid)
     prot = 1 if flags & SHM_RDONLY else 3
     prot |= 4 if flags & SHM_EXEC else 0
-    if k.mmu:
-        return _shmat_mmu(k, t, seg, addr, fixed, prot, flags)
-    if fixed:
-        raise SyscallError(Errno.EINVAL, "shmat at a chosen address needs an MMU (MAP_FIXED)")
-    from nommu.kernel.mm import Region
-
-    start = seg.inode.direct_address(0, pages_for(seg.size))
-    assert start is not None  # a segment's pages are one run from the start
-    end = start + pages_for(seg.size) * PAGE_SIZE
-    block = k.alloc.block_at(start)
-    assert block is not None
-    seg.opened()
-    t.mm.insert(
-        Region(
-            start,
-            end,
-            block,
-            "shm",
-            prot,
-            seg.name,
-            file=seg,
-            mayshare=True,
-            backing=seg,
-            shared=True,
-        )
-    )
-    return start
-
-
-def _shmat_mmu(
-    k: Kernel, t: Task, seg: ShmSegment, addr: int, fixed: bool, prot: int, flags: int
-) -> int:
-    from nommu.kernel import vm
-
-    space = t.mm
-    assert isinstance(space, vm.AddressSpace)
-    size = pages_for(seg.size) * PAGE_SIZE
-    if fixed:
-        if addr + size > TASK_SIZE or (not flags & SHM_REMAP and not space._free(addr, size)):
-            raise SyscallError(Errno.EINVAL)
-        start = addr
-    else:
-        start = space.free_area(size)
-    space.map(start, start + size, prot, "shm", seg.name, shared=True, pager=seg)
-    return start
+    return k.memory.shm_attach(t, seg, addr, fixed, prot, flags)
 
 
 def do_shmdt(k: Kernel, t: Task, addr: int) -> int:
     """Detach the attachment that starts exactly at `addr`."""
     if addr & (PAGE_SIZE - 1):
         raise SyscallError(Errno.EINVAL)
-    if k.mmu:
-        from nommu.kernel import vm
-
-        space = t.mm
-        assert isinstance(space, vm.AddressSpace)
-        vma = space.vma_at(addr)
-        if vma is None or vma.start != addr or not isinstance(vma.pager, ShmSegment):
-            raise SyscallError(Errno.EINVAL)
-        seg = vma.pager
-        space.unmap(addr, addr + pages_for(seg.size) * PAGE_SIZE)
-        return 0
-    region = t.mm.find(addr)
-    if region is None or region.start != addr or not isinstance(region.backing, ShmSegment):
-        raise SyscallError(Errno.EINVAL, "shmdt needs the exact address shmat returned")
-    t.mm.remove_range(region, region.start, region.end)
+    k.memory.shm_detach(t, addr)
     return 0

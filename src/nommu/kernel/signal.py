@@ -18,7 +18,7 @@ disposition may change before it is unblocked, and sigwait may take it.
 
 Delivery happens on the way back to user mode, as in Linux: when a syscall
 returns, or when the scheduler is about to resume a task. The kernel then
-pushes a signal frame (arch/i386_signal.py) holding the interrupted
+pushes a signal frame (laid out by the architecture, `k.arch`) holding the interrupted
 registers and the blocked mask, and enters the handler; the handler returns
 into sa_restorer, which calls (rt_)sigreturn to put everything back.
 
@@ -56,8 +56,6 @@ from nommu.abi.signals import (
     Signal,
     default_action,
 )
-from nommu.arch import i386_signal as frames
-from nommu.arch.i386_syscalls import SYSCALL_NAMES
 from nommu.kernel.channels import SignalQueued, VforkDone
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.task import SigAction, Task, TaskState, ThreadGroup
@@ -251,9 +249,7 @@ def force_signal(k: Kernel, t: Task, sig: int, info: bytes) -> None:
     """
     action = t.sighand.actions[sig]
     if action.handler in (SIG_DFL, SIG_IGN) or t.sigmask & bit(sig):
-        from nommu.trace.fault import report_fault
-
-        report_fault(k, t, sig)
+        k.events.fatal_fault(t, sig)  # (the front end explains it: trace/fault.py)
         take_default(k, t, sig)
         return
     _enqueue(k, t, sig, info)
@@ -300,43 +296,46 @@ def _interrupt_syscall(k: Kernel, t: Task, action: SigAction, pc: int) -> int:
     if call is None:
         return pc
     if call.done or call.result is not None:  # (done: it returns what it did)
-        k.cpu.reg_write(k.arch.RESULT_REG, call.done or call.result or 0)
+        set_syscall_result(k, call.done or call.result or 0)
         return pc + int(k.arch.SYSCALL_INSN_LEN)
-    name = SYSCALL_NAMES.get(call.nr, "")
+    name = k.arch.SYSCALL_NAMES.get(call.nr, "")
     if call.lock_pi or (action.flags & SA_RESTART and name not in NEVER_RESTART):
         return pc  # EIP still points at the syscall instruction: it runs again
-    k.cpu.reg_write(k.arch.RESULT_REG, -Errno.EINTR & 0xFFFFFFFF)
+    set_syscall_result(k, -Errno.EINTR)
     return pc + int(k.arch.SYSCALL_INSN_LEN)
+
+
+def set_syscall_result(k: Kernel, result: int) -> None:
+    """What the syscall being left returns, put in the result register now:
+    signal delivery saves the registers in the frame before the syscall hook
+    would write it. (-errno for an error, as the dispatcher makes it.)"""
+    k.cpu.reg_write(k.arch.RESULT_REG, result & 0xFFFFFFFF)
 
 
 def _enter_handler(k: Kernel, t: Task, sig: int, action: SigAction, info: bytes, pc: int) -> int:
     cpu = k.cpu
-    context = frames.read_context(cpu.reg_read, pc)
-    sp = context[frames._ESP]
+    sp = cpu.reg_read(k.arch.SP_REG)
     ss_sp, ss_flags, ss_size = t.altstack
     on_alt = ss_sp <= sp < ss_sp + ss_size
     if action.flags & SA_ONSTACK and not ss_flags & SS_DISABLE and not on_alt:
         sp = ss_sp + ss_size
-    sp = context[frames._FPSTATE] = frames.fpstate_addr(sp)  # the FPU state, then the frame
-    fpstate = frames.save_fpu(cpu.uc)
     blocked = t.saved_sigmask if t.saved_sigmask is not None else t.sigmask
     t.saved_sigmask = None
     restorer = action.restorer if action.flags & SA_RESTORER else 0
     altstack = (ss_sp, SS_ONSTACK if on_alt else ss_flags, ss_size)
-    if action.flags & SA_SIGINFO:
-        frame = frames.rt_frame(sp, sig, action.handler, restorer, info, context, blocked, altstack)
-    else:
-        frame = frames.old_frame(sp, sig, action.handler, restorer, context, blocked)
+    siginfo = info if action.flags & SA_SIGINFO else None
+    frame = k.arch.signal_frame(
+        cpu, pc, sp, sig, action.handler, restorer, siginfo, blocked, altstack
+    )
     try:
-        k.uspace.write(frame.addr, frame.data)
-        k.uspace.write(sp, fpstate)
+        for addr, data in frame.writes:
+            k.uspace.write(addr, data)
     except SyscallError:  # no room for the frame: the process dies (force_sigsegv)
         take_default(k, t, Signal.SIGSEGV)
         return pc
     # (Without SA_RESTORER the handler returns through code just written on the
     # stack: uspace.write dropped any code translated there before.)
-    cpu.regs_write(frame.regs)
-    frames.clear_fpu(cpu.uc)
+    k.arch.enter_signal_handler(cpu, frame)
     t.sigmask |= action.mask | (0 if action.flags & SA_NODEFER else bit(sig))
     t.sigmask &= ~UNBLOCKABLE
     if action.flags & SA_RESETHAND:
@@ -347,20 +346,5 @@ def _enter_handler(k: Kernel, t: Task, sig: int, action: SigAction, info: bytes,
 
 def sigreturn(k: Kernel, t: Task, rt: bool) -> None:
     """Put back the registers and mask a signal frame saved."""
-    esp = k.cpu.reg_read(k.arch.SP_REG)
-    if rt:
-        base = frames.rt_frame_addr(esp)
-        context = k.uspace.read(base + frames.RT_UC_MCONTEXT, frames.SIGCONTEXT.size)
-        mask = int.from_bytes(k.uspace.read(base + frames.RT_UC_SIGMASK, 8), "little")
-    else:
-        base = frames.old_frame_addr(esp)
-        context = k.uspace.read(base + frames.OLD_SC, frames.SIGCONTEXT.size)
-        mask = k.uspace.read_u32(base + frames.OLD_MASK)
-    flags = k.cpu.reg_read(k.arch.FLAGS_REG)
-    fpstate = frames.SIGCONTEXT.unpack(context)[frames._FPSTATE]
-    if fpstate:  # (0: the handler cleared it; Linux then starts the FPU afresh)
-        frames.restore_fpu(k.cpu.uc, k.uspace.read(fpstate, frames.FPSTATE_SIZE))
-    else:
-        frames.clear_fpu(k.cpu.uc)
-    k.cpu.regs_write(frames.restore(context, flags))
+    mask = k.arch.sigreturn(k.cpu, k.uspace.read, rt)
     t.sigmask = mask & ~UNBLOCKABLE

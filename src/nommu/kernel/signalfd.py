@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno
+from nommu.abi.flags import POLLIN
 from nommu.abi.signals import SI_KERNEL, SI_USER, Signal
 from nommu.kernel import signal as ksignal
 from nommu.kernel.anon import AnonFile
 from nommu.kernel.channels import SignalQueued
 from nommu.kernel.errors import Blocked, SyscallError
-from nommu.kernel.files import POLLIN
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel

@@ -123,6 +123,7 @@ class BlockedCall:
     nr: int = 0  # which syscall (a handler restarts it or fails it with EINTR by its name)
     done: int = 0  # bytes a write already moved: interrupted, it returns this count
     woken: bool = False  # FUTEX_WAKE (or an unlock handing over a PI lock) chose this waiter
+    bitset: int = 0xFFFFFFFF  # FUTEX_WAIT_BITSET: the FUTEX_WAKE_BITSETs that may wake it
     sem: tuple[int, bool] | None = None  # semop waits on (counter, for zero): GETNCNT/GETZCNT
     lock_pi: bool = False  # FUTEX_LOCK_PI: a handler never fails it with EINTR (it runs again)
     result: int | None = None  # it finished while asleep (an unlock handed it a PI lock)
@@ -159,7 +160,6 @@ class Task:
     saved_sigmask: int | None = None  # sigsuspend's mask to restore after the handler
     altstack: tuple[int, int, int] = (0, 2, 0)  # sigaltstack: sp, flags (SS_DISABLE), size
     timer: KTimer | None = None  # wakes a timed sleep
-    futex_bitset: int = 0xFFFFFFFF
     robust_list: int = 0  # set_robust_list: the head of its robust futex list
     cputime: float = 0.0  # seconds on the CPU (kernel/accounting.py)
 

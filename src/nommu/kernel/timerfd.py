@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno
+from nommu.abi.flags import POLLIN
 from nommu.kernel.anon import AnonFile
 from nommu.kernel.errors import Blocked, SyscallError
-from nommu.kernel.files import POLLIN
 from nommu.kernel.timers import IntervalTimer
 
 if TYPE_CHECKING:

@@ -39,7 +39,6 @@ def handle_stop(k: Kernel, t: Task, stop: Stop) -> None:
 def oom_kill(k: Kernel, t: Task) -> None:
     """MMU mode: a page fault found no free frame. As Linux's out-of-memory
     killer does, kill the faulting process (SIGKILL) and say so."""
-    t.mm.out_of_memory = False  # type: ignore[attr-defined]
     k.limits.note(f"oom:{t.pid}", f"out of memory: killed process {t.pid} ({t.comm})")
     ksignal.force_signal(k, t, Signal.SIGKILL, ksignal.siginfo(Signal.SIGKILL))
 
@@ -60,8 +59,8 @@ def fault_info(k: Kernel, t: Task, stop: Stop, sig: int) -> bytes:
     SEGV_ACCERR when the page is mapped but its protection refused the access
     (MMU mode only: without an MMU nothing in RAM is protected)."""
     if stop.kind is StopKind.MEMORY_FAULT:
-        mapped = k.mmu and t.mm.vma_at(stop.address) is not None  # type: ignore[attr-defined]
-        code = SEGV_ACCERR if mapped else SEGV_MAPERR
+        refused = k.memory.protection_fault(t, stop.address)
+        code = SEGV_ACCERR if refused else SEGV_MAPERR
         return ksignal.siginfo(sig, code=code, addr=stop.address)
     code = {Signal.SIGFPE: 1, Signal.SIGILL: 2}.get(Signal(sig), SI_KERNEL)
     return ksignal.siginfo(sig, code=code, addr=stop.pc)
@@ -73,17 +72,15 @@ def exact_fault_address(k: Kernel, t: Task, stop: Stop) -> int:
         code = k.uspace.read(stop.pc, 16)
     except SyscallError:
         return stop.address
-    gs = k.cpu.reg_read(k.arch.TLS_REG) >> 3
-    first = k.arch.GDT_ENTRY_TLS_MIN
-    gs_base = k.arch.tls_base(t.tls[gs - first]) if first <= gs < first + 3 else 0
-    address: int = k.arch.fault_address(code, stop.pc, k.cpu.reg_read, stop.address, gs_base)
+    tls_base = k.arch.thread_pointer(k.cpu, t.tls)
+    address: int = k.arch.fault_address(code, stop.pc, k.cpu.reg_read, stop.address, tls_base)
     return address
 
 
 def handle_fault(k: Kernel, t: Task, stop: Stop) -> None:
     """A CPU exception in `t`: it becomes a signal, forced on the task."""
     t.pc = stop.pc
-    if getattr(t.mm, "out_of_memory", False):
+    if k.memory.out_of_memory(t):
         oom_kill(k, t)
         return
     if stop.kind is StopKind.MEMORY_FAULT:

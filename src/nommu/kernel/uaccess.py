@@ -4,8 +4,8 @@ becomes EFAULT.
 On a no-MMU machine a user address is a physical address, so "user memory"
 is RAM itself: any address inside RAM is reachable by any process (nothing
 protects one process from another: that is the no-MMU bargain), and only an
-address outside RAM faults. An MMU address space supplies its own
-translation by subclassing `UserMemory`.
+address outside RAM faults. The MMU model reaches memory through the
+current task's page tables instead (kernel/mmu_model.py `MmuUserMemory`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from nommu.kernel.errors import SyscallError
 from nommu.machine.ram import BusError, PhysicalRAM
 
 if TYPE_CHECKING:
-    from nommu.kernel.kernel import Kernel
-    from nommu.kernel.vm import AddressSpace
     from nommu.machine.cpu import Cpu
 
 _U32 = struct.Struct("<I")
@@ -53,7 +51,7 @@ class UserMemory:
         except BusError:
             raise SyscallError(Errno.EFAULT) from None
         cpu = self.cpu
-        if cpu is not None and cpu.mmu.holds_code(addr, addr + len(data)):
+        if cpu is not None and cpu.tlb.holds_code(addr, addr + len(data)):
             cpu.flush_code(addr, addr + len(data))
 
     def span(self, addr: int, count: int) -> int:
@@ -113,55 +111,3 @@ class UserMemory:
             if len(out) >= limit:
                 raise SyscallError(Errno.E2BIG)
             out.append(ptr)
-
-
-class MmuUserMemory(UserMemory):
-    """User memory through the current task's page tables (MMU mode).
-
-    Pages are allocated on first touch and copy-on-write pages are copied
-    before the kernel writes into them, exactly as a user access would."""
-
-    def __init__(self, k: Kernel) -> None:
-        super().__init__(k.ram, k.cpu)
-        self.k = k
-
-    def _space(self) -> AddressSpace:
-        t = self.k.current
-        assert t is not None
-        return t.mm  # type: ignore[return-value]
-
-    def read(self, addr: int, size: int) -> bytes:
-        if size == 0:
-            return b""
-        if size < 0 or addr + size > 0x100000000:
-            raise SyscallError(Errno.EFAULT)
-        return self._space().read(addr, size)
-
-    def write(self, addr: int, data: bytes | bytearray | memoryview) -> None:
-        if not data:
-            return
-        if addr + len(data) > 0x100000000:
-            raise SyscallError(Errno.EFAULT)
-        space = self._space()
-        space.write(addr, data)
-        k, end = self.k, addr + len(data)
-        for page in range(addr & ~0xFFF, end, 0x1000):  # (its frames are scattered)
-            frame = space.pages.get(page >> 12)
-            if frame is not None and k.cpu.mmu.holds_code(frame, frame + 1):
-                k.flush_code_later(max(page, addr), min(page + 0x1000, end))
-
-    def span(self, addr: int, count: int) -> int:
-        """An address space can hold no more than RAM, nor past 4 GiB."""
-        return max(0, min(count, self.ram.size, 0x100000000 - addr))
-
-    def read_u32(self, addr: int) -> int:
-        return int.from_bytes(self.read(addr, 4), "little")
-
-    def write_u32(self, addr: int, value: int) -> None:
-        self.write(addr, (value & 0xFFFFFFFF).to_bytes(4, "little"))
-
-    def read_cstr(self, addr: int, limit: int = PATH_MAX) -> bytes:
-        end = self._space().find_nul(addr, limit)
-        if end < 0:
-            raise SyscallError(Errno.ENAMETOOLONG)
-        return self.read(addr, end - addr)

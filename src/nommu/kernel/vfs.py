@@ -56,7 +56,7 @@ class Vfs:
     def host_path(self, parts: list[str]) -> str:
         return os.path.join(self.root, *parts) if parts else self.root
 
-    def resolve(self, cwd: str, path: str, *, follow: bool = True) -> Resolved:
+    def resolve(self, cwd: str, path: str, *, follow: bool = True) -> Resolved:  # noqa: C901 (namei: one walk through procfs, devices and the host; to be split)
         """Resolve `path` (relative to the guest directory `cwd`).
 
         Intermediate components must exist and be directories (ENOENT,

@@ -45,8 +45,8 @@ from nommu.kernel.alloc import PhysAllocator
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.files import put_file
 from nommu.kernel.mm import MemoryMap
-from nommu.machine.mmu import TLB_R, TLB_W, TLB_X
 from nommu.machine.ram import PhysicalRAM
+from nommu.machine.tlb import TLB_R, TLB_W, TLB_X
 
 if TYPE_CHECKING:
     from nommu.kernel.files import OpenFile
@@ -476,6 +476,9 @@ class AddressSpace(MemoryMap):
 
     def areas(self) -> list[tuple[int, int, int, str]]:
         return [(v.start, v.end, v.prot, v.name or _KIND_NAMES.get(v.kind, "")) for v in self.vmas]
+
+    def sizes(self) -> list[tuple[str, int]]:
+        return [(v.kind, v.end - v.start) for v in self.vmas]
 
 
 _KIND_NAMES = {"stack": "[stack]", "heap": "[heap]"}

@@ -1,4 +1,4 @@
-"""Reading and checking an i386 ELF executable for the no-MMU ELF loader.
+"""Reading and checking an ELF executable for the no-MMU ELF loader.
 
 Only the headers matter for loading: the ELF header and the program headers
 (PT_LOAD segments, PT_INTERP, PT_GNU_STACK). Every check a malformed file can
@@ -9,6 +9,10 @@ No-MMU rule (binfmt_elf_fdpic, reference section 5): an ordinary ELF is
 accepted only as ET_DYN (position independent), because it must be placed at
 whatever physical address is free; an ET_EXEC file wants fixed addresses and
 is refused with ENOEXEC.
+
+The program's machine (e_machine) must be one an architecture in
+`nommu.arch` runs; the image records it, and exec checks the machine's CPU
+is that architecture.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import itertools
 import struct
 from dataclasses import dataclass
 
+from nommu import arch
 from nommu.abi.errno import Errno
 
 PT_LOAD = 1
@@ -85,6 +90,7 @@ class ElfImage:
 
     data: bytes
     etype: int
+    machine: int  # e_machine: which architecture runs it (nommu.arch)
     entry: int
     phoff: int
     phnum: int
@@ -112,9 +118,9 @@ class ElfImage:
 
 
 def describe(data: bytes) -> str:
-    """What a non-i386 file is, in words (for error messages)."""
+    """What a file nommu cannot run is, in words (for error messages)."""
     if data[:4] == b"bFLT":
-        return "a bFLT flat binary (nommu runs ELF static-PIE programs on i386)"
+        return f"a bFLT flat binary (nommu runs ELF static-PIE programs on {arch.names()})"
     if data[:2] == b"#!":
         return "a script"
     if data[:4] != b"\x7fELF":
@@ -125,7 +131,7 @@ def describe(data: bytes) -> str:
 
 
 def parse(data: bytes, *, allow_exec: bool = False) -> ElfImage:
-    """Check `data` is a loadable i386 program and describe it, or raise LoadError."""
+    """Check `data` is a loadable program and describe it, or raise LoadError."""
     if len(data) < 4 or data[:4] != b"\x7fELF":
         raise LoadError(Errno.ENOEXEC, f"not an ELF executable ({describe(data)})")
     if len(data) < _EHDR.size:
@@ -133,8 +139,8 @@ def parse(data: bytes, *, allow_exec: bool = False) -> ElfImage:
     ident, etype, machine, _v, entry, phoff, _sh, _fl, _eh, phentsize, phnum, *_ = (
         _EHDR.unpack_from(data)
     )
-    if ident[4] != 1 or ident[5] != 1 or machine != 3:
-        raise LoadError(Errno.ENOEXEC, f"not an i386 program: it is {describe(data)}")
+    if ident[4] != 1 or ident[5] != 1 or arch.for_elf_machine(machine) is None:
+        raise LoadError(Errno.ENOEXEC, _foreign(data, machine))
     if etype in _TYPES:
         raise LoadError(Errno.ENOEXEC, f"not an executable: it is {_TYPES[etype]}")
     if etype == ET_EXEC and not allow_exec:
@@ -152,7 +158,17 @@ def parse(data: bytes, *, allow_exec: bool = False) -> ElfImage:
             f"dynamically linked (wants the interpreter {interp}): "
             "link it statically with -static-pie",
         )
-    return _image(data, etype, entry, phoff, phnum, phentsize, segments, stack)
+    return _image(data, etype, machine, entry, phoff, phnum, phentsize, segments, stack)
+
+
+def _foreign(data: bytes, machine: int) -> str:
+    """Why a well-formed ELF file is not a program for any of nommu's CPUs."""
+    what = describe(data)
+    if machine in MACHINES:
+        what += f" (e_machine {machine})"
+    names = arch.names()
+    article = "an" if names[0] in "aeiou" else "a"
+    return f"not {article} {names} program: it is {what}"
 
 
 def _program_headers(
@@ -203,6 +219,7 @@ def _check_segment(data: bytes, i: int, off: int, filesz: int, memsz: int, vaddr
 def _image(
     data: bytes,
     etype: int,
+    machine: int,
     entry: int,
     phoff: int,
     phnum: int,
@@ -224,6 +241,7 @@ def _image(
     return ElfImage(
         data,
         etype,
+        machine,
         entry,
         phoff,
         phnum,

@@ -13,7 +13,7 @@ incoming one's. Three things cross from the guest into Python:
 No memory hook covers RAM in a normal run: Unicorn sends every store to a
 page that any memory hook covers (even one for unmapped accesses) through a
 slow helper, forever; without one, a page's stores are slow only until its
-first store (see also machine/mmu.py on execute permission).
+first store (see also machine/tlb.py on execute permission).
 
 A checker (`nommu check`) may add watch hooks for a while: stores into an
 address range, or execution of one, each a Python call (`add_write_hook`,
@@ -34,7 +34,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from unicorn import (
     UC_ERR_EXCEPTION,
@@ -64,6 +64,9 @@ from unicorn.unicorn_py3.unicorn import (
 )
 
 from nommu.machine.ram import PhysicalRAM
+
+if TYPE_CHECKING:
+    from nommu.arch.base import Arch
 
 CpuContext: TypeAlias = UcContext  # a saved register state (opaque)
 
@@ -106,7 +109,7 @@ def disable_memory_exit_checks(uc: Uc) -> bool:
     base = uc._uch.value
     raw = ctypes.string_at(base, _UC_SCAN_BYTES)
     for off in range(0, len(raw) - 56, 4):
-        if _UC_PAGE_FIELDS.unpack_from(raw, off) != (4096, 4095, 4096, 4096):
+        if _UC_PAGE_FIELDS.unpack_from(raw, off) not in _UC_PAGE_VALUES:
             continue
         _linesize, content, ctx_size = struct.unpack_from("<iii", raw, off + 24)
         hook_insert, first_tb, no_exit, init_done = raw[off + 48 : off + 52]
@@ -116,13 +119,14 @@ def disable_memory_exit_checks(uc: Uc) -> bool:
     return False
 
 
-def locate_registers(uc: Uc, regs: Sequence[int]) -> Any:
+def locate_registers(uc: Uc, regs: Sequence[int], word: int = 8) -> Any:
     """Unicorn's array of general registers, as a ctypes array, or None.
 
     Each register access through the library costs a ctypes call (about half
     a microsecond), which on the syscall path is most of the cost of a
     crossing. The registers live in an array inside Unicorn's CPU state
-    (CPUX86State.regs, 64-bit slots, then EIP), reachable from the engine's
+    (CPUX86State.regs, 64-bit slots, then EIP; CPUARMState.regs, 32-bit
+    slots r0-r15: `word` bytes each), reachable from the engine's
     `struct uc_struct`. It is found by giving the registers unmistakable
     values and searching the memory behind the pointers in the engine struct
     (read through /proc/self/mem, so a wrong guess cannot crash), then
@@ -130,18 +134,19 @@ def locate_registers(uc: Uc, regs: Sequence[int]) -> Any:
     If anything does not match, None: the library calls are used instead.
     """
     try:
-        marks = [0x13579BD1 + 0x1111 * i for i in range(len(regs))]
+        marks = [0x13579BD0 + 0x1110 * i for i in range(len(regs))]  # (even: ARM's PC takes them)
         for reg, mark in zip(regs, marks, strict=True):
             uc.reg_write(reg, mark)
-        pattern = struct.pack(f"<{len(marks)}Q", *marks)
+        pattern = struct.pack(f"<{len(marks)}{'Q' if word == 8 else 'I'}", *marks)
         fd = os.open("/proc/self/mem", os.O_RDONLY)
         try:
-            address = _search(fd, uc._uch.value, pattern)
+            address = _search(fd, uc._uch.value, pattern, word)
         finally:
             os.close(fd)
         if address is None:
             return None
-        window = (ctypes.c_uint64 * (len(regs) + 9)).from_address(address)
+        slot = ctypes.c_uint64 if word == 8 else ctypes.c_uint32
+        window = (slot * (len(regs) + 9 if word == 8 else len(regs))).from_address(address)
         window[0] = 0x2468ACE0
         ok = uc.reg_read(regs[0]) == 0x2468ACE0
         for reg in regs:
@@ -151,7 +156,7 @@ def locate_registers(uc: Uc, regs: Sequence[int]) -> Any:
         return None
 
 
-def _search(fd: int, base: int, pattern: bytes) -> int | None:
+def _search(fd: int, base: int, pattern: bytes, align: int = 8) -> int | None:
     engine = os.pread(fd, 4096, base)
     for off in range(0, len(engine), 8):
         (ptr,) = struct.unpack_from("<Q", engine, off)
@@ -162,13 +167,14 @@ def _search(fd: int, base: int, pattern: bytes) -> int | None:
         except OSError:
             continue
         at = blob.find(pattern)
-        if at >= 0 and at % 8 == 0:
+        if at >= 0 and at % align == 0:
             return int(ptr + at)
     return None
 
 
 # target_page_size, target_page_align, qemu_host_page_size, qemu_real_host_page_size
 _UC_PAGE_FIELDS = struct.Struct("<IIQQ")
+_UC_PAGE_VALUES = ((4096, 4095, 4096, 4096), (1024, 1023, 4096, 4096))  # (ARM M: 1 KiB pages)
 _UC_SCAN_BYTES = 16384
 
 
@@ -192,22 +198,25 @@ class Cpu:
     (when it replaced the whole register state, as execve does).
     """
 
-    def __init__(self, arch: Any, ram: PhysicalRAM) -> None:
+    def __init__(self, arch: Arch, ram: PhysicalRAM) -> None:
         self.arch = arch
         self.ram = ram
         self.uc = Uc(arch.UC_ARCH, arch.UC_MODE)
+        if arch.UC_CPU_MODEL is not None:  # (before the engine starts: mem_map starts it)
+            self.uc.ctl_set_cpu_model(arch.UC_CPU_MODEL)
         self._h = self.uc._uch
         self.uc.mem_map_ptr(ram.base, ram.size, UC_PROT_ALL, ram.host_address)
         self.precise_stops = disable_memory_exit_checks(self.uc)
         # Where the syscall registers are: indices into `window` (Unicorn's own
         # register array) when it was found, else into the batch-read array.
-        self.window = locate_registers(self.uc, arch.WINDOW_REGS)
+        self.window = locate_registers(self.uc, arch.WINDOW_REGS, arch.WINDOW_WORD)
         self.syscall_index: tuple[int, ...] = (
             arch.SYSCALL_WINDOW_INDEX
             if self.window is not None
             else tuple(range(len(arch.SYSCALL_REGS)))
         )
         self.pc_index = arch.WINDOW_PC_INDEX
+        self.pc_tag = arch.PC_TAG  # what `run` adds to a code address (ARM: the Thumb bit)
         n = len(arch.SYSCALL_REGS)
         self._ids = (ctypes.c_int * n)(*arch.SYSCALL_REGS)
         self.sysregs = (ctypes.c_uint32 * n)()
@@ -222,13 +231,16 @@ class Cpu:
         self._trap: Stop | None = None
         self._fault: tuple[int, str] | None = None
         self.on_syscall: SyscallHandler = lambda regs: None
-        self.mmu: Any = None  # the MMU, when there is one (it reports page faults)
+        self.tlb: Any = None  # the TLB the kernel fills (machine/tlb.py; it reports page faults)
+        # An in-place trap handler carried out an instruction this CPU lacks
+        # (the architecture names what, e.g. "cortex-m-tls"), at this address.
+        self.on_emulated: Callable[[str, int], None] = lambda kind, pc: None
         self.preempt = False  # the slice is over: stop at the next syscall
         self.stopping = False  # stop() was asked for: `run` returns after this syscall
         # A syscall changed who should run (the task blocked, or its slice is
         # over): once its result is in place, `on_reschedule` decides what next.
         # The kernel can switch tasks right there, inside the hook, without
-        # leaving the CPU (see Kernel.handoff); by default the CPU just stops.
+        # leaving the CPU (see Scheduler.handoff); by default the CPU just stops.
         self.reschedule = False
         self.on_reschedule: Callable[[], None] = self.stop
         self.timer = SliceTimer(self)
@@ -255,7 +267,7 @@ class Cpu:
         window = self.window
 
         if window is not None:
-            result_index = self.syscall_index[0]
+            result_index = self.arch.WINDOW_REGS.index(self.arch.RESULT_REG)
 
             def syscall() -> None:
                 value = self.on_syscall(window)
@@ -346,7 +358,7 @@ class Cpu:
 
         Unicorn calls write hooks only from its slow store path, which code
         translated before the hook skips for a page whose TLB entry is dirty
-        (machine/mmu.py). So the hook covers whole pages, which Unicorn then
+        (machine/tlb.py). So the hook covers whole pages, which Unicorn then
         never marks dirty (it checks the hook's range at the address of each
         store: a partial page would turn dirty on a store outside the range),
         and the TLB is flushed, so no entry dirtied before is left."""
@@ -357,8 +369,8 @@ class Cpu:
 
         first, last = begin & ~0xFFF, (end + 0xFFF) & ~0xFFF
         hook = self._watch(UC_HOOK_MEM_WRITE, HOOK_MEM_ACCESS_CFUNC(on_write), first, last)
-        if self.mmu is not None:
-            self.mmu.flush()
+        if self.tlb is not None:
+            self.tlb.flush()
         return hook
 
     def add_code_hook(self, begin: int, end: int, callback: Callable[[int], None]) -> WatchHook:
@@ -432,9 +444,11 @@ class Cpu:
         self.stopping = False
         self.new_slice(preempt_at, force_at)
         try:
-            err = self._emu_start(self._h, pc, 0, 0, 0)
+            err = self._emu_start(self._h, pc | self.pc_tag, 0, 0, 0)
         finally:
             self.timer.end()
+        if self.timer.forced and not err and self._trap is None:
+            self.arch.finish_stopped_instruction(self)
         if err:
             return self._fault_stop(UcError(err))
         if self._pending is not None:
@@ -456,9 +470,9 @@ class Cpu:
             raise exc
         if self._trap is not None:
             return self._trap
-        if err.errno == UC_ERR_EXCEPTION and self.mmu is not None and self.mmu.last_fault:
-            addr, access = self.mmu.last_fault
-            self.mmu.last_fault = None
+        if err.errno == UC_ERR_EXCEPTION and self.tlb is not None and self.tlb.last_fault:
+            addr, access = self.tlb.last_fault
+            self.tlb.last_fault = None
             return Stop(StopKind.MEMORY_FAULT, self.pc, address=addr, access=access)
         if err.errno == UC_ERR_INSN_INVALID:
             return Stop(StopKind.TRAP, self.pc, trapno=self.arch.TRAP_INVALID_OPCODE)
@@ -485,8 +499,8 @@ class Cpu:
         """Where the CPU goes on (from a syscall hook: when the hook returns)."""
         if self.window is not None:
             self.window[self.pc_index] = pc
-        else:
-            self.reg_write(self.arch.PC_REG, pc)
+        else:  # (through the library, an ARM PC write sets the Thumb state from bit 0)
+            self.reg_write(self.arch.PC_REG, pc | self.pc_tag)
 
     def rewind_syscall(self) -> None:
         """From a syscall hook: point the PC back at the syscall instruction
@@ -542,12 +556,19 @@ class Cpu:
     def flush_code(self, begin: int, end: int) -> None:
         """Forget translated code for [begin, end): that memory holds something new.
         A range no code was fetched from holds none: nothing to drop (which also
-        spares the TLB flush that dropping would cost, see Mmu.code_flushed)."""
-        mmu = self.mmu
-        if mmu is None or mmu.may_hold_code(begin, end):
+        spares the TLB flush that dropping would cost, see Tlb.code_flushed)."""
+        tlb = self.tlb
+        if tlb is None or tlb.may_hold_code(begin, end):
             self.uc.ctl_remove_cache(begin, end)
-            if mmu is not None:
-                mmu.code_flushed(begin, end)
+            if tlb is not None:
+                tlb.code_flushed(begin, end)
+        self.forget_code(begin, end)
+
+    def drop_code(self, begin: int, end: int) -> None:
+        """Forget translated code for [begin, end), whatever the TLB knows of
+        where code ran: the program says it wrote code there (ARM's
+        cacheflush). (Only for a CPU without an MMU: the range is physical.)"""
+        self.uc.ctl_remove_cache(begin, end)
         self.forget_code(begin, end)
 
     def load_code(self, begin: int, end: int, key: object) -> None:
@@ -560,6 +581,10 @@ class Cpu:
             return
         self.flush_code(begin, end)
         self._code[begin] = (end, key)
+
+    def loaded_code(self, begin: int, end: int) -> list[int]:
+        """Where programs were loaded (`load_code`) that [begin, end) overlaps."""
+        return [start for start, (stop, _) in self._code.items() if start < end and begin < stop]
 
     def forget_code(self, begin: int, end: int) -> None:
         """[begin, end) may be used for something else: no load record survives."""
@@ -616,6 +641,11 @@ class SliceTimer:
 
     def end(self) -> None:
         self._running = False
+
+    @property
+    def forced(self) -> bool:
+        """The slice that just ended was stopped from this thread (`_loop`)."""
+        return self._forced
 
     def shorten(self, preempt_at: float, force_at: float) -> None:
         """The running slice must end by `preempt_at` after all (a timer was

@@ -1,10 +1,9 @@
 """epoll_create/create1, epoll_ctl and epoll_wait/pwait/pwait2 (kernel/epoll.py
-holds the instances). struct epoll_event is packed on i386: a u32 of events
-then the u64 of user data, 12 bytes."""
+holds the instances). struct epoll_event is a u32 of events then the u64 of
+user data: packed on i386 (12 bytes), 8-aligned on ARM (16): `k.arch`'s."""
 
 from __future__ import annotations
 
-import struct
 from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
@@ -22,8 +21,6 @@ if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
     from nommu.kernel.task import Task
 
-EPOLL_EVENT = struct.Struct("<IQ")  # packed: events, data
-MAX_EVENTS = 0x7FFFFFFF // EPOLL_EVENT.size  # EP_MAX_EVENTS
 
 
 def _create(k: Kernel, t: Task, flags: int) -> int:
@@ -59,7 +56,7 @@ def sys_epoll_ctl(k: Kernel, t: Task, epfd: int, op: int, fd: int, event: int) -
     the wrong kind of epfd, fd == epfd and EPOLLEXCLUSIVE misuse."""
     events = data = 0
     if op != F.EPOLL_CTL_DEL:
-        events, data = k.uspace.read_struct(EPOLL_EVENT, event)
+        events, data = k.uspace.read_struct(k.arch.EPOLL_EVENT, event)
     ep_file, target = t.files.get(epfd), t.files.get(fd)
     if not target.has_poll:
         raise SyscallError(Errno.EPERM)
@@ -85,15 +82,15 @@ def do_epoll_wait(
 ) -> int:
     """Report up to `maxevents` ready items at `events`, or sleep until one
     has an event (or the deadline: 0)."""
-    maxevents = s32(maxevents)
-    if not 0 < maxevents <= MAX_EVENTS:
+    maxevents, layout = s32(maxevents), k.arch.EPOLL_EVENT
+    if not 0 < maxevents <= 0x7FFFFFFF // layout.size:  # (EP_MAX_EVENTS)
         raise SyscallError(Errno.EINVAL)
-    if events + maxevents * EPOLL_EVENT.size > TASK_SIZE:
+    if events + maxevents * layout.size > TASK_SIZE:
         raise SyscallError(Errno.EFAULT)
     ep = epoll_of(t, epfd)
     ready = ep.collect(maxevents)
     if ready:
-        k.uspace.write(events, b"".join(EPOLL_EVENT.pack(e, d) for e, d in ready))
+        k.uspace.write(events, b"".join(layout.pack(e, d) for e, d in ready))
         return len(ready)
     channels = ep.poll_channels()
     if deadline is None:

@@ -34,7 +34,6 @@ from nommu.kernel.procfs import open_proc, proc_stat
 from nommu.kernel.ramfs import RamFile
 from nommu.kernel.signal import send_to_task
 from nommu.kernel.vfs import Resolved
-from nommu.kernel.vm import AddressSpace
 from nommu.syscalls.locks import LOCK_CMDS, do_lock
 from nommu.syscalls.table import syscall
 
@@ -156,12 +155,23 @@ def do_open(k: Kernel, t: Task, dirfd: int, pathp: int, flags: int, mode: int) -
 
 @syscall("open", "path", "oflags", "mode", ret="fd")
 def sys_open(k: Kernel, t: Task, path: int, flags: int, mode: int) -> int:
-    return do_open(k, t, F.AT_FDCWD, path, flags, mode)
+    return do_open(k, t, F.AT_FDCWD, path, oflags_in(k, flags), mode)
 
 
 @syscall("openat", "dirfd", "path", "oflags", "mode", ret="fd")
 def sys_openat(k: Kernel, t: Task, dirfd: int, path: int, flags: int, mode: int) -> int:
-    return do_open(k, t, dirfd, path, flags, mode)
+    return do_open(k, t, dirfd, path, oflags_in(k, flags), mode)
+
+
+def oflags_in(k: Kernel, flags: int) -> int:
+    """The guest's open flags in the generic values the kernel uses inside
+    (ARM numbers O_DIRECTORY, O_NOFOLLOW, O_DIRECT and O_LARGEFILE apart)."""
+    return F.translate_oflags(flags, k.arch.OPEN_FLAGS)
+
+
+def oflags_out(k: Kernel, flags: int) -> int:
+    """The kernel's open flags in the guest's values (F_GETFL)."""
+    return F.translate_oflags(flags, {v: b for b, v in k.arch.OPEN_FLAGS.items()})
 
 
 @syscall("creat", "path", "mode", ret="fd")
@@ -414,26 +424,26 @@ def stat_at(k: Kernel, t: Task, dirfd: int, pathp: int, flags: int) -> StatInfo:
 
 @syscall("stat64", "path", "struct_out")
 def sys_stat64(k: Kernel, t: Task, path: int, buf: int) -> int:
-    k.uspace.write(buf, S.pack_stat64(stat_at(k, t, F.AT_FDCWD, path, 0)))
+    k.uspace.write(buf, S.pack_stat64(stat_at(k, t, F.AT_FDCWD, path, 0), k.arch.STAT64))
     return 0
 
 
 @syscall("lstat64", "path", "struct_out")
 def sys_lstat64(k: Kernel, t: Task, path: int, buf: int) -> int:
     info = stat_at(k, t, F.AT_FDCWD, path, F.AT_SYMLINK_NOFOLLOW)
-    k.uspace.write(buf, S.pack_stat64(info))
+    k.uspace.write(buf, S.pack_stat64(info, k.arch.STAT64))
     return 0
 
 
 @syscall("fstat64", "fd", "struct_out")
 def sys_fstat64(k: Kernel, t: Task, fd: int, buf: int) -> int:
-    k.uspace.write(buf, S.pack_stat64(t.files.get(fd).stat()))
+    k.uspace.write(buf, S.pack_stat64(t.files.get(fd).stat(), k.arch.STAT64))
     return 0
 
 
 @syscall("fstatat64", "dirfd", "path", "struct_out", "atflags")
 def sys_fstatat64(k: Kernel, t: Task, dirfd: int, path: int, buf: int, flags: int) -> int:
-    k.uspace.write(buf, S.pack_stat64(stat_at(k, t, dirfd, path, flags)))
+    k.uspace.write(buf, S.pack_stat64(stat_at(k, t, dirfd, path, flags), k.arch.STAT64))
     return 0
 
 
@@ -804,9 +814,9 @@ def sys_fcntl64(k: Kernel, t: Task, fd: int, cmd: int, arg: int) -> int:
         t.files.fds[fd].cloexec = bool(arg & F.FD_CLOEXEC)
         return 0
     if cmd == F.F_GETFL:
-        return f.flags
+        return oflags_out(k, f.flags)
     if cmd == F.F_SETFL:
-        f.flags = (f.flags & ~_SETFL) | (arg & _SETFL)
+        f.flags = (f.flags & ~_SETFL) | (oflags_in(k, arg) & _SETFL)
         return 0
     if cmd in LOCK_CMDS:
         return do_lock(k, t, f, cmd, arg)
@@ -820,22 +830,9 @@ def _seals(k: Kernel, f: OpenFile, cmd: int, arg: int) -> int:
     if not isinstance(f, RamFile):
         raise SyscallError(Errno.EINVAL)
     if cmd == F.F_ADD_SEALS:
-        f.ram.add_seals(arg, f.writable, _mapped_shared(k, f.ram))
+        f.ram.add_seals(arg, f.writable, k.memory.shared_writable(f.ram))
         return 0
     return f.ram.seals
-
-
-def _mapped_shared(k: Kernel, inode: object) -> bool:
-    """Whether some MAP_SHARED mapping of a RAM file may write to it: a
-    direct mapping (no MMU), or a writable shared VMA of any process."""
-    if getattr(inode, "shared_maps", None):
-        return True
-    spaces = {id(t.mm): t.mm for t in k.tasks.values() if isinstance(t.mm, AddressSpace)}
-    return any(
-        v.pager is inode and v.shared and v.prot & F.PROT_WRITE
-        for space in spaces.values()
-        for v in space.vmas
-    )
 
 
 @syscall("fcntl", "fd", "fcntl_cmd", "fcntl_arg")
@@ -885,4 +882,4 @@ def sys_pipe(k: Kernel, t: Task, fds: int) -> int:
 
 @syscall("pipe2", "ptr", "oflags")
 def sys_pipe2(k: Kernel, t: Task, fds: int, flags: int) -> int:
-    return do_pipe(k, t, fds, flags)
+    return do_pipe(k, t, fds, oflags_in(k, flags))

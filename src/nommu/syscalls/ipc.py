@@ -18,8 +18,23 @@ import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from nommu.abi import flags as F
 from nommu.abi import structs as S
 from nommu.abi.errno import Errno
+from nommu.abi.flags import (
+    MSGCTL,
+    MSGGET,
+    MSGRCV,
+    MSGSND,
+    SEMCTL,
+    SEMGET,
+    SEMOP,
+    SEMTIMEDOP,
+    SHMAT,
+    SHMCTL,
+    SHMDT,
+    SHMGET,
+)
 from nommu.kernel import ipcids, msg, sem, shm
 from nommu.kernel.errors import SyscallError
 from nommu.syscalls.fs import s32
@@ -30,9 +45,6 @@ if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
     from nommu.kernel.task import Task
 
-SEMOP, SEMGET, SEMCTL, SEMTIMEDOP = 1, 2, 3, 4
-MSGSND, MSGRCV, MSGGET, MSGCTL = 11, 12, 13, 14
-SHMAT, SHMDT, SHMGET, SHMCTL = 21, 22, 23, 24
 SEMID64_DS = struct.Struct(S.IPC64_PERM.format + "7I")  # perm, otime(2), ctime(2), nsems, 2 unused
 SEMINFO = struct.Struct("<10i")
 MSQID64_DS = struct.Struct(S.IPC64_PERM.format + "13I")  # perm, 3 times(2), cbytes..lrpid, 2
@@ -40,7 +52,7 @@ MSGINFO = struct.Struct("<7iH2x")
 
 
 @syscall("ipc", "ipc_call", "int", "hex", "hex", "ptr", "hex")
-def sys_ipc(
+def sys_ipc(  # noqa: C901 (the multiplexer: one branch per call, as ksys_ipc)
     k: Kernel, t: Task, call: int, first: int, second: int, third: int, ptr: int, fifth: int
 ) -> int:
     version, call = call >> 16, call & 0xFFFF
@@ -53,7 +65,7 @@ def sys_ipc(
         if not ptr:
             raise SyscallError(Errno.EINVAL)
         cmd = s32(third)
-        cmd &= ~ipcids.IPC_64 if cmd >= 0 else ~0  # (the layouts are the 64-bit ones)
+        cmd &= ~F.IPC_64 if cmd >= 0 else ~0  # (the layouts are the 64-bit ones)
         return do_semctl(k, t, s32(first), s32(second), cmd, k.uspace.read_u32(ptr))
     if call == SHMAT:
         if version == 1:  # the iBCS2 variant
@@ -67,8 +79,8 @@ def sys_ipc(
         return shm_get(k, first, second, third)
     if call == SHMCTL:
         cmd = s32(second)
-        new = cmd >= 0 and bool(cmd & ipcids.IPC_64)
-        return do_shmctl(k, s32(first), cmd & ~ipcids.IPC_64 if new else cmd, ptr, new)
+        new = cmd >= 0 and bool(cmd & F.IPC_64)
+        return do_shmctl(k, s32(first), cmd & ~F.IPC_64 if new else cmd, ptr, new)
     if call == MSGSND:
         return do_msgsnd(k, t, s32(first), ptr, s32(second), third)
     if call == MSGRCV:
@@ -82,7 +94,7 @@ def sys_ipc(
         return k.sysv_msg.msgget(s32(first), second)
     if call == MSGCTL:
         cmd = s32(second)
-        cmd &= ~ipcids.IPC_64 if cmd >= 0 else ~0
+        cmd &= ~F.IPC_64 if cmd >= 0 else ~0
         return do_msgctl(k, t, s32(first), cmd, ptr)
     raise SyscallError(Errno.ENOSYS, f"ipc call {call} is not a SysV IPC operation")
 
@@ -108,31 +120,43 @@ def sys_shmdt(k: Kernel, t: Task, addr: int) -> int:
 
 @syscall("shmctl", "int", "int", "ptr")
 def sys_shmctl(k: Kernel, t: Task, shmid: int, cmd: int, buf: int) -> int:
-    return do_shmctl(k, s32(shmid), s32(cmd), buf, True)
+    command, ipc64 = ctl_command(k, s32(cmd))
+    return do_shmctl(k, s32(shmid), command, buf, ipc64)
+
+
+def ctl_command(k: Kernel, cmd: int) -> tuple[int, bool]:
+    """A *ctl call's command and whether it uses the 64-bit structures. On
+    an architecture whose table has the old_*ctl calls (ARM) the command
+    carries IPC_64 (ipc_parse_version); elsewhere they are always 64-bit."""
+    if not k.arch.IPC_PARSE_VERSION:
+        return cmd, True
+    if cmd >= 0 and cmd & F.IPC_64:
+        return cmd & ~F.IPC_64, True
+    return cmd, False
 
 
 def do_shmctl(k: Kernel, shmid: int, cmd: int, buf: int, ipc64: bool) -> int:
     """IPC_STAT/SHM_STAT(_ANY), IPC_SET, IPC_RMID, SHM_LOCK/UNLOCK."""
     if cmd < 0 or shmid < 0:
         raise SyscallError(Errno.EINVAL)
-    if cmd in (shm.SHM_STAT, shm.SHM_STAT_ANY):
+    if cmd in (F.SHM_STAT, F.SHM_STAT_ANY):
         seg = k.sysv_shm.segments.get(shmid)
         if seg is None:
             raise SyscallError(Errno.EINVAL)
         k.uspace.write(buf, _pack_stat(seg, ipc64))
         return seg.id
     seg = k.sysv_shm.lookup(shmid)
-    if cmd == ipcids.IPC_STAT:
+    if cmd == F.IPC_STAT:
         k.uspace.write(buf, _pack_stat(seg, ipc64))
-    elif cmd == ipcids.IPC_SET:
+    elif cmd == F.IPC_SET:
         perm = S.IPC64_PERM if ipc64 else S.IPC_PERM_OLD
         mode = perm.unpack(k.uspace.read(buf, perm.size))[5]
         seg.mode = (seg.mode & ~0o777) | (mode & 0o777)
         seg.ctime = int(k.config.clock_realtime())
-    elif cmd == ipcids.IPC_RMID:
+    elif cmd == F.IPC_RMID:
         k.sysv_shm.rmid(seg)
-    elif cmd in (shm.SHM_LOCK, shm.SHM_UNLOCK):
-        seg.mode = seg.mode | shm.SHM_LOCKED if cmd == shm.SHM_LOCK else seg.mode & ~shm.SHM_LOCKED
+    elif cmd in (F.SHM_LOCK, F.SHM_UNLOCK):
+        seg.mode = seg.mode | F.SHM_LOCKED if cmd == F.SHM_LOCK else seg.mode & ~F.SHM_LOCKED
     else:
         raise SyscallError(Errno.EINVAL)
     return 0
@@ -155,7 +179,20 @@ def sys_semget(k: Kernel, t: Task, key: int, nsems: int, flags: int) -> int:
 
 @syscall("semctl", "int", "int", "int", "hex")
 def sys_semctl(k: Kernel, t: Task, semid: int, semnum: int, cmd: int, arg: int) -> int:
-    return do_semctl(k, t, s32(semid), s32(semnum), s32(cmd), arg)
+    command, _ = ctl_command(k, s32(cmd))  # (the layouts are the 64-bit ones)
+    return do_semctl(k, t, s32(semid), s32(semnum), command, arg)
+
+
+@syscall("semop", "int", "ptr", "size")
+def sys_semop(k: Kernel, t: Task, semid: int, sops: int, nsops: int) -> int:
+    """(ARM has it; i386 goes through ipc)"""
+    return do_semtimedop(k, t, s32(semid), sops, nsops, 0, time64=False)
+
+
+@syscall("semtimedop", "int", "ptr", "size", "ptr")
+def sys_semtimedop(k: Kernel, t: Task, semid: int, sops: int, nsops: int, ts: int) -> int:
+    """The 32-bit-time semtimedop (ARM has it; i386 goes through ipc)."""
+    return do_semtimedop(k, t, s32(semid), sops, nsops, ts, time64=False)
 
 
 @syscall("semtimedop_time64", "int", "ptr", "size", "ptr")
@@ -175,12 +212,12 @@ def do_semtimedop(
     return sem.semop(k, t, semid, ops, deadline)
 
 
-def do_semctl(k: Kernel, t: Task, semid: int, semnum: int, cmd: int, arg: int) -> int:
+def do_semctl(k: Kernel, t: Task, semid: int, semnum: int, cmd: int, arg: int) -> int:  # noqa: C901 (one branch per command)
     """semctl: the commands of ipc/sem.c (`arg` is the value or the pointer)."""
     table = k.sysv_sem.ids
-    if cmd in (ipcids.IPC_INFO, sem.SEM_INFO):
+    if cmd in (F.IPC_INFO, F.SEM_INFO):
         usz, aem = 20, sem.SEMVMX  # SEMUSZ, SEMAEM; SEM_INFO puts usage there
-        if cmd == sem.SEM_INFO:
+        if cmd == F.SEM_INFO:
             usz, aem = len(table.objects), sum(len(x.values) for x in table.objects.values())
         info = SEMINFO.pack(
             sem.SEMMNS, sem.SEMMNI, sem.SEMMNS, sem.SEMMNS, sem.SEMMSL,  # semmap mni mns mnu msl
@@ -188,35 +225,35 @@ def do_semctl(k: Kernel, t: Task, semid: int, semnum: int, cmd: int, arg: int) -
         )  # fmt: skip
         k.uspace.write(arg, info)
         return max(table.objects, default=0)  # (the highest index in use)
-    if cmd in (sem.SEM_STAT, sem.SEM_STAT_ANY):  # (semid is a table index here)
+    if cmd in (F.SEM_STAT, F.SEM_STAT_ANY):  # (semid is a table index here)
         return _stat_at_index(k, semid, arg, table.at_index, _pack_semid64)
     s = table.lookup(semid)
     n = len(s.values)
     now = int(k.config.clock_realtime())
-    if cmd == ipcids.IPC_STAT:
+    if cmd == F.IPC_STAT:
         k.uspace.write(arg, _pack_semid64(s))
-    elif cmd == ipcids.IPC_SET:
+    elif cmd == F.IPC_SET:
         mode = S.IPC64_PERM.unpack(k.uspace.read(arg, S.IPC64_PERM.size))[5]
         s.mode, s.ctime = (s.mode & ~0o777) | (mode & 0o777), now
-    elif cmd == ipcids.IPC_RMID:
+    elif cmd == F.IPC_RMID:
         k.sysv_sem.remove(s)
-    elif cmd == sem.GETALL:
+    elif cmd == F.GETALL:
         k.uspace.write(arg, struct.pack(f"<{n}H", *s.values))
-    elif cmd == sem.SETALL:
+    elif cmd == F.SETALL:
         values = list(struct.unpack(f"<{n}H", k.uspace.read(arg, 2 * n)))
         if any(v > sem.SEMVMX for v in values):
             raise SyscallError(Errno.ERANGE)
         s.values, s.pids, s.ctime = values, [t.pid] * n, now
         k.sysv_sem.changed(s, range(n))
-    elif cmd in (sem.GETVAL, sem.GETPID, sem.GETNCNT, sem.GETZCNT, sem.SETVAL):
+    elif cmd in (F.GETVAL, F.GETPID, F.GETNCNT, F.GETZCNT, F.SETVAL):
         if not 0 <= semnum < n:
             raise SyscallError(Errno.EINVAL)
-        if cmd == sem.GETVAL:
+        if cmd == F.GETVAL:
             return s.values[semnum]
-        if cmd == sem.GETPID:
+        if cmd == F.GETPID:
             return s.pids[semnum]
-        if cmd in (sem.GETNCNT, sem.GETZCNT):
-            return sem.waiting(k, s, semnum, for_zero=cmd == sem.GETZCNT)
+        if cmd in (F.GETNCNT, F.GETZCNT):
+            return sem.waiting(k, s, semnum, for_zero=cmd == F.GETZCNT)
         value = s32(arg)
         if not 0 <= value <= sem.SEMVMX:
             raise SyscallError(Errno.ERANGE)
@@ -263,7 +300,8 @@ def sys_msgrcv(k: Kernel, t: Task, msqid: int, msgp: int, size: int, typ: int, f
 
 @syscall("msgctl", "int", "int", "ptr")
 def sys_msgctl(k: Kernel, t: Task, msqid: int, cmd: int, buf: int) -> int:
-    return do_msgctl(k, t, s32(msqid), s32(cmd), buf)
+    command, _ = ctl_command(k, s32(cmd))  # (the layouts are the 64-bit ones)
+    return do_msgctl(k, t, s32(msqid), command, buf)
 
 
 def do_msgsnd(k: Kernel, t: Task, msqid: int, msgp: int, size: int, flags: int) -> int:
@@ -278,7 +316,7 @@ def do_msgsnd(k: Kernel, t: Task, msqid: int, msgp: int, size: int, flags: int) 
 def do_msgrcv(k: Kernel, t: Task, msqid: int, msgp: int, size: int, msgtyp: int, flags: int) -> int:
     if msqid < 0 or size < 0:
         raise SyscallError(Errno.EINVAL)
-    if flags & msg.MSG_COPY:
+    if flags & F.MSG_COPY:
         raise SyscallError(Errno.ENOSYS, "MSG_COPY (checkpoint/restore) is not provided")
     k.uspace.read(msgp, 4)  # (EFAULT before a message is taken)
     mtype, text = msg.msgrcv(k, t, msqid, size, msgtyp, flags)
@@ -289,9 +327,9 @@ def do_msgrcv(k: Kernel, t: Task, msqid: int, msgp: int, size: int, msgtyp: int,
 def do_msgctl(k: Kernel, t: Task, msqid: int, cmd: int, buf: int) -> int:
     """msgctl: the commands of ipc/msg.c."""
     table = k.sysv_msg.ids
-    if cmd in (ipcids.IPC_INFO, msg.MSG_INFO):
+    if cmd in (F.IPC_INFO, F.MSG_INFO):
         pool, count, size = msg.MSGPOOL, msg.MSGMNB, msg.MSGMNB  # msgpool, msgmap, msgtql
-        if cmd == msg.MSG_INFO:
+        if cmd == F.MSG_INFO:
             queues = table.objects.values()
             pool, count = len(queues), sum(len(q.messages) for q in queues)
             size = sum(q.cbytes for q in queues)
@@ -300,18 +338,18 @@ def do_msgctl(k: Kernel, t: Task, msqid: int, cmd: int, buf: int) -> int:
         )
         k.uspace.write(buf, info)
         return max(table.objects, default=0)  # (the highest index in use)
-    if cmd in (msg.MSG_STAT, msg.MSG_STAT_ANY):  # (msqid is a table index here)
+    if cmd in (F.MSG_STAT, F.MSG_STAT_ANY):  # (msqid is a table index here)
         return _stat_at_index(k, msqid, buf, table.at_index, _pack_msqid64)
     queue = table.lookup(msqid)
-    if cmd == ipcids.IPC_STAT:
+    if cmd == F.IPC_STAT:
         k.uspace.write(buf, _pack_msqid64(queue))
-    elif cmd == ipcids.IPC_SET:
+    elif cmd == F.IPC_SET:
         fields = MSQID64_DS.unpack(k.uspace.read(buf, MSQID64_DS.size))
         mode, qbytes = fields[5], fields[17]
         queue.mode = (queue.mode & ~0o777) | (mode & 0o777)
         queue.qbytes, queue.ctime = qbytes, int(k.config.clock_realtime())
         k.sched.wakeup(queue)  # (more room, maybe)
-    elif cmd == ipcids.IPC_RMID:
+    elif cmd == F.IPC_RMID:
         k.sysv_msg.remove(queue)
     else:
         raise SyscallError(Errno.EINVAL)

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from nommu.kernel.task import Task
 
 FLOCK32 = struct.Struct("<hhiii")  # l_type, l_whence, l_start, l_len, l_pid: 16 bytes
-FLOCK64 = struct.Struct("<hhqqi")  # the same with 64-bit offsets: 24 bytes
 OFF32_MAX = (1 << 31) - 1
 
 GETLK = (F.F_GETLK, F.F_GETLK64, F.F_OFD_GETLK)
@@ -66,7 +65,7 @@ def lock_range(f: OpenFile, whence: int, start: int, length: int) -> tuple[int, 
 
 def do_lock(k: Kernel, t: Task, f: OpenFile, cmd: int, arg: int) -> int:
     """fcntl F_GETLK/F_SETLK/F_SETLKW, their 64-bit and OFD forms."""
-    fmt = FLOCK32 if cmd in FLOCK32_CMDS else FLOCK64
+    fmt = FLOCK32 if cmd in FLOCK32_CMDS else k.arch.FLOCK64
     ltype, whence, start, length, pid = k.uspace.read_struct(fmt, arg)
     if ltype not in (F.F_RDLCK, F.F_WRLCK, F.F_UNLCK) or (cmd in GETLK and ltype == F.F_UNLCK):
         raise SyscallError(Errno.EINVAL)

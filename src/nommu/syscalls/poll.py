@@ -12,10 +12,10 @@ import struct
 from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
+from nommu.abi.flags import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLRDNORM, POLLWRNORM
 from nommu.abi.structs import TIMEVAL32
 from nommu.kernel.channels import Timer
 from nommu.kernel.errors import Blocked, SyscallError
-from nommu.kernel.files import POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT
 from nommu.kernel.signal import UNBLOCKABLE
 from nommu.syscalls.fs import s32
 from nommu.syscalls.table import syscall
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from nommu.kernel.task import Task
 
 POLLFD = struct.Struct("<ihh")
-POLLRDNORM, POLLWRNORM = 0x40, 0x100
 _IN = POLLIN | POLLRDNORM | POLLHUP | POLLERR
 _OUT = POLLOUT | POLLWRNORM | POLLERR
 

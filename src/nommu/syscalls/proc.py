@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno
 from nommu.abi.signals import SI_TKILL, SI_USER
-from nommu.arch.i386 import UserDesc
 from nommu.kernel import exec as kexec
 from nommu.kernel import exit as kexit
 from nommu.kernel import fork as kfork
@@ -175,8 +174,7 @@ def sys_set_tid_address(k: Kernel, t: Task, tidptr: int) -> int:
 
 @syscall("set_thread_area", "user_desc")
 def sys_set_thread_area(k: Kernel, t: Task, u_info: int) -> int:
-    desc = UserDesc.unpack(k.uspace.read(u_info, 16))
-    entry = kfork.set_tls(k, t, desc)
+    entry = k.arch.set_tls(t.tls, k.uspace.read, u_info)
     k.uspace.write_u32(u_info, entry)
     if k.current is t:
         k.load_tls(t, reload=True)

@@ -35,7 +35,7 @@ def pack_rusage(u: Usage) -> bytes:
 
 
 def usage_of(k: Kernel, t: Task, who: int) -> Usage:
-    k.charge(t)  # (its time up to now)
+    k.sched.charge(t)  # (its time up to now)
     if who == F.RUSAGE_SELF:
         return accounting.self_usage(t.group)
     if who == F.RUSAGE_CHILDREN:
@@ -72,7 +72,7 @@ def sys_sysinfo(k: Kernel, t: Task, info: int) -> int:
     runnable = sum(1 for x in k.tasks.values() if x.state.value == "R")
     load = min(runnable << 16, 0xFFFFFFFF)  # (an instant value, not an average)
     total, free = k.config.mem, k.alloc.free_total()
-    procs = min(len(k.live_tasks()), 0xFFFF)
+    procs = min(sum(1 for x in k.tasks.values() if x.alive), 0xFFFF)
     packed = SYSINFO.pack(uptime, load, load, load, total, free, 0, 0, 0, 0, procs, 0, 0, 0, 1)
     k.uspace.write(info, packed)
     return 0

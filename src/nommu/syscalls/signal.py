@@ -18,7 +18,6 @@ from nommu.abi.signals import (
     Signal,
     default_action,
 )
-from nommu.arch.i386_signal import SIGINFO_SIZE
 from nommu.kernel import signal as ksignal
 from nommu.kernel.channels import Paused
 from nommu.kernel.errors import Blocked, SyscallError
@@ -94,7 +93,7 @@ def sigtimedwait(k: Kernel, t: Task, uset: int, uinfo: int, uts: int, size: int,
         sig = ksignal.next_signal(t, wanted)
         info = ksignal.dequeue_signal(k, t, sig)
         if uinfo:
-            k.uspace.write(uinfo, info.ljust(SIGINFO_SIZE, b"\0"))
+            k.uspace.write(uinfo, info.ljust(k.arch.SIGINFO_SIZE, b"\0"))
         return sig
     if deadline is not None and k.sched.clock() >= deadline:
         raise SyscallError(Errno.EAGAIN)
@@ -118,7 +117,7 @@ def queued_info(k: Kernel, t: Task, pid: int, sig: int, uinfo: int) -> bytes:
     """rt_(tg)sigqueueinfo's siginfo: a process may not pretend to be kill(),
     tgkill() or the kernel (si_code >= 0 or SI_TKILL) except to itself."""
     ksignal.check_signal(sig)
-    info = k.uspace.read(uinfo, SIGINFO_SIZE)
+    info = k.uspace.read(uinfo, k.arch.SIGINFO_SIZE)
     (code,) = struct.unpack_from("<i", info, 8)
     if (code >= 0 or code == SI_TKILL) and pid != t.pid:
         raise SyscallError(Errno.EPERM)

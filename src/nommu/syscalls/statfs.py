@@ -39,8 +39,10 @@ def file_statfs(k: Kernel, f: OpenFile) -> StatFs:
     return k.hostfs.mounted(s) if isinstance(f, HostFile) else s
 
 
-def check_size(size: int) -> None:
-    if size != STATFS64.size:
+def check_size(k: Kernel, size: int) -> None:
+    """The size the caller gives for struct statfs64 must be its size (ARM
+    also takes 88, what EABI alignment makes of it: sys_statfs64_wrapper)."""
+    if size != STATFS64.size and size not in k.arch.STATFS64_SIZES:
         raise SyscallError(Errno.EINVAL)
 
 
@@ -58,13 +60,13 @@ def sys_fstatfs(k: Kernel, t: Task, fd: int, buf: int) -> int:
 
 @syscall("statfs64", "path", "size", "struct_out")
 def sys_statfs64(k: Kernel, t: Task, path: int, size: int, buf: int) -> int:
-    check_size(size)
+    check_size(k, size)
     k.uspace.write(buf, pack_statfs64(path_statfs(k, t, path)))
     return 0
 
 
 @syscall("fstatfs64", "fd", "size", "struct_out")
 def sys_fstatfs64(k: Kernel, t: Task, fd: int, size: int, buf: int) -> int:
-    check_size(size)
+    check_size(k, size)
     k.uspace.write(buf, pack_statfs64(file_statfs(k, t.files.get(fd))))
     return 0

@@ -4,7 +4,7 @@ A row names the Linux syscall, its handler and the kind of each argument.
 The kinds drive both decoding for `--strace` (a "path" is printed as a
 string, an "oflags" as O_RDONLY|O_CLOEXEC) and the number of registers the
 dispatcher passes, so the two can never drift apart (Blink's SYSCALL rows).
-Numbers come from the architecture (`arch.i386_syscalls`): rows are keyed
+Numbers come from the architecture (`k.arch.SYSCALL_NUMBERS`): rows are keyed
 by name, so another architecture only brings its own numbering.
 
 Argument kinds (see trace/strace.py for how each prints):
@@ -53,6 +53,7 @@ def syscall(name: str, *args: str, ret: str = "int") -> Callable[[H], H]:
 def load_handlers() -> dict[str, Syscall]:
     """Import every handler module (they register themselves) and return the rows."""
     from nommu.syscalls import (  # noqa: F401
+        arm_private,
         epoll,
         eventfiles,
         fs,
@@ -75,12 +76,24 @@ def load_handlers() -> dict[str, Syscall]:
     return REGISTRY
 
 
+DENSE_LIMIT = 0x1000  # numbers below index a list; above (ARM's 0xf0000 + n) a dict
+
+
 def build_table(numbers: dict[str, int]) -> list[Syscall | None]:
-    """The dispatch table for an architecture: index = syscall number."""
+    """The dispatch table for an architecture: index = syscall number. Rows
+    for calls the architecture does not have (ARM EABI has no ipc, mmap or
+    set_thread_area) are left out; so are its private calls (`build_private`)."""
     rows = load_handlers()
-    table: list[Syscall | None] = [None] * (max(numbers.values()) + 1)
+    dense = [nr for nr in numbers.values() if nr < DENSE_LIMIT]
+    table: list[Syscall | None] = [None] * (max(dense) + 1)
     for name, row in rows.items():
-        if name not in numbers:
-            raise ValueError(f"syscall {name} has no number on this architecture")
-        table[numbers[name]] = row
+        if numbers.get(name, DENSE_LIMIT) < DENSE_LIMIT:
+            table[numbers[name]] = row
     return table
+
+
+def build_private(numbers: dict[str, int]) -> dict[int, Syscall]:
+    """The architecture's calls numbered far above the rest (ARM's private
+    calls at 0xf0000 + n): number -> row, for those nommu implements."""
+    rows = load_handlers()
+    return {nr: rows[name] for name, nr in numbers.items() if nr >= DENSE_LIMIT and name in rows}

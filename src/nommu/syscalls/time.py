@@ -38,7 +38,7 @@ def clock_now(k: Kernel, t: Task, clock: int) -> float:
         return k.config.clock_monotonic() - k.boot_monotonic + 1000.0
     if clock in (F.CLOCK_PROCESS_CPUTIME_ID, F.CLOCK_THREAD_CPUTIME_ID):
         k.config.clock_monotonic()  # (a reading moves the virtual clock: time passes)
-        k.charge(t)  # (its CPU time up to now: kernel/accounting.py)
+        k.sched.charge(t)  # (its CPU time up to now: kernel/accounting.py)
         return t.cputime if clock == F.CLOCK_THREAD_CPUTIME_ID else process_time(t.group)
     raise SyscallError(Errno.EINVAL)
 

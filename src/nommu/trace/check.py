@@ -1,9 +1,9 @@
 """`nommu check`: run a program and find what will break on a no-MMU board.
 
-The checker is a tracer (every syscall passes through `dispatch`, which then
-runs the syscall exactly as the kernel's own dispatcher would, or hands it to
-`--strace`) and an event sink (it sees vforks, execs, exits and kills). It
-never changes what the program does: it only reads registers and memory.
+The checker is a tracer (it sees every syscall before and after its handler
+runs, and passes both on to `--strace` if asked for too) and an event sink
+(it sees vforks, execs, exits and kills). It never changes what the
+program does: it only reads registers and memory.
 
 What it looks for, and how:
 
@@ -56,12 +56,9 @@ from typing import TYPE_CHECKING, Any
 from nommu.abi.errno import Errno
 from nommu.abi.flags import MAP_TYPE, CloneFlags, MapFlags
 from nommu.abi.signals import signal_name
-from nommu.kernel.events import EventSink, Tracer
-from nommu.kernel.task import TaskState
-from nommu.syscalls.dispatch import block, call, signal_on_return
-from nommu.syscalls.table import Syscall
+from nommu.kernel.events import EventSink, SyscallRow, Tracer
 from nommu.trace import symbols
-from nommu.trace.findings import Finding, Frame, Report, symbolize
+from nommu.trace.findings import RULES, Finding, Frame, Report, symbolize
 from nommu.trace.unwind import Stack, Unwinder, current_stack, stack_bounds
 
 if TYPE_CHECKING:
@@ -176,7 +173,7 @@ class Checker(EventSink):
         self.sink: EventSink = EventSink()
         self.watches: dict[int, VforkWatch] = {}
         self.blame: dict[int, list[Finding]] = {}  # pid -> findings that may explain a crash
-        self._rows: dict[str, Syscall] = {}
+        self._emulated: set[tuple[int, int]] = set()  # (pid, pc) of emulated instructions seen
         self._failures = 0
         self._brk = 0
 
@@ -189,44 +186,31 @@ class Checker(EventSink):
 
     # -- syscalls ----------------------------------------------------------------
 
-    def dispatch(self, k: Kernel, t: Task, row: Syscall, regs: Any) -> int | None:
-        """Look before and after, and run the syscall as the kernel would. Kept
-        cheap for the common case: a successful call that is none of ours."""
-        args = list(regs[1 : row.nargs + 1])
-        name = row.name
+    def syscall_entry(self, k: Kernel, t: Task, row: SyscallRow, args: tuple[int, ...]) -> None:
+        """Look before the call (then --strace, if it was asked for too). Kept
+        cheap for the common case: a call that is none of ours."""
         self._failures = len(k.alloc.failures)
-        if name in LOOK_BEFORE or self.watches:
-            self._before(k, t, name, args)
+        if row.name in LOOK_BEFORE or self.watches:
+            self._before(k, t, row.name, args)
         if self.inner is not None:
-            return self.inner.dispatch(k, t, self._observed(row), regs)
-        result, blocked = call(k, t, row, args)
-        if blocked is None and result is not None and (result < 0 or name in LOOK_AFTER):
-            self._after(k, t, name, tuple(args), result)
-        return _finish(k, t, result, blocked, int(regs[0]))
+            self.inner.syscall_entry(k, t, row, args)
 
-    def _observed(self, row: Syscall) -> Syscall:
-        """`row` with a handler that also shows the checker the outcome (when
-        another tracer, --strace, runs the call)."""
-        wrapped = self._rows.get(row.name)
-        if wrapped is None:
-            handler, name = row.handler, row.name
+    def syscall_exit(
+        self,
+        k: Kernel,
+        t: Task,
+        row: SyscallRow,
+        args: tuple[int, ...],
+        result: int | None,
+        blocked: bool,
+    ) -> None:
+        """Look at the outcome: every failed call, and a few that succeeded."""
+        if not blocked and result is not None and (result < 0 or row.name in LOOK_AFTER):
+            self._after(k, t, row.name, args, result)
+        if self.inner is not None:
+            self.inner.syscall_exit(k, t, row, args, result, blocked)
 
-            def observe(k: Kernel, t: Task, *args: int) -> Any:
-                from nommu.kernel.errors import SyscallError
-
-                try:
-                    result = handler(k, t, *args)
-                except SyscallError as err:
-                    self._after(k, t, name, args, -err.errno)
-                    raise
-                if isinstance(result, int):
-                    self._after(k, t, name, args, result)
-                return result
-
-            wrapped = self._rows[row.name] = Syscall(row.name, observe, row.args, row.ret)
-        return wrapped
-
-    def _before(self, k: Kernel, t: Task, name: str, args: list[int]) -> None:
+    def _before(self, k: Kernel, t: Task, name: str, args: tuple[int, ...]) -> None:
         if name == "brk":
             self._brk = t.mm.brk
         elif name == "fork":
@@ -340,7 +324,7 @@ class Checker(EventSink):
         self.sink.task_created(parent, child, flags)
         assert self.k is not None
         vfork = CloneFlags.CLONE_VM | CloneFlags.CLONE_VFORK
-        if flags & vfork != vfork or self.k.mmu:
+        if flags & vfork != vfork or self.k.memory.has_mmu:
             return
         w = VforkWatch(child, parent, shared_stack=not child.own_stack)
         self.watches[child.tid] = w
@@ -479,7 +463,7 @@ class Checker(EventSink):
         where = f"{region.kind} block {region.start:#x}-{region.end:#x}" if region else "memory"
         return "vfork-write-heap", f"its parent's heap at {addr:#x} ({where})"
 
-    def _child_syscall(self, w: VforkWatch, name: str, args: list[int]) -> None:
+    def _child_syscall(self, w: VforkWatch, name: str, args: tuple[int, ...]) -> None:
         """A syscall by a watched child (called before it runs)."""
         if not w.shared_stack:
             if name not in SPAWN_CHILD_CALLS and not (name == "write" and args[2] == 4):
@@ -559,6 +543,9 @@ class Checker(EventSink):
     def signal_delivered(self, t: Task, sig: int, handler: int) -> None:
         self.sink.signal_delivered(t, sig, handler)
 
+    def fatal_fault(self, t: Task, sig: int) -> None:
+        self.sink.fatal_fault(t, sig)
+
     def unimplemented(self, t: Task, call: str) -> None:
         """A call nommu lacks: listed apart, never counted as a no-MMU problem."""
         self.sink.unimplemented(t, call)
@@ -567,6 +554,18 @@ class Checker(EventSink):
         self.report.add_unimplemented(
             Finding("not-implemented", message, t.pid, t.comm, stack, call=call)
         )
+
+    def emulated(self, t: Task, kind: str, pc: int) -> None:
+        """An instruction the CPU lacks, carried out by the kernel: a finding
+        once per process and place (the same read runs for every TLS access)."""
+        self.sink.emulated(t, kind, pc)
+        if (t.pid, pc) in self._emulated or self.k is None or kind not in RULES:
+            return
+        self._emulated.add((t.pid, pc))
+        what = {"cortex-m-tls": "thread pointer read with mrc p15 (TPIDRURO)"}.get(kind, kind)
+        message = f"{what}: faults on a real Cortex-M, emulated by nommu"
+        stack = symbolize(current_stack(self.k, t, pc=pc))
+        self.report.add(Finding(kind, message, t.pid, t.comm, stack))  # (no crash's cause)
 
     def killed(self, t: Task, sig: int) -> None:
         """A fatal fault in a process with findings: report the crash with them."""
@@ -619,20 +618,6 @@ class Checker(EventSink):
             found.append(f)
 
 
-def _finish(k: Kernel, t: Task, result: int | None, blocked: Any, nr: int) -> int | None:
-    """What the kernel's dispatcher does after a handler (syscalls/dispatch.py)."""
-    if blocked is not None:
-        block(k, t, blocked, nr)
-        return None
-    t.blocked = None
-    if t.state is not TaskState.RUNNABLE or k.current is not t or k.cpu.preempt:
-        k.cpu.stop()
-    elif t.pending & ~t.sigmask:
-        signal_on_return(k, t, result)
-        return None
-    return None if result is None else result & 0xFFFFFFFF
-
-
 def called_directly(stack: Stack, wrappers: frozenset[str]) -> bool:
     """Did the program's own code make this call, through nothing but libc's
     syscall wrapper? (Not: malloc trying brk, pthread_create's mprotect.)"""
@@ -650,10 +635,7 @@ def called_directly(stack: Stack, wrappers: frozenset[str]) -> bool:
 
 def tls_range(k: Kernel, t: Task) -> tuple[int, int]:
     """The thread block `t`'s %gs points at (where musl keeps errno)."""
-    entry = (k.cpu.reg_read(k.arch.TLS_REG) >> 3) - k.arch.GDT_ENTRY_TLS_MIN
-    if not 0 <= entry < len(t.tls):
-        return (0, 0)
-    base: int = k.arch.tls_base(t.tls[entry])
+    base = k.arch.thread_pointer(k.cpu, t.tls)
     return (base, base + TLS_SPAN) if base else (0, 0)
 
 
@@ -669,7 +651,7 @@ def code_name(image: ElfImage | None, base: int, addr: int) -> str:
     return text
 
 
-def describe_call(name: str, args: list[int]) -> str:
+def describe_call(name: str, args: tuple[int, ...]) -> str:
     if name in ("write", "writev", "read", "close", "fsync", "ioctl"):
         return f"{name}(fd {_s32(args[0])})"
     return f"{name}()"

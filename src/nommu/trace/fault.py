@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nommu.abi.signals import SHELL_DESCRIPTIONS, signal_name
+from nommu.kernel.events import EventSink
 from nommu.machine.cpu import StopKind
 from nommu.trace import symbols
 
@@ -21,12 +22,16 @@ if TYPE_CHECKING:
 def disassemble(k: Kernel, pc: int) -> str:
     """The instruction at `pc`, or '' if it cannot be read or decoded."""
     try:
-        from capstone import CS_ARCH_X86, CS_MODE_32, Cs
+        import capstone
 
+        arch, *modes = (getattr(capstone, name) for name in k.arch.DISASSEMBLER)
+        mode = 0
+        for bits in modes:
+            mode |= bits
         code = k.uspace.read(pc, 16)
-        for insn in Cs(CS_ARCH_X86, CS_MODE_32).disasm(code, pc):
+        for insn in capstone.Cs(arch, mode).disasm(code, pc):
             return f"{insn.mnemonic} {insn.op_str}".strip()
-    except Exception:
+    except Exception:  # noqa: BLE001 (a report line is best effort: no capstone, no bytes)
         return ""
     return "(undecodable bytes)"
 
@@ -40,13 +45,8 @@ def fault_lines(k: Kernel, t: Task, sig: int) -> list[str]:
     if k.last_fault is None:
         return lines
     _, stop, _ = k.last_fault
-    if stop.kind is StopKind.MEMORY_FAULT and k.mmu:
-        vma = t.mm.vma_at(stop.address) if hasattr(t.mm, "vma_at") else None
-        why = "not mapped" if vma is None else "not permitted by the page's protection"
-        lines.append(f"  page fault: {stop.access} at {stop.address:#010x}: {why}")
-    elif stop.kind is StopKind.MEMORY_FAULT:
-        where = f"RAM is {k.ram.base:#010x}-{k.ram.end:#010x}"
-        lines.append(f"  {stop.access} at {stop.address:#010x}: no memory there ({where})")
+    if stop.kind is StopKind.MEMORY_FAULT:
+        lines.append(k.memory.explain_fault(t, stop.address, stop.access))
     else:
         lines.append(f"  CPU exception {stop.trapno}: {k.arch.TRAP_NAMES.get(stop.trapno, '?')}")
     sym = symbols.describe(t.mm.image, t.mm.load_base, stop.pc)
@@ -62,3 +62,14 @@ def report_fault(k: Kernel, t: Task, sig: int) -> None:
         print(
             f"nommu: {line}" if not line.startswith(" ") else f"       {line}", file=k.config.stderr
         )
+
+
+class FaultReport(EventSink):
+    """The front end's event sink: a process killed by a CPU fault gets its
+    report on the machine's stderr (the kernel only raises the event)."""
+
+    def __init__(self, k: Kernel) -> None:
+        self.k = k
+
+    def fatal_fault(self, t: Task, sig: int) -> None:
+        report_fault(self.k, t, sig)

@@ -147,6 +147,16 @@ RULES: dict[str, Rule] = {
         "blocks early, reuse them, or use smaller ones.",
         "warning",
     ),
+    "cortex-m-tls": Rule(
+        "thread pointer read from cp15, which a Cortex-M does not have",
+        "`mrc p15, 0, rX, c13, c0, 3` reads the thread pointer from the TPIDRURO register "
+        "of an A- or R-profile ARM. A Cortex-M has no cp15: the instruction raises a NOCP "
+        "UsageFault, and the process dies on the board (nommu carried it out so the program "
+        "could go on). Stock musl reads its thread pointer this way on every ARMv7, M profile "
+        "included. Use a C library that asks the kernel instead, with the get_tls call "
+        "(0xf0006): uClibc-ng does on Thumb-only CPUs (its __aeabi_read_tp), as does a musl "
+        "whose __get_tp is patched to; or keep the pointer in a register or variable of your own.",
+    ),
     "crash": Rule(
         "process crashed after breaking no-MMU rules",
         "The process was killed by a CPU fault after the findings listed with it, which "

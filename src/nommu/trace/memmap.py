@@ -87,7 +87,7 @@ class MemmapRecorder:
         self.rec = Recording(
             alloc.base,
             alloc.size,
-            k.mmu,
+            k.memory.has_mmu,
             " ".join(argv),
             [(b.start, b.size, b.owner, b.kind) for b in alloc.used_blocks()],
             self._stats(),

@@ -17,18 +17,15 @@ import errno as host_errno
 import os
 import struct
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi import structs as S
 from nommu.abi.errno import Errno
 from nommu.abi.signals import signal_name
-from nommu.arch.i386_syscalls import SYSCALL_NUMBERS
 from nommu.kernel.errors import SyscallError
-from nommu.kernel.events import EventSink
-from nommu.syscalls.dispatch import block, call, signal_on_return
-from nommu.syscalls.locks import FLOCK32, FLOCK32_CMDS, FLOCK64, LOCK_CMDS
-from nommu.syscalls.table import Syscall
+from nommu.kernel.events import EventSink, SyscallRow
+from nommu.syscalls.locks import FLOCK32, FLOCK32_CMDS, LOCK_CMDS
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -140,13 +137,16 @@ _ACCESS = {F.R_OK: "R_OK", F.W_OK: "W_OK", F.X_OK: "X_OK"}
 
 
 class Strace(EventSink):
-    """Writes a trace line per syscall and per process event to `out`."""
+    """Writes a trace line per syscall and per process event to `out`, and
+    passes every event on to `sink` (the one it replaces as `k.events`)."""
 
-    def __init__(self, out: IO[str]) -> None:
+    def __init__(self, out: IO[str], sink: EventSink | None = None) -> None:
         self.out = out
+        self.sink = sink or EventSink()
         self._unfinished: set[int] = set()
         self._in_syscall = False
         self._events: list[str] = []  # event lines held until the syscall's own line
+        self._before: list[str] = []  # the current call's arguments, decoded at its entry
 
     def line(self, t: Task, text: str) -> None:
         self.out.write(f"[pid {t.tid}] {text}\n")
@@ -168,43 +168,44 @@ class Strace(EventSink):
 
     # -- syscalls ------------------------------------------------------------
 
-    def dispatch(self, k: Kernel, t: Task, row: Syscall, regs: Any) -> int | None:
-        args = list(regs[1 : row.nargs + 1])
-        before = [self.fmt_in(k, kind, args, i) for i, kind in enumerate(row.args)]
-        if row.ret == "none" and row.name != "execve":  # exit, exit_group: no return
-            self.line(t, f"{row.name}({', '.join(before)}) = ?")
+    def syscall_entry(self, k: Kernel, t: Task, row: SyscallRow, args: tuple[int, ...]) -> None:
+        """Decode the arguments now (what the call fills is read after it);
+        a call that never returns (exit, exit_group) gets its line now."""
+        self._before = [self.fmt_in(k, kind, args, i) for i, kind in enumerate(row.args)]
+        if row.ret == "none" and row.name != "execve":
+            self.line(t, f"{row.name}({', '.join(self._before)}) = ?")
         self._in_syscall = True
-        try:
-            return self._traced_call(k, t, row, args, before)
-        finally:
-            self._flush_events()
 
-    def _traced_call(
-        self, k: Kernel, t: Task, row: Syscall, args: list[int], before: list[str]
-    ) -> int | None:
-        result, blocked = call(k, t, row, args)
-        if blocked is not None:
+    def syscall_exit(
+        self,
+        k: Kernel,
+        t: Task,
+        row: SyscallRow,
+        args: tuple[int, ...],
+        result: int | None,
+        blocked: bool,
+    ) -> None:
+        """The call's line (or `<unfinished ...>`), then the events it caused."""
+        before = self._before
+        if blocked:
             if t.tid not in self._unfinished:
                 self._unfinished.add(t.tid)
                 self.line(t, f"{row.name}({', '.join(before)}) <unfinished ...>")
-            block(k, t, blocked, SYSCALL_NUMBERS[row.name])
-            return None
-        t.blocked = None
-        resumed = t.tid in self._unfinished
-        self._unfinished.discard(t.tid)
-        if row.ret == "none" and row.name != "execve":
-            return result
-        text = self._finish(k, row, args, before, result)
-        self.line(t, f"<... {row.name} resumed> {text}" if resumed else f"{row.name}{text}")
-        if t.state.value != "R" or k.current is not t or k.cpu.preempt:
-            k.cpu.stop()
-        elif t.pending & ~t.sigmask:
-            signal_on_return(k, t, result)
-            return None
-        return None if result is None else result & 0xFFFFFFFF
+        else:
+            resumed = t.tid in self._unfinished
+            self._unfinished.discard(t.tid)
+            if row.ret != "none" or row.name == "execve":
+                text = self._finish(k, row, args, before, result)
+                self.line(t, f"<... {row.name} resumed> {text}" if resumed else f"{row.name}{text}")
+        self._flush_events()
 
     def _finish(
-        self, k: Kernel, row: Syscall, args: list[int], before: list[str], result: int | None
+        self,
+        k: Kernel,
+        row: SyscallRow,
+        args: tuple[int, ...],
+        before: list[str],
+        result: int | None,
     ) -> str:
         ok = result is not None and result >= 0
         shown = [
@@ -213,14 +214,14 @@ class Strace(EventSink):
         ]
         return f"({', '.join(shown)}) = {self.fmt_result(row, result)}"
 
-    def fmt_result(self, row: Syscall, result: int | None) -> str:
+    def fmt_result(self, row: SyscallRow, result: int | None) -> str:
         if result is None:
             return "0" if row.name == "execve" else "?"
         if result < 0:
             return f"-1 {errno_text(-result)}"
         return hex(result) if row.ret == "hex" else str(result)
 
-    def fmt_in(self, k: Kernel, kind: str, args: list[int], i: int) -> str:
+    def fmt_in(self, k: Kernel, kind: str, args: tuple[int, ...], i: int) -> str:
         v = args[i]
         fmt = _IN.get(kind)
         if fmt is not None:
@@ -230,7 +231,9 @@ class Strace(EventSink):
                 return hex(v)
         return str(v)
 
-    def fmt_out(self, k: Kernel, kind: str, args: list[int], i: int, result: int | None) -> str:
+    def fmt_out(
+        self, k: Kernel, kind: str, args: tuple[int, ...], i: int, result: int | None
+    ) -> str:
         v = args[i]
         try:
             if kind == "buf_out":
@@ -247,6 +250,7 @@ class Strace(EventSink):
     # -- process events ------------------------------------------------------
 
     def task_created(self, parent: Task, child: Task, flags: int) -> None:
+        self.sink.task_created(parent, child, flags)
         if flags & F.CloneFlags.CLONE_VFORK:
             where = "on its own stack" if child.own_stack else "on this process's stack"
             self.event(
@@ -256,22 +260,32 @@ class Strace(EventSink):
             )
 
     def task_exec(self, t: Task, path: str, argv: list[bytes]) -> None:
-        pass
+        self.sink.task_exec(t, path, argv)
 
     def task_exit(self, t: Task, status: int) -> None:
+        self.sink.task_exit(t, status)
         if status & 0x7F:
             self.event(t, f"+++ killed by {signal_name(status & 0x7F)} +++")
         else:
             self.event(t, f"+++ exited with {(status >> 8) & 0xFF} +++")
 
     def vfork_released(self, parent: Task, child: Task, why: str) -> None:
+        self.sink.vfork_released(parent, child, why)
         self.event(parent, f"--- resumed: vfork child {child.tid} {why} ---")
 
     def signal_delivered(self, t: Task, sig: int, handler: int) -> None:
+        self.sink.signal_delivered(t, sig, handler)
         self.event(t, f"--- {signal_name(sig)}: handler at {handler:#x} ---")
 
     def killed(self, t: Task, sig: int) -> None:
+        self.sink.killed(t, sig)
         self.event(t, f"--- {signal_name(sig)}: default action ends process {t.pid} ---")
+
+    def unimplemented(self, t: Task, call: str) -> None:
+        self.sink.unimplemented(t, call)
+
+    def fatal_fault(self, t: Task, sig: int) -> None:
+        self.sink.fatal_fault(t, sig)
 
 
 def _quote(data: bytes, more: bool = False) -> str:
@@ -291,19 +305,19 @@ def _quote(data: bytes, more: bool = False) -> str:
     return '"' + "".join(out) + '"' + ("..." if more else "")
 
 
-def _str(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _str(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     if v == 0:
         return "NULL"
     raw = k.uspace.read_cstr(v, 4096)
     return _quote(raw[:STRSIZE], len(raw) > STRSIZE)
 
 
-def _buf_in(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _buf_in(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     n = args[i + 1]
     return _quote(k.uspace.read(v, min(n, STRSIZE)), n > STRSIZE)
 
 
-def _iov_in(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _iov_in(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     count = min(args[i + 1], 8)
     parts = []
     for j in range(count):
@@ -312,7 +326,7 @@ def _iov_in(k: Kernel, v: int, args: list[int], i: int) -> str:
     return "[" + ", ".join(parts) + "]"
 
 
-def _argv(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _argv(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     if v == 0:
         return "NULL"
     ptrs = k.uspace.read_ptr_array(v, 4096)
@@ -320,44 +334,44 @@ def _argv(k: Kernel, v: int, args: list[int], i: int) -> str:
     return "[" + ", ".join(shown) + (", ..." if len(ptrs) > 16 else "") + "]"
 
 
-def _envp(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _envp(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     if v == 0:
         return "NULL"
     return f"{v:#x} /* {len(k.uspace.read_ptr_array(v, 4096))} vars */"
 
 
-def _oflags(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _oflags(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     acc = _ACC.get(v & F.O_ACCMODE, hex(v & F.O_ACCMODE))
     rest = _flags(v & ~F.O_ACCMODE, F.OPEN_FLAG_NAMES, "")
     return acc + ("|" + rest if rest else "")
 
 
-def _dirfd(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _dirfd(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     return "AT_FDCWD" if _s32(v) == F.AT_FDCWD else str(_s32(v))
 
 
-def _clone(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _clone(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     sig = v & F.CSIGNAL
     text = _flags(v & ~F.CSIGNAL, _CLONE, "")
     return "|".join(p for p in (text, signal_name(sig) if sig else "") if p) or "0"
 
 
 _IPC_CALLS = {  # the ipc(2) multiplexer's calls (version in the high half)
-    1: "SEMOP", 2: "SEMGET", 3: "SEMCTL", 4: "SEMTIMEDOP",
-    11: "MSGSND", 12: "MSGRCV", 13: "MSGGET", 14: "MSGCTL",
-    21: "SHMAT", 22: "SHMDT", 23: "SHMGET", 24: "SHMCTL",
+    getattr(F, name): name
+    for name in ("SEMOP", "SEMGET", "SEMCTL", "SEMTIMEDOP", "MSGSND", "MSGRCV", "MSGGET",
+                 "MSGCTL", "SHMAT", "SHMDT", "SHMGET", "SHMCTL")
 }  # fmt: skip
 
 
-def _futex(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _futex(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     name = _FUTEX.get(v & F.FUTEX_CMD_MASK, str(v & F.FUTEX_CMD_MASK))
     if v & F.FUTEX_PRIVATE_FLAG:
         name += "_PRIVATE"
     return name + ("|FUTEX_CLOCK_REALTIME" if v & F.FUTEX_CLOCK_REALTIME else "")
 
 
-def _timespec(time64: bool) -> Callable[[Kernel, int, list[int], int], str]:
-    def fmt(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _timespec(time64: bool) -> Callable[[Kernel, int, tuple[int, ...], int], str]:
+    def fmt(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
         if v == 0:
             return "NULL"
         sec, nsec = k.uspace.read_struct(S.TIMESPEC64 if time64 else S.TIMESPEC32, v)
@@ -366,7 +380,7 @@ def _timespec(time64: bool) -> Callable[[Kernel, int, list[int], int], str]:
     return fmt
 
 
-def _utimens(fmt: struct.Struct) -> Callable[[Kernel, int, list[int], int], str]:
+def _utimens(fmt: struct.Struct) -> Callable[[Kernel, int, tuple[int, ...], int], str]:
     """utimensat's times[2]: each a timespec, UTIME_NOW or UTIME_OMIT."""
 
     def one(sec: int, nsec: int) -> str:
@@ -374,7 +388,7 @@ def _utimens(fmt: struct.Struct) -> Callable[[Kernel, int, list[int], int], str]
         special = {F.UTIME_NOW: "UTIME_NOW", F.UTIME_OMIT: "UTIME_OMIT"}
         return special.get(nsec) or f"{{tv_sec={sec}, tv_nsec={nsec}}}"
 
-    def fmt_times(k: Kernel, v: int, args: list[int], i: int) -> str:
+    def fmt_times(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
         if v == 0:
             return "NULL"
         pairs = fmt.iter_unpack(k.uspace.read(v, 2 * fmt.size))
@@ -383,33 +397,33 @@ def _utimens(fmt: struct.Struct) -> Callable[[Kernel, int, list[int], int], str]
     return fmt_times
 
 
-def _timevals(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _timevals(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     if v == 0:
         return "NULL"
     pairs = S.TIMEVAL32.iter_unpack(k.uspace.read(v, 2 * S.TIMEVAL32.size))
     return "[" + ", ".join(f"{{tv_sec={s}, tv_usec={u}}}" for s, u in pairs) + "]"
 
 
-def _utimbuf(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _utimbuf(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     if v == 0:
         return "NULL"
     actime, modtime = k.uspace.read_struct(S.TIMEVAL32, v)
     return f"{{actime={actime}, modtime={modtime}}}"
 
 
-def _fcntl_arg(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _fcntl_arg(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     """fcntl's third argument: a struct flock for the lock commands, else a number."""
     cmd = args[1]
     if cmd not in LOCK_CMDS:
         return hex(v)
-    fmt = FLOCK32 if cmd in FLOCK32_CMDS else FLOCK64
+    fmt = FLOCK32 if cmd in FLOCK32_CMDS else k.arch.FLOCK64
     ltype, whence, start, length, pid = k.uspace.read_struct(fmt, v)
     kind = _LOCK_TYPES[ltype] if 0 <= ltype < 3 else str(ltype)
     where = _WHENCE[whence] if 0 <= whence < 3 else str(whence)
     return f"{{l_type={kind}, l_whence={where}, l_start={start}, l_len={length}, l_pid={pid}}}"
 
 
-def _sigset(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _sigset(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     if v == 0:
         return "NULL"
     mask = int.from_bytes(k.uspace.read(v, 8), "little")
@@ -417,13 +431,13 @@ def _sigset(k: Kernel, v: int, args: list[int], i: int) -> str:
     return "[" + " ".join(names) + "]"
 
 
-def _user_desc(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _user_desc(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     entry, base, limit, _ = k.uspace.read_struct(S.IOVEC.__class__("<IIII"), v)
     return f"{{entry_number={_s32(entry)}, base_addr={base:#x}, limit={limit:#x}}}"
 
 
-def _table(names: dict[int, str] | list[str]) -> Callable[[Kernel, int, list[int], int], str]:
-    def fmt(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _table(names: dict[int, str] | list[str]) -> Callable[[Kernel, int, tuple[int, ...], int], str]:
+    def fmt(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
         if isinstance(names, list):
             return names[v] if v < len(names) else str(v)
         return names.get(v, hex(v))
@@ -431,7 +445,9 @@ def _table(names: dict[int, str] | list[str]) -> Callable[[Kernel, int, list[int
     return fmt
 
 
-def _bits(names: dict[int, str], zero: str = "0") -> Callable[[Kernel, int, list[int], int], str]:
+def _bits(
+    names: dict[int, str], zero: str = "0"
+) -> Callable[[Kernel, int, tuple[int, ...], int], str]:
     return lambda k, v, args, i: _flags(v, names, zero)
 
 
@@ -451,31 +467,31 @@ _FALLOC = {F.FALLOC_FL_KEEP_SIZE: "FALLOC_FL_KEEP_SIZE",
            F.FALLOC_FL_PUNCH_HOLE: "FALLOC_FL_PUNCH_HOLE"}  # fmt: skip
 _RUSAGE = {F.RUSAGE_SELF: "RUSAGE_SELF", F.RUSAGE_CHILDREN: "RUSAGE_CHILDREN",
            F.RUSAGE_THREAD: "RUSAGE_THREAD"}  # fmt: skip
-_EPOLL_EVENT = struct.Struct("<IQ")
 _ITIMERSPEC32 = struct.Struct("<iiii")
 _ITIMERSPEC64 = struct.Struct("<qqqq")
 
 
-def _epoll_event(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _epoll_event(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     """epoll_ctl's struct epoll_event (none for EPOLL_CTL_DEL)."""
     if v == 0 or args[1] == F.EPOLL_CTL_DEL:
         return "NULL" if v == 0 else hex(v)
-    events, data = k.uspace.read_struct(_EPOLL_EVENT, v)
+    events, data = k.uspace.read_struct(k.arch.EPOLL_EVENT, v)
     return f"{{events={_flags(events, F.EPOLL_EVENT_NAMES)}, data={data:#x}}}"
 
 
 def _epoll_events(k: Kernel, v: int, n: int) -> str:
     """epoll_wait's filled array: the `n` events it returned."""
-    raw = k.uspace.read(v, _EPOLL_EVENT.size * min(n, 8))
+    layout = k.arch.EPOLL_EVENT
+    raw = k.uspace.read(v, layout.size * min(n, 8))
     shown = [
         f"{{events={_flags(e, F.EPOLL_EVENT_NAMES)}, data={d:#x}}}"
-        for e, d in _EPOLL_EVENT.iter_unpack(raw)
+        for e, d in layout.iter_unpack(raw)
     ]
     return "[" + ", ".join(shown) + (", ..." if n > 8 else "") + "]"
 
 
-def _itimerspec(time64: bool) -> Callable[[Kernel, int, list[int], int], str]:
-    def fmt(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _itimerspec(time64: bool) -> Callable[[Kernel, int, tuple[int, ...], int], str]:
+    def fmt(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
         if v == 0:
             return "NULL"
         isec, insec, vsec, vnsec = k.uspace.read_struct(
@@ -489,7 +505,7 @@ def _itimerspec(time64: bool) -> Callable[[Kernel, int, list[int], int], str]:
     return fmt
 
 
-def _sigevent(k: Kernel, v: int, args: list[int], i: int) -> str:
+def _sigevent(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     if v == 0:
         return "NULL"
     value, signo, notify, tid = k.uspace.read_struct(struct.Struct("<iiii"), v)
@@ -499,7 +515,7 @@ def _sigevent(k: Kernel, v: int, args: list[int], i: int) -> str:
     return text + (f", sigev_notify_thread_id={tid}}}" if notify == F.SIGEV_THREAD_ID else "}")
 
 
-_IN: dict[str, Callable[[Kernel, int, list[int], int], str]] = {
+_IN: dict[str, Callable[[Kernel, int, tuple[int, ...], int], str]] = {
     "int": lambda k, v, a, i: str(_s32(v)),
     "pid_t": lambda k, v, a, i: str(_s32(v)),
     "fd": lambda k, v, a, i: str(_s32(v)),

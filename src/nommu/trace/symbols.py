@@ -34,11 +34,16 @@ def _table(image: ElfImage) -> tuple[list[int], list[Symbol]]:
     syms: list[Symbol] = []
     try:
         elf = ELFFile(io.BytesIO(image.data))
+        thumb = elf["e_machine"] == "EM_ARM"  # (a Thumb function's value has bit 0 set)
         for section in elf.iter_sections():
             if isinstance(section, SymbolTableSection):
                 for s in section.iter_symbols():
-                    if s["st_info"]["type"] in ("STT_FUNC", "STT_OBJECT") and s.name:
-                        syms.append(Symbol(s.name, s["st_value"], s["st_size"]))
+                    kind = s["st_info"]["type"]
+                    if kind in ("STT_FUNC", "STT_OBJECT") and s.name:
+                        value = (
+                            s["st_value"] & ~1 if thumb and kind == "STT_FUNC" else s["st_value"]
+                        )
+                        syms.append(Symbol(s.name, value, s["st_size"]))
     except (ELFError, ValueError, KeyError):
         return [], []
     syms.sort(key=lambda s: s.addr)

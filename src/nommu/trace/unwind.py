@@ -128,7 +128,7 @@ class Unwinder:
             self._window_at = addr
             try:
                 self._window = self.k.uspace.read(addr, min(WINDOW, self.hi - addr))
-            except Exception:
+            except Exception:  # noqa: BLE001 (an unreadable stack ends the walk, never the run)
                 self._window = b""
                 return None
             off = 0
@@ -300,13 +300,8 @@ def _outermost(fn: symbols.Symbol | None) -> bool:
 def stack_bounds(k: Kernel, t: Task, sp: int) -> tuple[int, int]:
     """The memory block holding stack address `sp` (its whole block, so a
     vfork child's walk reaches its parent's frames)."""
-    if k.mmu:
-        vma = t.mm.vma_at(sp) if hasattr(t.mm, "vma_at") else None
-        if vma is not None:
-            return vma.start, vma.end
-        return sp, sp + 4096
-    block = k.alloc.block_at(sp)
-    return (block.start, block.end) if block is not None else (sp, sp + 4096)
+    area = k.memory.area_at(t, sp)
+    return (area.start, area.end) if area is not None else (sp, sp + 4096)
 
 
 def current_stack(k: Kernel, t: Task, pc: int | None = None, ret_regs: bool = False) -> Stack:

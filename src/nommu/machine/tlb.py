@@ -1,4 +1,9 @@
-"""The optional MMU: address translation for the CPU, through Unicorn's virtual TLB.
+"""The CPU's address translation: a TLB that the kernel fills (Unicorn's virtual TLB).
+
+This is the hardware half of memory management, always present. Which
+pages it maps is the memory model's business (kernel/memmodel.py): without
+an MMU the fill is the identity on RAM (an access outside RAM faults at the
+instruction that made it); with one it walks the current address space.
 
 With an MMU the CPU no longer sees physical addresses. Every access goes
 through the TLB; on a miss Unicorn calls the fill hook below with the
@@ -13,6 +18,13 @@ and the fill answers with the copy, writable.
 
 On a context switch to another address space the TLB is flushed, so the
 next accesses refill from the new page tables.
+
+ARM machines do without the fill hook (`virtual=False`): Unicorn 2.1.4
+loses the Thumb IT-block state when a fill happens inside an IT block (the
+next conditional instruction runs unconditionally, or a branch after the
+block is taken as one inside it and raises UNDEF), so the CPU translates
+with its own memory map, and an access outside RAM is caught by the CPU's
+unmapped-memory hooks (machine/cpu.py). A Cortex-M has no MMU anyway.
 
 Execute permission is given only to pages code has been fetched from
 (`code_pages`, physical). This matters for speed, not protection. Unicorn
@@ -78,11 +90,14 @@ ACCESS_NAMES = {UC_MEM_WRITE: "write", UC_MEM_FETCH: "fetch"}
 Translate = Callable[[int, str], "tuple[int, int] | None"]
 
 
-class Mmu:
+class Tlb:
     """Owns the CPU's TLB: fills it from `translate`, flushes it on demand."""
 
-    def __init__(self, cpu: Any, ram_pages: int) -> None:
+    def __init__(self, cpu: Any, ram_pages: int, virtual: bool = True) -> None:
         self.cpu = cpu
+        # False: the CPU translates itself (its own memory map, no fill hook)
+        # and there is no MMU to model; see `holds_code` for what that changes.
+        self.virtual = virtual
         self.translate: Translate = lambda vaddr, access: None
         self.last_fault: tuple[int, str] | None = None  # (vaddr, access) of a refused fill
         self.fills = 0
@@ -92,8 +107,9 @@ class Mmu:
         self._since_flush = 0
         self._tlb_size = TLB_INITIAL
         self._tlb_max = 1 << max(ram_pages - 1, 1).bit_length()
-        cpu.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
-        self._install()
+        if virtual:
+            cpu.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+            self._install()
 
     def _install(self) -> None:
         def fill(_h: int, vaddr: int, access: int, entry: Any, _user: int) -> bool:
@@ -136,6 +152,8 @@ class Mmu:
     def holds_code(self, begin: int, end: int) -> bool:
         """Whether the physical range [begin, end) touches a page code was
         fetched from (it walks whichever is shorter: the range's pages or the set)."""
+        if not self.virtual:  # (no fills to learn from: the programs loaded to run)
+            return bool(self.cpu.loaded_code(begin, end))
         pages, first = self.code_pages, begin & ~0xFFF
         if end - first <= 0x1000:  # (most writes: one page)
             return first in pages
@@ -156,7 +174,7 @@ class Mmu:
         execution and go too: code run through one of them would be code on
         a page the set does not know. (Unicorn's own lookup while dropping the
         code makes such an entry for `begin`.)"""
-        if self.identity:
+        if self.identity and self.virtual:
             first, last = (begin + 0xFFF) & ~0xFFF, end & ~0xFFF
             gone = [page for page in self.code_pages if first <= page < last]
             if gone:

@@ -1,0 +1,209 @@
+"""ARM (issue 17): the machine's CPU comes from the program's ELF header; the
+Cortex-M profiles; the EABI details an i386 run cannot show (the cp15
+thread-pointer read and its `check` finding, the private calls, signal
+frames, register pairs). That ARM builds print what the i386 builds print
+natively is shown by every differential test's [arm] case (conftest.py)."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from helpers import ENV, GUESTBIN, guarded_run, nommu_cli, populate_root
+from unicorn.arm_const import UC_ARM_REG_D8, UC_ARM_REG_LR, UC_ARM_REG_R0, UC_ARM_REG_SP
+
+from nommu import Machine, arch
+from nommu.arch import arm
+from nommu.arch import arm_signal as frames
+from nommu.kernel.errors import NommuError
+from nommu.kernel.kernel import Kernel, KernelConfig
+from nommu.trace.check import Checker
+
+ARM_BIN = GUESTBIN / "arm"
+
+
+@pytest.fixture
+def arm_root(tmp_path: Path) -> Path:
+    if not (ARM_BIN / "hello").is_file():
+        pytest.skip("ARM guest binaries not built (make -C guest)")
+    return populate_root(tmp_path / "root", ARM_BIN)
+
+
+def run(root: Path, *argv: str, **machine: object) -> tuple[Machine, object]:
+    m = Machine(root=root, hints=False, **machine)  # type: ignore[arg-type]
+    return m, guarded_run(m, list(argv), ENV)
+
+
+def test_the_program_header_picks_the_cpu(arm_root: Path) -> None:
+    m, result = run(arm_root, "/hello", "x")
+    assert result.exit_code == 0  # type: ignore[attr-defined]
+    assert b"argv[1]=x\n" in result.stdout  # type: ignore[attr-defined]
+    assert m.kernel is not None
+    assert m.kernel.arch.NAME == "arm" and m.kernel.arch.model.name == "cortex-m7"  # type: ignore[attr-defined]
+    assert m.kernel.ram.base == 0x60000000  # executable in the M profile's memory map
+
+
+@pytest.mark.parametrize("cpu", ["m4", "cortex-m33", "a9"])
+def test_other_cpus_run_it(arm_root: Path, cpu: str) -> None:
+    m, result = run(arm_root, "/hello", cpu=cpu)
+    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
+    assert m.kernel is not None and m.kernel.arch.model.name.endswith(cpu[-2:])  # type: ignore[attr-defined]
+
+
+def test_a_cpu_without_fpu_faults_on_hard_float_code(arm_root: Path) -> None:
+    """musl for armhf passes doubles in VFP registers; a Cortex-M3 has none,
+    so the first FP instruction is a NOCP UsageFault: SIGILL, as on the chip."""
+    _, result = run(arm_root, "/rand", cpu="m3")
+    assert result.signal == 4  # type: ignore[attr-defined]
+    assert b"NOCP" in result.stderr  # type: ignore[attr-defined]
+
+
+def test_unknown_cpu_and_mmu_are_refused_in_words(arm_root: Path) -> None:
+    with pytest.raises(NommuError, match="unknown CPU"):
+        Machine(root=arm_root, cpu="cortex-m99")
+    with pytest.raises(NommuError, match="no MMU"):
+        run(arm_root, "/hello", mmu=True)
+    proc = nommu_cli("run", "--mmu", "--root", str(arm_root), "/hello")
+    assert proc.returncode != 0 and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_an_arm_cpu_for_an_i386_program_is_refused(tmp_path: Path) -> None:
+    root = populate_root(tmp_path / "root")
+    with pytest.raises(NommuError, match="not an ARM program"):
+        run(root, "/hello", cpu="m4")
+
+
+def test_one_machine_runs_one_architecture(arm_root: Path) -> None:
+    """An ARM program exec'ing an i386 one gets ENOEXEC, as a board would."""
+    (arm_root / "x86").write_bytes((GUESTBIN / "exitcode").read_bytes())
+    (arm_root / "x86").chmod(0o755)
+    _, result = run(arm_root, "/fork_fail", "/x86")
+    assert b"posix_spawn: ENOEXEC" in result.stdout  # type: ignore[attr-defined]
+
+
+def test_check_reports_the_cp15_read(arm_root: Path) -> None:
+    checker = Checker()
+    _, result = run(arm_root, "/hello", checker=checker)
+    assert result.exit_code == 0  # type: ignore[attr-defined]
+    found = [f for f in checker.report.findings if f.kind == "cortex-m-tls"]
+    assert found and "Cortex-M" in found[0].message
+    assert found[0].stack[0].function == "__init_ssp"  # musl's first thread-pointer read
+
+
+def test_check_text_names_the_finding(arm_root: Path) -> None:
+    proc = nommu_cli("check", "--root", str(arm_root), "/hello")
+    assert "cortex-m-tls" in proc.stdout + proc.stderr
+
+
+def test_fault_report_disassembles_thumb(arm_root: Path) -> None:
+    _, result = run(arm_root, "/crash_segv")
+    assert result.signal == 11  # type: ignore[attr-defined]
+    assert b"<main+" in result.stderr and b": str " in result.stderr  # type: ignore[attr-defined]
+
+
+# -- pieces ---------------------------------------------------------------------------
+
+
+def test_cp15_and_strex_decoding() -> None:
+    assert arm.cp15_tls_read(0xEE1D, 0x2F70) == 2
+    assert arm.cp15_tls_read(0xEE1D, 0x2F50) is None  # c13, c0, 2: TPIDRURW
+    regs = {arm.GPRS[1]: 0x60001000, arm.GPRS[2]: 7}
+    assert arm.strex_store(0xE841, 0x2302, regs.__getitem__) == (
+        0x60001008,
+        struct.pack("<I", 7),
+        3,
+    )  # strex r3, r2, [r1, #8]
+    assert arm.strex_store(0xE8C1, 0x2F43, regs.__getitem__) == (0x60001000, b"\x07", 3)
+    assert arm.strex_store(0xE8D1, 0xF000, regs.__getitem__) is None  # tbb
+
+
+def test_eabi_register_pairs() -> None:
+    order = arch.ARM.SYSCALL_ARG_ORDER
+    assert order["pread64"] == (0, 1, 2, 4, 5)  # r3 is padding: the offset is in r4:r5
+    assert order["ftruncate64"] == (0, 2, 3)
+    assert arch.I386.SYSCALL_ARG_ORDER == {}
+
+
+def test_stat64_has_eabi_padding() -> None:
+    assert arch.ARM.STAT64.size == 104 and arch.I386.STAT64.size == 96
+    assert arch.ARM.FLOCK64.size == 32 and arch.I386.FLOCK64.size == 24
+
+
+def arm_kernel() -> Kernel:
+    return Kernel(KernelConfig(arch=arch.ARM, hints=False))
+
+
+def test_private_calls_set_and_get_the_thread_pointer() -> None:
+    from nommu.kernel.task import Task
+    from nommu.syscalls.arm_private import sys_cacheflush, sys_get_tls, sys_set_tls
+
+    k = arm_kernel()
+    t = Task.__new__(Task)  # (only its TLS slot is used)
+    t.tls = arch.ARM.initial_tls()
+    assert sys_set_tls(k, t, 0x60012340) == 0
+    assert sys_get_tls(k, t) == 0x60012340
+    from nommu.kernel.errors import SyscallError
+
+    with pytest.raises(SyscallError):
+        sys_cacheflush(k, t, 0x60002000, 0x60001000, 0)
+    with pytest.raises(SyscallError):
+        sys_cacheflush(k, t, 0x60001000, 0x60002000, 1)
+
+
+@pytest.mark.parametrize("rt", [False, True])
+def test_signal_frame_round_trip(rt: bool) -> None:
+    """What a frame saves, sigreturn puts back: every register, the flags,
+    the VFP registers, the mask. Without SA_RESTORER the handler returns
+    through `movs r7, #nr; svc 0` written into the frame."""
+    k = arm_kernel()
+    cpu, a = k.cpu, arch.ARM
+    regs = [0x1000 + i for i in range(13)] + [0x60100000, 0x60001235]
+    cpu.regs_write(list(zip(arm.GPRS[:15], regs, strict=True)))
+    cpu.reg_write(UC_ARM_REG_D8, 0x4000000000000000)
+    info = bytes(range(128)) if rt else None
+    frame = a.signal_frame(cpu, 0x60001000, regs[13], 10, 0x60002001, 0, info, 0x5, (0, 2, 0))
+    ((addr, data),) = frame.writes
+    assert addr % 8 == 0 and addr + len(data) <= regs[13]
+    nr = frames.NR_RT_SIGRETURN if rt else frames.NR_SIGRETURN
+    retcode = data[-8:]
+    assert struct.unpack("<HH", retcode[:4]) == (0x2700 | nr, 0xDF00)
+    k.ram.write(addr, data)
+    a.enter_signal_handler(cpu, frame)
+    assert cpu.reg_read(UC_ARM_REG_R0) == 10
+    assert cpu.reg_read(UC_ARM_REG_LR) == (addr + len(data) - 8) | 1
+    cpu.regs_write([(r, 0) for r in arm.GPRS[:13]] + [(UC_ARM_REG_D8, 0)])
+    cpu.reg_write(UC_ARM_REG_SP, addr)
+    mask = a.sigreturn(cpu, k.ram.read, rt)
+    assert mask == 0x5
+    assert [cpu.reg_read(r) for r in arm.GPRS[:14]] == regs[:14]
+    assert cpu.reg_read(UC_ARM_REG_D8) == 0x4000000000000000
+    assert cpu.pc == 0x60001000
+
+
+def test_cc_builds_for_arm(tmp_path: Path) -> None:
+    """`nommu cc --arch arm` makes a Thumb-2 static-PIE program that runs as ARM."""
+    import shutil
+
+    if shutil.which("arm-linux-gnueabihf-gcc") is None:
+        pytest.skip("no ARM cross compiler (scripts/setup installs it)")
+    (tmp_path / "t.c").write_text(
+        "#include <stdio.h>\n__thread int x = 5;\n"
+        'int main(void) { printf("%d %.2f\\n", x, 2.5); return 3; }\n'
+    )
+    proc = nommu_cli("cc", "--arch", "arm", "-O2", "-o", "t", "t.c", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "t").read_bytes()[18] == 40  # EM_ARM
+    _, result = run(tmp_path, "/t")
+    assert result.stdout == b"5 2.50\n" and result.exit_code == 3  # type: ignore[attr-defined]
+    assert nommu_cli("cc", "--arch=arm", "-dumpmachine").stdout == "arm-linux-musleabihf\n"
+    assert "--arch mips" in nommu_cli("cc", "--arch", "mips", "t.c", cwd=tmp_path).stderr
+
+
+def test_a_script_runs_on_its_interpreters_cpu(arm_root: Path) -> None:
+    """`#!/bin/sh` in a root of ARM programs: the machine is built for ARM."""
+    (arm_root / "script").write_text("#!/bin/sh\necho from an ARM shell\n")
+    (arm_root / "script").chmod(0o755)
+    m, result = run(arm_root, "/script")
+    assert result.stdout == b"from an ARM shell\n"  # type: ignore[attr-defined]
+    assert m.kernel is not None and m.kernel.arch.NAME == "arm"

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from nommu.kernel.task import Task
 
 
-
 def _create(k: Kernel, t: Task, flags: int) -> int:
     ep = Epoll(k.sched, F.O_RDWR, k.next_ino())
     return t.files.install(ep, cloexec=bool(flags & F.EPOLL_CLOEXEC))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nommu.abi.errno import Errno
-from nommu.abi.flags import __WALL, __WCLONE, WNOHANG
+from nommu.abi.flags import __WALL, __WCLONE, WCONTINUED, WNOHANG, WUNTRACED
 from nommu.abi.signals import NSIG, Signal
 from nommu.kernel import accounting
 from nommu.kernel.accounting import Usage
@@ -26,6 +26,7 @@ from nommu.kernel.posix_timers import delete_all
 from nommu.kernel.sem import exit_sem
 from nommu.kernel.signal import flush_signals
 from nommu.kernel.task import Task, TaskState, ThreadGroup
+from nommu.kernel.tty import disassociate, orphan_stopped_jobs
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -76,6 +77,9 @@ def _process_exit(k: Kernel, group: ThreadGroup, status: int) -> None:
     group.wait_status = status
     exit_sem(k, group)  # SEM_UNDO adjustments
     delete_all(group)  # POSIX timers
+    if group.tty is not None:  # a session leader takes its terminal's session with it
+        disassociate(k, group, on_exit=True)
+    orphan_stopped_jobs(k, group)
     _reparent_children(k, group)
     parent = group.parent
     if parent is None:
@@ -114,8 +118,9 @@ def _matches(t: Task, child: ThreadGroup, pid: int, options: int) -> bool:
 
 
 def do_wait(k: Kernel, t: Task, pid: int, options: int) -> tuple[int, int, Usage | None]:
-    """wait4: reap a matching zombie child -> (pid, status, its CPU usage);
-    (0, 0, None) for WNOHANG."""
+    """wait4: reap a matching zombie child -> (pid, status, its CPU usage),
+    or report one that stopped (WUNTRACED) or continued (WCONTINUED), with
+    no usage; (0, 0, None) for WNOHANG."""
     group = t.group
     candidates = [c for c in group.children if _matches(t, c, pid, options)]
     if not candidates:
@@ -125,6 +130,11 @@ def do_wait(k: Kernel, t: Task, pid: int, options: int) -> tuple[int, int, Usage
             assert child.wait_status is not None
             usage = reap(k, child)
             return child.tgid, child.wait_status, usage
+    for child in candidates:
+        status = child.stop_status
+        if status is not None and options & (WCONTINUED if status == 0xFFFF else WUNTRACED):
+            child.stop_status = None
+            return child.tgid, status, None
     if options & WNOHANG:
         return 0, 0, None
     raise Blocked(ChildEvent(group.tgid))

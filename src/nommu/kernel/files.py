@@ -32,8 +32,10 @@ from nommu.kernel.statfs import StatFs, host_fstatfs, pseudo_fs
 
 if TYPE_CHECKING:
     from nommu.kernel.inotify import FsNotify
+    from nommu.kernel.kernel import Kernel
     from nommu.kernel.limits import OutputLimit
     from nommu.kernel.locks import LockTable
+    from nommu.kernel.task import Task
 
 _DIRENT64 = struct.Struct("<QqHB")  # d_ino, d_off, d_reclen, d_type (then the name)
 
@@ -117,6 +119,10 @@ class OpenFile:
 
     def is_tty(self) -> bool:
         return False
+
+    def ioctl(self, k: Kernel, t: Task, req: int, arg: int) -> int:
+        """A device's own requests (terminals answer termios and job control)."""
+        raise SyscallError(Errno.ENOTTY)
 
     def host_fd(self) -> int | None:
         """A host descriptor to wait on with select(), if this file has one."""
@@ -419,6 +425,13 @@ class HostStream(OpenFile):
 
     def is_tty(self) -> bool:
         return os.isatty(self.fd)
+
+    def ioctl(self, k: Kernel, t: Task, req: int, arg: int) -> int:
+        if not self.is_tty():
+            raise SyscallError(Errno.ENOTTY)
+        from nommu.kernel import tty
+
+        return tty.ioctl(k, t, self, req, arg)
 
     def statfs(self) -> StatFs:
         return host_fstatfs(self.fd)

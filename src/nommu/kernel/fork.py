@@ -117,6 +117,7 @@ def _new_group(k: Kernel, parent: Task, flags: int, tid: int) -> ThreadGroup:
     group = ThreadGroup(tid, up, parent.group.pgid, parent.group.sid, exit_signal=flags & CSIGNAL)
     group.vfork_child = bool(flags & C.CLONE_VFORK)
     group.sigpending_limit = parent.group.sigpending_limit
+    group.tty = parent.group.tty
     if up is not None:
         up.children.append(group)
     k.groups[tid] = group

@@ -40,6 +40,7 @@ from nommu.kernel.mm import FileCopies
 from nommu.kernel.msg import SysvMsg
 from nommu.kernel.pagecache import PageCache
 from nommu.kernel.procfs import ProcFs
+from nommu.kernel.pty import DevPts
 from nommu.kernel.ramfs import RamFs
 from nommu.kernel.sched import Scheduler
 from nommu.kernel.sem import SysvSem
@@ -118,6 +119,7 @@ class Kernel:
         self.hostfs = HostFs(self.vfs.root, config.read_only)
         self.limits = Limits(self, config.timeout, OutputLimit(config.max_output))
         self.vfs.shmfs = RamFs(self)  # /dev/shm
+        self.vfs.devpts = DevPts(self)  # /dev/pts and /dev/ptmx
         self.sysv_shm = SysvShm(self)  # shmget/shmat segments
         self.sysv_sem = SysvSem(self)  # semget/semop semaphore sets
         self.sysv_msg = SysvMsg(self)  # msgget/msgsnd/msgrcv message queues

@@ -209,8 +209,8 @@ class ProcFs:
             ppid,
             group.pgid,
             group.sid,
-            0,
-            -1,
+            group.tty.rdev if group.tty else 0,  # tty_nr: the controlling terminal
+            group.tty.pgrp if group.tty and group.tty.pgrp else -1,  # tpgid: its foreground
             0,
             0,
             0,

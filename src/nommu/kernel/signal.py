@@ -39,9 +39,12 @@ from typing import TYPE_CHECKING
 from nommu.abi.errno import Errno
 from nommu.abi.flags import SIG_DFL, SIG_IGN
 from nommu.abi.signals import (
+    CLD_CONTINUED,
     CLD_EXITED,
     CLD_KILLED,
+    CLD_STOPPED,
     NSIG,
+    SA_NOCLDSTOP,
     SA_NODEFER,
     SA_ONSTACK,
     SA_RESETHAND,
@@ -232,12 +235,29 @@ def take_default(k: Kernel, t: Task, sig: int) -> None:
         for task in t.group.tasks:
             if task.alive and task.state is not TaskState.STOPPED:
                 k.sched.stop_task(task)
+        _notify_parent(k, t.group, 0x7F | sig << 8, CLD_STOPPED, sig)
 
 
 def _continue(k: Kernel, group: ThreadGroup) -> None:
-    for task in group.tasks:
-        if task.state is TaskState.STOPPED:
-            k.sched.add(task)
+    stopped = [task for task in group.tasks if task.state is TaskState.STOPPED]
+    for task in stopped:
+        k.sched.add(task)
+    if stopped:
+        _notify_parent(k, group, 0xFFFF, CLD_CONTINUED, Signal.SIGCONT)
+
+
+def _notify_parent(k: Kernel, group: ThreadGroup, status: int, code: int, sig: int) -> None:
+    """A process stopped or continued: its parent's wait may report it
+    (WUNTRACED, WCONTINUED), and it gets SIGCHLD unless SA_NOCLDSTOP."""
+    from nommu.kernel.channels import ChildEvent
+
+    group.stop_status = status
+    parent = group.parent
+    if parent is None or not parent.tasks:
+        return
+    k.sched.wakeup(ChildEvent(parent.tgid))
+    if not parent.leader.sighand.actions[Signal.SIGCHLD].flags & SA_NOCLDSTOP:
+        send_to_group(k, parent, Signal.SIGCHLD, siginfo(Signal.SIGCHLD, code, group.tgid, sig))
 
 
 def force_signal(k: Kernel, t: Task, sig: int, info: bytes) -> None:
@@ -289,7 +309,8 @@ def deliver(k: Kernel, t: Task, pc: int) -> int:
 def _interrupt_syscall(k: Kernel, t: Task, action: SigAction, pc: int) -> int:
     """A handler interrupts a syscall that slept: it returns what it has done
     (a write that moved some bytes returns their count, as Linux's pipes and
-    terminals do; FUTEX_LOCK_PI handed the lock returns 0), or runs again after
+    terminals do; FUTEX_LOCK_PI handed the lock returns 0; a terminal read
+    that the hangup ended fails with EIO), or runs again after
     the handler (SA_RESTART, for calls that may restart; always, for
     FUTEX_LOCK_PI), or fails with EINTR."""
     call, t.blocked = t.blocked, None

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from nommu.kernel.mm import MemoryMap
     from nommu.kernel.posix_timers import PosixTimer
     from nommu.kernel.sched import KTimer
+    from nommu.kernel.tty import Tty
     from nommu.machine.cpu import CpuContext
 
 
@@ -95,6 +96,10 @@ class ThreadGroup:
     children_maxrss_kb: int = 0
     peak_rss_kb: int = 0  # the largest its memory was when a task left it
     final_rss_kb: int = 0
+    tty: Tty | None = None  # the session's controlling terminal (kernel/tty.py)
+    # A stop (0x7f | signal << 8) or continue (0xffff) that wait has not
+    # reported yet (WUNTRACED, WCONTINUED).
+    stop_status: int | None = None
 
     @property
     def leader(self) -> Task:

@@ -7,8 +7,9 @@ resolved again from inside the root, so no path the guest can write names a
 host file outside it. A chain of more than 40 symlinks is ELOOP, as in Linux.
 
 Device files (/dev/null, /dev/zero, /dev/urandom...) are provided by the
-kernel, not the host, whatever the root holds, and so is /dev/shm, a RAM
-file system (kernel/ramfs.py).
+kernel, not the host, whatever the root holds, and so are /dev/shm, a RAM
+file system (kernel/ramfs.py), and /dev/pts, the pseudo-terminals'
+(kernel/pty.py).
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from nommu.kernel.errors import SyscallError
 
 if TYPE_CHECKING:
     from nommu.kernel.procfs import ProcFs
+    from nommu.kernel.pty import DevPts
     from nommu.kernel.ramfs import RamFs
 
 MAXSYMLINKS = 40
-DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/tty")
+DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/tty", "/dev/ptmx")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,9 +41,13 @@ class Resolved:
     exists: bool
     proc: tuple[str, ...] | None = None  # the path below /proc, for kernel files
     shm: str | None = None  # the name below /dev/shm ("" for the directory itself)
+    pts: str | None = None  # the name below /dev/pts ("" for the directory itself)
 
     @property
     def device(self) -> str | None:
+        """The device file this names (a kernel device, or a pty's slave)."""
+        if self.pts:
+            return self.guest if self.exists else None
         return self.guest if self.guest in DEVICES else None
 
 
@@ -52,6 +58,7 @@ class Vfs:
         self.root = str(Path(root).resolve())
         self.procfs = procfs
         self.shmfs: RamFs | None = None  # /dev/shm, when the kernel provides it
+        self.devpts: DevPts | None = None  # /dev/pts, likewise
 
     def host_path(self, parts: list[str]) -> str:
         return os.path.join(self.root, *parts) if parts else self.root
@@ -100,8 +107,10 @@ class Vfs:
                     raise SyscallError(Errno.ENOTDIR)
                 parts.append(name)
                 continue
-            if not parts and name == "dev" and self.shmfs is not None and _shm_path(todo):
+            if not parts and name == "dev" and self.shmfs is not None and _below(todo, "shm"):
                 return self._resolve_shm(todo[1] if len(todo) == 2 else "", must_be_dir)
+            if not parts and name == "dev" and self.devpts is not None and _below(todo, "pts"):
+                return self._resolve_pts(todo[1] if len(todo) == 2 else "", must_be_dir)
             if not parts and name == "dev" and len(todo) == 1 and f"/dev/{todo[0]}" in DEVICES:
                 device = f"/dev/{todo[0]}"  # a kernel device, whether the root has /dev or not
                 return Resolved(device, self.host_path(["dev", todo[0]]), True)
@@ -140,6 +149,13 @@ class Vfs:
             raise SyscallError(Errno.ENOTDIR)
         return Resolved(f"/dev/shm/{name}".rstrip("/"), "", exists, shm=name)
 
+    def _resolve_pts(self, name: str, must_be_dir: bool) -> Resolved:
+        assert self.devpts is not None
+        exists = name == "" or self.devpts.lookup(name) is not None
+        if name and exists and must_be_dir:
+            raise SyscallError(Errno.ENOTDIR)
+        return Resolved(f"/dev/pts/{name}".rstrip("/"), "", exists, pts=name)
+
     def resolve_existing(self, cwd: str, path: str, *, follow: bool = True) -> Resolved:
         r = self.resolve(cwd, path, follow=follow)
         if not r.exists and r.device is None:
@@ -149,6 +165,8 @@ class Vfs:
     def is_dir(self, r: Resolved) -> bool:
         if r.shm is not None:
             return r.shm == ""
+        if r.pts is not None:
+            return r.pts == ""
         if r.proc is not None:
             node = self.procfs.node(r.proc) if self.procfs else None
             return node is not None and node.kind == "dir"
@@ -160,8 +178,8 @@ class Vfs:
         return "/" if rel == "." else "/" + rel
 
 
-def _shm_path(todo: list[str]) -> bool:
-    """Whether the components after /dev are "shm" or "shm/NAME"."""
-    if todo[:1] != ["shm"]:
+def _below(todo: list[str], directory: str) -> bool:
+    """Whether the components after /dev are `directory` or `directory`/NAME."""
+    if todo[:1] != [directory]:
         return False
     return len(todo) == 1 or (len(todo) == 2 and todo[1] not in (".", ".."))

@@ -178,6 +178,8 @@ def block(k: Kernel, t: Task, b: Blocked, nr: int) -> None:
         call = t.blocked = BlockedCall()
     call.nr = nr
     k.cpu.rewind_syscall()
-    if not t.pending & ~t.sigmask:  # a deliverable signal interrupts it before it sleeps
+    # A deliverable signal interrupts it before it sleeps; a task that stopped
+    # itself in the call (job control) runs it again once it continues.
+    if not t.pending & ~t.sigmask and t.state is TaskState.RUNNABLE:
         k.sched.sleep(t, b.channel, b.deadline)
     k.cpu.reschedule = True

@@ -31,6 +31,7 @@ from nommu.kernel.files import (
 from nommu.kernel.hostfs import NO_SETID
 from nommu.kernel.pipe import Pipe, PipeEnd
 from nommu.kernel.procfs import open_proc, proc_stat
+from nommu.kernel.pty import PtsDirectory
 from nommu.kernel.ramfs import RamFile
 from nommu.kernel.signal import send_to_task
 from nommu.kernel.vfs import Resolved
@@ -85,8 +86,10 @@ def resolve_at(k: Kernel, t: Task, dirfd: int, path: str, follow: bool = True) -
 
 def open_file(k: Kernel, t: Task, r: Resolved, flags: int, mode: int) -> OpenFile:
     """Open a resolved path the way open(2) would."""
+    if r.pts is not None and k.vfs.devpts is not None:
+        return _open_pts(k, t, r, flags)
     if r.device is not None:
-        return _open_device(k, r.device, flags)
+        return _open_device(k, t, r.device, flags)
     if r.shm is not None and k.vfs.shmfs is not None:
         return k.vfs.shmfs.open(r.shm, flags, mode & ~t.fs.umask, r.guest)
     if r.proc is not None:
@@ -133,16 +136,33 @@ def _host_open_flags(flags: int) -> int:
     return out | os.O_CLOEXEC | os.O_NOCTTY
 
 
-def _open_device(k: Kernel, name: str, flags: int) -> OpenFile:
+def _open_device(k: Kernel, t: Task, name: str, flags: int) -> OpenFile:
     if name == "/dev/null":
         return DevNull(flags, name)
     if name == "/dev/zero":
         return DevZero(flags, name)
     if name in ("/dev/urandom", "/dev/random"):
         return DevRandom(flags, name, k.config.random)
+    if name == "/dev/ptmx" and k.vfs.devpts is not None:
+        return k.vfs.devpts.open_master(flags)
+    ctty = t.group.tty
+    if name == "/dev/tty" and ctty is not None and k.vfs.devpts is not None:
+        return k.vfs.devpts.open_slave(t, ctty.name.rsplit("/", 1)[1], flags | F.O_NOCTTY)
     if name == "/dev/tty" and os.isatty(0):  # nommu's own terminal is the guest's
         return HostStream(os.dup(0), flags, name, owns_fd=True, limit=k.limits.output)
     raise SyscallError(Errno.ENXIO)  # /dev/tty without a controlling terminal
+
+
+def _open_pts(k: Kernel, t: Task, r: Resolved, flags: int) -> OpenFile:
+    """/dev/pts (the directory) or /dev/pts/N (a pty's slave)."""
+    assert k.vfs.devpts is not None and r.pts is not None
+    if not r.exists:
+        raise SyscallError(Errno.EACCES if flags & F.O_CREAT else Errno.ENOENT)
+    if r.pts:
+        return k.vfs.devpts.open_slave(t, r.pts, flags)
+    if flags & F.O_ACCMODE != F.O_RDONLY or flags & F.O_CREAT:
+        raise SyscallError(Errno.EISDIR)
+    return PtsDirectory(k.vfs.devpts, flags)
 
 
 def do_open(k: Kernel, t: Task, dirfd: int, pathp: int, flags: int, mode: int) -> int:
@@ -397,10 +417,13 @@ _DEVICE_NUMBERS = {
     "/dev/random": (1, 8),
     "/dev/urandom": (1, 9),
     "/dev/tty": (5, 0),
+    "/dev/ptmx": (5, 2),
 }
 
 
 def stat_resolved(k: Kernel, r: Resolved) -> StatInfo:
+    if r.pts is not None and k.vfs.devpts is not None:
+        return k.vfs.devpts.stat(r.pts)
     if r.device is not None:
         return char_device_stat(*_DEVICE_NUMBERS[r.device])
     if r.shm is not None and k.vfs.shmfs is not None:
@@ -841,7 +864,7 @@ def sys_fcntl(k: Kernel, t: Task, fd: int, cmd: int, arg: int) -> int:
     return sys_fcntl64(k, t, fd, cmd, arg)
 
 
-@syscall("ioctl", "fd", "ioctl_req", "hex")
+@syscall("ioctl", "fd", "ioctl_req", "ioctl_arg")
 def sys_ioctl(k: Kernel, t: Task, fd: int, req: int, arg: int) -> int:
     f = t.files.get(fd)
     if req in (F.FIOCLEX, F.FIONCLEX):
@@ -850,11 +873,7 @@ def sys_ioctl(k: Kernel, t: Task, fd: int, req: int, arg: int) -> int:
     if req == F.FIONREAD and (count := f.nread()) is not None:
         k.uspace.write_u32(arg, count)
         return 0
-    if not f.is_tty():
-        raise SyscallError(Errno.ENOTTY)
-    from nommu.kernel import tty
-
-    return tty.ioctl(k, t, f, req, arg)
+    return f.ioctl(k, t, req, arg)
 
 
 # -- pipes --------------------------------------------------------------------

@@ -215,6 +215,7 @@ def sys_setsid(k: Kernel, t: Task) -> int:
     if any(g.pgid == group.tgid for g in k.groups.values() if g.wait_status is None):
         raise SyscallError(Errno.EPERM)
     group.sid = group.pgid = group.tgid
+    group.tty = None  # a new session starts without a controlling terminal
     return group.tgid
 
 

@@ -10,7 +10,8 @@ by name, so another architecture only brings its own numbering.
 Argument kinds (see trace/strace.py for how each prints):
   int  uint  hex  ptr  fd  dirfd  path  str  size  mode  oflags  atflags
   buf_in (guest data, length in the next argument)  buf_out (filled by the call)
-  iov_in  iov_out  struct_out  clone_flags  futex_op  signal  sigset ...
+  iov_in  iov_out  struct_out  clone_flags  futex_op  signal  sigset
+  ioctl_req  ioctl_arg (what the request points to, decoded after the call) ...
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from typing import IO, TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi import structs as S
+from nommu.abi import termios as T
 from nommu.abi.errno import Errno
 from nommu.abi.signals import signal_name
 from nommu.kernel.errors import SyscallError
@@ -101,11 +102,25 @@ _IOCTL = {
     F.TCSETS: "TCSETS",
     F.TCSETSW: "TCSETSW",
     F.TCSETSF: "TCSETSF",
+    F.TCSBRK: "TCSBRK",
+    F.TCXONC: "TCXONC",
+    F.TCFLSH: "TCFLSH",
+    F.TIOCSCTTY: "TIOCSCTTY",
     F.TIOCGPGRP: "TIOCGPGRP",
     F.TIOCSPGRP: "TIOCSPGRP",
+    F.TIOCOUTQ: "TIOCOUTQ",
     F.TIOCGWINSZ: "TIOCGWINSZ",
     F.TIOCSWINSZ: "TIOCSWINSZ",
     F.FIONREAD: "FIONREAD",
+    F.TIOCNOTTY: "TIOCNOTTY",
+    F.TCSBRKP: "TCSBRKP",
+    F.TIOCGSID: "TIOCGSID",
+    F.TIOCGPTN: "TIOCGPTN",
+    F.TIOCSPTLCK: "TIOCSPTLCK",
+    F.TIOCGPTLCK: "TIOCGPTLCK",
+    F.TIOCGPTPEER: "TIOCGPTPEER",
+    F.TIOCPKT: "TIOCPKT",
+    F.TIOCGPKT: "TIOCGPKT",
     F.FIONBIO: "FIONBIO",
     F.FIOCLEX: "FIOCLEX",
     F.FIONCLEX: "FIONCLEX",
@@ -239,6 +254,8 @@ class Strace(EventSink):
             if kind == "buf_out":
                 n = result if result is not None else 0
                 return _quote(k.uspace.read(v, min(n, STRSIZE)), n > STRSIZE)
+            if kind == "ioctl_arg":
+                return _IOCTL_OUT(k, v, args, i)
             if kind == "wstatus" and v and result:
                 return f"[{{{describe_wait_status(k.uspace.read_u32(v))}}}]"
             if kind == "epoll_events_out":
@@ -423,6 +440,62 @@ def _fcntl_arg(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     return f"{{l_type={kind}, l_whence={where}, l_start={start}, l_len={length}, l_pid={pid}}}"
 
 
+# ioctl arguments: an int in memory ("[0]"), a struct, or a plain number.
+_IOCTL_INT_IN = {F.TIOCSPTLCK, F.TIOCSPGRP, F.FIONBIO, F.TIOCPKT}
+_IOCTL_INT_OUT = {
+    F.TIOCGPTN, F.TIOCGPTLCK, F.TIOCGPGRP, F.TIOCGSID, F.FIONREAD, F.TIOCOUTQ, F.TIOCGPKT,
+}  # fmt: skip
+_TERMIOS_IN = {F.TCSETS, F.TCSETSW, F.TCSETSF}
+_FLUSH = {F.TCIFLUSH: "TCIFLUSH", F.TCOFLUSH: "TCOFLUSH", F.TCIOFLUSH: "TCIOFLUSH"}
+_FLOW = {F.TCOOFF: "TCOOFF", F.TCOON: "TCOON", 2: "TCIOFF", 3: "TCION"}
+_IFLAG = {T.IGNBRK: "IGNBRK", T.BRKINT: "BRKINT", T.IGNPAR: "IGNPAR", T.PARMRK: "PARMRK",
+          T.INPCK: "INPCK", T.ISTRIP: "ISTRIP", T.INLCR: "INLCR", T.IGNCR: "IGNCR",
+          T.ICRNL: "ICRNL", T.IUCLC: "IUCLC", T.IXON: "IXON", T.IXANY: "IXANY",
+          T.IXOFF: "IXOFF", T.IMAXBEL: "IMAXBEL", T.IUTF8: "IUTF8"}  # fmt: skip
+_OFLAG = {T.OPOST: "OPOST", T.OLCUC: "OLCUC", T.ONLCR: "ONLCR", T.OCRNL: "OCRNL",
+          T.ONOCR: "ONOCR", T.ONLRET: "ONLRET"}  # fmt: skip
+_LFLAG = {T.ISIG: "ISIG", T.ICANON: "ICANON", T.ECHO: "ECHO", T.ECHOE: "ECHOE",
+          T.ECHOK: "ECHOK", T.ECHONL: "ECHONL", T.NOFLSH: "NOFLSH", T.TOSTOP: "TOSTOP",
+          T.ECHOCTL: "ECHOCTL", T.ECHOPRT: "ECHOPRT", T.ECHOKE: "ECHOKE",
+          T.IEXTEN: "IEXTEN"}  # fmt: skip
+
+
+def _termios(k: Kernel, v: int) -> str:
+    t = T.Termios.unpack(k.uspace.read(v, T.TERMIOS.size))
+    return (
+        f"{{c_iflag={_flags(t.iflag, _IFLAG)}, c_oflag={_flags(t.oflag, _OFLAG)}, "
+        f"c_cflag={t.cflag:#x}, c_lflag={_flags(t.lflag, _LFLAG)}, "
+        f"VMIN={t.cc[T.VMIN]}, VTIME={t.cc[T.VTIME]}}}"
+    )
+
+
+def _ioctl_arg(out: bool) -> Callable[[Kernel, int, tuple[int, ...], int], str]:
+    """ioctl's third argument for request args[1]: what it points to, read
+    before the call for what the guest passes in and after it (`out`) for
+    what the kernel fills in."""
+
+    def fmt(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
+        req = args[1]
+        if req in _IOCTL_INT_IN or (out and req in _IOCTL_INT_OUT):
+            return f"[{_s32(k.uspace.read_u32(v))}]"
+        if req == F.TIOCSWINSZ or (out and req == F.TIOCGWINSZ):
+            row, col, xpixel, ypixel = k.uspace.read_struct(S.WINSIZE, v)
+            return f"{{ws_row={row}, ws_col={col}, ws_xpixel={xpixel}, ws_ypixel={ypixel}}}"
+        if req in _TERMIOS_IN or (out and req == F.TCGETS):
+            return _termios(k, v)
+        if req == F.TCFLSH:
+            return _FLUSH.get(v, str(v))
+        if req == F.TCXONC:
+            return _FLOW.get(v, str(v))
+        if req == F.TIOCGPTPEER:
+            return _oflags(k, v, args, i)
+        if req in (F.TIOCSCTTY, F.TCSBRK, F.TCSBRKP):
+            return str(_s32(v))
+        return hex(v)
+
+    return fmt
+
+
 def _sigset(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
     if v == 0:
         return "NULL"
@@ -555,6 +628,7 @@ _IN: dict[str, Callable[[Kernel, int, tuple[int, ...], int], str]] = {
     "ipc_call": lambda k, v, a, i: _IPC_CALLS.get(v & 0xFFFF, str(v)),
     "clockid": _table(_CLOCKS),
     "ioctl_req": _table(_IOCTL),
+    "ioctl_arg": _ioctl_arg(out=False),
     "fcntl_cmd": _table(_FCNTL),
     "sigprocmask_how": _table(_HOW),
     "whence": _table(_WHENCE),
@@ -576,7 +650,8 @@ _IN: dict[str, Callable[[Kernel, int, tuple[int, ...], int], str]] = {
     "falloc_mode": _bits(_FALLOC),
     "rusage_who": lambda k, v, a, i: _RUSAGE.get(_s32(v), str(_s32(v))),
 }
-_OUT = {"buf_out", "iov_out", "wstatus", "epoll_events_out"}
+_OUT = {"buf_out", "iov_out", "wstatus", "ioctl_arg", "epoll_events_out"}
+_IOCTL_OUT = _ioctl_arg(out=True)
 
 
 def describe_wait_status(status: int) -> str:

@@ -145,6 +145,24 @@ WORKLOADS = [
         ops_arg=0, unit="rt", show_rate=True, one_cpu=True,
     ),
     Workload(
+        "tcp-rt", "sockbench", ("tcp", "10000"), ("tcp", "2000"),
+        what="1-byte loopback TCP round trips between two threads (TCP_NODELAY)",
+        expect=r"sockbench: \d+ round trips ok",
+        ops_arg=1, unit="rt", show_rate=True, target=0.2, one_cpu=True, group="net",
+    ),
+    Workload(
+        "unix-rt", "sockbench", ("unix", "10000"), ("unix", "2000"),
+        what="1-byte AF_UNIX stream socketpair round trips between two threads",
+        expect=r"sockbench: \d+ round trips ok",
+        ops_arg=1, unit="rt", show_rate=True, target=0.2, one_cpu=True, group="net",
+    ),
+    Workload(
+        "tcp-bulk", "sockbench", ("bulk", "256"), ("bulk", "32"),
+        what="a loopback TCP stream between two threads, 64 KiB writes; MiB/s",
+        expect=r"sockbench: \d+ MiB ok",
+        ops_arg=1, unit="MiB", show_rate=True, one_cpu=True, group="net",
+    ),
+    Workload(
         "cpu-mmu", "cpuloop", ("260000000",), ("50000000",),
         what="the cpu workload under --mmu (every access through the TLB)",
         expect=r"cpuloop: \d+ iterations, result [0-9a-f]{8}",

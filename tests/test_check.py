@@ -97,12 +97,49 @@ def test_each_kind_at_its_line(
 def test_vfork_child_findings_show_the_parent_at_the_vfork(run_nommu: RunNommu) -> None:
     _, checker = checked(run_nommu, ["/check_vfork_global"])
     (finding,) = checker.report.findings
-    ((title, parent),) = finding.stacks
+    (title, parent), (read_title, reader) = finding.stacks
     assert "parent, process 1" in title
     assert parent[0].function == "vfork"
     assert parent[1].function == "main"
     assert parent[1].line == marker_line("check_vfork_global.c", "vfork-write-global") - 2
     assert finding.pid == 2
+    # ...and where the parent read the value the child left (printf's argument)
+    assert "reading the value" in read_title
+    assert reader[0].function == "main"
+    assert reader[0].line == marker_line("check_vfork_global.c", "vfork-write-global") + 4
+
+
+def test_vfork_stores_the_parent_never_reads_are_notes(run_nommu: RunNommu) -> None:
+    """The child fills an argv array in its caller's frame and execs: the
+    parent never reads those slots, so there is no finding, only notes."""
+    argv = ["/vfork_argv", "/exitcode", "3"]
+    result, checker = checked(run_nommu, argv)
+    assert result.stdout == b"child: exited 3\nchild: exited 3\n"
+    assert checker.report.findings == [], format_text(checker.report, "vfork_argv")
+    notes = checker.report.notes
+    assert {n.kind for n in notes} == {"vfork-write-stack"}
+    assert sum(n.count for n in notes) >= 6  # argv[0..3], in each of two runs
+    assert all(n.site is not None and n.site.function == "run" for n in notes)
+    assert "never read" in format_text(checker.report, "vfork_argv", verbose=True)
+    assert "never read" not in format_text(checker.report, "vfork_argv")
+
+
+def test_strict_vfork_reports_every_store(run_nommu: RunNommu) -> None:
+    checker = Checker(strict_vfork=True)
+    run_nommu(["/vfork_argv", "/exitcode", "3"], checker=checker)
+    kinds = [f.kind for f in checker.report.findings]
+    assert kinds and set(kinds) == {"vfork-write-stack"}
+    assert checker.report.notes == []
+
+
+def test_notes_in_json(guest_root: Path) -> None:
+    proc = nommu_cli(
+        "check", "--no-hints", "--format", "json", "--root", str(guest_root),
+        "/vfork_argv", "/exitcode", "3",
+    )  # fmt: skip
+    doc = json.loads(proc.stderr)
+    assert doc["findings"] == []
+    assert {n["kind"] for n in doc["notes"]} == {"vfork-write-stack"}
 
 
 def test_exit_in_vfork_child_names_what_exit_did(run_nommu: RunNommu) -> None:
@@ -167,6 +204,7 @@ CORRECT = [
     ["/malloc"],  # musl's malloc tries brk and mprotect itself, and copes
     ["/spawn_chain", "20"],
     ["/pingpong", "50"],
+    ["/vfork_argv", "/exitcode", "3"],  # the child builds argv in its caller's frame
 ]
 
 

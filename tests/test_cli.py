@@ -89,6 +89,24 @@ def test_demo_naive_vfork_shows_the_hijack() -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_demo_stack_overflow_shows_the_crash_then_the_cause() -> None:
+    proc = nommu_cli("demo", "stack-overflow")
+    assert proc.returncode == 0  # the last run: the program with a large enough stack
+    out = proc.stdout
+    assert out.index("$ nommu run --no-hints") < out.index("$ nommu check") < out.index("depth 160")
+    assert "(stack_overflow) killed by SIG" in proc.stderr  # as on a board: a wreck
+    assert "stack-overflow: the 128 KiB stack" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_demo_wild_write_shows_the_change_then_the_cause() -> None:
+    proc = nommu_cli("demo", "wild-write")
+    assert proc.returncode == 0
+    assert proc.stdout.count("the parent's note now reads: overwritten!") == 2
+    assert "write-foreign-memory" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_unknown_demo() -> None:
     proc = nommu_cli("demo", "no-such-demo")
     assert proc.returncode == 1

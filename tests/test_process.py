@@ -57,6 +57,11 @@ def test_vfork_exec_reports_child_exit(differential: Differential) -> None:
     assert out.splitlines()[0] == "child: exited 42"
 
 
+def test_vfork_child_building_argv_in_the_callers_frame(differential: Differential) -> None:
+    out = text(differential(["/vfork_argv", "./exitcode", "7"]))
+    assert out == "child: exited 7\nchild: exited 7\n"
+
+
 def test_vfork_exec_absolute_guest_path(run_nommu: RunNommu) -> None:
     result = run_nommu(["/vfork_exec", "/bin/exitcode", "9"])
     assert result.returncode == 9  # type: ignore[attr-defined]

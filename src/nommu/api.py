@@ -126,6 +126,8 @@ class Machine:
     """An i386 machine configuration (no MMU unless `mmu=True`); `run` boots it
     with one program. `vfork_as_fork` makes vfork() behave as fork() (needs an MMU).
     `fpu="exact"` runs every x87 instruction in software (kernel/mathemu.py).
+    `stack_guard=True` makes a stack overflow a SIGSEGV at the faulting store,
+    as an MPU guard region would (without it the store lands, as on a board).
     A `checker` (trace.check.Checker) watches the runs for no-MMU problems and
     collects them in its `report` (`nommu check`)."""
 
@@ -148,7 +150,10 @@ class Machine:
         max_output: int | str | None = None,
         timeout: float | None = None,
         memmap: str | os.PathLike[str] | None = None,
+        publish: Sequence[tuple[int, int]] = (),
+        net: str = "none",
         cpu: str | None = None,
+        stack_guard: bool = False,
     ) -> None:
         if vfork_as_fork and not mmu:
             raise NommuError("--vfork-as-fork needs --mmu: without an MMU fork() cannot exist")
@@ -171,7 +176,12 @@ class Machine:
         self.max_output = None if max_output is None else parse_bytes(max_output)
         self.timeout = None if timeout is None else _positive(timeout, "--timeout")
         self.memmap = memmap  # write the memory map of each run here (trace/memmap.py)
+        self.stack_guard = stack_guard  # no MMU: a stack overflow is SIGSEGV (kernel/mpu.py)
         self.kernel: Kernel | None = None  # the last run's kernel, for inspection
+        if net not in ("none", "host"):
+            raise NommuError(f"net must be 'none' or 'host', not {net!r}")
+        self.publish = tuple(_port_pair(p) for p in publish)  # host port -> guest port (TCP)
+        self.net_host = net == "host"  # guest TCP connects may leave through host sockets
         if cpu is not None and cpu not in _cpu_names():
             raise NommuError(f"unknown CPU {cpu!r}: nommu has {', '.join(arch.cpu_names())}")
         self.cpu = cpu  # the CPU model of an ARM machine (None: Cortex-M7)
@@ -203,6 +213,10 @@ class Machine:
             timeout=self.timeout,
             hints=self.hints,
             stderr=err_text or self.stderr or sys.stderr,
+            stack_guard=self.stack_guard,
+            every_foreign_store=self.checker is not None,
+            publish=self.publish,
+            net_host=self.net_host,
         )
         k = new_kernel(config)
         self.kernel = k
@@ -220,6 +234,7 @@ class Machine:
             init = boot(k, list(argv), environ, stdio, cwd)
             result = _run(k, init)
         finally:
+            k.net.shutdown()  # (host sockets of --publish, --net host)
             if recorder is not None and self.memmap is not None:
                 recorder.write(self.memmap)
         if capture:
@@ -258,6 +273,15 @@ class Machine:
             else HostStream(2, 1, "stderr", limit=limit),
         ]
         return files
+
+
+def _port_pair(pair: tuple[int, int]) -> tuple[int, int]:
+    """A (host port, guest port) of --publish, checked."""
+    host, guest = pair
+    for port in (host, guest):
+        if not 0 < int(port) < 65536:
+            raise NommuError(f"--publish: port {port} is not between 1 and 65535")
+    return int(host), int(guest)
 
 
 def program_arch(root: str, path: str, cwd: str = "/") -> Arch:

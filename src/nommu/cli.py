@@ -146,6 +146,13 @@ def _machine_options(
     )
     p.add_argument("--strace-file", metavar="FILE", help="write the syscall trace to FILE")
     p.add_argument("--no-hints", action="store_true", help="no explanations on stderr")
+    p.add_argument(
+        "--stack-guard",
+        action="store_true",
+        help="make a stack overflow a SIGSEGV at the faulting store, as an MPU guard region "
+        "would (by default the store lands, as on a board, and a hint says so)",
+    )
+    _net_options(p)
     _limit_options(p)
     p.add_argument(
         "-E",
@@ -155,6 +162,37 @@ def _machine_options(
         metavar="VAR=VALUE",
         help="set an environment variable for the guest (repeatable)",
     )
+
+
+def _net_options(p: argparse.ArgumentParser) -> None:
+    """The machine's network is its own loopback; these open it to the host."""
+    p.add_argument(
+        "--publish",
+        action="append",
+        default=[],
+        type=_publish_arg,
+        metavar="HOST_PORT:GUEST_PORT",
+        help="forward TCP connections to the host's 127.0.0.1:HOST_PORT to the guest "
+        "socket listening on GUEST_PORT (repeatable)",
+    )
+    p.add_argument(
+        "--net",
+        choices=("none", "host"),
+        default="none",
+        help="'host': guest TCP connects to addresses outside the loopback go out "
+        "through host sockets (default 'none': the machine reaches nothing)",
+    )
+
+
+def _publish_arg(text: str) -> tuple[int, int]:
+    host, sep, guest = text.partition(":")
+    try:
+        pair = (int(host), int(guest))
+    except ValueError:
+        pair = (0, 0)
+    if not sep or not all(0 < p < 65536 for p in pair):
+        raise argparse.ArgumentTypeError(f"{text!r}: use HOST_PORT:GUEST_PORT (1-65535)")
+    return pair
 
 
 def _limit_options(p: argparse.ArgumentParser) -> None:
@@ -251,6 +289,9 @@ def make_machine(root: str, args: argparse.Namespace, checker: Checker | None = 
         strace=_trace_stream(args),
         hints=not args.no_hints,
         checker=checker,
+        stack_guard=args.stack_guard,
+        publish=getattr(args, "publish", []),
+        net=getattr(args, "net", "none"),
     )
 
 
@@ -288,6 +329,19 @@ def _check_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         metavar="FILE",
         help="findings to leave out: KIND:FUNCTION or KIND:FILE:LINE per line",
     )
+    check.add_argument(
+        "--strict-vfork",
+        action="store_true",
+        help="report every store of a vfork child into its parent's memory (POSIX's rule), "
+        "not only those the parent reads afterwards",
+    )
+    check.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also list the notes: what was seen but breaks nothing (text format; JSON "
+        "always has them)",
+    )
     check.add_argument("program", metavar="PROGRAM")
     check.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS")
 
@@ -307,13 +361,13 @@ def check_program(root: str, argv: list[str], args: argparse.Namespace) -> int:
             raise NommuError(f"--suppressions: {err}") from None
     from nommu.trace.check import Checker
 
-    checker = Checker()
+    checker = Checker(strict_vfork=args.strict_vfork)
     result = make_machine(root, args, checker).run(argv, _env(args), cwd=args.cwd)
     report(result, argv[0])
     checker.report.suppress(rules)
     program = " ".join(argv)
     text = {
-        "text": lambda: fmt.format_text(checker.report, program),
+        "text": lambda: fmt.format_text(checker.report, program, args.verbose),
         "json": lambda: fmt.format_json(checker.report, program, result.returncode),
         "sarif": lambda: fmt.format_sarif(checker.report, program, result.returncode),
     }[args.format]()
@@ -400,6 +454,9 @@ class Demo:
     summary: str
     runs: tuple[tuple[str, ...], ...]  # argv of each program run, in order
     explanation: str
+    # How each run is made: "run" (the default), "board" (nommu run --no-hints:
+    # what a board shows, no explanation) or "check" (nommu check).
+    how: tuple[str, ...] = ()
 
 
 DEMOS = {
@@ -439,6 +496,35 @@ DEMOS = {
         "return address in a register (each task has its own registers), so both\n"
         "return where they should. Try it with --strace to see who runs when.",
     ),
+    "stack-overflow": Demo(
+        "a recursion outgrows its stack and silently wrecks the memory below it",
+        (
+            ("/bin/stack_overflow", "main"),
+            ("/bin/stack_overflow", "main"),
+            ("/bin/stack_overflow_big", "main"),
+        ),
+        "First run, as on a board: the recursion needs 160 KiB of stack; the program's\n"
+        "stack block is 128 KiB, and nothing stops the stores below it. They landed in\n"
+        "the end of the program's own data, where libc keeps the main thread's state,\n"
+        "and the program died later, inside printf, far from the cause. Second run:\n"
+        "nommu check watched the stack's last page and the page below it (the CPU's\n"
+        "TLB used as an MPU) and names the overflowing store, its function and line.\n"
+        "Third run: the same program linked with -Wl,-z,stack-size=1048576 (its\n"
+        "PT_GNU_STACK header asks for 1 MiB): it works. `nommu run` also says it once\n"
+        "on stderr; --stack-guard makes the overflow a SIGSEGV at the store.",
+        ("board", "check", "board"),
+    ),
+    "wild-write": Demo(
+        "one process writes into another's memory, and nothing stops it",
+        (("/bin/wild_write", "foreign"), ("/bin/wild_write", "foreign")),
+        "First run, as on a board: the parent passed the address of a note in its own\n"
+        "memory to a child it started (posix_spawn); the child stored through it. With\n"
+        "an MMU the address would mean nothing in the child; without one it is the\n"
+        "parent's memory, and the parent's note changed under it, silently. Second run:\n"
+        "nommu check let the store land too, but names it: the writing process, the\n"
+        "function and line, and whose block it hit.",
+        ("board", "check"),
+    ),
     "fork": Demo(
         "fork() fails with EINVAL on no-MMU; posix_spawn works",
         (("/bin/fork_fail", "/bin/exitcode", "0"),),
@@ -461,13 +547,30 @@ def demo(args: argparse.Namespace) -> int:
     d = DEMOS[args.name]
     status = 0
     with bundled_root() as root:
-        for argv in d.runs:
+        for i, argv in enumerate(d.runs):
+            how = d.how[i] if i < len(d.how) else "run"
             if len(d.runs) > 1:
-                print(f"$ {' '.join(argv)}")
-            status = run_program(root, [*argv, *args.args], args)
+                command = {"board": "nommu run --no-hints", "check": "nommu check"}.get(how)
+                print(f"$ {command + ' ' if command else ''}{' '.join(argv)}", flush=True)
+            status = _demo_run(root, [*argv, *args.args], args, how)
     if d.explanation:
         print("\nWhat happened:\n" + "\n".join(f"  {line}" for line in d.explanation.splitlines()))
     return status
+
+
+def _demo_run(root: str, argv: list[str], args: argparse.Namespace, how: str) -> int:
+    """One run of a demo: plain, as on a board (no hints), or under `nommu check`."""
+    if how == "run":
+        return run_program(root, argv, args)
+    quiet = argparse.Namespace(**{**vars(args), "no_hints": True})
+    if how == "board":
+        return run_program(root, argv, quiet)
+    extra: dict[str, object] = {"format": "text", "output": None, "error_exitcode": None}
+    checking = argparse.Namespace(**{**vars(quiet), **extra, "suppressions": []})
+    checking.strict_vfork = False
+    checking.verbose, checking.cwd = False, "/"
+    sys.stdout.flush()
+    return check_program(root, argv, checking)
 
 
 WELCOME = """\

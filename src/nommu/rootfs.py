@@ -6,8 +6,9 @@ shell and utilities in /bin (so system() and popen(), which musl runs as
 (mode 1777), /etc with passwd, group and hosts for the one user, root, and
 /root as its home. /dev and /proc are mount points only: the kernel
 provides /dev/null, /dev/zero, /dev/random, /dev/urandom, /dev/tty, /dev/shm
-and /proc itself, whether or not the root has the directories (no
-networking, so no resolv.conf).
+and /proc itself, whether or not the root has the directories (the network
+is the machine's own loopback, so no resolv.conf: /etc/hosts answers
+"localhost").
 
 A root is marked by a `.nommu-root` file at its top; mkroot refreshes a
 marked root (the guest's own files stay) and refuses, without --force, a

@@ -121,6 +121,10 @@ EPOLL_EVENT = struct.Struct("<IQ")  # packed on x86 (__EPOLL_PACKED): 12 bytes
 STATFS64_SIZES: tuple[int, ...] = (84,)  # sizeof(struct statfs64), packed
 OPEN_FLAGS: dict[int, int] = {}  # the generic values
 IPC_PARSE_VERSION = False  # its semctl, msgctl, shmctl (394-...) are the IPC_64 ones
+# Unicorn's helper for the invlpg instruction, helper_invlpg(env, address): it
+# drops one page from the TLB. The register window starts at env (CPUX86State
+# begins with the general registers, EAX first), so it can be called with it.
+TLB_PAGE_HELPER = "helper_invlpg_x86_64"
 FRAME_REG = UC_X86_REG_EBP
 FLAGS_REG = UC_X86_REG_EFLAGS
 TLS_REG = UC_X86_REG_GS

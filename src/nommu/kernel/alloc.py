@@ -72,6 +72,7 @@ class PhysAllocator:
         self._starts: list[int] = []  # sorted keys of _used, for lookups by address
         self.failures: list[AllocFailure] = []
         self.listener: Callable[[str, Block], None] | None = None
+        self.on_free: Callable[[int, int], None] | None = None  # (start, size): kernel/mpu.py
 
     def alloc(self, size: int, owner: int, kind: str) -> Block:
         """A block of `size` bytes (rounded up to pages), or ENOMEM."""
@@ -111,6 +112,8 @@ class PhysAllocator:
         if start + size < block.end:
             self._add_used(Block(start + size, block.end - start - size, block.owner, block.kind))
         self._insert_free(Block(start, size))
+        if self.on_free is not None:
+            self.on_free(start, size)
         if self.listener is not None:
             self.listener("free", Block(start, size, block.owner, block.kind))
 

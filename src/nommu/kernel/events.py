@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
+    from nommu.kernel.mpu import Violation
     from nommu.kernel.task import Task
 
 
@@ -83,3 +84,7 @@ class EventSink:
         """`t` ran, at `pc`, an instruction its CPU lacks, which the kernel
         carried out in its place (`kind` "cortex-m-tls": the cp15 thread-pointer
         read, which faults on a real Cortex-M)."""
+
+    def memory_violation(self, v: Violation) -> None:
+        """A store a board would let through silently (kernel/mpu.py): a
+        stack overflow, or a write into another process's or free memory."""

@@ -55,6 +55,7 @@ def do_exit(k: Kernel, t: Task, status: int) -> None:
     del k.tasks[t.tid]
     group = t.group
     k.events.task_exit(t, status)
+    k.memory.task_gone(t)
     if all(not x.alive for x in group.tasks):
         _process_exit(k, group, status)
     if k.current is t:

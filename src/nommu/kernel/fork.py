@@ -98,6 +98,7 @@ def copy_process(k: Kernel, parent: Task, flags: int, new_sp: int, tls: int) -> 
     if new_sp:
         child.ctx.reg_write(k.arch.SP_REG, new_sp)
         child.own_stack = True
+        k.memory.new_stack(child, new_sp)
     child.pc = k.cpu.pc
     k.tasks[tid] = child
     return child
@@ -188,7 +189,8 @@ def mm_release(k: Kernel, t: Task, new: MemoryMap | None) -> None:
         why = "called execve" if new is not None else "exited"
         k.events.vfork_released(t.vfork_done, t, why)
         t.vfork_done = None
-    old.put()
+    if old.put() and k.memory.mpu is not None:
+        k.memory.mpu.forget_mm(old)
 
 
 def clear_child_tid(k: Kernel, t: Task) -> None:

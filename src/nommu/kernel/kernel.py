@@ -38,6 +38,7 @@ from nommu.kernel.mathemu import MathEmulation
 from nommu.kernel.memmodel import MemoryModel, make_memory_model
 from nommu.kernel.mm import FileCopies
 from nommu.kernel.msg import SysvMsg
+from nommu.kernel.net import Network
 from nommu.kernel.pagecache import PageCache
 from nommu.kernel.procfs import ProcFs
 from nommu.kernel.pty import DevPts
@@ -76,7 +77,11 @@ class KernelConfig:
     clock_monotonic: Callable[[], float] = time.monotonic
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
     fpu: str = "fixups"  # x87 math emulation: "fixups" or "exact" (kernel/mathemu.py)
+    publish: tuple[tuple[int, int], ...] = ()  # --publish: (host port, guest port), TCP
+    net_host: bool = False  # --net host: guest TCP connects leave through host sockets
     arch: Arch = DEFAULT_ARCH  # the CPU architecture (nommu.arch; exec checks programs match)
+    stack_guard: bool = False  # no MMU: a stack overflow is SIGSEGV (kernel/mpu.py)
+    every_foreign_store: bool = False  # no MMU: catch each one, at a cost per switch (mpu.py)
 
 
 class Kernel:
@@ -130,6 +135,9 @@ class Kernel:
         self.fsnotify = FsNotify(self.vfs.root)  # inotify's watches
         self.hostfs.notify = self.fsnotify
         self.locks = LockTable(self.sched)  # fcntl record locks, OFD locks, flock
+        self.net = Network(self)  # sockets: AF_UNIX and the loopback network
+        if config.publish or config.net_host:
+            self.net.open_host(list(config.publish), config.net_host)
         self.tasks: dict[int, Task] = {}
         self.groups: dict[int, ThreadGroup] = {}
         self._next_pid = 1

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from nommu.kernel.exec import Program
     from nommu.kernel.kernel import Kernel
     from nommu.kernel.mm import MemoryMap
+    from nommu.kernel.mpu import Mpu
     from nommu.kernel.shm import ShmSegment
     from nommu.kernel.task import Task
     from nommu.kernel.uaccess import UserMemory
@@ -70,6 +71,9 @@ class MemoryModel(ABC):
 
     def __init__(self, k: Kernel) -> None:
         self.k = k
+        # No MMU: what sees the stores a board lets through (kernel/mpu.py).
+        # With an MMU the page tables protect memory; there is nothing to add.
+        self.mpu: Mpu | None = None
 
     # -- boot ------------------------------------------------------------------------
 
@@ -197,6 +201,19 @@ class MemoryModel(ABC):
     @abstractmethod
     def proc_status(self, mm: MemoryMap) -> list[str]:
         """Lines this kind of kernel adds to /proc/PID/status."""
+
+    # -- stores a board lets through (no MMU: kernel/mpu.py) -----------------------
+
+    def store_refused(self, t: Task, addr: int, pc: int) -> bool:
+        """A store by `t` to `addr` in RAM stopped the CPU: True if it is to
+        run again (and land), False if it is a fault (a signal)."""
+        return False
+
+    def new_stack(self, t: Task, sp: int) -> None:  # noqa: B027 (most models need nothing)
+        """`t` (a new thread or process) starts on a stack of its own at `sp`."""
+
+    def task_gone(self, t: Task) -> None:  # noqa: B027 (most models need nothing)
+        """`t` has exited: it no longer runs on its stack."""
 
 
 def mapping_size(length: int, pgoff: int) -> int:

@@ -61,6 +61,7 @@ from nommu.kernel.files import (
 )
 from nommu.kernel.memmodel import U32, Area, MemoryModel, mapping_size
 from nommu.kernel.mm import MemoryMap, Region
+from nommu.kernel.mpu import Mpu, stack_origin
 from nommu.kernel.ramfs import RamFile, RamInode, RamMapping, pages_for
 from nommu.kernel.shm import ShmSegment
 from nommu.kernel.uaccess import UserMemory
@@ -99,19 +100,32 @@ class NoMmuModel(MemoryModel):
     missing_calls = NEEDS_MMU
 
     def boot(self) -> UserMemory:
-        """The TLB fill is the identity on RAM; user memory is RAM itself."""
+        """The TLB fill is the identity on RAM; user memory is RAM itself.
+        The fill lets a store through only where the running task may write
+        (kernel/mpu.py), so that a store elsewhere stops, is seen, and lands
+        (on a CPU whose accesses go through the fill: not ARM, see arch/arm.py)."""
         k = self.k
+        if k.arch.VIRTUAL_TLB:
+            self.mpu = Mpu(k, k.config.stack_guard, k.config.every_foreign_store)
+            k.alloc.on_free = self.mpu.freed
         k.tlb.translate = self._physical
         k.tlb.identity = True
         k.arch.install_tables(k.cpu, k.gdt)
         return UserMemory(k.ram, k.cpu)
 
     def _physical(self, vaddr: int, access: str) -> tuple[int, int] | None:
-        """An address is a physical address; only RAM is there."""
-        ram = self.k.ram
-        if ram.base <= vaddr < ram.end:
-            return vaddr & ~0xFFF, 7
-        return None
+        """An address is a physical address; only RAM is there. Writable only
+        where the running task may write without a stop (kernel/mpu.py)."""
+        ram, mpu = self.k.ram, self.mpu
+        if not ram.base <= vaddr < ram.end:
+            return None
+        page = vaddr & ~0xFFF
+        if mpu is None:
+            return page, 7
+        if mpu.may_write(page):
+            mpu.filled(page)
+            return page, 7
+        return None if access == "write" else (page, 5)
 
     # -- processes -----------------------------------------------------------------
 
@@ -130,7 +144,9 @@ class NoMmuModel(MemoryModel):
         return True  # (all of RAM, always)
 
     def switch_space(self, prev: Task | None, t: Task) -> None:
-        return None  # one space for everyone: nothing to switch
+        """One space for everyone: only the MPU's idea of who may write changes."""
+        if self.mpu is not None:
+            self.mpu.switched(t)
 
     def switch_is_free(self, t: Task, nxt: Task) -> bool:
         return True
@@ -249,11 +265,34 @@ class NoMmuModel(MemoryModel):
 
     def explain_fault(self, t: Task, addr: int, access: str) -> str:
         ram = self.k.ram
+        v = self.mpu.last if self.mpu is not None else None
+        if v is not None and v.area is not None and v.address == addr:  # --stack-guard
+            size = v.area.size // 1024
+            return f"  {access} at {addr:#010x}: below the bottom of its {size} KiB stack"
         where = f"RAM is {ram.base:#010x}-{ram.end:#010x}"
         return f"  {access} at {addr:#010x}: no memory there ({where})"
 
     def out_of_memory(self, t: Task) -> bool:
         return False  # memory runs out at mmap or exec (ENOMEM), never at a fault
+
+    def store_refused(self, t: Task, addr: int, pc: int) -> bool:
+        return self.mpu is not None and self.mpu.store_fault(t, addr, pc)
+
+    def new_stack(self, t: Task, sp: int) -> None:
+        """A thread's stack is the block below `sp` (its mmap'd stack, with
+        musl's guard area at its foot, which protects nothing here: mprotect
+        is ENOSYS). posix_spawn's child runs on a buffer in its parent's
+        stack: not a stack of its own to watch."""
+        region = t.mm.find(sp - 1)
+        if self.mpu is None or region is None or region.kind == "stack":
+            return
+        origin = "a thread stack: pthread_attr_setstacksize(), or libc's default"
+        advice = "give the thread a larger stack with pthread_attr_setstacksize()"
+        self.mpu.add_stack(t, region.start, sp, origin, advice)
+
+    def task_gone(self, t: Task) -> None:
+        if self.mpu is not None:
+            self.mpu.drop_stack(t)
 
     def proc_status(self, mm: MemoryMap) -> list[str]:
         """fs/proc/task_nommu.c task_mem: Mem, Slack, Shared."""
@@ -292,6 +331,7 @@ def load_nommu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
     load_base = block.start - image.low if image.is_pie else 0
     mm.start_brk = mm.brk = mm.end_brk = block.end  # zero-size brk (ELF-FDPIC)
     mm.start_stack = stack_block.end
+    k.ram.fill(stack_block.start, stack_block.size)  # (fresh anonymous memory is zeroed)
     k.cpu.load_code(block.start, block.end, (image, load_base))
     k.cpu.forget_code(stack_block.start, stack_block.end)
     k.ram.fill(block.start, image.span)
@@ -299,6 +339,10 @@ def load_nommu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
         k.ram.write(seg.vaddr + load_base, image.data[seg.offset : seg.offset + seg.filesz])
     k.mathemu.forget_code(block.start, block.end)
     load_fixups(k, image, load_base)
+    mpu = k.memory.mpu
+    if mpu is not None:  # (exec cannot fail from here on)
+        origin, advice = stack_origin(image.stack_given, stack_block.size)
+        mpu.add_stack(t, stack_block.start, stack_block.end, origin, advice)
     return mm, load_base
 
 

@@ -46,6 +46,7 @@ from nommu.kernel.task import Task, TaskState
 from nommu.kernel.traps import handle_stop
 
 if TYPE_CHECKING:
+    from nommu.kernel.hostnet import HostIo
     from nommu.kernel.kernel import Kernel
 
 SLICE = 0.020  # seconds a task may run while others wait for the CPU
@@ -80,6 +81,7 @@ class Scheduler:
         self.sleepers: dict[object, list[Task]] = {}
         self.watchers: dict[object, list[Callable[[], None]]] = {}  # see `watch`
         self.host_waits = 0  # how many of those channels are host input (HostReadable)
+        self.host_io: HostIo | None = None  # host sockets to poll (--publish, --net host)
         self._timers: list[tuple[float, int, KTimer]] = []
         self._seq = itertools.count()
         self.on_cpu: Task | None = None  # whose registers the CPU holds
@@ -231,6 +233,8 @@ class Scheduler:
         None if a signal to nommu itself (Ctrl-C) arrived while waiting."""
         while True:
             self.expire_timers()
+            if self.host_io is not None:
+                self.host_io.poll(0)
             while self.runqueue:
                 task = self.runqueue.popleft()
                 if task.state is TaskState.RUNNABLE:
@@ -255,7 +259,8 @@ class Scheduler:
         if self.runqueue:
             return  # a timer that came due just now woke someone: no deadlock
         host_fds = [c.fd for c in self.sleepers if isinstance(c, HostReadable)]
-        if not host_fds and all(entry[2].watchdog for entry in self._timers):
+        io_r, io_w = self.host_io.fds() if self.host_io is not None else ([], [])
+        if not host_fds and not io_r and not io_w and all(e[2].watchdog for e in self._timers):
             sleeping = [t for t in self.k.tasks.values() if t.alive]
             raise Deadlock(sleeping)
         timeout = None
@@ -265,16 +270,19 @@ class Scheduler:
         if real_left != INF:
             timeout = max(0.0, real_left if timeout is None else min(timeout, real_left))
         clock = self.k.virtual_clock
-        if clock is not None and not host_fds and self._timers:
+        if clock is not None and not host_fds and not io_r and not io_w and self._timers:
             clock.advance_to(self._timers[0][0])  # virtual time: no real waiting
             return
         wake = self.k.terminal.wakeup_fd
-        ready, _, _ = select.select([*host_fds, *([wake] if wake >= 0 else [])], [], [], timeout)
+        readers = [*host_fds, *io_r, *([wake] if wake >= 0 else [])]
+        ready, writable, _ = select.select(readers, io_w, [], timeout)
         for fd in ready:
             if fd == wake:
                 self.k.terminal.drain_wakeup()
-            else:
+            elif fd in host_fds:
                 self.wakeup(HostReadable(fd))
+        if self.host_io is not None and (ready or writable):
+            self.host_io.ready(set(ready), set(writable))
 
     def slice_for(self, task: Task) -> tuple[float, float]:
         """(preempt_at, force_at) for `task`'s slice, in monotonic seconds.
@@ -287,7 +295,7 @@ class Scheduler:
             return INF, INF
         now = self.clock()
         due = self._timers[0][0] if self._timers else INF
-        if self.runqueue or self.host_waits:
+        if self.runqueue or self.host_waits or self.host_io is not None:
             due = min(due, now + SLICE)
         if due == INF:
             return INF, INF

@@ -99,6 +99,7 @@ class ElfImage:
     stack_size: int
     low: int  # lowest PT_LOAD address, page aligned down
     high: int  # end of the highest PT_LOAD, page aligned up
+    stack_given: int = 0  # the stack size PT_GNU_STACK asked for (0: none, the default)
 
     @property
     def span(self) -> int:
@@ -250,4 +251,5 @@ def _image(
         (stack_size + 0xFFF) & ~0xFFF,
         low,
         high,
+        stack,
     )

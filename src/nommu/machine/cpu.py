@@ -45,6 +45,7 @@ from unicorn import (
     UC_HOOK_CODE,
     UC_HOOK_INSN_INVALID,
     UC_HOOK_INTR,
+    UC_HOOK_MEM_READ,
     UC_HOOK_MEM_UNMAPPED,
     UC_HOOK_MEM_WRITE,
     UC_MEM_FETCH_UNMAPPED,
@@ -217,6 +218,7 @@ class Cpu:
         )
         self.pc_index = arch.WINDOW_PC_INDEX
         self.pc_tag = arch.PC_TAG  # what `run` adds to a code address (ARM: the Thumb bit)
+        self._invlpg = self._page_helper(arch)
         n = len(arch.SYSCALL_REGS)
         self._ids = (ctypes.c_int * n)(*arch.SYSCALL_REGS)
         self.sysregs = (ctypes.c_uint32 * n)()
@@ -372,6 +374,32 @@ class Cpu:
         if self.tlb is not None:
             self.tlb.flush()
         return hook
+
+    def add_read_hook(
+        self, begin: int, end: int, callback: Callable[[int, int], None]
+    ) -> WatchHook:
+        """Call `callback(address, size)` before each guest load from an address
+        in [begin, end).
+
+        Unicorn decides when it translates code whether its loads may take the
+        fast path (no memory hook exists then) or go through the helper that
+        calls hooks (one exists); nothing about a page forces old code's loads
+        onto the helper, as for stores. So all translated code is dropped here,
+        and the code translated while the hook exists sends every load and
+        store through the helper: a checker keeps read hooks for as short a
+        time as it can, and calls `drop_all_code` once it has removed them."""
+
+        def on_read(_h: int, _access: int, addr: int, size: int, _value: int, _u: int) -> None:
+            if begin <= addr < end:
+                self._guarded(callback, addr, size)
+
+        hook = self._watch(UC_HOOK_MEM_READ, HOOK_MEM_ACCESS_CFUNC(on_read), begin, end)
+        self.drop_all_code()
+        return hook
+
+    def drop_all_code(self) -> None:
+        """Forget every translation (they are made again as code runs)."""
+        self.uc.ctl_flush_tb()
 
     def add_code_hook(self, begin: int, end: int, callback: Callable[[int], None]) -> WatchHook:
         """Call `callback(address)` before each instruction in [begin, end) runs.
@@ -552,6 +580,28 @@ class Cpu:
         err = uclib.uc_context_restore(self._h, ctx.context)
         if err:
             raise UcError(err)
+
+    def _page_helper(self, arch: Any) -> Callable[[int], None] | None:
+        """A way to drop one page from the TLB (Unicorn's API only drops all of
+        it): the architecture's TLB helper, called with the CPU state that the
+        register window points into. None if either is missing."""
+        name = getattr(arch, "TLB_PAGE_HELPER", "")
+        helper = getattr(uclib, name, None) if name and self.window is not None else None
+        if helper is None:
+            return None
+        helper.argtypes, helper.restype = [ctypes.c_void_p, ctypes.c_uint64], None
+        env = ctypes.addressof(self.window)
+        return lambda address: helper(env, address)
+
+    def drop_tlb_pages(self, pages: Sequence[int]) -> bool:
+        """Drop `pages` from the TLB, if the CPU knows how to drop single pages
+        (see `_page_helper`); False if it does not (then flush it all)."""
+        invlpg = self._invlpg
+        if invlpg is None:
+            return False
+        for page in pages:
+            invlpg(page)
+        return True
 
     def flush_code(self, begin: int, end: int) -> None:
         """Forget translated code for [begin, end): that memory holds something new.

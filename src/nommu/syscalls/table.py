@@ -64,6 +64,7 @@ def load_handlers() -> dict[str, Syscall]:
         mem,
         memfd,
         misc,
+        net,
         poll,
         proc,
         rusage,

@@ -17,11 +17,16 @@ What it looks for, and how:
   - a store hook on all memory except the child's own part of the stack
     (below the stack pointer its parent had at the vfork): a store to a
     return address or saved frame pointer of the parent's frames is
-    `vfork-return-address`, to the rest of the parent's frames
-    `vfork-write-stack`, to the program's data `vfork-write-global`,
-    elsewhere `vfork-write-heap`. Allowed: the thread's own errno (in its
-    TLS block), storing vfork()'s 0 into the caller's pid variable, and,
-    after a failed execve, storing that errno where the parent will read it;
+    `vfork-return-address` at once (the parent still needs them: found
+    from the parent's frame chain, by the unwinder, at the vfork). A store
+    to the rest of the parent's frames (`vfork-write-stack`), to the
+    program's data (`vfork-write-global`) or elsewhere (`vfork-write-heap`)
+    is a finding only if the parent, once it resumes, reads the value the
+    child left before storing there itself (trace/observed.py); otherwise it
+    is a note (`strict_vfork`, --strict-vfork: every store is a finding, as
+    POSIX has it). Allowed: the thread's own errno (in its TLS block),
+    storing vfork()'s 0 into the caller's pid variable, and, after a failed
+    execve, storing that errno where the parent will read it;
   - a code hook on the return address of the function that called vfork:
     reaching it means the child returned from that function (`vfork-return`);
   - a code hook on libc's exit(): what follows (atexit handlers, stdio
@@ -57,12 +62,14 @@ from nommu.abi.errno import Errno
 from nommu.abi.flags import MAP_TYPE, CloneFlags, MapFlags
 from nommu.abi.signals import signal_name
 from nommu.kernel.events import EventSink, SyscallRow, Tracer
-from nommu.trace import symbols
-from nommu.trace.findings import RULES, Finding, Frame, Report, symbolize
+from nommu.trace import observed, symbols
+from nommu.trace.findings import RULES, Finding, Frame, Report, StackUse, symbolize
+from nommu.trace.observed import ChildStore, ParentWatch
 from nommu.trace.unwind import Stack, Unwinder, current_stack, stack_bounds
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
+    from nommu.kernel.mpu import Violation
     from nommu.kernel.task import Task
     from nommu.loaders.elf import ElfImage
     from nommu.machine.cpu import WatchHook
@@ -138,6 +145,10 @@ class VforkWatch:
     returned: Finding | None = None
     hooks: list[WatchHook] = field(default_factory=list)
     seen: dict[tuple[str, int], Finding] = field(default_factory=dict)
+    # Stores waiting to be seen or not by the parent (trace/observed.py):
+    # one per kind and instruction, and which bytes each left.
+    stores: dict[tuple[str, int], ChildStore] = field(default_factory=dict)
+    pending: dict[int, ChildStore] = field(default_factory=dict)
 
     _parent_frames: list[Frame] | None = None
 
@@ -166,8 +177,10 @@ class VforkWatch:
 class Checker(EventSink):
     """The `nommu check` engine: attach to a kernel before boot, read `report` after."""
 
-    def __init__(self) -> None:
+    def __init__(self, strict_vfork: bool = False) -> None:
         self.report = Report()
+        self.strict_vfork = strict_vfork  # every store of a vfork child is a finding (POSIX)
+        self.observing: list[ParentWatch] = []  # vfork parents reading what a child left
         self.k: Kernel | None = None
         self.inner: Tracer | None = None  # --strace, if it was asked for too
         self.sink: EventSink = EventSink()
@@ -192,6 +205,8 @@ class Checker(EventSink):
         self._failures = len(k.alloc.failures)
         if row.name in LOOK_BEFORE or self.watches:
             self._before(k, t, row.name, args)
+        if self.observing:
+            self._prune(k, t)
         if self.inner is not None:
             self.inner.syscall_entry(k, t, row, args)
 
@@ -418,12 +433,17 @@ class Checker(EventSink):
             return
         if w.returned is not None and in_stack:
             return  # its frames landing on the parent's: the vfork-return finding says so
+        if addr < w.stack_lo and self._below_stack(w):
+            return  # the child's stack overflowed: kernel/mpu.py reports it
         assert self.k is not None
         pc = self.k.cpu.pc
         kind, what = self._classify(w, addr)
         if w.exec_errno and kind != "vfork-return-address":
             kind = "vfork-exec-failed"
             what = f"{what} after execve failed with {Errno(w.exec_errno).name}"
+        if kind != "vfork-return-address" and not self.strict_vfork:
+            self._remember_store(w, kind, what, pc, addr, size, value)
+            return
         seen = w.seen.get((kind, pc))
         if seen is not None:
             seen.count += 1
@@ -435,6 +455,27 @@ class Checker(EventSink):
             notes.append(self._slot_change(w, addr, value))
         stack = current_stack(self.k, w.child)
         w.seen[(kind, pc)] = self._child_finding(w, kind, message, stack, notes)
+
+    def _remember_store(
+        self, w: VforkWatch, kind: str, what: str, pc: int, addr: int, size: int, value: int
+    ) -> None:
+        """A store that is a finding only if the parent reads it (trace/observed.py)."""
+        assert self.k is not None
+        s = w.stores.get((kind, pc))
+        if s is None:
+            notes = [f"store of {size} byte(s) at {addr:#x}, value {value:#x}"]
+            stack = current_stack(self.k, w.child)
+            message = f"the vfork child wrote {what}"
+            s = w.stores[(kind, pc)] = ChildStore(kind, message, w.child.comm, stack, notes)
+        else:
+            s.count += 1
+        for a in range(addr, addr + size):
+            w.pending[a] = s
+
+    def _below_stack(self, w: VforkWatch) -> bool:
+        """Whether the child's stack pointer has gone below the stack it shares."""
+        assert self.k is not None
+        return bool(self.k.cpu.reg_read(self.k.arch.SP_REG) < w.stack_lo)
 
     def _slot_change(self, w: VforkWatch, addr: int, value: int) -> str:
         """What the parent will find in a slot of its own the child overwrote."""
@@ -531,14 +572,111 @@ class Checker(EventSink):
             for hook in w.hooks:
                 self.k.cpu.remove_hook(hook)
             w.hooks.clear()
+            if w.pending:
+                self._observe_parent(w)
+
+    # -- what a vfork parent reads of its child's stores (trace/observed.py) ----------
+
+    def _observe_parent(self, w: VforkWatch) -> None:
+        """The parent resumes: follow its loads of the bytes its child left."""
+        assert self.k is not None
+        pw = ParentWatch(w.parent, w.parent.mm, w.pending, w.stack_lo, w.stack_hi, w)
+        w.pending = {}
+        self.observing.append(pw)
+        observed.start(self.k, pw, self._parent_read, lambda t: t.tid in self.watches)
+
+    def _parent_read(self, pw: ParentWatch, s: ChildStore, reader: Task) -> None:
+        """The parent loaded a value its vfork child left: the store is a finding."""
+        assert self.k is not None and isinstance(pw.context, VforkWatch)
+        w = pw.context
+        title = f"parent, process {reader.pid} ({reader.comm}), reading the value"
+        read = symbolize(current_stack(self.k, reader))
+        stacks = [(w.parent_title(), w.parent_frames()), (title, read)]
+        message = f"{s.message}, which its parent read after it resumed"
+        f = Finding(s.kind, message, w.child.pid, s.comm, symbolize(s.stack), stacks)
+        f.notes, f.count = list(s.notes), s.count
+        f = self.report.add(f)
+        self._blame(w.child.pid, f)
+        self._blame(w.parent.pid, f)
+
+    def _prune(self, k: Kernel, t: Task) -> None:
+        """At a syscall of a watched parent: its stack below the stack pointer is dead."""
+        for pw in [pw for pw in self.observing if pw.parent is t]:
+            observed.prune_stack(pw, k.cpu.reg_read(k.arch.SP_REG))
+            if not pw.pending:
+                self._end_observing(pw)
+
+    def _end_observing(self, pw: ParentWatch) -> None:
+        """Stop following `pw`'s parent; what it never read becomes a note."""
+        assert self.k is not None and isinstance(pw.context, VforkWatch)
+        if pw in self.observing:
+            self.observing.remove(pw)
+        w = pw.context
+        for s in observed.stop(self.k, pw):
+            message = f"{s.message}; its parent never read that value (POSIX forbids it)"
+            stacks = [(w.parent_title(), w.parent_frames())]
+            note = Finding(s.kind, message, w.child.pid, s.comm, symbolize(s.stack), stacks)
+            note.notes, note.count = list(s.notes), s.count
+            self.report.add_note(note)
+
+    def _parent_gone(self, t: Task) -> None:
+        """`t` exec'd or exited: a watch on it ends."""
+        for pw in [pw for pw in self.observing if pw.parent is t]:
+            self._end_observing(pw)
 
     # -- other events -------------------------------------------------------------------
 
     def task_exec(self, t: Task, path: str, argv: list[bytes]) -> None:
         self.sink.task_exec(t, path, argv)
+        if self.observing:
+            self._parent_gone(t)
 
     def task_exit(self, t: Task, status: int) -> None:
         self.sink.task_exit(t, status)
+        if self.observing:
+            self._parent_gone(t)
+        self._stack_use(t)
+
+    # -- memory safety (kernel/mpu.py) ----------------------------------------------------
+
+    def memory_violation(self, v: Violation) -> None:
+        """A stack overflow or a wild write: a finding, with the stack at the store."""
+        self.sink.memory_violation(v)
+        k = self.k
+        assert k is not None
+        if v.area is not None:  # (the stack pointer is below the stack: walk up into it)
+            unwinder = Unwinder(k, v.task, min(v.sp, v.area.lo), v.area.hi)
+            stack = unwinder.stack(v.pc, v.sp, k.cpu.reg_read(k.arch.FRAME_REG))
+        else:
+            stack = current_stack(k, v.task, pc=v.pc)
+        notes = [f"the store to {v.address:#x} hit {v.hit}"]
+        if v.area is not None:
+            message = (
+                f"the {v.area.size // 1024} KiB stack ({v.area.origin}) overflowed: a store "
+                f"{v.area.lo - v.address} byte(s) below its bottom"
+            )
+            notes.append(f"to fix it, {v.area.advice}")
+            if v.area.task.group is not v.task.group:
+                notes.append(f"a vfork child, on the stack of process {v.area.task.pid}")
+        elif v.kind == "write-free-memory":
+            message = f"a store to {v.address:#x}, in memory no one owns"
+        else:
+            message = f"a store to {v.address:#x}, in memory of process {v.owner}"
+        frames = fold_recursion(symbolize(stack), notes)
+        self._emit(v.kind, message, v.task, stack, notes=notes, frames=frames)
+
+    def _stack_use(self, t: Task) -> None:
+        """`t` ended: how deep its stack got (stacks are zeroed when made, so
+        the lowest byte that is not zero marks it)."""
+        k = self.k
+        mpu = k.memory.mpu if k is not None else None
+        area = mpu.areas.get(t.tid) if mpu is not None else None
+        if k is None or area is None:
+            return
+        used = area.size - zero_prefix(k, area.lo, area.size)
+        self.report.stack_use.append(
+            StackUse(t.pid, t.tid, t.comm, used, area.size, area.origin, area.overflowed)
+        )
 
     def signal_delivered(self, t: Task, sig: int, handler: int) -> None:
         self.sink.signal_delivered(t, sig, handler)
@@ -663,3 +801,34 @@ def _s32(v: int) -> int:
 
 def kib(n: int) -> str:
     return f"{n // 1024} KiB" if n % 1024 == 0 else f"{n} bytes"
+
+
+def fold_recursion(frames: list[Frame], notes: list[str]) -> list[Frame]:
+    """A run of frames returning to one address (a recursion) shown as its
+    first three, with a note for the rest."""
+    out: list[Frame] = []
+    i = 0
+    while i < len(frames):
+        j = i
+        while j < len(frames) and frames[j].address == frames[i].address:
+            j += 1
+        out += frames[i : min(j, i + 3)]
+        if j - i > 3:
+            f = frames[i]
+            notes.append(
+                f"frames #{len(out)}-: {j - i - 3} more of {f.function or '??'}() (a recursion)"
+            )
+        i = j
+    return out
+
+
+ZERO_PAGE = bytes(4096)
+
+
+def zero_prefix(k: Kernel, start: int, size: int) -> int:
+    """How many bytes from `start` are zero (a page at a time, then the rest)."""
+    n = 0
+    while n + 4096 <= size and k.ram.read(start + n, 4096) == ZERO_PAGE:
+        n += 4096
+    rest = k.ram.read(start + n, min(4096, size - n))
+    return n + len(rest) - len(rest.lstrip(b"\0"))

@@ -16,6 +16,7 @@ Suppressions, one per line (`#` starts a comment), shell patterns allowed:
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import json
@@ -147,6 +148,26 @@ RULES: dict[str, Rule] = {
         "blocks early, reuse them, or use smaller ones.",
         "warning",
     ),
+    "stack-overflow": Rule(
+        "stack overflow",
+        "A no-MMU process's stack is a fixed block (128 KiB unless the program's PT_GNU_STACK "
+        "header gives a size; a thread's is what pthread_create was given). Nothing stops a "
+        "deeper stack: its stores land in the block below (often the program's own data, "
+        "where libc keeps its state) and the program fails later, somewhere else. Link "
+        "with -Wl,-z,stack-size=N, give threads a larger stack, or recurse less.",
+    ),
+    "write-foreign-memory": Rule(
+        "store into another process's memory",
+        "Without an MMU nothing stops a stray pointer: the store lands in a block another "
+        "process owns and does not share with this one (not shared memory, not its threads' "
+        "or vfork parent's memory), corrupting it silently.",
+    ),
+    "write-free-memory": Rule(
+        "store into free memory",
+        "The store landed in memory no process owns (freed, or never allocated): a "
+        "use-after-free or a stray pointer. Whoever is given that memory next finds it "
+        "changed.",
+    ),
     "cortex-m-tls": Rule(
         "thread pointer read from cp15, which a Cortex-M does not have",
         "`mrc p15, 0, rX, c13, c0, 3` reads the thread pointer from the TPIDRURO register "
@@ -239,6 +260,32 @@ class Finding:
         return hashlib.sha256(repr(self.key()).encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class StackUse:
+    """How deep one stack got: `used` of `size` bytes (more: it overflowed)."""
+
+    pid: int
+    tid: int
+    comm: str
+    used: int
+    size: int
+    origin: str  # where the size came from
+    overflowed: bool
+
+    def describe(self) -> str:
+        who = f"process {self.pid} ({self.comm})"
+        if self.tid != self.pid:
+            who = f"thread {self.tid} of {who}"
+        if self.overflowed:
+            return f"{who}: overflowed its {_kib(self.size)} stack ({self.origin})"
+        pct = 100 * self.used // self.size if self.size else 0
+        return f"{who}: {_kib(self.used)} of {_kib(self.size)} ({pct}%), {self.origin}"
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:.1f} KiB".replace(".0 KiB", " KiB")
+
+
 MAX_ALSO = 5  # distinct messages kept for one grouped finding
 
 
@@ -248,6 +295,8 @@ class Report:
     def __init__(self) -> None:
         self._by_key: dict[tuple[str, str, str, int, int], Finding] = {}
         self._gaps: dict[tuple[str, str, str, int, int], Finding] = {}
+        self._notes: dict[tuple[str, str, str, int, int], Finding] = {}
+        self.stack_use: list[StackUse] = []  # each stack's peak use, as its task ended
         self.suppressed = 0
 
     def add(self, finding: Finding) -> Finding:
@@ -273,6 +322,20 @@ class Report:
         else:
             self._gaps[key] = finding
 
+    def add_note(self, finding: Finding) -> None:
+        """Record something seen that is not a problem here (a vfork child's
+        store its parent never read), counted per kind and call site."""
+        existing = self._notes.get(finding.key())
+        if existing is not None:
+            existing.count += finding.count
+        else:
+            self._notes[finding.key()] = finding
+
+    @property
+    def notes(self) -> list[Finding]:
+        """What is worth knowing but breaks nothing: not counted as problems."""
+        return list(self._notes.values())
+
     @property
     def findings(self) -> list[Finding]:
         """The no-MMU problems: what the verdict and --error-exitcode count."""
@@ -284,7 +347,7 @@ class Report:
         return list(self._gaps.values())
 
     def suppress(self, rules: list[Suppression]) -> None:
-        for table in (self._by_key, self._gaps):
+        for table in (self._by_key, self._gaps, self._notes):
             for key, f in list(table.items()):
                 if any(r.matches(f) for r in rules):
                     del table[key]
@@ -334,23 +397,18 @@ def parse_suppressions(text: str, source: str = "suppressions") -> list[Suppress
 # -- output ---------------------------------------------------------------------
 
 
-def format_text(report: Report, program: str) -> str:
+def format_text(report: Report, program: str, verbose: bool = False) -> str:
     """Sanitizer-style text: each finding with its stacks, then a summary;
-    then, apart, the calls nommu does not implement."""
+    then, apart, the calls nommu does not implement, and with `verbose` the
+    notes (what was seen but breaks nothing)."""
     found = report.findings
+    tail = _gaps_text(report) + _stacks_text(report) + (_notes_text(report) if verbose else "")
     if not found:
         extra = f" ({report.suppressed} suppressed)" if report.suppressed else ""
-        return f"nommu check: {program}: no no-MMU problems found{extra}\n" + _gaps_text(report)
+        return f"nommu check: {program}: no no-MMU problems found{extra}\n" + tail
     out = [f"nommu check: {program}: {len(found)} no-MMU problem(s) found\n"]
     for i, f in enumerate(found, 1):
-        times = f" ({f.count} times)" if f.count > 1 else ""
-        out.append(f"\n#{i} {f.kind}: {f.message}{times}\n")
-        out.append(f"  in process {f.pid} ({f.comm}):\n")
-        out += [f"    #{j} {fr.describe()}\n" for j, fr in enumerate(f.stack)]
-        for title, frames in f.stacks:
-            out.append(f"  {title}:\n")
-            out += [f"    #{j} {fr.describe()}\n" for j, fr in enumerate(frames)]
-        out += [f"  {note}\n" for note in f.notes]
+        out += _finding_text(f"#{i} ", f)
         out.append(f"  why: {RULES[f.kind].help}\n")
     kinds = Counter(f.kind for f in found)
     summary = ", ".join(f"{k} {n}" for k, n in kinds.items())
@@ -358,7 +416,36 @@ def format_text(report: Report, program: str) -> str:
     supp = f"; {report.suppressed} suppressed" if report.suppressed else ""
     out.append(f"\nSUMMARY: nommu check: {len(found)} finding(s), {total} occurrence(s): ")
     out.append(f"{summary}{supp}\n")
-    return "".join(out) + _gaps_text(report)
+    return "".join(out) + tail
+
+
+def _finding_text(label: str, f: Finding) -> list[str]:
+    times = f" ({f.count} times)" if f.count > 1 else ""
+    out = [f"\n{label}{f.kind}: {f.message}{times}\n", f"  in process {f.pid} ({f.comm}):\n"]
+    out += [f"    #{j} {fr.describe()}\n" for j, fr in enumerate(f.stack)]
+    for title, frames in f.stacks:
+        out.append(f"  {title}:\n")
+        out += [f"    #{j} {fr.describe()}\n" for j, fr in enumerate(frames)]
+    out += [f"  {note}\n" for note in f.notes]
+    return out
+
+
+def _stacks_text(report: Report) -> str:
+    """Each stack's peak use against its size."""
+    if not report.stack_use:
+        return ""
+    return "\nstack use (peak):\n" + "".join(f"  {u.describe()}\n" for u in report.stack_use)
+
+
+def _notes_text(report: Report) -> str:
+    """The notes section (--verbose): seen, but not a problem here."""
+    notes = report.notes
+    if not notes:
+        return ""
+    out = [f"\nnotes: {len(notes)} thing(s) seen that break nothing here (not counted above)\n"]
+    for f in notes:
+        out += _finding_text("note: ", f)
+    return "".join(out)
 
 
 def _gaps_text(report: Report) -> str:
@@ -409,7 +496,9 @@ def _finding_json(f: Finding) -> dict[str, Any]:
 
 
 def format_json(report: Report, program: str, status: int) -> str:
-    """`findings` are the no-MMU problems; `not_implemented` the calls nommu lacks."""
+    """`findings` are the no-MMU problems; `not_implemented` the calls nommu lacks;
+    `notes` what was seen but breaks nothing (a vfork child's store its parent
+    never read)."""
     doc = {
         "tool": "nommu check",
         "version": __version__,
@@ -418,6 +507,8 @@ def format_json(report: Report, program: str, status: int) -> str:
         "suppressed": report.suppressed,
         "findings": [_finding_json(f) for f in report.findings],
         "not_implemented": [{"call": f.call, **_finding_json(f)} for f in report.unimplemented],
+        "notes": [_finding_json(f) for f in report.notes],
+        "stack_use": [dataclasses.asdict(u) for u in report.stack_use],
     }
     return json.dumps(doc, indent=2) + "\n"
 

@@ -27,6 +27,7 @@ from nommu.abi.signals import signal_name
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.events import EventSink, SyscallRow
 from nommu.syscalls.locks import FLOCK32, FLOCK32_CMDS, LOCK_CMDS
+from nommu.trace import strace_net
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -260,6 +261,8 @@ class Strace(EventSink):
                 return f"[{{{describe_wait_status(k.uspace.read_u32(v))}}}]"
             if kind == "epoll_events_out":
                 return _epoll_events(k, v, result or 0)
+            if kind in strace_net.OUT:
+                return strace_net.OUT[kind](k, v, args, i, result or 0)
         except SyscallError:
             pass
         return hex(v)
@@ -650,7 +653,9 @@ _IN: dict[str, Callable[[Kernel, int, tuple[int, ...], int], str]] = {
     "falloc_mode": _bits(_FALLOC),
     "rusage_who": lambda k, v, a, i: _RUSAGE.get(_s32(v), str(_s32(v))),
 }
-_OUT = {"buf_out", "iov_out", "wstatus", "ioctl_arg", "epoll_events_out"}
+_IN.update(strace_net.IN)
+strace_net.ALL_IN = _IN  # (socketcall's array holds arguments of every kind)
+_OUT = {"buf_out", "iov_out", "wstatus", "ioctl_arg", "epoll_events_out", *strace_net.OUT}
 _IOCTL_OUT = _ioctl_arg(out=True)
 
 

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -180,6 +181,27 @@ static void nested(void)
 	close(outer);
 }
 
+/* An AF_UNIX socketpair: readable, edge, the peer's shutdown (EPOLLRDHUP). */
+static void sockets(void)
+{
+	int ep = epoll_create1(0), sv[2];
+	char buf[8];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	add(ep, sv[0], EPOLLIN | EPOLLRDHUP, 1);
+	add(ep, sv[1], EPOLLOUT | EPOLLET, 2);
+	show("socket: writable once (edge)", ep, 8, 0);
+	show("socket: edge taken", ep, 8, 0);
+	epoll_ctl(ep, EPOLL_CTL_DEL, sv[1], 0);
+	write(sv[1], "abc", 3);
+	show("socket: data", ep, 8, 0);
+	read(sv[0], buf, 3);
+	shutdown(sv[1], SHUT_WR);
+	show("socket: peer shut down writing", ep, 8, 0);
+	close(sv[0]);
+	close(sv[1]);
+	close(ep);
+}
+
 static int wake_fd;
 
 static void *writer(void *arg)
@@ -294,6 +316,7 @@ int main(int argc, char **argv)
 	rotation();
 	errors();
 	nested();
+	sockets();
 	woken();
 	interrupted();
 	pwait2();

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -457,6 +458,13 @@ class Demo:
     # How each run is made: "run" (the default), "board" (nommu run --no-hints:
     # what a board shows, no explanation) or "check" (nommu check).
     how: tuple[str, ...] = ()
+    special: Callable[[argparse.Namespace], int] | None = None  # a demo that is more than runs
+
+
+def _web_demo(args: argparse.Namespace) -> int:
+    from nommu.webdemo import web_demo
+
+    return web_demo(args)
 
 
 DEMOS = {
@@ -525,6 +533,12 @@ DEMOS = {
         "function and line, and whose block it hit.",
         ("board", "check"),
     ),
+    "web": Demo(
+        "a web server inside the machine, fetched from the host through --publish",
+        (),
+        "",
+        special=_web_demo,
+    ),
     "fork": Demo(
         "fork() fails with EINVAL on no-MMU; posix_spawn works",
         (("/bin/fork_fail", "/bin/exitcode", "0"),),
@@ -545,6 +559,8 @@ def demo(args: argparse.Namespace) -> int:
     if args.name not in DEMOS:
         raise NommuError(f"no demo {args.name!r}; 'nommu demo' lists them")
     d = DEMOS[args.name]
+    if d.special is not None:
+        return d.special(args)
     status = 0
     with bundled_root() as root:
         for i, argv in enumerate(d.runs):

@@ -101,6 +101,8 @@ _M_FPU = HWCAP_EDSP | HWCAP_VFP | HWCAP_VFPv3 | HWCAP_VFPv3D16 | HWCAP_VFPv4
 STAT64 = struct.Struct("<Q4xIIIIIQ4x4xqI4xQIIIIIIQ")
 # struct flock64 with EABI alignment: l_start is 8-aligned (32 bytes)
 FLOCK64 = struct.Struct("<hh4xqqi4x")
+# struct epoll_event with EABI alignment: the u64 data is 8-aligned (16 bytes)
+EPOLL_EVENT = struct.Struct("<I4xQ")
 
 # Where Unicorn keeps the general registers: CPUARMState.regs, 32-bit r0-r15.
 WINDOW_REGS: tuple[int, ...] = tuple(GPRS)
@@ -187,6 +189,7 @@ class ArmArch:
     SIGINFO_SIZE: int = frames.SIGINFO_SIZE
     STAT64: struct.Struct = STAT64
     FLOCK64: struct.Struct = FLOCK64
+    EPOLL_EVENT: struct.Struct = EPOLL_EVENT
     STATFS64_SIZES: tuple[int, ...] = (84, 88)  # (88: the EABI-padded size musl passes)
     OPEN_FLAGS: dict[int, int] = ARM_OFLAGS
     IPC_PARSE_VERSION: bool = True  # (sys_old_semctl and friends in its table)

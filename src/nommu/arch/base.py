@@ -129,6 +129,7 @@ class Arch(Protocol):
 
     STAT64: struct.Struct  # struct stat64 (the fields of abi/structs.pack_stat64)
     FLOCK64: struct.Struct  # struct flock64
+    EPOLL_EVENT: struct.Struct  # struct epoll_event: u32 events, u64 data
     STATFS64_SIZES: tuple[int, ...]  # sizes statfs64 accepts for its struct (84, ...)
     OPEN_FLAGS: dict[int, int]  # open flags numbered apart: guest value -> generic (abi/flags)
     # semctl, msgctl and shmctl are the old_* calls, which take IPC_64 in cmd

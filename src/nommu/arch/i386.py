@@ -117,6 +117,7 @@ VIRTUAL_TLB = True  # the CPU translates through the kernel's TLB fill (machine/
 SYSCALL_ARG_ORDER: dict[str, tuple[int, ...]] = {}  # every call takes its registers in order
 STAT64 = structs.STAT64
 FLOCK64 = structs.FLOCK64
+EPOLL_EVENT = struct.Struct("<IQ")  # packed on x86 (__EPOLL_PACKED): 12 bytes
 STATFS64_SIZES: tuple[int, ...] = (84,)  # sizeof(struct statfs64), packed
 OPEN_FLAGS: dict[int, int] = {}  # the generic values
 IPC_PARSE_VERSION = False  # its semctl, msgctl, shmctl (394-...) are the IPC_64 ones

@@ -31,6 +31,7 @@ from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.fork import mm_release
+from nommu.kernel.posix_timers import delete_all
 from nommu.kernel.task import SigAction
 from nommu.loaders import bflt, stack
 from nommu.loaders.elf import PF_X, ElfImage, LoadError, parse
@@ -184,6 +185,7 @@ def exec_program(k: Kernel, t: Task, prog: Program, envp: list[bytes]) -> None:
         sp = _build_stack(k, t, prog.image, load_base, mm.start_stack, prog, envp)
     k.unshare_files(t)
     t.files.close_on_exec()
+    delete_all(t.group)  # POSIX timers do not survive exec
     t.sighand = t.sighand.copy()
     t.sighand.actions = [a if a.handler == F.SIG_IGN else SigAction() for a in t.sighand.actions]
     t.comm = os.path.basename(prog.guest_path)[:15]

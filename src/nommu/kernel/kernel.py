@@ -31,6 +31,7 @@ from nommu.kernel.errors import SyscallError
 from nommu.kernel.events import EventSink
 from nommu.kernel.exec import ImageCache
 from nommu.kernel.hostfs import HostFs
+from nommu.kernel.inotify import FsNotify
 from nommu.kernel.limits import Limits, OutputLimit
 from nommu.kernel.locks import LockTable
 from nommu.kernel.mathemu import MathEmulation
@@ -131,6 +132,8 @@ class Kernel:
         self.file_copies = FileCopies(self.alloc)  # read-only file copies mappings share
         self.images = ImageCache()
         self.sched = Scheduler(self, config.clock_monotonic)
+        self.fsnotify = FsNotify(self.vfs.root)  # inotify's watches
+        self.hostfs.notify = self.fsnotify
         self.locks = LockTable(self.sched)  # fcntl record locks, OFD locks, flock
         self.net = Network(self)  # sockets: AF_UNIX and the loopback network
         if config.publish or config.net_host:

@@ -62,7 +62,7 @@ from nommu.kernel.files import (
 from nommu.kernel.memmodel import U32, Area, MemoryModel, mapping_size
 from nommu.kernel.mm import MemoryMap, Region
 from nommu.kernel.mpu import Mpu, stack_origin
-from nommu.kernel.ramfs import RamFile, RamMapping, pages_for
+from nommu.kernel.ramfs import RamFile, RamInode, RamMapping, pages_for
 from nommu.kernel.shm import ShmSegment
 from nommu.kernel.uaccess import UserMemory
 from nommu.loaders import bflt
@@ -247,6 +247,10 @@ class NoMmuModel(MemoryModel):
             raise SyscallError(Errno.EINVAL, "shmdt needs the exact address shmat returned")
         t.mm.remove_range(region, region.start, region.end)
 
+    def shared_writable(self, pager: object) -> bool:
+        """A direct MAP_SHARED mapping is the file's own pages: any may write."""
+        return isinstance(pager, RamInode) and bool(pager.shared_maps)
+
     def futex_key(self, t: Task, addr: int) -> object:
         """One address space: the address alone (private == shared)."""
         return FutexKey(addr)
@@ -410,6 +414,8 @@ def validate_mmap_request(
     if flags & MAP_TYPE == M.MAP_SHARED:
         if prot & PROT_WRITE and not file.writable:
             raise SyscallError(Errno.EACCES)
+        if isinstance(file, RamFile):
+            file.ram.check_shared_map(bool(prot & PROT_WRITE))
         if not caps & NOMMU_MAP_DIRECT:
             raise SyscallError(Errno.ENODEV, "MAP_SHARED of a file needs an MMU (or a RAM file)")
         caps &= ~NOMMU_MAP_COPY

@@ -149,7 +149,8 @@ def parse(data: bytes) -> FlatImage:
     high = (data_offset + data_len + bss_len + 0xFFF) & ~0xFFF
     return FlatImage(
         body, ET_DYN, EM_ARM, entry, 0, 0, 0, segments, h.stack_size, 0, high,
-        h, data_offset, data_len, bss_len, tuple(fixups),
+        header=h, data_offset=data_offset, data_len=data_len, bss_len=bss_len,
+        fixups=tuple(fixups),
     )  # fmt: skip
 
 

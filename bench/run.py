@@ -139,6 +139,12 @@ WORKLOADS = [
         ops_arg=0, unit="rt", show_rate=True, target=0.2, one_cpu=True,
     ),
     Workload(
+        "epoll", "epoll_pingpong", ("10000",), ("2000",),
+        what="pipe write -> epoll_wait wakeup round trips between two threads",
+        expect=r"epoll_pingpong: \d+ round trips ok",
+        ops_arg=0, unit="rt", show_rate=True, one_cpu=True,
+    ),
+    Workload(
         "tcp-rt", "sockbench", ("tcp", "10000"), ("tcp", "2000"),
         what="1-byte loopback TCP round trips between two threads (TCP_NODELAY)",
         expect=r"sockbench: \d+ round trips ok",

@@ -78,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
         "Takes gcc's options; see nommu/cc.py.",
         add_help=False,
     )
+    sub.add_parser(
+        "elf2flt",
+        help="convert an ARM ELF program linked with -Wl,-q into a bFLT file",
+        description="nommu elf2flt [-s STACK] [-z] [-o OUT] ELF; see nommu/elf2flt.py.",
+        add_help=False,
+    )
     demo = sub.add_parser("demo", help="run a bundled demonstration program")
     demo.add_argument("name", nargs="?", help="demo to run (omit to list them)")
     demo.add_argument("args", nargs=argparse.REMAINDER)
@@ -657,6 +663,10 @@ def main(argv: list[str] | None = None) -> int:
             from nommu import cc
 
             return cc.main(argv[1:])
+        if argv[0] == "elf2flt":  # its own options (elf2flt's)
+            from nommu import elf2flt
+
+            return elf2flt.main(argv[1:])
         args = _parser().parse_args(argv)
         check_outputs(args)
         if args.subcommand == "mkroot":

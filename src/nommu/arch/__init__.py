@@ -41,8 +41,12 @@ def cpu_names() -> list[str]:
 def for_program(head: bytes) -> Arch | None:
     """The architecture a program's first bytes ask for: an ELF file names its
     machine in e_machine (a 16-bit field at offset 18, in the file's byte
-    order). None for anything else (a script, a bad file): the kernel's
-    loader then says what is wrong, in its own words."""
+    order). A bFLT file names no machine: nommu runs bFLT on ARM only (the
+    format's users today are no-MMU ARM boards), so "bFLT" means ARM. None
+    for anything else (a script, a bad file): the kernel's loader then says
+    what is wrong, in its own words."""
+    if head[:4] == b"bFLT":
+        return ARM
     if len(head) < 20 or head[:4] != b"\x7fELF" or head[5] not in (1, 2):
         return None
     return for_elf_machine(int.from_bytes(head[18:20], "little" if head[5] == 1 else "big"))

@@ -101,6 +101,8 @@ _M_FPU = HWCAP_EDSP | HWCAP_VFP | HWCAP_VFPv3 | HWCAP_VFPv3D16 | HWCAP_VFPv4
 STAT64 = struct.Struct("<Q4xIIIIIQ4x4xqI4xQIIIIIIQ")
 # struct flock64 with EABI alignment: l_start is 8-aligned (32 bytes)
 FLOCK64 = struct.Struct("<hh4xqqi4x")
+# struct epoll_event with EABI alignment: the u64 data is 8-aligned (16 bytes)
+EPOLL_EVENT = struct.Struct("<I4xQ")
 
 # Where Unicorn keeps the general registers: CPUARMState.regs, 32-bit r0-r15.
 WINDOW_REGS: tuple[int, ...] = tuple(GPRS)
@@ -187,6 +189,7 @@ class ArmArch:
     SIGINFO_SIZE: int = frames.SIGINFO_SIZE
     STAT64: struct.Struct = STAT64
     FLOCK64: struct.Struct = FLOCK64
+    EPOLL_EVENT: struct.Struct = EPOLL_EVENT
     STATFS64_SIZES: tuple[int, ...] = (84, 88)  # (88: the EABI-padded size musl passes)
     OPEN_FLAGS: dict[int, int] = ARM_OFLAGS
     IPC_PARSE_VERSION: bool = True  # (sys_old_semctl and friends in its table)
@@ -231,9 +234,11 @@ class ArmArch:
 
     # -- the CPU as a program finds it -------------------------------------------
 
-    def initial_registers(self, entry: int, sp: int) -> Registers:
-        """start_thread: everything zero, sp, pc = the entry in Thumb state."""
-        regs = [(reg, 0) for reg in GPRS[:13]] + [(UC_ARM_REG_LR, 0)]
+    def initial_registers(self, entry: int, sp: int, start_data: int = 0) -> Registers:
+        """start_thread: everything zero, sp, pc = the entry in Thumb state;
+        r10 = the data start (nommu_start_thread: a bFLT program's GOT base)."""
+        regs = [(reg, start_data if i == 10 else 0) for i, reg in enumerate(GPRS[:13])]
+        regs.append((UC_ARM_REG_LR, 0))
         return [*regs, (UC_ARM_REG_SP, sp), (UC_ARM_REG_PC, entry | 1)]
 
     def install_tables(self, cpu: Cpu, page: int, linear: int | None = None) -> None:

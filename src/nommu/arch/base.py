@@ -76,8 +76,10 @@ class Arch(Protocol):
     SP_REG: int
     FRAME_REG: int  # the frame pointer (stack walks)
 
-    def initial_registers(self, entry: int, sp: int) -> Registers:
-        """The registers a new program starts with (ELF_PLAT_INIT)."""
+    def initial_registers(self, entry: int, sp: int, start_data: int = 0) -> Registers:
+        """The registers a new program starts with (ELF_PLAT_INIT); where an
+        architecture passes the data start in a register (no-MMU ARM: r10),
+        `start_data` is it."""
         ...
 
     def install_tables(self, cpu: Cpu, page: int, linear: int | None = None) -> None:
@@ -127,6 +129,7 @@ class Arch(Protocol):
 
     STAT64: struct.Struct  # struct stat64 (the fields of abi/structs.pack_stat64)
     FLOCK64: struct.Struct  # struct flock64
+    EPOLL_EVENT: struct.Struct  # struct epoll_event: u32 events, u64 data
     STATFS64_SIZES: tuple[int, ...]  # sizes statfs64 accepts for its struct (84, ...)
     OPEN_FLAGS: dict[int, int]  # open flags numbered apart: guest value -> generic (abi/flags)
     # semctl, msgctl and shmctl are the old_* calls, which take IPC_64 in cmd

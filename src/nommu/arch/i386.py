@@ -117,6 +117,7 @@ VIRTUAL_TLB = True  # the CPU translates through the kernel's TLB fill (machine/
 SYSCALL_ARG_ORDER: dict[str, tuple[int, ...]] = {}  # every call takes its registers in order
 STAT64 = structs.STAT64
 FLOCK64 = structs.FLOCK64
+EPOLL_EVENT = struct.Struct("<IQ")  # packed on x86 (__EPOLL_PACKED): 12 bytes
 STATFS64_SIZES: tuple[int, ...] = (84,)  # sizeof(struct statfs64), packed
 OPEN_FLAGS: dict[int, int] = {}  # the generic values
 IPC_PARSE_VERSION = False  # its semctl, msgctl, shmctl (394-...) are the IPC_64 ones
@@ -371,8 +372,9 @@ def finish_stopped_instruction(cpu: Cpu) -> None:
     timer lands between instructions."""
 
 
-def initial_registers(entry: int, sp: int) -> Registers:
-    """Registers as ELF_PLAT_INIT leaves them for a new program on i386."""
+def initial_registers(entry: int, sp: int, start_data: int = 0) -> Registers:
+    """Registers as ELF_PLAT_INIT leaves them for a new program on i386
+    (`start_data` is not passed on i386)."""
     regs = [(reg, 0) for reg in SYSCALL_REGS]
     return [
         *regs,

@@ -74,3 +74,14 @@ class Paused:
 
     def __str__(self) -> str:
         return "waiting for a signal"
+
+
+@dataclass(frozen=True, slots=True)
+class SignalQueued:
+    """signalfd: a signal was queued on a thread of process `pid` (every
+    queued signal wakes this; signalfd readers and epoll wait on it)."""
+
+    pid: int
+
+    def __str__(self) -> str:
+        return f"signalfd read (no signal of its set pending for {self.pid})"

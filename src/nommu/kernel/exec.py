@@ -21,6 +21,7 @@ The steps, in the order the kernel takes them (fs/exec.c, binfmt_elf_fdpic):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat as st
 from dataclasses import dataclass
@@ -30,8 +31,9 @@ from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.fork import mm_release
+from nommu.kernel.posix_timers import delete_all
 from nommu.kernel.task import SigAction
-from nommu.loaders import stack
+from nommu.loaders import bflt, stack
 from nommu.loaders.elf import PF_X, ElfImage, LoadError, parse
 
 if TYPE_CHECKING:
@@ -48,8 +50,9 @@ class Program:
     """A program found and checked, ready to load."""
 
     guest_path: str
-    image: ElfImage
+    image: ElfImage  # or a bflt.FlatImage
     argv: list[bytes]
+    args_bytes: int = 0  # bFLT: stack room exec adds for argv, envp and their strings
 
 
 class ImageCache:
@@ -67,7 +70,8 @@ class ImageCache:
         key = (host, info.st_ino, info.st_size, info.st_mtime_ns)
         image = self._cache.get(key)
         if image is None:
-            image = parse(read_file(fd, info.st_size), allow_exec=allow_exec)
+            data = read_file(fd, info.st_size)
+            image = bflt.parse(data) if bflt.is_flat(data) else parse(data, allow_exec=allow_exec)
             self._cache[key] = image
             self._trim()
         elif image.etype == 2 and not allow_exec:
@@ -166,21 +170,29 @@ def check_args(argv: list[bytes], envp: list[bytes]) -> None:
 def exec_program(k: Kernel, t: Task, prog: Program, envp: list[bytes]) -> None:
     """Steps 3-5 above: load `prog` into `t`, which returns to user mode at its entry."""
     check_args(prog.argv, envp)
+    flat = isinstance(prog.image, bflt.FlatImage)
+    if flat:
+        prog = dataclasses.replace(prog, args_bytes=stack.flat_args_bytes(prog.argv, envp))
     mm, load_base = k.memory.load_program(t, prog)
     # --- point of no return ---
     mm.image, mm.load_base, mm.exe = prog.image, load_base, prog.guest_path
     mm.cmdline = b"".join(a + b"\0" for a in prog.argv)
     kill_other_threads(k, t)
     mm_release(k, t, mm)
-    sp = _build_stack(k, t, prog.image, load_base, mm.start_stack, prog, envp)
+    if flat:
+        sp = _build_flat_stack(k, mm.start_stack, prog, envp)
+    else:
+        sp = _build_stack(k, t, prog.image, load_base, mm.start_stack, prog, envp)
     k.unshare_files(t)
     t.files.close_on_exec()
+    delete_all(t.group)  # POSIX timers do not survive exec
     t.sighand = t.sighand.copy()
     t.sighand.actions = [a if a.handler == F.SIG_IGN else SigAction() for a in t.sighand.actions]
     t.comm = os.path.basename(prog.guest_path)[:15]
     t.group.vfork_child = False
     t.tls = k.arch.initial_tls()
-    k.start_task(t, prog.image.entry + load_base, sp)
+    start_data = load_base + prog.image.data_offset if isinstance(prog.image, bflt.FlatImage) else 0
+    k.start_task(t, prog.image.entry + load_base, sp, start_data)
 
 
 def load_fixups(k: Kernel, image: ElfImage, load_base: int) -> None:
@@ -231,5 +243,12 @@ def _build_stack(
         auxv,
         random=random,
     )
+    k.uspace.write(layout.sp, layout.data)
+    return layout.sp
+
+
+def _build_flat_stack(k: Kernel, top: int, prog: Program, envp: list[bytes]) -> int:
+    """A bFLT program's stack: no auxiliary vector (loaders/stack.py)."""
+    layout = stack.build_flat(top, prog.argv, envp, prog.guest_path.encode())
     k.uspace.write(layout.sp, layout.data)
     return layout.sp

@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING
 from nommu.abi.errno import Errno
 from nommu.abi.flags import __WALL, __WCLONE, WCONTINUED, WNOHANG, WUNTRACED
 from nommu.abi.signals import NSIG, Signal
+from nommu.kernel import accounting
+from nommu.kernel.accounting import Usage
 from nommu.kernel.channels import ChildEvent
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.fork import mm_release
+from nommu.kernel.posix_timers import delete_all
 from nommu.kernel.sem import exit_sem
 from nommu.kernel.signal import flush_signals
 from nommu.kernel.task import Task, TaskState, ThreadGroup
@@ -39,6 +42,9 @@ def signal_status(signo: int, core: bool = False) -> int:
 
 def do_exit(k: Kernel, t: Task, status: int) -> None:
     """One task ends (exit(2)); the process ends with it if it was the last."""
+    rss = t.mm.total() // 1024
+    t.group.final_rss_kb = rss
+    t.group.peak_rss_kb = max(t.group.peak_rss_kb, rss)
     mm_release(k, t, None)
     t.files.users -= 1
     if t.files.users == 0:
@@ -71,6 +77,7 @@ def _process_exit(k: Kernel, group: ThreadGroup, status: int) -> None:
     status = group.group_exit_code if group.group_exit_code is not None else status
     group.wait_status = status
     exit_sem(k, group)  # SEM_UNDO adjustments
+    delete_all(group)  # POSIX timers
     if group.tty is not None:  # a session leader takes its terminal's session with it
         disassociate(k, group, on_exit=True)
     orphan_stopped_jobs(k, group)
@@ -111,9 +118,10 @@ def _matches(t: Task, child: ThreadGroup, pid: int, options: int) -> bool:
     return clone_child == bool(options & __WCLONE)
 
 
-def do_wait(k: Kernel, t: Task, pid: int, options: int) -> tuple[int, int]:
-    """wait4: reap a matching zombie child -> (pid, status), or report one that
-    stopped (WUNTRACED) or continued (WCONTINUED); (0, 0) for WNOHANG."""
+def do_wait(k: Kernel, t: Task, pid: int, options: int) -> tuple[int, int, Usage | None]:
+    """wait4: reap a matching zombie child -> (pid, status, its CPU usage),
+    or report one that stopped (WUNTRACED) or continued (WCONTINUED), with
+    no usage; (0, 0, None) for WNOHANG."""
     group = t.group
     candidates = [c for c in group.children if _matches(t, c, pid, options)]
     if not candidates:
@@ -121,24 +129,29 @@ def do_wait(k: Kernel, t: Task, pid: int, options: int) -> tuple[int, int]:
     for child in candidates:
         if child.zombie:
             assert child.wait_status is not None
-            reap(k, child)
-            return child.tgid, child.wait_status
+            usage = reap(k, child)
+            return child.tgid, child.wait_status, usage
     for child in candidates:
         status = child.stop_status
         if status is not None and options & (WCONTINUED if status == 0xFFFF else WUNTRACED):
             child.stop_status = None
-            return child.tgid, status
+            return child.tgid, status, None
     if options & WNOHANG:
-        return 0, 0
+        return 0, 0, None
     raise Blocked(ChildEvent(group.tgid))
 
 
-def reap(k: Kernel, child: ThreadGroup) -> None:
-    """Release a zombie: its pid is free again."""
+def reap(k: Kernel, child: ThreadGroup) -> Usage | None:
+    """Release a zombie: its pid is free again, and its CPU time is its
+    parent's children time (returned: what wait4 reports)."""
     child.reaped = True
-    if child.parent is not None and child in child.parent.children:
-        child.parent.children.remove(child)
+    usage = None
+    if child.parent is not None:
+        usage = accounting.reaped(child.parent, child)
+        if child in child.parent.children:
+            child.parent.children.remove(child)
     k.groups.pop(child.tgid, None)
+    return usage
 
 
 def kill_leftovers(k: Kernel) -> list[str]:

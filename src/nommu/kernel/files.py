@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
-from nommu.abi.flags import POLLIN, POLLOUT
+from nommu.abi.flags import POLLERR, POLLHUP, POLLIN, POLLOUT
 from nommu.abi.structs import StatInfo
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.kernel.statfs import StatFs, host_fstatfs, pseudo_fs
 
 if TYPE_CHECKING:
+    from nommu.kernel.inotify import FsNotify
     from nommu.kernel.kernel import Kernel
     from nommu.kernel.limits import OutputLimit
     from nommu.kernel.locks import LockTable
@@ -77,6 +78,10 @@ class OpenFile:
     mmap_capabilities = 0
     # set once the description holds OFD or flock locks: they go when it goes
     lock_table: LockTable | None = None
+    # whether the file has a poll method (Linux's file_can_poll): epoll_ctl
+    # refuses files without one (regular files, directories, /dev/null) with
+    # EPERM, though poll() and select() call them always ready
+    has_poll = True
 
     def __init__(self, flags: int, path: str = "") -> None:
         self.flags = flags
@@ -134,6 +139,15 @@ class OpenFile:
     def truncate(self, length: int) -> None:
         raise SyscallError(Errno.EINVAL)
 
+    def nread(self) -> int | None:
+        """FIONREAD: bytes a read would find now; None if the file has no
+        such count (the ioctl then goes to the terminal code: ENOTTY)."""
+        return None
+
+    def fallocate(self, mode: int, offset: int, length: int) -> None:
+        """fallocate(2) on a regular file whose file system has no such method."""
+        raise SyscallError(Errno.EOPNOTSUPP)
+
     def set_times(self, times: Times) -> None:
         """futimens (see `Times`). Files the kernel makes up (pipes, devices,
         /proc) keep no times: nothing to do."""
@@ -160,29 +174,53 @@ def _host_call(fn: Callable[[], object]) -> object:
 
 
 class HostFile(OpenFile):
-    """A regular file of the guest root, backed by a host descriptor."""
+    """A regular file of the guest root, backed by a host descriptor.
+
+    What is done through it (open, read, write, close...) is reported to
+    inotify (`notify`) while some watch exists."""
 
     mmap_capabilities = NOMMU_MAP_COPY  # a disk file: mmap copies it (no direct sharing)
+    has_poll = False
 
-    def __init__(self, fd: int, flags: int, path: str) -> None:
+    def __init__(self, fd: int, flags: int, path: str, notify: FsNotify | None = None) -> None:
         super().__init__(flags, path)
         self.fd = fd
+        self.notify = notify if not flags & F.O_PATH else None
+        self.event(F.IN_OPEN)
+
+    def event(self, mask: int) -> None:
+        """Tell inotify's watches of this file (and of its directory)."""
+        notify = self.notify
+        if notify is not None and notify.watching:
+            notify.file_event(self.path, self.fd, mask)
 
     def inode(self) -> object:
         info = os.fstat(self.fd)
         return ("host", info.st_dev, info.st_ino)
 
     def read(self, count: int) -> bytes:
-        return _host_call(lambda: os.read(self.fd, count))  # type: ignore[return-value]
+        data: bytes = _host_call(lambda: os.read(self.fd, count))  # type: ignore[assignment]
+        if data:
+            self.event(F.IN_ACCESS)
+        return data
 
     def write(self, data: bytes) -> int:
-        return _host_call(lambda: os.write(self.fd, data))  # type: ignore[return-value]
+        n: int = _host_call(lambda: os.write(self.fd, data))  # type: ignore[assignment]
+        if n:
+            self.event(F.IN_MODIFY)
+        return n
 
     def pread(self, count: int, offset: int) -> bytes:
-        return _host_call(lambda: os.pread(self.fd, count, offset))  # type: ignore[return-value]
+        data: bytes = _host_call(lambda: os.pread(self.fd, count, offset))  # type: ignore[assignment]
+        if data:
+            self.event(F.IN_ACCESS)
+        return data
 
     def pwrite(self, data: bytes, offset: int) -> int:
-        return _host_call(lambda: os.pwrite(self.fd, data, offset))  # type: ignore[return-value]
+        n: int = _host_call(lambda: os.pwrite(self.fd, data, offset))  # type: ignore[assignment]
+        if n:
+            self.event(F.IN_MODIFY)
+        return n
 
     def lseek(self, offset: int, whence: int) -> int:
         if whence not in (F.SEEK_SET, F.SEEK_CUR, F.SEEK_END):
@@ -194,6 +232,27 @@ class HostFile(OpenFile):
 
     def truncate(self, length: int) -> None:
         _host_call(lambda: os.ftruncate(self.fd, length))
+        self.event(F.IN_MODIFY)
+
+    def fallocate(self, mode: int, offset: int, length: int) -> None:
+        """Mode 0 grows the host file to cover the range (what a reader can
+        see of an allocation; ENOSPC past the host's free space);
+        FALLOC_FL_KEEP_SIZE changes nothing visible;
+        a punched hole within the file reads as zeroes. Other modes:
+        EOPNOTSUPP, as tmpfs says."""
+        if mode & ~(F.FALLOC_FL_KEEP_SIZE | F.FALLOC_FL_PUNCH_HOLE):
+            raise SyscallError(Errno.EOPNOTSUPP)
+        size = self.stat().size
+        end = offset + length
+        if mode & F.FALLOC_FL_PUNCH_HOLE:
+            if offset < size:
+                _host_call(lambda: os.pwrite(self.fd, bytes(min(end, size) - offset), offset))
+        elif not mode & F.FALLOC_FL_KEEP_SIZE and end > size:
+            fs = os.fstatvfs(self.fd)
+            if end - size > fs.f_bavail * fs.f_frsize:  # (what a real allocation would say)
+                raise SyscallError(Errno.ENOSPC)
+            _host_call(lambda: os.ftruncate(self.fd, end))
+        self.event(F.IN_MODIFY)
 
     def statfs(self) -> StatFs:
         return host_fstatfs(self.fd)
@@ -206,8 +265,10 @@ class HostFile(OpenFile):
                 os.utime(self.fd, ns=fill_omitted(times, os.fstat(self.fd)))
 
         _host_call(futimens)
+        self.event(F.IN_ATTRIB)
 
     def release(self) -> None:
+        self.event(F.IN_CLOSE_WRITE if self.writable else F.IN_CLOSE_NOWRITE)
         os.close(self.fd)
 
 
@@ -216,8 +277,8 @@ class HostDirectory(HostFile):
 
     mmap_capabilities = 0
 
-    def __init__(self, fd: int, flags: int, path: str) -> None:
-        super().__init__(fd, flags, path)
+    def __init__(self, fd: int, flags: int, path: str, notify: FsNotify | None = None) -> None:
+        super().__init__(fd, flags, path, notify)
         self._entries: list[bytes] | None = None
         self._next = 0
 
@@ -267,6 +328,8 @@ def take_dirents(records: list[bytes], start: int, size: int) -> tuple[bytes, in
 
 class Listing(OpenFile):
     """A directory whose entries the kernel makes up (/proc, /dev/shm)."""
+
+    has_poll = False
 
     def __init__(self, flags: int, path: str) -> None:
         super().__init__(flags, path)
@@ -377,10 +440,20 @@ class HostStream(OpenFile):
         return self.fd
 
     def poll(self) -> int:
+        """What the host says of its descriptor: input, and a hang-up (the
+        writer of a host pipe gone) or an error, as the guest's bits."""
         if not self.readable:
             return POLLOUT
-        ready, _, _ = select.select([self.fd], [], [], 0)
-        return (POLLIN if ready else 0) | (POLLOUT if self.writable else 0)
+        host = select.poll()
+        host.register(self.fd, select.POLLIN)
+        got = host.poll(0)
+        bits = got[0][1] if got else 0
+        return (
+            (POLLIN if bits & select.POLLIN else 0)
+            | (POLLHUP if bits & select.POLLHUP else 0)
+            | (POLLERR if bits & select.POLLERR else 0)
+            | (POLLOUT if self.writable else 0)
+        )
 
     def poll_channels(self) -> tuple[object, ...]:
         return (HostReadable(self.fd),) if self.readable else ()
@@ -418,6 +491,8 @@ class CapturedOutput(OpenFile):
 class BytesFile(OpenFile):
     """A read-only file whose contents are bytes held by the kernel."""
 
+    has_poll = False
+
     def __init__(self, data: bytes, flags: int, path: str) -> None:
         super().__init__(flags, path)
         self.data = data
@@ -442,6 +517,8 @@ class BytesFile(OpenFile):
 class BytesInput(BytesFile):
     """Input given as bytes (the Python API's `stdin=b"..."`): a pipe, not seekable."""
 
+    has_poll = True
+
     def __init__(self, data: bytes, path: str) -> None:
         super().__init__(data, F.O_RDONLY, path)
 
@@ -459,6 +536,8 @@ class BytesInput(BytesFile):
 
 
 class DevNull(OpenFile):
+    has_poll = False
+
     def read(self, count: int) -> bytes:
         return b""
 

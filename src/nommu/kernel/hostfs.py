@@ -19,6 +19,9 @@ The root's policies are applied here too, in one place:
 * host device nodes, FIFOs and sockets inside the root are never opened: a
   device node would reach host hardware (EACCES, as on a `nodev` mount) and a
   FIFO open would stall the whole machine (ENXIO, as for a socket).
+
+And each change by name is reported here to inotify (`notify`,
+kernel/inotify.py), when some watch exists.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from nommu.kernel.files import Times, fill_omitted
 from nommu.kernel.statfs import StatFs, host_fstatfs
 
 if TYPE_CHECKING:
+    from nommu.kernel.inotify import FsNotify
     from nommu.kernel.vfs import Resolved
 
 _WALK = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -60,6 +64,12 @@ class HostFs:
     def __init__(self, root: str, read_only: bool = False) -> None:
         self.root = root
         self.read_only = read_only
+        self.notify: FsNotify | None = None  # inotify's hooks (set by the kernel)
+
+    def _watched(self) -> FsNotify | None:
+        """The inotify hooks, if anything is watched at all."""
+        notify = self.notify
+        return notify if notify is not None and notify.watching else None
 
     @contextmanager
     def at(self, r: Resolved) -> Iterator[tuple[int, str]]:
@@ -105,6 +115,11 @@ class HostFs:
             self._refuse_write(r, flags)
         with self.at(r) as (d, name), host_errors():
             fd = os.open(name, flags | _OPEN_ALWAYS, mode & NO_SETID, dir_fd=d)
+        notify = self._watched()
+        if notify is not None and not r.exists and flags & os.O_CREAT:
+            notify.created(r.guest)
+        elif notify is not None and r.exists and flags & os.O_TRUNC:
+            notify.about(r.guest, F.IN_MODIFY)
         try:
             kind = st.S_IFMT(os.fstat(fd).st_mode)
             if kind not in (st.S_IFREG, st.S_IFDIR) and not (flags & os.O_PATH):
@@ -136,20 +151,31 @@ class HostFs:
         self.check_writable()
         with self.at(r) as (d, name), host_errors():
             os.mkdir(name, mode & NO_SETID, dir_fd=d)
+        if (notify := self._watched()) is not None:
+            notify.created(r.guest)
 
     def remove(self, r: Resolved, is_dir: bool) -> None:
         """rmdir or unlink (never following a final symlink)."""
         self.check_writable()
+        notify = self._watched()
+        before = notify.key_of(r.host) if notify is not None else None
+        nlink = os.stat(r.host, follow_symlinks=False).st_nlink if before is not None else 0
         with self.at(r) as (d, name), host_errors():
             if is_dir:
                 os.rmdir(name, dir_fd=d)
             else:
                 os.unlink(name, dir_fd=d)
+        if notify is not None:
+            notify.removed(r.guest, before, nlink)
 
     def rename(self, old: Resolved, new: Resolved) -> None:
         self.check_writable()
+        notify = self._watched()
+        before = notify.key_of(old.host) if notify is not None else None
         with self.at(old) as (od, oname), self.at(new) as (nd, nname), host_errors():
             os.rename(oname, nname, src_dir_fd=od, dst_dir_fd=nd)
+        if notify is not None:
+            notify.moved(old.guest, new.guest, before)
 
     def symlink(self, target: str, r: Resolved) -> None:
         """A symlink at `r` holding `target` verbatim (following it stays inside the
@@ -157,12 +183,17 @@ class HostFs:
         self.check_writable()
         with self.at(r) as (d, name), host_errors():
             os.symlink(target, name, dir_fd=d)
+        if (notify := self._watched()) is not None:
+            notify.created(r.guest)
 
     def link(self, old: Resolved, new: Resolved) -> None:
         """A hard link: both names are inside the root, and `old` is not followed."""
         self.check_writable()
         with self.at(old) as (od, oname), self.at(new) as (nd, nname), host_errors():
             os.link(oname, nname, src_dir_fd=od, dst_dir_fd=nd, follow_symlinks=False)
+        if (notify := self._watched()) is not None:
+            notify.about(old.guest, F.IN_ATTRIB)  # (its link count)
+            notify.created(new.guest)
 
     def chmod(self, r: Resolved, mode: int) -> None:
         """chmod of `r` itself (a symlink here means it was swapped in: EOPNOTSUPP,
@@ -181,6 +212,8 @@ class HostFs:
                         os.chmod(name, mode & NO_SETID, dir_fd=d)
         finally:
             os.close(fd)
+        if (notify := self._watched()) is not None:
+            notify.about(r.guest, F.IN_ATTRIB)
 
     def set_times(self, r: Resolved, times: Times) -> None:
         """utimensat of `r` itself (never following it; a caller that follows
@@ -189,9 +222,11 @@ class HostFs:
         with self.at(r) as (d, name), host_errors():
             if times is None:  # now, by the host's clock
                 os.utime(name, dir_fd=d, follow_symlinks=False)
-                return
-            old = os.stat(name, dir_fd=d, follow_symlinks=False)
-            os.utime(name, ns=fill_omitted(times, old), dir_fd=d, follow_symlinks=False)
+            else:
+                old = os.stat(name, dir_fd=d, follow_symlinks=False)
+                os.utime(name, ns=fill_omitted(times, old), dir_fd=d, follow_symlinks=False)
+        if (notify := self._watched()) is not None:
+            notify.about(r.guest, F.IN_ATTRIB)
 
     def statfs(self, r: Resolved) -> StatFs:
         """statfs of the file system holding `r` (ST_RDONLY on a read-only root)."""
@@ -214,6 +249,8 @@ class HostFs:
                 os.ftruncate(fd, length)
         finally:
             os.close(fd)
+        if (notify := self._watched()) is not None:
+            notify.about(r.guest, F.IN_MODIFY)
 
 
 def _special_file_errno(kind: int) -> Errno:

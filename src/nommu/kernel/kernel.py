@@ -31,6 +31,7 @@ from nommu.kernel.errors import SyscallError
 from nommu.kernel.events import EventSink
 from nommu.kernel.exec import ImageCache
 from nommu.kernel.hostfs import HostFs
+from nommu.kernel.inotify import FsNotify
 from nommu.kernel.limits import Limits, OutputLimit
 from nommu.kernel.locks import LockTable
 from nommu.kernel.mathemu import MathEmulation
@@ -131,6 +132,8 @@ class Kernel:
         self.file_copies = FileCopies(self.alloc)  # read-only file copies mappings share
         self.images = ImageCache()
         self.sched = Scheduler(self, config.clock_monotonic)
+        self.fsnotify = FsNotify(self.vfs.root)  # inotify's watches
+        self.hostfs.notify = self.fsnotify
         self.locks = LockTable(self.sched)  # fcntl record locks, OFD locks, flock
         self.net = Network(self)  # sockets: AF_UNIX and the loopback network
         if config.publish or config.net_host:
@@ -184,11 +187,11 @@ class Kernel:
 
     # -- starting and switching tasks ---------------------------------------
 
-    def start_task(self, t: Task, entry: int, sp: int) -> None:
+    def start_task(self, t: Task, entry: int, sp: int, start_data: int = 0) -> None:
         """Make `t` start afresh at `entry` with stack `sp` (a new program)."""
         t.ctx = None
         t.pc = entry
-        t.fresh_regs = self.arch.initial_registers(entry, sp)
+        t.fresh_regs = self.arch.initial_registers(entry, sp, start_data)
         if self.sched.on_cpu is t:
             self.sched.on_cpu = None
         if self.current is t:

@@ -169,6 +169,11 @@ class MemoryModel(ABC):
         """shmdt: unmap the attachment that starts exactly at `addr` (EINVAL if none)."""
 
     @abstractmethod
+    def shared_writable(self, pager: object) -> bool:
+        """Whether some MAP_SHARED mapping may write to the pages of `pager`
+        (a RAM file): what F_SEAL_WRITE must refuse to seal (EBUSY)."""
+
+    @abstractmethod
     def futex_key(self, t: Task, addr: int) -> object:
         """The channel a futex at `addr` in `t`'s memory waits on."""
 

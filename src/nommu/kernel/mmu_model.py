@@ -187,6 +187,7 @@ class MmuModel(MemoryModel):
             if isinstance(file, DevZero):  # /dev/zero maps as anonymous memory
                 file, flags = None, flags | M.MAP_ANONYMOUS
             elif isinstance(file, RamFile) and mtype != M.MAP_PRIVATE:
+                file.ram.check_shared_map(bool(prot & PROT_WRITE))
                 pager = file.ram  # the mapping shows the file's own pages
             elif mtype != M.MAP_PRIVATE:
                 pager = k.page_cache.pages_of(file)  # shared with every other mapping of it
@@ -251,6 +252,14 @@ class MmuModel(MemoryModel):
         if vma is None or vma.start != addr or not isinstance(vma.pager, ShmSegment):
             raise SyscallError(Errno.EINVAL)
         s.unmap(addr, addr + pages_for(vma.pager.size) * PAGE_SIZE)
+
+    def shared_writable(self, pager: object) -> bool:
+        spaces = {id(t.mm): t.mm for t in self.k.tasks.values()}
+        return any(
+            v.pager is pager and v.shared and v.prot & PROT_WRITE
+            for space in spaces.values()
+            for v in getattr(space, "vmas", ())
+        )
 
     def futex_key(self, t: Task, addr: int) -> object:
         """get_futex_key: private memory by (space, address), a MAP_SHARED

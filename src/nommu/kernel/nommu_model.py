@@ -62,9 +62,10 @@ from nommu.kernel.files import (
 from nommu.kernel.memmodel import U32, Area, MemoryModel, mapping_size
 from nommu.kernel.mm import MemoryMap, Region
 from nommu.kernel.mpu import Mpu, stack_origin
-from nommu.kernel.ramfs import RamFile, RamMapping, pages_for
+from nommu.kernel.ramfs import RamFile, RamInode, RamMapping, pages_for
 from nommu.kernel.shm import ShmSegment
 from nommu.kernel.uaccess import UserMemory
+from nommu.loaders import bflt
 
 if TYPE_CHECKING:
     from nommu.kernel.exec import Program
@@ -246,6 +247,10 @@ class NoMmuModel(MemoryModel):
             raise SyscallError(Errno.EINVAL, "shmdt needs the exact address shmat returned")
         t.mm.remove_range(region, region.start, region.end)
 
+    def shared_writable(self, pager: object) -> bool:
+        """A direct MAP_SHARED mapping is the file's own pages: any may write."""
+        return isinstance(pager, RamInode) and bool(pager.shared_maps)
+
     def futex_key(self, t: Task, addr: int) -> object:
         """One address space: the address alone (private == shared)."""
         return FutexKey(addr)
@@ -315,6 +320,8 @@ def _nommu_mem(mm: MemoryMap) -> tuple[int, int]:
 def load_nommu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
     """The no-MMU way: one contiguous block for the image, one for the stack."""
     image = prog.image
+    if isinstance(image, bflt.FlatImage):
+        return load_flat(k, t, prog, image)
     block = k.alloc.alloc(image.span, t.pid, "image")
     try:
         stack_block = k.alloc.alloc(image.stack_size, t.pid, "stack")
@@ -340,6 +347,26 @@ def load_nommu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
         origin, advice = stack_origin(image.stack_given, stack_block.size)
         mpu.add_stack(t, stack_block.start, stack_block.end, origin, advice)
     return mm, load_base
+
+
+def load_flat(k: Kernel, t: Task, prog: Program, image: bflt.FlatImage) -> tuple[MemoryMap, int]:
+    """binfmt_flat's way: one block for text, data, bss and the stack, the
+    relocations applied for where it landed; the brk may use the room
+    between the bss and the stack (its size is the header's stack_size)."""
+    size = image.block_size(prog.args_bytes)
+    block = k.alloc.alloc(size, t.pid, "image")
+    mm = MemoryMap(k.alloc)
+    mm.add(block, "image", prog.guest_path)
+    mm.start_brk = block.start + image.end_bss
+    mm.brk = (mm.start_brk + 3) & ~3
+    mm.end_brk = max(mm.brk, block.end - image.stack_size - prog.args_bytes)
+    mm.start_stack = block.end - 4
+    k.cpu.load_code(block.start, block.end, (image, block.start))
+    k.ram.fill(block.start, size)
+    for address, content in image.place(block.start):
+        k.ram.write(address, content)
+    k.mathemu.forget_code(block.start, block.end)
+    return mm, block.start
 
 
 def do_mmap(k: Kernel, t: Task, length: int, prot: int, flags: int, fd: int, pgoff: int) -> int:
@@ -387,6 +414,8 @@ def validate_mmap_request(
     if flags & MAP_TYPE == M.MAP_SHARED:
         if prot & PROT_WRITE and not file.writable:
             raise SyscallError(Errno.EACCES)
+        if isinstance(file, RamFile):
+            file.ram.check_shared_map(bool(prot & PROT_WRITE))
         if not caps & NOMMU_MAP_DIRECT:
             raise SyscallError(Errno.ENODEV, "MAP_SHARED of a file needs an MMU (or a RAM file)")
         caps &= ~NOMMU_MAP_COPY

@@ -124,6 +124,9 @@ class PipeEnd(OpenFile):
             p.writers -= 1
             p.sched.wakeup(p.readable)  # readers now see end of file
 
+    def nread(self) -> int:
+        return len(self.pipe.data)
+
     def poll(self) -> int:
         p = self.pipe
         if self.readable:

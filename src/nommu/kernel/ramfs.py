@@ -54,6 +54,9 @@ if TYPE_CHECKING:
 
 SHM_DIR = "/dev/shm"
 RAMFS_DEV = 0x13  # st_dev of the tmpfs mount
+ALL_SEALS = (
+    F.F_SEAL_SEAL | F.F_SEAL_SHRINK | F.F_SEAL_GROW | F.F_SEAL_WRITE | F.F_SEAL_FUTURE_WRITE
+) | F.F_SEAL_EXEC
 
 
 def pages_for(size: int) -> int:
@@ -75,6 +78,7 @@ class RamInode:
     atime_ns: int = 0
     mtime_ns: int = 0
     ctime_ns: int = 0
+    seals: int = F.F_SEAL_SEAL  # memfd seals (F_ADD_SEALS): none may be added by default
 
     def now_ns(self) -> int:
         return int(self.k.config.clock_realtime() * 1e9)
@@ -122,10 +126,55 @@ class RamInode:
             self.pages[i] = paddr
         self.size = size
 
+    def check_seals(self, offset: int, end: int, write: bool) -> None:
+        """EPERM if the seals forbid writing [offset, end) (`write`), growing
+        the file to `end`, or shrinking it to `end` (a resize: not `write`)."""
+        if write and self.seals & (F.F_SEAL_WRITE | F.F_SEAL_FUTURE_WRITE):
+            raise SyscallError(Errno.EPERM)
+        if end > self.size and self.seals & F.F_SEAL_GROW:
+            raise SyscallError(Errno.EPERM)
+        if not write and end < self.size and self.seals & F.F_SEAL_SHRINK:
+            raise SyscallError(Errno.EPERM)
+
+    def check_shared_map(self, writable: bool) -> None:
+        """A MAP_SHARED mapping that may write, of a file sealed against
+        writing (F_SEAL_WRITE, F_SEAL_FUTURE_WRITE): EPERM."""
+        if writable and self.seals & (F.F_SEAL_WRITE | F.F_SEAL_FUTURE_WRITE):
+            raise SyscallError(Errno.EPERM)
+
+    def add_seals(self, seals: int, writable: bool, mapped_shared: bool) -> None:
+        """F_ADD_SEALS: EPERM once F_SEAL_SEAL is set or without write access,
+        EBUSY for F_SEAL_WRITE while a shared mapping may write to the file."""
+        if seals & ~ALL_SEALS:
+            raise SyscallError(Errno.EINVAL)
+        if not writable or self.seals & F.F_SEAL_SEAL:
+            raise SyscallError(Errno.EPERM)
+        if seals & F.F_SEAL_WRITE and not self.seals & F.F_SEAL_WRITE and mapped_shared:
+            raise SyscallError(Errno.EBUSY)
+        self.seals |= seals
+
+    def fallocate(self, mode: int, offset: int, length: int) -> None:
+        """As tmpfs: grow the file to the range's end (its pages as `resize`
+        allocates them), or with FALLOC_FL_KEEP_SIZE leave it as it is; ENOSPC
+        if the range has more pages than RAM has free. A punched hole reads as
+        zeroes (its pages stay: a direct mapping may be using them)."""
+        end = offset + length
+        if mode & F.FALLOC_FL_PUNCH_HOLE:
+            self.check_seals(offset, min(end, self.size), write=True)
+            if offset < self.size:
+                self.pwrite(bytes(min(end, self.size) - offset), offset)
+            return
+        if pages_for(end) - len(self.pages) > self.k.alloc.free_total() // PAGE_SIZE:
+            raise SyscallError(Errno.ENOSPC)
+        if not mode & F.FALLOC_FL_KEEP_SIZE and end > self.size:
+            self.check_seals(offset, end, write=False)
+            self.resize(end)
+
     def resize(self, size: int) -> None:
         """truncate/ftruncate (ramfs_nommu_resize)."""
         if size < 0:
             raise SyscallError(Errno.EINVAL)
+        self.check_seals(size, size, write=False)
         if size == self.size:
             return
         if self.size == 0:
@@ -357,6 +406,7 @@ class RamFile(OpenFile):
     mmap_capabilities = (
         NOMMU_MAP_DIRECT | NOMMU_MAP_COPY | NOMMU_MAP_READ | NOMMU_MAP_WRITE | NOMMU_MAP_EXEC
     )
+    has_poll = False  # (a regular file: epoll_ctl says EPERM)
 
     def __init__(self, inode: RamInode, flags: int, path: str) -> None:
         super().__init__(flags, path)
@@ -372,6 +422,7 @@ class RamFile(OpenFile):
     def write(self, data: bytes) -> int:
         if self.flags & F.O_APPEND:
             self.pos = self.ram.size
+        self.ram.check_seals(self.pos, self.pos + len(data), write=True)
         n = self.ram.pwrite(data, self.pos)
         self.pos += n
         return n
@@ -380,7 +431,13 @@ class RamFile(OpenFile):
         return self.ram.pread(count, offset)
 
     def pwrite(self, data: bytes, offset: int) -> int:
+        self.ram.check_seals(offset, offset + len(data), write=True)
         return self.ram.pwrite(data, offset)
+
+    def fallocate(self, mode: int, offset: int, length: int) -> None:
+        if mode & ~(F.FALLOC_FL_KEEP_SIZE | F.FALLOC_FL_PUNCH_HOLE):
+            raise SyscallError(Errno.EOPNOTSUPP)
+        self.ram.fallocate(mode, offset, length)
 
     def lseek(self, offset: int, whence: int) -> int:
         base = {F.SEEK_SET: 0, F.SEEK_CUR: self.pos, F.SEEK_END: self.ram.size}.get(whence)

@@ -17,6 +17,13 @@ re-checks its condition. A sleep may carry a deadline; a task waiting for
 host input (the terminal) has a `HostReadable` channel the idle loop
 watches with select().
 
+A wakeup is also how a file says its readiness may have changed (data
+arrived in a pipe, a timer expired). Besides the tasks asleep on a channel,
+`watch` lets kernel code hang a callback on it, called on every wakeup of
+that channel: Linux's wait-queue entries with a function, which is how an
+epoll instance learns of events on the files it watches (kernel/epoll.py)
+without anybody sleeping on them.
+
 When no task can run and nothing (a timer, host input) can ever wake one,
 the machine is deadlocked: `Deadlock` is raised with the list of tasks and
 what each waits for, instead of hanging.
@@ -72,6 +79,7 @@ class Scheduler:
         self.clock = clock
         self.runqueue: deque[Task] = deque()
         self.sleepers: dict[object, list[Task]] = {}
+        self.watchers: dict[object, list[Callable[[], None]]] = {}  # see `watch`
         self.host_waits = 0  # how many of those channels are host input (HostReadable)
         self.host_io: HostIo | None = None  # host sockets to poll (--publish, --net host)
         self._timers: list[tuple[float, int, KTimer]] = []
@@ -84,6 +92,21 @@ class Scheduler:
         self._slice_timer = None if kernel.seeded is not None else kernel.cpu.timer
         if self._slice_timer is not None:
             self._slice_timer.contended_slice = (SLICE, self.grace)
+        # CPU accounting (kernel/accounting.py): its clock (under --deterministic
+        # the virtual one, read without moving it), and when it last charged
+        vclock = kernel.virtual_clock
+        self.cpu_clock: Callable[[], float] = (
+            time.perf_counter if vclock is None else (lambda: vclock.now)
+        )
+        self._charged_at = self.cpu_clock()
+
+    def charge(self, t: Task) -> None:
+        """Add the time since the last charge to `t`, which had the CPU (the
+        run loop and the handoff call this as a task leaves the CPU; readers
+        of CPU time call it for themselves)."""
+        now = self.cpu_clock()
+        t.cputime += now - self._charged_at
+        self._charged_at = now
 
     # -- sleeping and waking -------------------------------------------------
 
@@ -111,8 +134,28 @@ class Scheduler:
             self.k.cpu.timer.shorten(when, when + self.grace)  # due within this slice?
         return timer
 
+    def watch(self, channel: object, callback: Callable[[], None]) -> None:
+        """Call `callback` on every wakeup of `channel` until `unwatch`.
+
+        The callback runs inside the wakeup, so it must only note the event and
+        wake others (it may call `wakeup` for its own channels)."""
+        self.watchers.setdefault(channel, []).append(callback)
+
+    def unwatch(self, channel: object, callback: Callable[[], None]) -> None:
+        callbacks = self.watchers.get(channel)
+        if callbacks is not None and callback in callbacks:
+            callbacks.remove(callback)
+            if not callbacks:
+                del self.watchers[channel]
+
     def wakeup(self, channel: object) -> int:
-        """Make every task sleeping on `channel` runnable; return how many."""
+        """Make every task sleeping on `channel` runnable (and tell its
+        watchers); return how many tasks woke."""
+        if self.watchers:  # (empty unless an epoll instance watches something)
+            callbacks = self.watchers.get(channel)
+            if callbacks:
+                for callback in list(callbacks):
+                    callback()
         tasks = self.sleepers.get(channel)
         if not tasks:
             return 0
@@ -213,6 +256,8 @@ class Scheduler:
     def _idle(self) -> None:
         """Nothing runnable: wait for host input or the next timer, or report deadlock."""
         self.expire_timers()  # drops cancelled timers too
+        if self.runqueue:
+            return  # a timer that came due just now woke someone: no deadlock
         host_fds = [c.fd for c in self.sleepers if isinstance(c, HostReadable)]
         io_r, io_w = self.host_io.fds() if self.host_io is not None else ([], [])
         if not host_fds and not io_r and not io_w and all(e[2].watchdog for e in self._timers):
@@ -282,9 +327,11 @@ class Scheduler:
                 if not t.alive:
                     continue
                 k.drop_written_code()
+            self._charged_at = self.cpu_clock()
             stop = cpu.run(t.pc, *limits.clamp(self.slice_for(t)))
             t = k.current  # (a handoff may have switched tasks)
             assert t is not None
+            self.charge(t)
             handle_stop(k, t, stop)
             k.drop_written_code()
 
@@ -334,6 +381,7 @@ class Scheduler:
             cpu.stop()
             return
         t.pc = cpu.pc  # what handle_stop would record (a blocked call rewound it)
+        self.charge(t)
         if queued is not None:
             if queued is not t:
                 self.requeue(t)  # (if it can still run: to the back of the line)

@@ -59,7 +59,7 @@ from nommu.abi.signals import (
     Signal,
     default_action,
 )
-from nommu.kernel.channels import VforkDone
+from nommu.kernel.channels import SignalQueued, VforkDone
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.task import SigAction, Task, TaskState, ThreadGroup
 
@@ -72,7 +72,7 @@ UNBLOCKABLE = (1 << (Signal.SIGKILL - 1)) | (1 << (Signal.SIGSTOP - 1))
 NEVER_RESTART = {
     "nanosleep", "clock_nanosleep", "clock_nanosleep_time64", "pause", "rt_sigsuspend",
     "sigsuspend", "poll", "ppoll", "ppoll_time64", "select", "_newselect", "pselect6",
-    "pselect6_time64", "epoll_wait", "epoll_pwait", "rt_sigtimedwait",
+    "pselect6_time64", "epoll_wait", "epoll_pwait", "epoll_pwait2", "rt_sigtimedwait",
     "rt_sigtimedwait_time64",
 }  # fmt: skip
 
@@ -164,6 +164,7 @@ def _enqueue(k: Kernel, t: Task, sig: int, info: bytes, shared: bool = False) ->
             raise SyscallError(Errno.EAGAIN)
         # (else kill() past the limit: pending, but its siginfo is lost)
     t.pending |= bit(sig)
+    k.sched.wakeup(SignalQueued(t.pid))  # (signalfd readers and their epolls)
 
 
 def sigpending_limit(k: Kernel, group: ThreadGroup) -> int:

@@ -27,6 +27,7 @@ from nommu.abi.signals import NSIG, Signal
 if TYPE_CHECKING:
     from nommu.kernel.files import FdTable
     from nommu.kernel.mm import MemoryMap
+    from nommu.kernel.posix_timers import PosixTimer
     from nommu.kernel.sched import KTimer
     from nommu.kernel.tty import Tty
     from nommu.machine.cpu import CpuContext
@@ -88,6 +89,13 @@ class ThreadGroup:
     itimer_interval: float = 0.0
     semadj: dict[tuple[int, int], int] = field(default_factory=dict)  # SEM_UNDO: (set, num) -> adj
     sigpending_limit: int | None = None  # setrlimit(RLIMIT_SIGPENDING); None: the default
+    posix_timers: dict[int, PosixTimer] = field(default_factory=dict)  # timer_create, by id
+    next_timer_id: int = 0
+    # CPU accounting (kernel/accounting.py): reaped children's totals, memory
+    children_cputime: float = 0.0
+    children_maxrss_kb: int = 0
+    peak_rss_kb: int = 0  # the largest its memory was when a task left it
+    final_rss_kb: int = 0
     tty: Tty | None = None  # the session's controlling terminal (kernel/tty.py)
     # A stop (0x7f | signal << 8) or continue (0xffff) that wait has not
     # reported yet (WUNTRACED, WCONTINUED).
@@ -158,6 +166,7 @@ class Task:
     altstack: tuple[int, int, int] = (0, 2, 0)  # sigaltstack: sp, flags (SS_DISABLE), size
     timer: KTimer | None = None  # wakes a timed sleep
     robust_list: int = 0  # set_robust_list: the head of its robust futex list
+    cputime: float = 0.0  # seconds on the CPU (kernel/accounting.py)
 
     def blocking_call(self) -> BlockedCall:
         """The record of the call this task is about to sleep in (see

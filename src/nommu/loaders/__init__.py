@@ -1,2 +1,3 @@
-"""Program loaders: parse and check an executable file (elf.py), lay out the
-initial stack (stack.py). The kernel's exec places what they describe in RAM."""
+"""Program loaders: parse and check an executable file (elf.py; bflt.py for
+bFLT flat files, chosen by the file's magic), lay out the initial stack
+(stack.py). The kernel's exec places what they describe in RAM."""

@@ -121,7 +121,7 @@ class ElfImage:
 def describe(data: bytes) -> str:
     """What a file nommu cannot run is, in words (for error messages)."""
     if data[:4] == b"bFLT":
-        return f"a bFLT flat binary (nommu runs ELF static-PIE programs on {arch.names()})"
+        return "a bFLT flat binary (nommu runs bFLT programs on ARM only)"
     if data[:2] == b"#!":
         return "a script"
     if data[:4] != b"\x7fELF":

@@ -69,3 +69,35 @@ def build(
     sp = (strings_start - len(table)) & ~15
     pad = strings_start - sp - len(table)
     return InitialStack(sp, table + bytes(pad) + bytes(strings))
+
+
+def flat_args_bytes(argv: Sequence[bytes], envp: Sequence[bytes]) -> int:
+    """Stack room binfmt_flat adds to the header's stack size for the
+    arguments: their strings and the argv and envp arrays."""
+    strings = sum(len(s) + 1 for s in (*argv, *envp))
+    return (strings + 4 * (len(argv) + len(envp) + 2) + 7) & ~7
+
+
+def build_flat(
+    top: int, argv: Sequence[bytes], envp: Sequence[bytes], execfn: bytes
+) -> InitialStack:
+    """The stack binfmt_flat builds on ARM (create_flat_tables with the argv
+    and envp pointers on the stack, no auxv). `top` is one word below the
+    block's end; from there down:
+
+        [ argv strings | envp strings | execfn string | 4 spare bytes ]  <- top
+        [ argc | &argv[0] | &envp[0] | argv ... NULL | envp ... NULL ]   <- sp
+
+    `sp` is 8-byte aligned (FLAT_STACK_ALIGN on ARM)."""
+    strings = b"".join(s + b"\0" for s in (*argv, *envp, execfn)) + bytes(4)
+    start = top - len(strings)
+    pointers, at = [], start
+    for s in (*argv, *envp):
+        pointers.append(at)
+        at += len(s) + 1
+    words = 3 + len(argv) + 1 + len(envp) + 1
+    sp = (start - 4 * words) & ~7
+    argv_at, envp_at = sp + 12, sp + 12 + 4 * (len(argv) + 1)
+    table = [len(argv), argv_at, envp_at, *pointers[: len(argv)], 0, *pointers[len(argv) :], 0]
+    data = struct.pack(f"<{len(table)}I", *table)
+    return InitialStack(sp, data + bytes(start - sp - len(data)) + strings)

@@ -32,6 +32,7 @@ from nommu.kernel.hostfs import NO_SETID
 from nommu.kernel.pipe import Pipe, PipeEnd
 from nommu.kernel.procfs import open_proc, proc_stat
 from nommu.kernel.pty import PtsDirectory
+from nommu.kernel.ramfs import RamFile
 from nommu.kernel.signal import send_to_task
 from nommu.kernel.vfs import Resolved
 from nommu.syscalls.locks import LOCK_CMDS, do_lock
@@ -104,11 +105,11 @@ def open_file(k: Kernel, t: Task, r: Resolved, flags: int, mode: int) -> OpenFil
         if not flags & F.O_PATH and (flags & F.O_ACCMODE != F.O_RDONLY or flags & F.O_CREAT):
             os.close(fd)
             raise SyscallError(Errno.EISDIR)
-        return HostDirectory(fd, flags, r.guest)
+        return HostDirectory(fd, flags, r.guest, k.fsnotify)
     if flags & F.O_DIRECTORY:
         os.close(fd)
         raise SyscallError(Errno.ENOTDIR)
-    return HostFile(fd, flags, r.guest)
+    return HostFile(fd, flags, r.guest, k.fsnotify)
 
 
 _OPEN_FLAGS = (
@@ -758,6 +759,7 @@ def sys_fchmod(k: Kernel, t: Task, fd: int, mode: int) -> int:
         raise SyscallError(Errno.EBADF if f.flags & F.O_PATH else Errno.EPERM)
     k.hostfs.check_writable()
     host(os.fchmod, f.fd, mode & NO_SETID)
+    f.event(F.IN_ATTRIB)
     return 0
 
 
@@ -841,7 +843,19 @@ def sys_fcntl64(k: Kernel, t: Task, fd: int, cmd: int, arg: int) -> int:
         return 0
     if cmd in LOCK_CMDS:
         return do_lock(k, t, f, cmd, arg)
+    if cmd in (F.F_ADD_SEALS, F.F_GET_SEALS):
+        return _seals(k, f, cmd, arg)
     raise SyscallError(Errno.EINVAL)
+
+
+def _seals(k: Kernel, f: OpenFile, cmd: int, arg: int) -> int:
+    """F_GET_SEALS and F_ADD_SEALS, for RAM files (memfd, /dev/shm) only."""
+    if not isinstance(f, RamFile):
+        raise SyscallError(Errno.EINVAL)
+    if cmd == F.F_ADD_SEALS:
+        f.ram.add_seals(arg, f.writable, k.memory.shared_writable(f.ram))
+        return 0
+    return f.ram.seals
 
 
 @syscall("fcntl", "fd", "fcntl_cmd", "fcntl_arg")
@@ -855,6 +869,9 @@ def sys_ioctl(k: Kernel, t: Task, fd: int, req: int, arg: int) -> int:
     f = t.files.get(fd)
     if req in (F.FIOCLEX, F.FIONCLEX):
         t.files.fds[fd].cloexec = req == F.FIOCLEX
+        return 0
+    if req == F.FIONREAD and (count := f.nread()) is not None:
+        k.uspace.write_u32(arg, count)
         return 0
     return f.ioctl(k, t, req, arg)
 

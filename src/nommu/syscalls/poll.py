@@ -68,7 +68,7 @@ def do_poll(k: Kernel, t: Task, fds: int, nfds: int, deadline: float | None) -> 
     return result
 
 
-def _ms_deadline(k: Kernel, t: Task, timeout_ms: int) -> float | None:
+def ms_deadline(k: Kernel, t: Task, timeout_ms: int) -> float | None:
     ms = s32(timeout_ms)
     if ms < 0:
         return None
@@ -79,7 +79,7 @@ def _ms_deadline(k: Kernel, t: Task, timeout_ms: int) -> float | None:
 
 @syscall("poll", "ptr", "uint", "int")
 def sys_poll(k: Kernel, t: Task, fds: int, nfds: int, timeout: int) -> int:
-    return do_poll(k, t, fds, nfds, _ms_deadline(k, t, timeout))
+    return do_poll(k, t, fds, nfds, ms_deadline(k, t, timeout))
 
 
 def _ppoll(
@@ -87,11 +87,11 @@ def _ppoll(
 ) -> int:
     deadline = read_timeout(k, t, tsp, time64, relative=True) if tsp else None
     if mask:
-        _temporary_mask(k, t, mask, size)
+        temporary_mask(k, t, mask, size)
     return do_poll(k, t, fds, nfds, deadline)
 
 
-def _temporary_mask(k: Kernel, t: Task, mask: int, size: int) -> None:
+def temporary_mask(k: Kernel, t: Task, mask: int, size: int) -> None:
     """ppoll/pselect: use `mask` while waiting, the old one again afterwards."""
     if size != 8:
         raise SyscallError(Errno.EINVAL)
@@ -103,7 +103,7 @@ def _temporary_mask(k: Kernel, t: Task, mask: int, size: int) -> None:
 @syscall("ppoll", "ptr", "uint", "timespec", "sigset", "size")
 def sys_ppoll(k: Kernel, t: Task, fds: int, nfds: int, tsp: int, mask: int, size: int) -> int:
     result = _ppoll(k, t, fds, nfds, tsp, mask, size, time64=False)
-    _restore_mask(t)
+    restore_mask(t)
     return result
 
 
@@ -112,11 +112,11 @@ def sys_ppoll_time64(
     k: Kernel, t: Task, fds: int, nfds: int, tsp: int, mask: int, size: int
 ) -> int:
     result = _ppoll(k, t, fds, nfds, tsp, mask, size, time64=True)
-    _restore_mask(t)
+    restore_mask(t)
     return result
 
 
-def _restore_mask(t: Task) -> None:
+def restore_mask(t: Task) -> None:
     if t.saved_sigmask is not None:
         t.sigmask, t.saved_sigmask = t.saved_sigmask, None
 
@@ -185,18 +185,18 @@ def _pselect(
     if sig:
         mask, size = k.uspace.read_struct(struct.Struct("<II"), sig)
         if mask:
-            _temporary_mask(k, t, mask, size)
+            temporary_mask(k, t, mask, size)
     try:
         return do_select(k, t, n, rp, wp, ep, deadline)
     except SyscallError:
-        _restore_mask(t)
+        restore_mask(t)
         raise
 
 
 @syscall("pselect6", "int", "ptr", "ptr", "ptr", "timespec", "ptr")
 def sys_pselect6(k: Kernel, t: Task, n: int, rp: int, wp: int, ep: int, ts: int, sig: int) -> int:
     result = _pselect(k, t, n, rp, wp, ep, ts, sig, time64=False)
-    _restore_mask(t)
+    restore_mask(t)
     return result
 
 
@@ -205,5 +205,5 @@ def sys_pselect6_time64(
     k: Kernel, t: Task, n: int, rp: int, wp: int, ep: int, ts: int, sig: int
 ) -> int:
     result = _pselect(k, t, n, rp, wp, ep, ts, sig, time64=True)
-    _restore_mask(t)
+    restore_mask(t)
     return result

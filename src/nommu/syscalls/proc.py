@@ -12,8 +12,10 @@ from nommu.kernel import exit as kexit
 from nommu.kernel import fork as kfork
 from nommu.kernel import futex as kfutex
 from nommu.kernel import signal as ksignal
+from nommu.kernel.accounting import Usage
 from nommu.kernel.errors import SyscallError
 from nommu.syscalls.fs import s32
+from nommu.syscalls.rusage import pack_rusage
 from nommu.syscalls.table import syscall
 from nommu.syscalls.time import read_timeout
 
@@ -81,11 +83,11 @@ def sys_exit_group(k: Kernel, t: Task, code: int) -> None:
 def sys_wait4(k: Kernel, t: Task, pid: int, status: int, options: int, rusage: int) -> int:
     if options & ~(F.WNOHANG | F.WUNTRACED | F.WCONTINUED | F.__WNOTHREAD | F.__WALL | F.__WCLONE):
         raise SyscallError(Errno.EINVAL)
-    child, wstatus = kexit.do_wait(k, t, s32(pid), options)
+    child, wstatus, usage = kexit.do_wait(k, t, s32(pid), options)
     if child and status:
         k.uspace.write_u32(status, wstatus)
     if child and rusage:
-        k.uspace.write(rusage, bytes(72))
+        k.uspace.write(rusage, pack_rusage(usage or Usage(0.0, 0.0, 0)))
     return child
 
 

@@ -55,17 +55,23 @@ def load_handlers() -> dict[str, Syscall]:
     """Import every handler module (they register themselves) and return the rows."""
     from nommu.syscalls import (  # noqa: F401
         arm_private,
+        epoll,
+        eventfiles,
         fs,
+        inotify,
         ipc,
         locks,
         mem,
+        memfd,
         misc,
         net,
         poll,
         proc,
+        rusage,
         signal,
         statfs,
         time,
+        timers,
         utimes,
     )
 

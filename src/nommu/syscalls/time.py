@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from nommu.abi import flags as F
 from nommu.abi import structs as S
 from nommu.abi.errno import Errno
+from nommu.kernel.accounting import process_time
 from nommu.kernel.channels import Timer
 from nommu.kernel.errors import Blocked, SyscallError
 from nommu.syscalls.table import syscall
@@ -36,7 +37,9 @@ def clock_now(k: Kernel, t: Task, clock: int) -> float:
     ):
         return k.config.clock_monotonic() - k.boot_monotonic + 1000.0
     if clock in (F.CLOCK_PROCESS_CPUTIME_ID, F.CLOCK_THREAD_CPUTIME_ID):
-        return k.config.clock_monotonic() - k.boot_monotonic
+        k.config.clock_monotonic()  # (a reading moves the virtual clock: time passes)
+        k.sched.charge(t)  # (its CPU time up to now: kernel/accounting.py)
+        return t.cputime if clock == F.CLOCK_THREAD_CPUTIME_ID else process_time(t.group)
     raise SyscallError(Errno.EINVAL)
 
 

@@ -142,6 +142,8 @@ _FCNTL = {
     F.F_OFD_SETLK: "F_OFD_SETLK",
     F.F_OFD_SETLKW: "F_OFD_SETLKW",
     F.F_DUPFD_CLOEXEC: "F_DUPFD_CLOEXEC",
+    F.F_ADD_SEALS: "F_ADD_SEALS",
+    F.F_GET_SEALS: "F_GET_SEALS",
 }
 _LOCK_TYPES = ["F_RDLCK", "F_WRLCK", "F_UNLCK"]
 _FLOCK = {F.LOCK_SH: "LOCK_SH", F.LOCK_EX: "LOCK_EX", F.LOCK_NB: "LOCK_NB", F.LOCK_UN: "LOCK_UN"}
@@ -257,6 +259,8 @@ class Strace(EventSink):
                 return _IOCTL_OUT(k, v, args, i)
             if kind == "wstatus" and v and result:
                 return f"[{{{describe_wait_status(k.uspace.read_u32(v))}}}]"
+            if kind == "epoll_events_out":
+                return _epoll_events(k, v, result or 0)
             if kind in strace_net.OUT:
                 return strace_net.OUT[kind](k, v, args, i, result or 0)
         except SyscallError:
@@ -523,6 +527,70 @@ def _bits(
     return lambda k, v, args, i: _flags(v, names, zero)
 
 
+# -- the event-loop calls (issue 16) ----------------------------------------------
+
+_EPOLL_OPS = {F.EPOLL_CTL_ADD: "EPOLL_CTL_ADD", F.EPOLL_CTL_DEL: "EPOLL_CTL_DEL",
+              F.EPOLL_CTL_MOD: "EPOLL_CTL_MOD"}  # fmt: skip
+_CLOEXEC_NONBLOCK = {F.O_CLOEXEC: "O_CLOEXEC", F.O_NONBLOCK: "O_NONBLOCK"}
+_EFD = {F.EFD_SEMAPHORE: "EFD_SEMAPHORE", F.EFD_CLOEXEC: "EFD_CLOEXEC",
+        F.EFD_NONBLOCK: "EFD_NONBLOCK"}  # fmt: skip
+_TFD_SET = {F.TFD_TIMER_ABSTIME: "TFD_TIMER_ABSTIME",
+            F.TFD_TIMER_CANCEL_ON_SET: "TFD_TIMER_CANCEL_ON_SET"}  # fmt: skip
+_MFD = {F.MFD_CLOEXEC: "MFD_CLOEXEC", F.MFD_ALLOW_SEALING: "MFD_ALLOW_SEALING",
+        F.MFD_HUGETLB: "MFD_HUGETLB", F.MFD_NOEXEC_SEAL: "MFD_NOEXEC_SEAL",
+        F.MFD_EXEC: "MFD_EXEC"}  # fmt: skip
+_FALLOC = {F.FALLOC_FL_KEEP_SIZE: "FALLOC_FL_KEEP_SIZE",
+           F.FALLOC_FL_PUNCH_HOLE: "FALLOC_FL_PUNCH_HOLE"}  # fmt: skip
+_RUSAGE = {F.RUSAGE_SELF: "RUSAGE_SELF", F.RUSAGE_CHILDREN: "RUSAGE_CHILDREN",
+           F.RUSAGE_THREAD: "RUSAGE_THREAD"}  # fmt: skip
+_ITIMERSPEC32 = struct.Struct("<iiii")
+_ITIMERSPEC64 = struct.Struct("<qqqq")
+
+
+def _epoll_event(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
+    """epoll_ctl's struct epoll_event (none for EPOLL_CTL_DEL)."""
+    if v == 0 or args[1] == F.EPOLL_CTL_DEL:
+        return "NULL" if v == 0 else hex(v)
+    events, data = k.uspace.read_struct(k.arch.EPOLL_EVENT, v)
+    return f"{{events={_flags(events, F.EPOLL_EVENT_NAMES)}, data={data:#x}}}"
+
+
+def _epoll_events(k: Kernel, v: int, n: int) -> str:
+    """epoll_wait's filled array: the `n` events it returned."""
+    layout = k.arch.EPOLL_EVENT
+    raw = k.uspace.read(v, layout.size * min(n, 8))
+    shown = [
+        f"{{events={_flags(e, F.EPOLL_EVENT_NAMES)}, data={d:#x}}}"
+        for e, d in layout.iter_unpack(raw)
+    ]
+    return "[" + ", ".join(shown) + (", ..." if n > 8 else "") + "]"
+
+
+def _itimerspec(time64: bool) -> Callable[[Kernel, int, tuple[int, ...], int], str]:
+    def fmt(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
+        if v == 0:
+            return "NULL"
+        isec, insec, vsec, vnsec = k.uspace.read_struct(
+            _ITIMERSPEC64 if time64 else _ITIMERSPEC32, v
+        )
+        return (
+            f"{{it_interval={{tv_sec={isec}, tv_nsec={insec}}}, "
+            f"it_value={{tv_sec={vsec}, tv_nsec={vnsec}}}}}"
+        )
+
+    return fmt
+
+
+def _sigevent(k: Kernel, v: int, args: tuple[int, ...], i: int) -> str:
+    if v == 0:
+        return "NULL"
+    value, signo, notify, tid = k.uspace.read_struct(struct.Struct("<iiii"), v)
+    how = F.SIGEV_NAMES.get(notify, str(notify))
+    text = f"{{sigev_value={{sival_int={value}}}, sigev_signo={signal_name(signo) if signo else 0}"
+    text += f", sigev_notify={how}"
+    return text + (f", sigev_notify_thread_id={tid}}}" if notify == F.SIGEV_THREAD_ID else "}")
+
+
 _IN: dict[str, Callable[[Kernel, int, tuple[int, ...], int], str]] = {
     "int": lambda k, v, a, i: str(_s32(v)),
     "pid_t": lambda k, v, a, i: str(_s32(v)),
@@ -568,10 +636,26 @@ _IN: dict[str, Callable[[Kernel, int, tuple[int, ...], int], str]] = {
     "sigprocmask_how": _table(_HOW),
     "whence": _table(_WHENCE),
     "rlimit_resource": _table(F.RLIMIT_NAMES),
+    "epoll_flags": _bits(_CLOEXEC_NONBLOCK),
+    "epoll_op": _table(_EPOLL_OPS),
+    "epoll_event": _epoll_event,
+    "epoll_events_out": lambda k, v, a, i: hex(v),
+    "fd_flags": _bits(_CLOEXEC_NONBLOCK),
+    "efd_flags": _bits(_EFD),
+    "sfd_flags": _bits(_CLOEXEC_NONBLOCK),
+    "tfd_settime_flags": _bits(_TFD_SET),
+    "timer_flags": _bits({F.TIMER_ABSTIME: "TIMER_ABSTIME"}),
+    "itimerspec": _itimerspec(False),
+    "itimerspec64": _itimerspec(True),
+    "sigevent": _sigevent,
+    "inotify_mask": _bits(F.INOTIFY_NAMES),
+    "memfd_flags": _bits(_MFD),
+    "falloc_mode": _bits(_FALLOC),
+    "rusage_who": lambda k, v, a, i: _RUSAGE.get(_s32(v), str(_s32(v))),
 }
 _IN.update(strace_net.IN)
 strace_net.ALL_IN = _IN  # (socketcall's array holds arguments of every kind)
-_OUT = {"buf_out", "iov_out", "wstatus", "ioctl_arg", *strace_net.OUT}
+_OUT = {"buf_out", "iov_out", "wstatus", "ioctl_arg", "epoll_events_out", *strace_net.OUT}
 _IOCTL_OUT = _ioctl_arg(out=True)
 
 

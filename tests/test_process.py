@@ -286,8 +286,9 @@ def test_a_forced_stop_before_the_cpu_starts_is_not_lost(tmp_path: Path) -> None
     import threading
     import time
 
-    from nommu.kernel.kernel import Kernel, KernelConfig
     from unicorn.unicorn_py3.unicorn import uclib
+
+    from nommu.kernel.kernel import Kernel, KernelConfig
 
     k = Kernel(KernelConfig(mem=2 << 20, root=str(tmp_path)))
     block = k.alloc.alloc(8192, 0, "test")

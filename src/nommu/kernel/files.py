@@ -21,7 +21,7 @@ import stat as st
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from nommu.abi import flags as F
 from nommu.abi.errno import Errno, from_host
@@ -69,6 +69,9 @@ NOMMU_MAP_DIRECT = 8
 NOMMU_MAP_READ = 16
 NOMMU_MAP_WRITE = 32
 NOMMU_MAP_EXEC = 64
+
+
+Kind = TypeVar("Kind", bound="OpenFile")  # (FdTable.get_a: a file of one kind)
 
 
 class OpenFile:
@@ -603,6 +606,14 @@ class FdTable:
         if entry is None:
             raise SyscallError(Errno.EBADF)
         return entry.file
+
+    def get_a(self, fd: int, kind: type[Kind], wrong: Errno = Errno.EINVAL) -> Kind:
+        """The open file `fd`, which must be a `kind` (an epoll instance, a
+        socket...): EBADF if there is none, `wrong` if it is something else."""
+        f = self.get(fd)
+        if not isinstance(f, kind):
+            raise SyscallError(wrong)
+        return f
 
     def lowest_free(self, start: int = 0) -> int:
         fd = start

@@ -42,10 +42,7 @@ def sys_epoll_create1(k: Kernel, t: Task, flags: int) -> int:
 
 
 def epoll_of(t: Task, epfd: int) -> Epoll:
-    f = t.files.get(epfd)
-    if not isinstance(f, Epoll):
-        raise SyscallError(Errno.EINVAL)
-    return f
+    return t.files.get_a(epfd, Epoll)
 
 
 @syscall("epoll_ctl", "fd", "epoll_op", "fd", "epoll_event")

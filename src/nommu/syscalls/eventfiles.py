@@ -46,9 +46,7 @@ def _signalfd(k: Kernel, t: Task, fd: int, mask: int, size: int, flags: int) -> 
     if s32(fd) == -1:
         sfd = SignalFd(k, signals, flags & F.SFD_NONBLOCK)
         return t.files.install(sfd, cloexec=bool(flags & F.SFD_CLOEXEC))
-    f = t.files.get(fd)
-    if not isinstance(f, SignalFd):
-        raise SyscallError(Errno.EINVAL)
+    f = t.files.get_a(fd, SignalFd)
     f.mask = signals
     k.sched.wakeup(SignalQueued(t.pid))  # (what is readable may have changed)
     return fd

@@ -42,10 +42,7 @@ def sys_inotify_init1(k: Kernel, t: Task, flags: int) -> int:
 
 
 def _inotify(t: Task, fd: int) -> Inotify:
-    f = t.files.get(fd)
-    if not isinstance(f, Inotify):
-        raise SyscallError(Errno.EINVAL)
-    return f
+    return t.files.get_a(fd, Inotify)
 
 
 def _inode(k: Kernel, r: Resolved) -> tuple[Key, bool]:

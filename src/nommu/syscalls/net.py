@@ -39,10 +39,7 @@ Vecs = list[tuple[int, int]]
 
 
 def get_socket(t: Task, fd: int) -> Socket:
-    f = t.files.get(fd)
-    if not isinstance(f, Socket):
-        raise SyscallError(Errno.ENOTSOCK)
-    return f
+    return t.files.get_a(fd, Socket, Errno.ENOTSOCK)
 
 
 def read_addr(k: Kernel, t: Task, sock: Socket, addr: int, length: int) -> object:

@@ -76,10 +76,7 @@ def sys_timerfd_create(k: Kernel, t: Task, clock: int, flags: int) -> int:
 
 
 def _timerfd(t: Task, fd: int) -> TimerFd:
-    f = t.files.get(fd)
-    if not isinstance(f, TimerFd):
-        raise SyscallError(Errno.EINVAL)
-    return f
+    return t.files.get_a(fd, TimerFd)
 
 
 def _timerfd_settime(k: Kernel, t: Task, fd: int, flags: int, new: int, old: int, t64: bool) -> int:

@@ -11,8 +11,12 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,3 +231,37 @@ def nommu_cli(
         check=False,
         stdin=subprocess.DEVNULL,
     )
+
+
+def free_host_port() -> int:
+    """A TCP port on the host's 127.0.0.1 that nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fetch_from_published_server(
+    machine: Machine, argv: list[str], port: int, path: str, within: float = 60
+) -> bytes:
+    """Run the guest server `argv` in a thread (`machine` publishes host
+    `port`), fetch `path` from the host until it answers or `within` seconds
+    pass, then end the run; returns the page (b"" if it never answered).
+    Asserts that the run ended."""
+    runner = threading.Thread(target=lambda: machine.run(argv, capture=True))
+    runner.start()
+    page = b""
+    try:
+        deadline = time.monotonic() + within
+        while not page and time.monotonic() < deadline:
+            try:
+                url = f"http://127.0.0.1:{port}{path}"
+                page = urllib.request.urlopen(url, timeout=10).read()
+            except OSError:
+                time.sleep(0.05)
+    finally:
+        assert machine.kernel is not None
+        machine.kernel.host_signals.append(15)  # (SIGTERM to nommu: the run ends)
+        socket.create_connection(("127.0.0.1", port), timeout=10).close()  # (wakes it)
+        runner.join(60)
+    assert not runner.is_alive()
+    return page

@@ -6,14 +6,10 @@ httpd answers the host through --publish."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import guarded_run
+from helpers import fetch_from_published_server, free_host_port, guarded_run
 from test_busybox import find_busybox
 
 from nommu import Machine
@@ -67,27 +63,8 @@ def test_busybox_daemons_on_the_loopback(net_root: Path) -> None:
 
 
 def test_busybox_httpd_published_to_the_host(net_root: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_host_port()
     machine = Machine(root=net_root, mmu=True, hints=False, publish=[(port, 80)], timeout=60)
-    runner = threading.Thread(
-        target=lambda: machine.run(["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"])
-    )
-    runner.start()
-    page = b""
-    try:
-        for _ in range(200):
-            try:
-                url = f"http://127.0.0.1:{port}/index.html"
-                page = urllib.request.urlopen(url, timeout=10).read()
-                break
-            except OSError:
-                time.sleep(0.05)
-    finally:
-        assert machine.kernel is not None
-        machine.kernel.host_signals.append(15)  # (SIGTERM to nommu: the run ends)
-        socket.create_connection(("127.0.0.1", port), timeout=10).close()  # (wakes it)
-        runner.join(60)
+    argv = ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]
+    page = fetch_from_published_server(machine, argv, port, "/index.html")
     assert page == b"hello from busybox httpd\n"
-    assert not runner.is_alive()

@@ -22,15 +22,11 @@ not produce the binary.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
-import threading
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import guarded_run
+from helpers import fetch_from_published_server, free_host_port, guarded_run
 
 from nommu import Machine
 
@@ -100,29 +96,11 @@ def test_shell_pipelines_without_fork(bb_root: Path, mmu: bool) -> None:
 
 @MODELS
 def test_httpd_serves_the_host_through_publish(bb_root: Path, mmu: bool) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_host_port()
     machine = Machine(root=bb_root, mmu=mmu, hints=False, publish=[(port, 80)], timeout=120)
     argv = ["/bin/httpd", "-f", "-p", "80", "-h", "/www"]
-    runner = threading.Thread(target=lambda: machine.run(argv, capture=True))
-    runner.start()
-    page = b""
-    try:
-        deadline = time.monotonic() + 60
-        while not page and time.monotonic() < deadline:
-            try:
-                url = f"http://127.0.0.1:{port}/index.html"
-                page = urllib.request.urlopen(url, timeout=10).read()
-            except OSError:
-                time.sleep(0.05)
-    finally:
-        assert machine.kernel is not None
-        machine.kernel.host_signals.append(15)  # (SIGTERM to nommu: the run ends)
-        socket.create_connection(("127.0.0.1", port), timeout=10).close()  # (wakes it)
-        runner.join(60)
+    page = fetch_from_published_server(machine, argv, port, "/index.html")
     assert page == b"hello from no-MMU busybox httpd\n"
-    assert not runner.is_alive()
 
 
 NC = r"""

@@ -129,3 +129,55 @@ def test_refuses_a_symlinked_directory(tmp_path: Path) -> None:
     with pytest.raises(NommuError, match="symlink"):
         mkroot(root, force=True)
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def arm_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return mkroot(tmp_path_factory.mktemp("mkroot") / "arm", arch="arm")
+
+
+def _elf_machine(path: Path) -> int:
+    return int.from_bytes(path.read_bytes()[18:20], "little")
+
+
+def test_an_arm_root_holds_the_arm_builds(arm_root: Path) -> None:
+    assert _elf_machine(arm_root / "bin" / "sh") == 40  # EM_ARM
+    assert {p.name for p in (arm_root / "bin").iterdir()} == {
+        p.name for p in guestbin("arm").iterdir() if p.is_file() and "." not in p.name
+    }
+
+
+def test_system_in_an_arm_root_runs_the_arm_shell(arm_root: Path) -> None:
+    """An ARM program's system() execs /bin/sh on the same (ARM) machine: with
+    the i386 userland it would get ENOEXEC (exit 127)."""
+    result = run(arm_root, "/bin/system", "uname -m | cat", "exit 3")
+    assert result.stdout == b"armv7ml\nexit 0\nexit 3\n"
+    assert result.returncode == 3
+
+
+def test_refreshing_for_another_arch_replaces_the_programs(tmp_path: Path) -> None:
+    root = mkroot(tmp_path / "r")
+    (root / "home" / "mine").write_text("kept")
+    mkroot(root, arch="arm")
+    assert _elf_machine(root / "bin" / "sh") == 40
+    assert not (root / "bin" / "x87").exists()  # i386-only: it could not run here
+    mkroot(root)
+    assert _elf_machine(root / "bin" / "sh") == 3
+    assert (root / "bin" / "x87").exists()
+    assert (root / "home" / "mine").read_text() == "kept"
+
+
+def test_mkroot_refuses_an_unknown_arch(tmp_path: Path) -> None:
+    with pytest.raises(NommuError, match="no bundled userland for 'mips'"):
+        mkroot(tmp_path / "r", arch="mips")
+
+
+@pytest.mark.parametrize(
+    ("options", "machine"),
+    [([], "i686"), (["--arch", "arm"], "armv7ml"), (["--cpu", "a9"], "armv7l")],
+)
+def test_shell_boots_the_userland_of_the_asked_arch(options: list[str], machine: str) -> None:
+    out = nommu_cli("shell", *options, "-c", "uname -m; cat /proc/cpuinfo")
+    assert out.stdout.startswith(f"{machine}\nprocessor\t: 0\n")
+    assert ("CPU architecture" in out.stdout) == (machine != "i686")  # ARM's format
+    assert out.returncode == 0

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING
 
 from nommu import __version__
 from nommu.kernel.errors import NommuError
-from nommu.rootfs import bundled_root, mkroot
+from nommu.rootfs import ARCHES, bundled_root, mkroot
 from nommu.rootfs import guestbin as guestbin  # (re-exported: tests and tools use it)
 
 if TYPE_CHECKING:  # (imported where used: `nommu cc` starts without the emulator)
@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         "a writable copy of the bundled userland is used (and discarded).",
     )
     shell.add_argument("-c", dest="command", metavar="COMMAND", help="run COMMAND and exit")
+    _arch_option(shell, "the bundled userland's architecture (without --root): ")
     _machine_options(shell, root_default=None)
     root = sub.add_parser(
         "mkroot",
@@ -71,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     root.add_argument(
         "--force", action="store_true", help="write into DIR even if it holds other files"
     )
+    _arch_option(root, "")
     sub.add_parser(
         "cc",
         help="compile and link a C program for nommu (i386 static-PIE, musl; --arch arm: ARM)",
@@ -427,9 +429,19 @@ def compare_program(root: str, argv: list[str], args: argparse.Namespace) -> int
     return 1 if result.differences else 0
 
 
+def _arch_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--arch",
+        choices=ARCHES,
+        help=f"{what}i386 (default) or arm (Thumb-2 builds for a Cortex-M machine; "
+        "a machine execs programs of one architecture only, so an ARM program's "
+        "system() needs an ARM /bin/sh)",
+    )
+
+
 def make_root(args: argparse.Namespace) -> int:
     """`nommu mkroot DIR`: make the root and say how to use it."""
-    root = mkroot(args.dir, force=args.force)
+    root = mkroot(args.dir, force=args.force, arch=args.arch or "i386")
     print(f"nommu: made a guest root in {root}: nommu shell --root {root}")
     return 0
 
@@ -623,10 +635,16 @@ def shell(args: argparse.Namespace, welcome: bool = False) -> int:
     }
     if args.root:
         return _run_shell(args.root, argv, env, args)
-    with bundled_root() as root:
+    with bundled_root(_userland_arch(args)) as root:
         if welcome:
             print(WELCOME.format(mem=args.mem))
         return _run_shell(root, argv, env, args)
+
+
+def _userland_arch(args: argparse.Namespace) -> str:
+    """The bundled userland `nommu shell` boots: --arch, else ARM when an ARM
+    CPU was asked for (--cpu names ARM CPUs only), else i386."""
+    return str(args.arch or ("arm" if args.cpu else "i386"))
 
 
 def _run_shell(root: str, argv: list[str], env: dict[str, str], args: argparse.Namespace) -> int:

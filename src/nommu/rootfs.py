@@ -10,6 +10,13 @@ and /proc itself, whether or not the root has the directories (the network
 is the machine's own loopback, so no resolv.conf: /etc/hosts answers
 "localhost").
 
+The bundled programs exist for each architecture nommu runs: i386 (the
+default) and ARM (`--arch arm`: Thumb-2 builds of the same sources, for a
+Cortex-M machine). A machine is built for the architecture of the first
+program it runs and execs only programs of that architecture (one CPU, as
+on a board), so a root's /bin must match its programs: an ARM program's
+system() needs an ARM /bin/sh.
+
 A root is marked by a `.nommu-root` file at its top; mkroot refreshes a
 marked root (the guest's own files stay) and refuses, without --force, a
 non-empty directory that is not one, so it never mixes its files into a
@@ -39,14 +46,24 @@ ETC = {
 LINKS = {"usr/bin/env": "/bin/env"}  # for `#!/usr/bin/env sh` scripts
 
 
-def guestbin() -> Path:
-    """The directory of bundled guest programs inside the installed package."""
-    return Path(str(resources.files("nommu") / "guestbin"))
+ARCHES = ("i386", "arm")  # the architectures the bundled userland is built for
 
 
-def mkroot(where: str | os.PathLike[str], force: bool = False) -> Path:
-    """Make (or refresh) a guest root at `where`; NommuError if `where` holds
-    something else and `force` is not given."""
+def guestbin(arch: str = "i386") -> Path:
+    """The directory of bundled guest programs for `arch` inside the installed
+    package (the ARM builds sit in its subdirectory arm/)."""
+    top = Path(str(resources.files("nommu") / "guestbin"))
+    return top if arch == "i386" else top / arch
+
+
+def mkroot(where: str | os.PathLike[str], force: bool = False, arch: str = "i386") -> Path:
+    """Make (or refresh) a guest root at `where` whose /bin holds the bundled
+    programs built for `arch`; NommuError if `where` holds something else and
+    `force` is not given. Refreshing for another architecture replaces the
+    bundled programs (a program of the old one that the new one lacks, such
+    as an x86-assembly test, is removed: it could not run there)."""
+    if arch not in ARCHES:
+        raise NommuError(f"no bundled userland for '{arch}': choose {' or '.join(ARCHES)}")
     root = Path(where)
     _check_target(root, force)
     for name, mode in DIRS.items():
@@ -54,15 +71,31 @@ def mkroot(where: str | os.PathLike[str], force: bool = False) -> Path:
             raise NommuError(f"{root / name} is a symlink: mkroot writes no files through it")
         (root / name).mkdir(parents=True, exist_ok=True)
         os.chmod(root / name, mode)  # (mkdir's mode is cut by the umask)
-    for program in sorted(guestbin().iterdir()):
-        if program.is_file() and "." not in program.name:
-            shutil.copy2(program, _fresh(root / "bin" / program.name))
+    _remove_other_arches_programs(root, arch)
+    for program in _bundled_programs(arch):
+        shutil.copy2(program, _fresh(root / "bin" / program.name))
     for name, text in ETC.items():
         _fresh(root / "etc" / name).write_text(text)
     for name, target in LINKS.items():
         _fresh(root / name).symlink_to(target)
     _fresh(root / MARKER).write_text(f"made by nommu mkroot {__version__}\n")
     return root
+
+
+def _bundled_programs(arch: str) -> list[Path]:
+    """The bundled programs of `arch` (files with no dot in their name: not
+    the .bflt variants or other data)."""
+    return sorted(p for p in guestbin(arch).iterdir() if p.is_file() and "." not in p.name)
+
+
+def _remove_other_arches_programs(root: Path, arch: str) -> None:
+    """Remove from the root's /bin the bundled programs of the other
+    architectures that `arch` has no build of."""
+    keep = {p.name for p in _bundled_programs(arch)}
+    for other in ARCHES:
+        for program in _bundled_programs(other) if other != arch else []:
+            if program.name not in keep:
+                (root / "bin" / program.name).unlink(missing_ok=True)
 
 
 def _fresh(path: Path) -> Path:
@@ -84,9 +117,10 @@ def _check_target(root: Path, force: bool) -> None:
     )
 
 
-def bundled_root() -> tempfile.TemporaryDirectory[str]:
-    """A fresh root in a temporary directory (removed when the context ends),
-    so guests of `nommu shell` and `nommu demo` never modify the package."""
+def bundled_root(arch: str = "i386") -> tempfile.TemporaryDirectory[str]:
+    """A fresh root for `arch` in a temporary directory (removed when the
+    context ends), so guests of `nommu shell` and `nommu demo` never modify
+    the package."""
     tmp = tempfile.TemporaryDirectory(prefix="nommu-root-")
-    mkroot(tmp.name)
+    mkroot(tmp.name, arch=arch)
     return tmp

@@ -96,6 +96,15 @@ HWCAP_IDIVA, HWCAP_IDIVT = 1 << 17, 1 << 18
 _M_BASE = HWCAP_HALF | HWCAP_THUMB | HWCAP_FAST_MULT | HWCAP_IDIVT
 _M_FPU = HWCAP_EDSP | HWCAP_VFP | HWCAP_VFPv3 | HWCAP_VFPv3D16 | HWCAP_VFPv4
 
+# /proc/cpuinfo's "Features" words, by HWCAP bit (arch/arm/kernel/setup.c hwcap_str)
+# fmt: off
+HWCAP_WORDS = [
+    "swp", "half", "thumb", "26bit", "fastmult", "fpa", "vfp", "edsp", "java", "iwmmxt",
+    "crunch", "thumbee", "neon", "vfpv3", "vfpv3d16", "tls", "vfpv4", "idiva", "idivt",
+    "vfpd32", "lpae", "evtstrm",
+]
+# fmt: on
+
 # struct stat64 with EABI alignment (arch/arm/include/uapi/asm/stat.h): the
 # 64-bit st_size and st_blocks are 8-aligned, 104 bytes (i386 packs them: 96)
 STAT64 = struct.Struct("<Q4xIIIIIQ4x4xqI4xQIIIIIIQ")
@@ -227,10 +236,22 @@ class ArmArch:
         self.model = model
         # AT_PLATFORM: Linux's elf_name for the CPU plus "l" (little-endian)
         self.PLATFORM: str = "v7ml" if model.m_profile else "v7l"
+        # uname's machine: the CPU's arch_name plus "l" (armv7m is a v7-M CPU)
+        self.UTS_MACHINE: str = "armv7ml" if model.m_profile else "armv7l"
         self.HWCAP: int = model.hwcap
         self.UC_CPU_MODEL: int | None = model.uc_model
         # where the flags are: xPSR on the M profile, CPSR on the A profile
         self.PSR_REG: int = UC_ARM_REG_XPSR if model.m_profile else UC_ARM_REG_CPSR
+
+    def cpuinfo(self) -> str:
+        """/proc/cpuinfo as Linux's ARM c_show writes it, for this CPU."""
+        features = " ".join(w for i, w in enumerate(HWCAP_WORDS) if self.HWCAP >> i & 1)
+        profile = "7M" if self.model.m_profile else "7"
+        return (
+            f"processor\t: 0\nmodel name\t: {self.model.name} ({self.PLATFORM}, no MMU)\n"
+            f"Features\t: {features}\nCPU implementer\t: 0x41\n"
+            f"CPU architecture: {profile}\n\nHardware\t: nommu\n"
+        )
 
     # -- the CPU as a program finds it -------------------------------------------
 

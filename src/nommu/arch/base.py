@@ -60,6 +60,7 @@ class Arch(Protocol):
     ELF_MACHINE: int  # e_machine of the programs it runs (EM_386 = 3)
     WORD: int  # bytes in a pointer
     PLATFORM: str  # the AT_PLATFORM string ("i686")
+    UTS_MACHINE: str  # what uname(2) says the machine is ("i686", "armv7ml")
     HWCAP: int  # AT_HWCAP: the CPU features the emulated CPU has
 
     # -- the CPU ---------------------------------------------------------------
@@ -75,6 +76,10 @@ class Arch(Protocol):
     PC_REG: int
     SP_REG: int
     FRAME_REG: int  # the frame pointer (stack walks)
+
+    def cpuinfo(self) -> str:
+        """/proc/cpuinfo: the CPU in the format this architecture's Linux uses."""
+        ...
 
     def initial_registers(self, entry: int, sp: int, start_data: int = 0) -> Registers:
         """The registers a new program starts with (ELF_PLAT_INIT); where an

@@ -56,6 +56,7 @@ UC_ARCH = UC_ARCH_X86
 UC_MODE = UC_MODE_32
 WORD = 4
 PLATFORM = "i686"
+UTS_MACHINE = "i686"  # uname's machine (the 32-bit kernel's: UTS_MACHINE of arch/x86)
 HWCAP = 0x078BFBFD  # CPUID.1:EDX of Unicorn's default CPU (fpu .. sse2), as Linux reports it
 # Physical RAM starts at 1 GiB: page 0 stays unmapped (NULL faults) and
 # addresses look like a 3G/1G split's user space.
@@ -370,6 +371,15 @@ def sigreturn(cpu: Cpu, read: ReadUser, rt: bool) -> int:
 def finish_stopped_instruction(cpu: Cpu) -> None:
     """Nothing: with precise stops (machine/cpu.py) a stop from the slice
     timer lands between instructions."""
+
+
+def cpuinfo() -> str:
+    """/proc/cpuinfo: the fields programs look for (x86's show_cpuinfo has
+    many more)."""
+    return (
+        "processor\t: 0\nvendor_id\t: nommu\nmodel name\t: Unicorn i686 (no MMU)\n"
+        "flags\t\t: fpu tsc cx8 cmov mmx sse sse2\n\n"
+    )
 
 
 def initial_registers(entry: int, sp: int, start_data: int = 0) -> Registers:

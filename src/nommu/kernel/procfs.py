@@ -174,10 +174,7 @@ class ProcFs:
         return "Linux version 6.6.0-nommu (nommu) #1 no-MMU\n"
 
     def _top_cpuinfo(self) -> str:
-        return (
-            "processor\t: 0\nvendor_id\t: nommu\nmodel name\t: Unicorn i686 (no MMU)\n"
-            "flags\t\t: fpu tsc cx8 cmov mmx sse sse2\n\n"
-        )
+        return self.k.arch.cpuinfo()
 
     def _top_loadavg(self) -> str:
         running = sum(1 for t in self.k.tasks.values() if t.state is TaskState.RUNNABLE)

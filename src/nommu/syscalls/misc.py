@@ -15,13 +15,14 @@ if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
     from nommu.kernel.task import Task
 
-UNAME = ("Linux", "nommu", "6.6.0-nommu", "#1 no-MMU", "i686", "(none)")
+UNAME = ("Linux", "nommu", "6.6.0-nommu", "#1 no-MMU")  # then the machine, "(none)"
 GETRANDOM_MAX = 33554431
 
 
 @syscall("uname", "struct_out")
 def sys_uname(k: Kernel, t: Task, buf: int) -> int:
-    fields = [s.encode()[: S.UTSNAME_FIELD - 1].ljust(S.UTSNAME_FIELD, b"\0") for s in UNAME]
+    uname = (*UNAME, k.arch.UTS_MACHINE, "(none)")
+    fields = [s.encode()[: S.UTSNAME_FIELD - 1].ljust(S.UTSNAME_FIELD, b"\0") for s in uname]
     k.uspace.write(buf, b"".join(fields))
     return 0
 

@@ -207,3 +207,19 @@ def test_a_script_runs_on_its_interpreters_cpu(arm_root: Path) -> None:
     m, result = run(arm_root, "/script")
     assert result.stdout == b"from an ARM shell\n"  # type: ignore[attr-defined]
     assert m.kernel is not None and m.kernel.arch.NAME == "arm"
+
+
+def test_dropping_part_of_a_load_keeps_the_rest_known_as_code() -> None:
+    """The ARM machine has no TLB fill to learn where code was fetched from:
+    the load records say where translations may be. Dropping one page of a
+    load (a mapping made there) must leave the rest recorded, so that a
+    program loaded over it later drops the old translations (exec_reuse)."""
+    k = arm_kernel()
+    start = k.ram.base + 0x10000
+    k.cpu.load_code(start, start + 0x20000, "first program")
+    k.cpu.flush_code(start, start + 0x1000)
+    assert not k.tlb.may_hold_code(start, start + 0x1000)
+    assert k.tlb.may_hold_code(start + 0x1000, start + 0x2000)
+    assert k.tlb.may_hold_code(start + 0x1F000, start + 0x21000)
+    k.cpu.load_code(start + 0x1000, start + 0x21000, "second program")
+    assert k.cpu.loaded_code(start, start + 0x21000) == [start + 0x1000]

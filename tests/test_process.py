@@ -62,6 +62,17 @@ def test_vfork_child_building_argv_in_the_callers_frame(differential: Differenti
     assert out == "child: exited 7\nchild: exited 7\n"
 
 
+def test_a_program_loaded_where_another_ran_runs_its_own_code(differential: Differential) -> None:
+    """The second run of hello lands one page past where the first began (a
+    page mapped in between took that spot): none of the first run's
+    translated code may survive there. (On the ARM machine, where the kernel
+    learns where code may be only from its own load records, mapping that one
+    page made it forget the whole first load, and the second run crashed.)"""
+    result = differential(["/exec_reuse", "./hello"])
+    assert outcome_of(result) == Outcome("exit", 0), text(result)
+    assert text(result).endswith("first: 0\nsecond: 0\n")
+
+
 def test_vfork_exec_absolute_guest_path(run_nommu: RunNommu) -> None:
     result = run_nommu(["/vfork_exec", "/bin/exitcode", "9"])
     assert result.returncode == 9  # type: ignore[attr-defined]

@@ -336,7 +336,6 @@ def load_nommu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
     mm.start_stack = stack_block.end
     k.ram.fill(stack_block.start, stack_block.size)  # (fresh anonymous memory is zeroed)
     k.cpu.load_code(block.start, block.end, (image, load_base))
-    k.cpu.forget_code(stack_block.start, stack_block.end)
     k.ram.fill(block.start, image.span)
     for seg in image.segments:
         k.ram.write(seg.vaddr + load_base, image.data[seg.offset : seg.offset + seg.filesz])

@@ -637,10 +637,20 @@ class Cpu:
         return [start for start, (stop, _) in self._code.items() if start < end and begin < stop]
 
     def forget_code(self, begin: int, end: int) -> None:
-        """[begin, end) may be used for something else: no load record survives."""
+        """The translations in [begin, end) were dropped: the load records
+        stop covering it. What a record covered outside the range still holds
+        the old program's translations, so it stays recorded (with no program
+        key: it is no longer that program, loaded whole). A CPU without the
+        kernel's TLB learns where code may be from these records alone
+        (Tlb.holds_code), so forgetting more than was dropped would leave old
+        translations in place, to run when another program is loaded there."""
         for start, (stop, _) in list(self._code.items()):
             if start < end and begin < stop:
                 del self._code[start]
+                if start < begin:
+                    self._code[start] = (begin, None)
+                if end < stop:
+                    self._code[end] = (stop, None)
 
 
 class SliceTimer:

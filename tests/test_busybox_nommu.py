@@ -1,11 +1,12 @@
 """BusyBox built for no-MMU (issue 16): its daemons run on the machine's sockets and ptys.
 
 scripts/busybox-nommu builds Debian's BusyBox 1.35 with CONFIG_NOMMU=y as a
-static-PIE i386 program (nommu cc); scripts/setup runs it when the binary is
-missing. Such a BusyBox never forks: hush, httpd, telnetd and syslogd vfork
-and exec (or re-exec /proc/self/exe) where an MMU build would fork. Each
-daemon runs without an MMU (the point) and with --mmu (same binary, same
-result):
+static-PIE i386 program (nommu cc), and with --arch arm as a Thumb-2 one for
+the Cortex-M machine (what a board runs); scripts/setup runs it for both
+when a binary is missing. Such a BusyBox never forks: hush, httpd, telnetd
+and syslogd vfork and exec (or re-exec /proc/self/exe) where an MMU build
+would fork. Each daemon runs without an MMU (the point), with --mmu (same
+i386 binary, same result) and as the ARM build on the ARM machine:
 
 * httpd serves a page to the host through --publish (urllib on the host);
 * nc as server and client talk over the loopback inside the machine;
@@ -14,9 +15,9 @@ result):
 * telnetd gives telnet (on the loopback) a shell on a pty; the shell's
   output comes back through telnet.
 
-The tests are skipped, saying so, only when the build is impossible here
-(no network for apt-get source, no root): scripts/busybox-nommu then did
-not produce the binary.
+A case is skipped, saying so, only when the build is impossible here (no
+network for apt-get source, no root): scripts/busybox-nommu then did not
+produce that binary.
 """
 
 from __future__ import annotations
@@ -34,35 +35,45 @@ REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "scripts" / "busybox-nommu"
 
 
-def built_busybox() -> Path | None:
-    """The binary scripts/busybox-nommu builds (it says where), if it is there."""
+def built_busybox(arch: str) -> Path | None:
+    """The binary scripts/busybox-nommu builds for `arch` (it says where), if
+    it is there."""
     path = subprocess.run(
-        ["bash", str(BUILD), "--path"], capture_output=True, text=True, check=False
+        ["bash", str(BUILD), "--arch", arch, "--path"], capture_output=True, text=True, check=False
     ).stdout.strip()
     return Path(path) if path and Path(path).is_file() else None
 
 
-BUSYBOX = built_busybox()
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        BUSYBOX is None,
-        reason="no no-MMU BusyBox: scripts/busybox-nommu could not build it here "
-        "(it needs apt-get source busybox; scripts/setup runs it)",
-    ),
-]
-MODELS = pytest.mark.parametrize("mmu", [False, True], ids=["nommu", "mmu"])
+BUSYBOX = {arch: built_busybox(arch) for arch in ("i386", "arm")}
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(
+    params=[("i386", False), ("i386", True), ("arm", False)], ids=["nommu", "mmu", "arm"]
+)
+def board(request: pytest.FixtureRequest) -> tuple[str, bool]:
+    """Which BusyBox build and which machine: (arch, mmu)."""
+    arch, mmu = request.param
+    if BUSYBOX[arch] is None:
+        pytest.skip(
+            f"no no-MMU BusyBox for {arch}: scripts/busybox-nommu --arch {arch} could not "
+            "build it here (it needs apt-get source busybox; scripts/setup runs it)"
+        )
+    return arch, mmu
+
+
 APPLETS = ("sh", "hush", "ls", "cat", "echo", "sleep", "nc", "httpd", "telnet", "telnetd")
 
 
 @pytest.fixture
-def bb_root(tmp_path: Path) -> Path:
+def bb_root(tmp_path: Path, board: tuple[str, bool]) -> Path:
     """A board's root: /bin/busybox with its applets linked, /www, /etc/hosts."""
-    assert BUSYBOX is not None
+    busybox = BUSYBOX[board[0]]
+    assert busybox is not None
     root = tmp_path / "root"
     for d in ("bin", "tmp", "www", "etc", "dev"):
         (root / d).mkdir(parents=True)
-    shutil.copy(BUSYBOX, root / "bin" / "busybox")
+    shutil.copy(busybox, root / "bin" / "busybox")
     for applet in APPLETS:
         (root / "bin" / applet).symlink_to("busybox")
     (root / "www" / "index.html").write_text("hello from no-MMU busybox httpd\n")
@@ -70,34 +81,35 @@ def bb_root(tmp_path: Path) -> Path:
     return root
 
 
-def run_script(root: Path, script: str, mmu: bool) -> str:
+def run_script(root: Path, script: str, board: tuple[str, bool]) -> str:
     """Run `script` with BusyBox's shell (hush) in the machine; its stdout."""
     (root / "script.sh").write_text(script.lstrip())
-    machine = Machine(root=root, mmu=mmu, hints=False)
+    machine = Machine(root=root, mmu=board[1], hints=False)
     result = guarded_run(machine, ["/bin/sh", "/script.sh"], timeout=120)
     assert result.exit_code == 0, result.stderr
     return result.stdout.decode(errors="replace")
 
 
-def test_the_build_is_a_no_mmu_static_pie_busybox() -> None:
-    assert BUSYBOX is not None
-    head = BUSYBOX.read_bytes()[:20]
+def test_the_build_is_a_no_mmu_static_pie_busybox(board: tuple[str, bool]) -> None:
+    busybox = BUSYBOX[board[0]]
+    assert busybox is not None
+    head = busybox.read_bytes()[:20]
     assert head[:4] == b"\x7fELF" and head[16] == 3  # ET_DYN: static-PIE, loadable without an MMU
-    config = (BUSYBOX.parent / "config").read_text()
+    assert head[18] == {"i386": 3, "arm": 40}[board[0]]  # e_machine
+    config = (busybox.parent / "config").read_text()
     assert "CONFIG_NOMMU=y" in config and "CONFIG_STATIC=y" in config
 
 
-@MODELS
-def test_shell_pipelines_without_fork(bb_root: Path, mmu: bool) -> None:
+def test_shell_pipelines_without_fork(bb_root: Path, board: tuple[str, bool]) -> None:
     """hush on no-MMU runs pipelines and subshells with vfork + re-exec."""
-    out = run_script(bb_root, "echo one two | cat; (echo sub; ls /www) | cat; echo $((6*7))\n", mmu)
+    script = "echo one two | cat; (echo sub; ls /www) | cat; echo $((6*7))\n"
+    out = run_script(bb_root, script, board)
     assert out == "one two\nsub\nindex.html\n42\n"
 
 
-@MODELS
-def test_httpd_serves_the_host_through_publish(bb_root: Path, mmu: bool) -> None:
+def test_httpd_serves_the_host_through_publish(bb_root: Path, board: tuple[str, bool]) -> None:
     port = free_host_port()
-    machine = Machine(root=bb_root, mmu=mmu, hints=False, publish=[(port, 80)], timeout=120)
+    machine = Machine(root=bb_root, mmu=board[1], hints=False, publish=[(port, 80)], timeout=120)
     argv = ["/bin/httpd", "-f", "-p", "80", "-h", "/www"]
     page = fetch_from_published_server(machine, argv, port, "/index.html")
     assert page == b"hello from no-MMU busybox httpd\n"
@@ -112,9 +124,8 @@ cat /tmp/server.got
 """
 
 
-@MODELS
-def test_nc_server_and_client_talk_on_the_loopback(bb_root: Path, mmu: bool) -> None:
-    out = run_script(bb_root, NC, mmu)
+def test_nc_server_and_client_talk_on_the_loopback(bb_root: Path, board: tuple[str, bool]) -> None:
+    out = run_script(bb_root, NC, board)
     assert out == "from the server\nfrom the client\n"
 
 
@@ -131,9 +142,8 @@ ls -l /dev/log | cut -c1
 """
 
 
-@MODELS
-def test_syslogd_and_logger_over_dev_log(bb_root: Path, mmu: bool) -> None:
-    out = run_script(bb_root, SYSLOG, mmu)
+def test_syslogd_and_logger_over_dev_log(bb_root: Path, board: tuple[str, bool]) -> None:
+    out = run_script(bb_root, SYSLOG, board)
     assert out == "s\n"  # /dev/log is a socket file
     lines = (bb_root / "tmp" / "messages").read_text().splitlines()
     assert [line for line in lines if line.endswith("board: hello from logger")], lines
@@ -153,9 +163,8 @@ cat /tmp/done
 """
 
 
-@MODELS
-def test_telnetd_gives_telnet_a_shell_on_a_pty(bb_root: Path, mmu: bool) -> None:
-    out = run_script(bb_root, TELNET, mmu)
+def test_telnetd_gives_telnet_a_shell_on_a_pty(bb_root: Path, board: tuple[str, bool]) -> None:
+    out = run_script(bb_root, TELNET, board)
     assert out == "42\n"
     session = (bb_root / "tmp" / "session").read_bytes()
     assert b"hi from telnet\r\n" in session  # the shell's output, through the pty's ONLCR

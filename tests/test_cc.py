@@ -215,3 +215,21 @@ def test_nommu_cc_console_script_is_declared(tmp_path: Path) -> None:
     pyproject = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
     assert pyproject["project"]["scripts"]["nommu-cc"] == "nommu.cc:main"
     assert cc.main(["-dumpmachine"]) == 0
+
+
+def test_a_header_directory_made_before_the_headers_gets_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The directory of UAPI links is made once; one made before ARM's asm/
+    headers were installed (linux-libc-dev-armhf-cross) must gain the link,
+    or every later build that includes <linux/types.h> fails."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    asm = tmp_path / "asm-headers"
+    target = cc.Target(**{**cc.TARGETS["arm"].__dict__, "asm_uapi": str(asm)})
+    first = cc.uapi_headers(target)
+    assert first is not None and not (first / "asm").exists()
+    asm.mkdir()
+    (asm / "types.h").write_text("/* arm */\n")
+    again = cc.uapi_headers(target)
+    assert again == first
+    assert (again / "asm" / "types.h").read_text() == "/* arm */\n"

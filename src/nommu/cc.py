@@ -32,6 +32,7 @@ the gcc to run and where musl lives.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -216,7 +217,14 @@ def uapi_headers(arch: Target | None = None) -> Path | None:
 
 def _make_links(where: Path, targets: dict[str, str]) -> None:
     """Create directory `where` holding one symlink per target, atomically: the
-    compilers of a parallel build may race, and each sees a whole directory."""
+    compilers of a parallel build may race, and each sees a whole directory.
+    A directory made before some headers were installed gets the missing
+    links added (each symlink appears whole, too)."""
+    if where.is_dir():
+        for name, target in targets.items():
+            with contextlib.suppress(OSError):  # (another build made it, or read-only)
+                (where / name).symlink_to(target)
+        return
     try:
         where.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix="uapi-", dir=where.parent))

@@ -191,8 +191,8 @@ def exec_program(k: Kernel, t: Task, prog: Program, envp: list[bytes]) -> None:
     t.comm = os.path.basename(prog.guest_path)[:15]
     t.group.vfork_child = False
     t.tls = k.arch.initial_tls()
-    start_data = load_base + prog.image.data_offset if isinstance(prog.image, bflt.FlatImage) else 0
-    k.start_task(t, prog.image.entry + load_base, sp, start_data)
+    data = prog.image.start_data
+    k.start_task(t, prog.image.entry + load_base, sp, 0 if data is None else load_base + data)
 
 
 def load_fixups(k: Kernel, image: ElfImage, load_base: int) -> None:

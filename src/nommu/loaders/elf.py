@@ -110,6 +110,13 @@ class ElfImage:
     def is_pie(self) -> bool:
         return self.etype == ET_DYN
 
+    @property
+    def start_data(self) -> int | None:
+        """mm->start_data, relative to the load base: the first loaded segment
+        that is not executable, as binfmt_elf_fdpic finds it (None if there is
+        none). ARM's start_thread passes it to a no-MMU program in r10."""
+        return next((seg.vaddr for seg in self.segments if not seg.flags & PF_X), None)
+
     def phdr_vaddr(self) -> int | None:
         """Where the program headers appear in the loaded image (for AT_PHDR)."""
         for seg in self.segments:

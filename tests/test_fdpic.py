@@ -99,6 +99,13 @@ def test_an_fdpic_executable_is_accepted_though_it_is_et_exec() -> None:
         elf.parse(plain)
 
 
+def test_elf2flt_says_an_fdpic_program_runs_as_it_is() -> None:
+    from nommu.elf2flt import ConvertError, convert
+
+    with pytest.raises(ConvertError, match=r"an ELF-FDPIC program: .* run it as it is"):
+        convert(PROGRAM.read_bytes())
+
+
 def test_an_i386_machine_refuses_an_fdpic_program(tmp_path: Path) -> None:
     root = populate_root(tmp_path / "root")
     (root / "fd").write_bytes(PROGRAM.read_bytes())

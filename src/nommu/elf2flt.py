@@ -32,6 +32,7 @@ wrongly:
   data at a fixed distance from text; compile with -fno-pic (or GOTPIC).
 - code that finds its GOT PC-relatively (plain -fPIC/-fPIE: R_ARM_BASE_PREL,
   R_ARM_GOT_PREL): compile GOTPIC as above.
+- ELF-FDPIC programs (function descriptors): nommu runs them as they are.
 - thread-local storage, and anything else it does not know.
 The relocation table is big-endian in both kinds.
 """
@@ -46,6 +47,7 @@ import struct
 import sys
 from dataclasses import dataclass
 
+from nommu.loaders import fdpic
 from nommu.loaders.bflt import (
     FLAT_FLAG_GOTPIC,
     FLAT_FLAG_GZIP,
@@ -182,6 +184,11 @@ def _read(elf: bytes) -> _Program:
 
     if elf[:4] != b"\x7fELF":
         raise ConvertError("not an ELF file")
+    if fdpic.is_fdpic(elf):
+        raise ConvertError(
+            "an ELF-FDPIC program: bFLT has no function descriptors; run it as it is "
+            "(nommu loads ELF-FDPIC programs)"
+        )
     try:
         f = ELFFile(io.BytesIO(elf))
         if f["e_machine"] != "EM_ARM" or f.elfclass != 32 or not f.little_endian:

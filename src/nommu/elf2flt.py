@@ -116,6 +116,14 @@ class _Program:
     gotpic: bool = False
     got_words: int = 0
 
+    def flat(self, addr: int, code_len: int) -> int:
+        """The flat address of ELF address `addr` (text at 0, data at `code_len`)."""
+        if self.data is not None and self.data.holds(addr):
+            return code_len + addr - self.data.vaddr
+        if self.text.holds(addr):
+            return addr - self.text.vaddr
+        raise ConvertError(f"address {addr:#x} is in neither the text nor the data segment")
+
 
 def convert(elf: bytes, stack_size: int = DEFAULT_STACK, compress: bool = False) -> bytes:
     """The bFLT file for ELF program `elf`, or ConvertError."""
@@ -125,30 +133,8 @@ def convert(elf: bytes, stack_size: int = DEFAULT_STACK, compress: bool = False)
     data.extend(bytes(-len(data) % 4))
     bss = prog.data.memsz - prog.data.filesz if prog.data else 0
     code_len = len(text)
-
-    def flat(addr: int) -> int:
-        if prog.data is not None and prog.data.holds(addr):
-            return code_len + addr - prog.data.vaddr
-        if prog.text.holds(addr):
-            return addr - prog.text.vaddr
-        raise ConvertError(f"address {addr:#x} is in neither the text nor the data segment")
-
-    # A GOTPIC file keeps every word in the CPU's order, the other kind big-endian.
-    order = "<" if prog.gotpic else ">"
-    for i in range(prog.got_words):  # the GOT: the kernel relocates it without a table
-        (value,) = struct.unpack_from("<I", data, 4 * i)
-        struct.pack_into("<I", data, 4 * i, flat(value) if value else 0)
-    relocs = []
-    for where in sorted(set(prog.words)):
-        place = flat(where)
-        buf, at = (text, place) if place < code_len else (data, place - code_len)
-        if at + 4 > len(buf):
-            raise ConvertError(f"relocated word at {where:#x} is not inside text or data")
-        if prog.gotpic and buf is data and at <= 4 * prog.got_words:
-            raise ConvertError(f"a relocation at {where:#x} is inside the GOT")
-        (value,) = struct.unpack_from("<I", buf, at)
-        struct.pack_into(f"{order}I", buf, at, flat(value) if value else 0)
-        relocs.append(place)
+    _fix_got(prog, data, code_len)
+    relocs = _fix_words(prog, text, data)
     body = bytes(text) + bytes(data) + struct.pack(f">{len(relocs)}I", *relocs)
     data_start = HEADER_SIZE + code_len
     data_end = data_start + len(data)
@@ -171,6 +157,33 @@ def convert(elf: bytes, stack_size: int = DEFAULT_STACK, compress: bool = False)
     if compress:
         body = gzip.compress(body, compresslevel=9, mtime=0)
     return header + body
+
+
+def _fix_got(prog: _Program, data: bytearray, code_len: int) -> None:
+    """A GOTPIC program's GOT words (at the start of data) become flat
+    addresses; the kernel relocates them without a table, up to the -1."""
+    for i in range(prog.got_words):
+        (value,) = struct.unpack_from("<I", data, 4 * i)
+        struct.pack_into("<I", data, 4 * i, prog.flat(value, code_len) if value else 0)
+
+
+def _fix_words(prog: _Program, text: bytearray, data: bytearray) -> list[int]:
+    """Make every relocated word a flat address (big-endian, but in the CPU's
+    order in a GOTPIC file) and return the relocation table: their flat
+    addresses."""
+    order = "<" if prog.gotpic else ">"
+    relocs = []
+    for where in sorted(set(prog.words)):
+        place = prog.flat(where, len(text))
+        buf, at = (text, place) if place < len(text) else (data, place - len(text))
+        if at + 4 > len(buf):
+            raise ConvertError(f"relocated word at {where:#x} is not inside text or data")
+        if prog.gotpic and buf is data and at <= 4 * prog.got_words:
+            raise ConvertError(f"a relocation at {where:#x} is inside the GOT")
+        (value,) = struct.unpack_from("<I", buf, at)
+        struct.pack_into(f"{order}I", buf, at, prog.flat(value, len(text)) if value else 0)
+        relocs.append(place)
+    return relocs
 
 
 def _bytes(elf: bytes, seg: _Segment) -> bytes:

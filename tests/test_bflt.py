@@ -22,7 +22,9 @@ from nommu.loaders import bflt, stack
 from nommu.loaders.elf import LoadError
 
 ARM_BIN = GUESTBIN / "arm"
+GUEST = Path(__file__).resolve().parent.parent / "guest"
 FLAT = ["flathello", "flathello.bflt", "flathello-z.bflt"]
+GOTPIC = ["flathello-gotpic", "flathello-gotpic.bflt", "flathello-gotpic-z.bflt"]
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def flat_root(tmp_path: Path) -> Path:
     if not (ARM_BIN / "flathello.bflt").is_file():
         pytest.skip("bFLT guest binaries not built (make -C guest)")
     root = populate_root(tmp_path / "root", ARM_BIN)
-    for name in FLAT[1:]:  # (populate_root skips names with a dot)
+    for name in [*FLAT[1:], *GOTPIC[1:]]:  # (populate_root skips names with a dot)
         shutil.copy2(ARM_BIN / name, root / name)
     return root
 
@@ -55,6 +57,56 @@ def test_elf_and_bflt_print_the_same(flat_root: Path) -> None:
     assert "calls 4, sum 21\n" in out  # the bss started zero
 
 
+def test_gotpic_elf_and_bflt_print_what_the_no_pic_build_prints(flat_root: Path) -> None:
+    """flathello compiled the GOTPIC way reaches every global through the GOT
+    in r10: the ELF (r10 = its first data segment, the GOT), the GOTPIC bFLT
+    and its gzip-compressed copy print what the -fno-pic build prints."""
+    outputs = []
+    for name in [FLAT[0], *GOTPIC]:
+        _, result = run(flat_root, f"/{name}", "one", "two words")
+        assert result.exit_code == 21, result.stderr  # type: ignore[attr-defined]
+        outputs.append(result.stdout.replace(name.encode(), b"PROG"))  # type: ignore[attr-defined]
+    assert outputs[0] == outputs[1] == outputs[2] == outputs[3]
+    image = bflt.parse((ARM_BIN / GOTPIC[1]).read_bytes())
+    assert image.header is not None
+    assert image.header.flags == bflt.FLAT_FLAG_RAM | bflt.FLAT_FLAG_GOTPIC
+
+
+def gotpic_words(image: bflt.FlatImage) -> list[int]:
+    """The GOTPIC file's GOT words, as the file holds them (flat addresses)."""
+    assert image.header is not None
+    got = []
+    for at in range(image.header.data_start, image.header.data_end, 4):
+        (word,) = struct.unpack_from("<I", image.data, at)
+        if word == 0xFFFFFFFF:
+            return got
+        got.append(word)
+    raise AssertionError("no -1 after the GOT")
+
+
+def test_the_loader_relocates_the_got(flat_root: Path) -> None:
+    """Every non-zero GOT word gets the load address added; a copy whose GOT
+    ends (-1) at its first word keeps flat addresses there and faults."""
+    data = (ARM_BIN / GOTPIC[1]).read_bytes()
+    image = bflt.parse(data)
+    got = gotpic_words(image)
+    assert len(got) > 10 and all(word < 0x2000 for word in got)
+    assert image.header is not None
+    code_len = image.header.data_start - 64
+    base = 0x60100000
+
+    def loaded(flat: int) -> int:  # where flat address `flat` lands
+        return base + (64 + flat if flat < code_len else image.data_offset + flat - code_len)
+
+    placed = words(image.place(base), base + image.data_offset, len(got))
+    assert placed == [loaded(word) if word else 0 for word in got]
+    at = image.header.data_start
+    (flat_root / "unrelocated").write_bytes(data[:at] + b"\xff" * 4 + data[at + 4 :])
+    (flat_root / "unrelocated").chmod(0o755)
+    _, result = run(flat_root, "/unrelocated")
+    assert result.signal == 11, result.stderr  # type: ignore[attr-defined]  # SIGSEGV
+
+
 def test_a_shell_execs_a_bflt_program(flat_root: Path) -> None:
     """execve picks the loader by the file's magic: an ARM ELF shell runs a
     bFLT program and sees its exit status."""
@@ -74,10 +126,11 @@ def test_an_i386_machine_refuses_bflt(tmp_path: Path) -> None:
     assert result.stdout.endswith(b"status 126\n")  # type: ignore[attr-defined]
 
 
-def test_elf2flt_output_is_what_the_makefile_built(tmp_path: Path) -> None:
-    elf = (ARM_BIN / "flathello").read_bytes()
-    assert convert(elf) == (ARM_BIN / "flathello.bflt").read_bytes()
-    assert convert(elf, compress=True) == (ARM_BIN / "flathello-z.bflt").read_bytes()
+@pytest.mark.parametrize("name", ["flathello", "flathello-gotpic"])
+def test_elf2flt_output_is_what_the_makefile_built(tmp_path: Path, name: str) -> None:
+    elf = (ARM_BIN / name).read_bytes()
+    assert convert(elf) == (ARM_BIN / f"{name}.bflt").read_bytes()
+    assert convert(elf, compress=True) == (ARM_BIN / f"{name}-z.bflt").read_bytes()
     out = tmp_path / "f.bflt"
     proc = nommu_cli("elf2flt", "-s", "0x8000", "-o", str(out), str(ARM_BIN / "flathello"))
     assert proc.returncode == 0, proc.stderr
@@ -237,11 +290,29 @@ def test_elf2flt_refuses_what_it_cannot_convert(tmp_path: Path) -> None:
     assert proc.returncode == 1 and "not a 32-bit little-endian ARM" in proc.stderr
 
 
+PIE = ["-Wl,-pie", "-Wl,--no-dynamic-linker"]
+GOTPIC_FLAGS = [
+    "-fPIC",
+    "-msingle-pic-base",
+    "-mpic-register=r10",
+    "-mno-pic-data-is-text-relative",
+]
+
+
 @pytest.mark.parametrize(
     ("flags", "reason"),
     [
-        (["-fPIC", "-mword-relocations", "-Wl,-pie", "-Wl,--no-dynamic-linker"], "uses a GOT"),
-        (["-fno-pic", "-mpure-code", "-no-pie"], "movw/movt"),  # (ld refuses it in a PIE)
+        (
+            ["-fPIC", *PIE],
+            "R_ARM_BASE_PREL at 0x[0-9a-f]+ \\(in p\\) to _GLOBAL_OFFSET_TABLE_: "
+            "the code finds its GOT PC-relatively",
+        ),
+        ([*GOTPIC_FLAGS, *PIE], "the GOT is at 0x2000, not at the start of the data segment"),
+        ([*GOTPIC_FLAGS, *PIE, "-Wl,-T,no-end.ld"], "the GOT has no -1 word after it"),
+        (
+            ["-fno-pic", "-mpure-code", "-no-pie"],
+            "R_ARM_THM_MOVW_ABS_NC .* built by movw/movt",
+        ),  # (ld refuses it in a PIE)
     ],
 )
 def test_elf2flt_refuses_code_bflt_cannot_express(
@@ -252,7 +323,9 @@ def test_elf2flt_refuses_code_bflt_cannot_express(
     src = tmp_path / "t.c"
     src.write_text("int x; int *p(void) { return &x; }\nvoid _start(void) { p(); for (;;); }\n")
     elf = tmp_path / "t"
+    script = (GUEST / "flat" / "gotpic.ld").read_text()
+    (tmp_path / "no-end.ld").write_text(script.replace("LONG(-1)", ""))
     gcc = ["arm-linux-gnueabihf-gcc", "-mthumb", "-mcpu=cortex-m7", "-O2", "-nostdlib", "-Wl,-q"]
-    subprocess.run([*gcc, *flags, "-o", str(elf), str(src)], check=True)
+    subprocess.run([*gcc, *flags, "-o", str(elf), str(src)], check=True, cwd=tmp_path)
     with pytest.raises(ConvertError, match=reason):
         convert(elf.read_bytes())

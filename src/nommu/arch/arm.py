@@ -255,10 +255,15 @@ class ArmArch:
 
     # -- the CPU as a program finds it -------------------------------------------
 
-    def initial_registers(self, entry: int, sp: int, start_data: int = 0) -> Registers:
+    def initial_registers(
+        self, entry: int, sp: int, start_data: int = 0, fdpic: tuple[int, int, int] | None = None
+    ) -> Registers:
         """start_thread: everything zero, sp, pc = the entry in Thumb state;
-        r10 = the data start (nommu_start_thread: a bFLT program's GOT base)."""
-        regs = [(reg, start_data if i == 10 else 0) for i, reg in enumerate(GPRS[:13])]
+        r10 = the data start (no-MMU: a bFLT program's GOT base); an FDPIC
+        program keeps r7-r9 from ELF_FDPIC_PLAT_INIT (`fdpic`: its load map,
+        the interpreter's, its dynamic section)."""
+        given = {10: start_data, **dict(zip((7, 8, 9), fdpic or (0, 0, 0), strict=True))}
+        regs = [(reg, given.get(i, 0)) for i, reg in enumerate(GPRS[:13])]
         regs.append((UC_ARM_REG_LR, 0))
         return [*regs, (UC_ARM_REG_SP, sp), (UC_ARM_REG_PC, entry | 1)]
 

@@ -81,10 +81,13 @@ class Arch(Protocol):
         """/proc/cpuinfo: the CPU in the format this architecture's Linux uses."""
         ...
 
-    def initial_registers(self, entry: int, sp: int, start_data: int = 0) -> Registers:
+    def initial_registers(
+        self, entry: int, sp: int, start_data: int = 0, fdpic: tuple[int, int, int] | None = None
+    ) -> Registers:
         """The registers a new program starts with (ELF_PLAT_INIT); where an
         architecture passes the data start in a register (no-MMU ARM: r10),
-        `start_data` is it."""
+        `start_data` is it. `fdpic`: an FDPIC program's load map, its
+        interpreter's and its dynamic section (ELF_FDPIC_PLAT_INIT)."""
         ...
 
     def install_tables(self, cpu: Cpu, page: int, linear: int | None = None) -> None:

@@ -382,9 +382,11 @@ def cpuinfo() -> str:
     )
 
 
-def initial_registers(entry: int, sp: int, start_data: int = 0) -> Registers:
+def initial_registers(
+    entry: int, sp: int, start_data: int = 0, fdpic: tuple[int, int, int] | None = None
+) -> Registers:
     """Registers as ELF_PLAT_INIT leaves them for a new program on i386
-    (`start_data` is not passed on i386)."""
+    (`start_data` is not passed on i386, and nommu has no i386 FDPIC)."""
     regs = [(reg, 0) for reg in SYSCALL_REGS]
     return [
         *regs,

@@ -8,15 +8,16 @@ The steps, in the order the kernel takes them (fs/exec.c, binfmt_elf_fdpic):
 3. Allocate the new program's memory (the memory model's `load_program`;
    without an MMU, kernel/nommu_model.py): one contiguous block for the whole
    image (a static-PIE keeps its segments' relative offsets: "constant
-   displacement") and a separate stack block. If memory runs out, the caller
+   displacement"; an FDPIC program gets a block per segment and a load map
+   saying where each went) and a separate stack block. If memory runs out, the caller
    gets ENOMEM and keeps running its old program.
 4. Point of no return: switch the task to a new MemoryMap and drop its
    reference to the old one. The old blocks are freed only when no one uses
    them: a vfork parent still stands on them. Dropping the reference is also
    what releases the vfork parent (mm_release -> complete_vfork_done).
 5. Copy the segments in (and forget stale translated code there), build the
-   stack (argv, envp, auxv), close close-on-exec descriptors, reset caught
-   signals, and start at the entry point with fresh registers.
+   stack (argv, envp, auxv; an FDPIC program's load map), close close-on-exec
+   descriptors, reset caught signals, and start at the entry point with fresh registers.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ from nommu.loaders import bflt, stack
 from nommu.loaders.elf import PF_X, ElfImage, LoadError, parse
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from nommu.kernel.kernel import Kernel
+    from nommu.kernel.mm import MemoryMap
     from nommu.kernel.task import Task
     from nommu.kernel.vfs import Resolved
 
@@ -179,10 +183,12 @@ def exec_program(k: Kernel, t: Task, prog: Program, envp: list[bytes]) -> None:
     mm.cmdline = b"".join(a + b"\0" for a in prog.argv)
     kill_other_threads(k, t)
     mm_release(k, t, mm)
+    where = mm.loadmap.address if mm.loadmap else lambda vaddr: vaddr + load_base
+    fdpic_regs = None
     if flat:
         sp = _build_flat_stack(k, mm.start_stack, prog, envp)
     else:
-        sp = _build_stack(k, t, prog.image, load_base, mm.start_stack, prog, envp)
+        sp, fdpic_regs = _build_stack(k, t, prog.image, where, mm, prog, envp)
     k.unshare_files(t)
     t.files.close_on_exec()
     delete_all(t.group)  # POSIX timers do not survive exec
@@ -191,8 +197,9 @@ def exec_program(k: Kernel, t: Task, prog: Program, envp: list[bytes]) -> None:
     t.comm = os.path.basename(prog.guest_path)[:15]
     t.group.vfork_child = False
     t.tls = k.arch.initial_tls()
-    start_data = load_base + prog.image.data_offset if isinstance(prog.image, bflt.FlatImage) else 0
-    k.start_task(t, prog.image.entry + load_base, sp, start_data)
+    data = prog.image.start_data
+    start_data = 0 if data is None else where(data)
+    k.start_task(t, where(prog.image.entry), sp, start_data, fdpic_regs)
 
 
 def load_fixups(k: Kernel, image: ElfImage, load_base: int) -> None:
@@ -213,19 +220,29 @@ def kill_other_threads(k: Kernel, t: Task) -> None:
 
 
 def _build_stack(
-    k: Kernel, t: Task, image: ElfImage, load_base: int, top: int, prog: Program, envp: list[bytes]
-) -> int:
+    k: Kernel,
+    t: Task,
+    image: ElfImage,
+    where: Callable[[int], int],
+    mm: MemoryMap,
+    prog: Program,
+    envp: list[bytes],
+) -> tuple[int, tuple[int, int, int] | None]:
+    """An ELF program's stack (loaders/stack.py): sp, and for an FDPIC
+    program what ARM's ELF_FDPIC_PLAT_INIT puts in r7-r9: its load map on
+    the stack, no interpreter's, its dynamic section (0 if none). `where`
+    translates link-time addresses."""
     phdr = image.phdr_vaddr()
     auxv = [
         (F.AT_HWCAP, k.arch.HWCAP),
         (F.AT_PAGESZ, F.PAGE_SIZE),
         (F.AT_CLKTCK, 100),
-        (F.AT_PHDR, (phdr or 0) + load_base),
+        (F.AT_PHDR, 0 if phdr is None and mm.loadmap else where(phdr or 0)),
         (F.AT_PHENT, image.phentsize),
         (F.AT_PHNUM, image.phnum),
         (F.AT_BASE, 0),
         (F.AT_FLAGS, 0),
-        (F.AT_ENTRY, image.entry + load_base),
+        (F.AT_ENTRY, where(image.entry)),
         (F.AT_UID, 0),
         (F.AT_EUID, 0),
         (F.AT_GID, 0),
@@ -235,16 +252,20 @@ def _build_stack(
     # binfmt_elf (MMU) gives AT_RANDOM; binfmt_elf_fdpic (no-MMU) does not
     random = k.config.random(16) if k.memory.gives_at_random else b""
     layout = stack.build(
-        top,
+        mm.start_stack,
         prog.argv,
         envp,
         prog.guest_path.encode(),
         k.arch.PLATFORM.encode(),
         auxv,
         random=random,
+        loadmap=mm.loadmap.pack() if mm.loadmap else b"",
     )
     k.uspace.write(layout.sp, layout.data)
-    return layout.sp
+    if mm.loadmap is None:
+        return layout.sp, None
+    dynamic = mm.loadmap.find(image.dynamic) if image.dynamic is not None else None
+    return layout.sp, (layout.loadmap, 0, dynamic or 0)
 
 
 def _build_flat_stack(k: Kernel, top: int, prog: Program, envp: list[bytes]) -> int:

@@ -187,11 +187,19 @@ class Kernel:
 
     # -- starting and switching tasks ---------------------------------------
 
-    def start_task(self, t: Task, entry: int, sp: int, start_data: int = 0) -> None:
-        """Make `t` start afresh at `entry` with stack `sp` (a new program)."""
+    def start_task(
+        self,
+        t: Task,
+        entry: int,
+        sp: int,
+        start_data: int = 0,
+        fdpic: tuple[int, int, int] | None = None,
+    ) -> None:
+        """Make `t` start afresh at `entry` with stack `sp` (a new program;
+        `start_data` and `fdpic` as Arch.initial_registers takes them)."""
         t.ctx = None
         t.pc = entry
-        t.fresh_regs = self.arch.initial_registers(entry, sp, start_data)
+        t.fresh_regs = self.arch.initial_registers(entry, sp, start_data, fdpic)
         if self.sched.on_cpu is t:
             self.sched.on_cpu = None
         if self.current is t:

@@ -24,6 +24,7 @@ from nommu.abi.flags import PAGE_SIZE
 from nommu.kernel.alloc import Block, PhysAllocator
 from nommu.kernel.errors import SyscallError
 from nommu.loaders.elf import ElfImage
+from nommu.loaders.fdpic import LoadMap
 
 if TYPE_CHECKING:
     from nommu.kernel.files import OpenFile
@@ -81,6 +82,7 @@ class MemoryMap:
     exe: str = ""
     image: ElfImage | None = None  # the program, for symbolizing addresses
     load_base: int = 0  # where its link address 0 landed
+    loadmap: LoadMap | None = None  # an FDPIC program's: where each segment landed
     cmdline: bytes = b""  # argv, NUL-separated (/proc/PID/cmdline)
 
     def add(self, block: Block, kind: str, name: str = "", prot: int = 7) -> Region:

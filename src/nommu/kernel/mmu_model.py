@@ -42,6 +42,7 @@ from nommu.kernel.ramfs import RamFile, pages_for
 from nommu.kernel.shm import ShmSegment
 from nommu.kernel.uaccess import UserMemory
 from nommu.kernel.vm import AddressSpace, Frames
+from nommu.loaders import fdpic
 
 if TYPE_CHECKING:
     from nommu.kernel.exec import Program
@@ -115,6 +116,8 @@ class MmuModel(MemoryModel):
             raise
         mm.start_brk = mm.brk = mm.end_brk = vm.page_up(image.high + load_base)
         mm.start_stack = vm.STACK_TOP
+        if image.fdpic:  # (placed as a whole, as binfmt_elf_fdpic may do with an MMU)
+            mm.loadmap = fdpic.LoadMap.shifted(image.segments, load_base)
         return mm, load_base
 
     def copy_for_clone(self, parent: Task, tid: int) -> MemoryMap:

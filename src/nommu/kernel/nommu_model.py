@@ -47,7 +47,7 @@ from nommu.abi.flags import (
     PROT_WRITE,
     MapFlags,
 )
-from nommu.kernel.alloc import page_align
+from nommu.kernel.alloc import Block, page_align
 from nommu.kernel.channels import FutexKey
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.exec import load_fixups
@@ -65,7 +65,8 @@ from nommu.kernel.mpu import Mpu, stack_origin
 from nommu.kernel.ramfs import RamFile, RamInode, RamMapping, pages_for
 from nommu.kernel.shm import ShmSegment
 from nommu.kernel.uaccess import UserMemory
-from nommu.loaders import bflt
+from nommu.loaders import bflt, fdpic
+from nommu.loaders.elf import PF_X, ElfImage
 
 if TYPE_CHECKING:
     from nommu.kernel.exec import Program
@@ -322,6 +323,8 @@ def load_nommu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
     image = prog.image
     if isinstance(image, bflt.FlatImage):
         return load_flat(k, t, prog, image)
+    if image.fdpic and not image.eflags & fdpic.EF_ARM_PIC:
+        return load_fdpic(k, t, prog, image)
     block = k.alloc.alloc(image.span, t.pid, "image")
     try:
         stack_block = k.alloc.alloc(image.stack_size, t.pid, "stack")
@@ -341,11 +344,59 @@ def load_nommu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
         k.ram.write(seg.vaddr + load_base, image.data[seg.offset : seg.offset + seg.filesz])
     k.mathemu.forget_code(block.start, block.end)
     load_fixups(k, image, load_base)
+    if image.fdpic:  # (EF_ARM_PIC: one block, yet the program still wants its load map)
+        mm.loadmap = fdpic.LoadMap.shifted(image.segments, load_base)
+    _add_stack(k, t, image, stack_block)
+    return mm, load_base
+
+
+def _add_stack(k: Kernel, t: Task, image: ElfImage, stack_block: Block) -> None:
+    """Tell the MPU (if there is one) about the new program's stack."""
     mpu = k.memory.mpu
     if mpu is not None:  # (exec cannot fail from here on)
         origin, advice = stack_origin(image.stack_given, stack_block.size)
         mpu.add_stack(t, stack_block.start, stack_block.end, origin, advice)
-    return mm, load_base
+
+
+def load_fdpic(k: Kernel, t: Task, prog: Program, image: ElfImage) -> tuple[MemoryMap, int]:
+    """binfmt_elf_fdpic's way for an FDPIC program (elf_fdpic_map_file_by_direct_mmap):
+    each PT_LOAD segment in a block of its own, at the same offset in its first
+    page as in the file. The blocks are allocated last segment first, so the
+    segments never keep their link-time distances: a program that ignored its
+    load map fails here, as it may on a board. mm.loadmap says where each one
+    went; the load base returned is the text's (for symbolizing code)."""
+    blocks: list[Block] = []
+    try:
+        for seg in reversed(image.segments):
+            size = page_align((seg.vaddr & 0xFFF) + seg.memsz)
+            blocks.insert(0, k.alloc.alloc(size, t.pid, "image"))
+        stack_block = k.alloc.alloc(image.stack_size, t.pid, "stack")
+    except SyscallError:
+        for block in blocks:
+            k.alloc.free(block)
+        raise
+    mm = MemoryMap(k.alloc)
+    segs = []
+    for seg, block in zip(image.segments, blocks, strict=True):
+        mm.add(block, "image", prog.guest_path)
+        addr = block.start + (seg.vaddr & 0xFFF)
+        code = image.data[seg.offset : seg.offset + seg.filesz]
+        k.cpu.load_code(block.start, block.end, (image, addr - seg.vaddr))
+        k.ram.fill(block.start, block.size)
+        k.ram.write(addr, code)
+        k.mathemu.forget_code(block.start, block.end)
+        if seg.flags & PF_X:
+            k.mathemu.code_loaded(addr, code)
+        segs.append(fdpic.LoadSeg(addr, seg.vaddr, seg.memsz))
+    mm.add(stack_block, "stack", "[stack]")
+    mm.loadmap = fdpic.LoadMap(tuple(segs))
+    mm.start_brk = mm.brk = mm.end_brk = blocks[-1].end  # zero-size brk
+    mm.start_stack = stack_block.end
+    k.ram.fill(stack_block.start, stack_block.size)
+    k.cpu.forget_code(stack_block.start, stack_block.end)
+    _add_stack(k, t, image, stack_block)
+    text = next(i for i, seg in enumerate(image.segments) if seg.flags & PF_X)
+    return mm, segs[text].addr - segs[text].p_vaddr
 
 
 def load_flat(k: Kernel, t: Task, prog: Program, image: bflt.FlatImage) -> tuple[MemoryMap, int]:

@@ -84,6 +84,11 @@ class FlatImage(ElfImage):
     fixups: tuple[tuple[int, int], ...] = ()
 
     @property
+    def start_data(self) -> int:
+        """Where the data (and a GOTPIC program's GOT) starts in the block."""
+        return self.data_offset
+
+    @property
     def end_bss(self) -> int:
         """Offset in the block just past the bss (where the brk starts)."""
         return self.data_offset + self.data_len + self.bss_len

@@ -8,7 +8,8 @@ there is one, what to do about it.
 No-MMU rule (binfmt_elf_fdpic, reference section 5): an ordinary ELF is
 accepted only as ET_DYN (position independent), because it must be placed at
 whatever physical address is free; an ET_EXEC file wants fixed addresses and
-is refused with ENOEXEC.
+is refused with ENOEXEC. An ARM FDPIC program (loaders/fdpic.py) is accepted
+as either: each of its segments can go anywhere.
 
 The program's machine (e_machine) must be one an architecture in
 `nommu.arch` runs; the image records it, and exec checks the machine's CPU
@@ -17,12 +18,14 @@ is that architecture.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import struct
 from dataclasses import dataclass
 
 from nommu import arch
 from nommu.abi.errno import Errno
+from nommu.loaders import fdpic
 
 PT_LOAD = 1
 PT_DYNAMIC = 2
@@ -100,6 +103,9 @@ class ElfImage:
     low: int  # lowest PT_LOAD address, page aligned down
     high: int  # end of the highest PT_LOAD, page aligned up
     stack_given: int = 0  # the stack size PT_GNU_STACK asked for (0: none, the default)
+    fdpic: bool = False  # an ELF-FDPIC program: its segments may land anywhere (fdpic.py)
+    eflags: int = 0  # e_flags (FDPIC: EF_ARM_PIC asks for a constant displacement)
+    dynamic: int | None = None  # PT_DYNAMIC's address (FDPIC: r9 at start), if any
 
     @property
     def span(self) -> int:
@@ -109,6 +115,13 @@ class ElfImage:
     @property
     def is_pie(self) -> bool:
         return self.etype == ET_DYN
+
+    @property
+    def start_data(self) -> int | None:
+        """mm->start_data, relative to the load base: the first loaded segment
+        that is not executable, as binfmt_elf_fdpic finds it (None if there is
+        none). ARM's start_thread passes it to a no-MMU program in r10."""
+        return next((seg.vaddr for seg in self.segments if not seg.flags & PF_X), None)
 
     def phdr_vaddr(self) -> int | None:
         """Where the program headers appear in the loaded image (for AT_PHDR)."""
@@ -128,7 +141,8 @@ def describe(data: bytes) -> str:
         return "not an ELF file"
     bits = {1: "32-bit", 2: "64-bit"}.get(data[4], "unknown-class") if len(data) > 4 else "?"
     machine = struct.unpack_from("<H", data, 18)[0] if len(data) >= 20 else -1
-    return f"a {bits} {MACHINES.get(machine, f'machine {machine}')} ELF file"
+    kind = "ELF-FDPIC" if fdpic.is_fdpic(data) else "ELF"
+    return f"a {bits} {MACHINES.get(machine, f'machine {machine}')} {kind} file"
 
 
 def parse(data: bytes, *, allow_exec: bool = False) -> ElfImage:
@@ -137,14 +151,15 @@ def parse(data: bytes, *, allow_exec: bool = False) -> ElfImage:
         raise LoadError(Errno.ENOEXEC, f"not an ELF executable ({describe(data)})")
     if len(data) < _EHDR.size:
         raise LoadError(Errno.ENOEXEC, "truncated ELF header")
-    ident, etype, machine, _v, entry, phoff, _sh, _fl, _eh, phentsize, phnum, *_ = (
+    ident, etype, machine, _v, entry, phoff, _sh, eflags, _eh, phentsize, phnum, *_ = (
         _EHDR.unpack_from(data)
     )
+    is_fdpic = fdpic.is_fdpic(data)
     if ident[4] != 1 or ident[5] != 1 or arch.for_elf_machine(machine) is None:
         raise LoadError(Errno.ENOEXEC, _foreign(data, machine))
     if etype in _TYPES:
         raise LoadError(Errno.ENOEXEC, f"not an executable: it is {_TYPES[etype]}")
-    if etype == ET_EXEC and not allow_exec:
+    if etype == ET_EXEC and not allow_exec and not is_fdpic:
         raise LoadError(
             Errno.ENOEXEC,
             "a fixed-address (ET_EXEC) program cannot be placed "
@@ -152,14 +167,17 @@ def parse(data: bytes, *, allow_exec: bool = False) -> ElfImage:
         )
     if etype not in (ET_EXEC, ET_DYN):
         raise LoadError(Errno.ENOEXEC, f"unknown ELF type {etype}")
-    segments, interp, stack = _program_headers(data, phoff, phentsize, phnum)
+    segments, interp, stack, dynamic = _program_headers(data, phoff, phentsize, phnum)
     if interp is not None:
         raise LoadError(
             Errno.ENOEXEC,
             f"dynamically linked (wants the interpreter {interp}): "
             "link it statically with -static-pie",
         )
-    return _image(data, etype, machine, entry, phoff, phnum, phentsize, segments, stack)
+    image = _image(data, etype, machine, entry, phoff, phnum, phentsize, segments, stack)
+    if not is_fdpic:
+        return image
+    return dataclasses.replace(image, fdpic=True, eflags=eflags, dynamic=dynamic)
 
 
 def _foreign(data: bytes, machine: int) -> str:
@@ -174,7 +192,7 @@ def _foreign(data: bytes, machine: int) -> str:
 
 def _program_headers(
     data: bytes, phoff: int, phentsize: int, phnum: int
-) -> tuple[list[Segment], str | None, int]:
+) -> tuple[list[Segment], str | None, int, int | None]:
     if phnum == 0 or phentsize != _PHDR.size:
         raise LoadError(
             Errno.ENOEXEC, f"bad program header table (phnum={phnum}, phentsize={phentsize})"
@@ -183,6 +201,7 @@ def _program_headers(
         raise LoadError(Errno.ENOEXEC, "truncated: program headers run past the end of file")
     segments: list[Segment] = []
     interp: str | None = None
+    dynamic: int | None = None
     stack = 0
     for i in range(phnum):
         ptype, off, vaddr, _pa, filesz, memsz, flags, _al = _PHDR.unpack_from(
@@ -196,9 +215,11 @@ def _program_headers(
             interp = raw.encode("unicode_escape").decode("ascii")[:200]
         elif ptype == PT_GNU_STACK:
             stack = memsz
+        elif ptype == PT_DYNAMIC:
+            dynamic = vaddr
     if not segments:
         raise LoadError(Errno.ENOEXEC, "no loadable segments (PT_LOAD)")
-    return segments, interp, stack
+    return segments, interp, stack, dynamic
 
 
 def _check_segment(data: bytes, i: int, off: int, filesz: int, memsz: int, vaddr: int) -> None:

@@ -4,6 +4,7 @@ From the top of the stack block down (the layout create_elf_fdpic_tables()
 builds; with an MMU, binfmt_elf's, which adds 16 random bytes for AT_RANDOM):
 
     [ execfn string | argv strings | envp strings | platform string | random ]
+    [ an FDPIC program's load map, 8-byte aligned (loaders/fdpic.py) ]
     [ padding to 16 bytes ]
     [ auxv pairs ... AT_NULL ] [ envp ... NULL ] [ argv ... NULL ] [ argc ]  <- sp
 
@@ -24,6 +25,7 @@ from nommu.abi.flags import AT_EXECFN, AT_NULL, AT_PLATFORM, AT_RANDOM
 class InitialStack:
     sp: int
     data: bytes  # to be written at `sp`
+    loadmap: int = 0  # where the load map is (FDPIC), else 0
 
 
 def build(
@@ -35,9 +37,11 @@ def build(
     auxv: Sequence[tuple[int, int]],
     word: int = 4,
     random: bytes = b"",
+    loadmap: bytes = b"",
 ) -> InitialStack:
     """Lay out argv, envp and auxv below `top`; return the new sp and the bytes.
-    Non-empty `random` is copied too and named by AT_RANDOM (glibc needs it)."""
+    Non-empty `random` is copied too and named by AT_RANDOM (glibc needs it);
+    a non-empty `loadmap` goes below the strings (create_elf_fdpic_tables)."""
     strings = bytearray()
     addresses: list[int] = []
 
@@ -66,9 +70,10 @@ def build(
         words += [key, value]
     fmt = "<" + ("I" if word == 4 else "Q") * len(words)
     table = struct.pack(fmt, *words)
-    sp = (strings_start - len(table)) & ~15
-    pad = strings_start - sp - len(table)
-    return InitialStack(sp, table + bytes(pad) + bytes(strings))
+    below = map_at = (strings_start - len(loadmap)) & ~7 if loadmap else strings_start
+    sp = (below - len(table)) & ~15
+    middle = bytes(below - sp - len(table)) + loadmap + bytes(strings_start - below - len(loadmap))
+    return InitialStack(sp, table + middle + bytes(strings), map_at if loadmap else 0)
 
 
 def flat_args_bytes(argv: Sequence[bytes], envp: Sequence[bytes]) -> int:

@@ -372,6 +372,11 @@ def finish_stopped_instruction(cpu: Cpu) -> None:
     timer lands between instructions."""
 
 
+def data_fill_repair(cpu: Cpu) -> Callable[[], None] | None:
+    """Nothing: the state a fill restores (EIP, flags) is what the code has."""
+    return None
+
+
 def initial_registers(entry: int, sp: int, start_data: int = 0) -> Registers:
     """Registers as ELF_PLAT_INIT leaves them for a new program on i386
     (`start_data` is not passed on i386)."""

@@ -57,6 +57,48 @@ def test_a_cpu_without_fpu_faults_on_hard_float_code(arm_root: Path) -> None:
     _, result = run(arm_root, "/rand", cpu="m3")
     assert result.signal == 4  # type: ignore[attr-defined]
     assert b"NOCP" in result.stderr  # type: ignore[attr-defined]
+    assert b"Cortex-M3 has no FPU" in result.stderr  # type: ignore[attr-defined]
+    assert b"-mfloat-abi=soft" in result.stderr  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("cpu", "chip", "fpu", "gcc_fpu"),
+    [
+        ("m4", "Cortex-M4", "FPv4-SP", "fpv4-sp-d16"),
+        ("m33", "Cortex-M33", "FPv5-SP", "fpv5-sp-d16"),
+    ],
+)
+def test_a_double_instruction_on_a_single_precision_fpu_says_so(
+    arm_root: Path, cpu: str, chip: str, fpu: str, gcc_fpu: str
+) -> None:
+    """Unicorn, like the chip, raises UNDEF on a .f64 instruction there (musl's
+    printf converts with one); the report says why and what to do."""
+    _, result = run(arm_root, "/printf", "%f\\n", "1.5", cpu=cpu)
+    err = result.stderr.decode()  # type: ignore[attr-defined]
+    assert result.signal == 4, err  # type: ignore[attr-defined]
+    assert ".f64" in err.splitlines()[2]  # (the instruction)
+    assert f"{chip}'s FPU ({fpu}) is single precision; this instruction is double" in err
+    assert "need --cpu m7" in err and f"-mfpu={gcc_fpu}" in err
+    _, result = run(arm_root, "/printf", "%f\\n", "1.5", cpu="m7")
+    assert result.stdout == b"1.500000\n"  # type: ignore[attr-defined]
+
+
+HWCAP_FEATURES = {
+    # what AT_HWCAP says each CPU has (arch/arm.py: CPUS): VFP bits beyond
+    # "vfp" mean double precision, which the M4's and M33's FPUs lack
+    "m7": "half thumb fastmult vfp edsp vfpv3 vfpv3d16 vfpv4 idivt",
+    "m4": "half thumb fastmult vfp edsp idivt",
+    "m33": "half thumb fastmult vfp idivt",
+    "a9": "swp half thumb fastmult vfp edsp neon vfpv3 tls vfpd32",
+}
+
+
+@pytest.mark.parametrize("cpu", sorted(HWCAP_FEATURES))
+def test_hwcap_says_what_each_cpu_has(arm_root: Path, cpu: str) -> None:
+    _, result = run(arm_root, "/hwcap", cpu=cpu)
+    lines = result.stdout.decode().splitlines()  # type: ignore[attr-defined]
+    assert lines[1] == "features: " + HWCAP_FEATURES[cpu]
+    assert lines[2] == ("AT_PLATFORM=v7l" if cpu == "a9" else "AT_PLATFORM=v7ml")
 
 
 def test_unknown_cpu_and_mmu_are_refused_in_words(arm_root: Path) -> None:

@@ -100,9 +100,26 @@ UC_ARM_PAGE = 0x400  # Unicorn's TLB page on ARM (TARGET_PAGE_BITS 10)
 # HWCAP bits (arch/arm/include/uapi/asm/hwcap.h)
 HWCAP_HALF, HWCAP_THUMB, HWCAP_FAST_MULT, HWCAP_VFP, HWCAP_EDSP = 2, 4, 16, 64, 128
 HWCAP_NEON, HWCAP_VFPv3, HWCAP_VFPv3D16, HWCAP_TLS, HWCAP_VFPv4 = 4096, 8192, 16384, 32768, 65536
-HWCAP_IDIVA, HWCAP_IDIVT = 1 << 17, 1 << 18
+HWCAP_SWP, HWCAP_IDIVA, HWCAP_IDIVT, HWCAP_VFPD32 = 1, 1 << 17, 1 << 18, 1 << 19
+# What each CPU's AT_HWCAP says, from what Linux derives for it: a Cortex-M's
+# proc-v7m.S entry gives HALF | THUMB | FAST_MULT, plus EDSP for the M4 and
+# M7 (the M33, an ARMv8-M, matches only its catch-all ARMv7-M entry), and
+# setup.c adds IDIVT from ID_ISAR0 (sdiv/udiv in Thumb). The VFP bits are
+# the ones vfpmodule.c sets from MVFR0/MVFR1, and they hold only for an FPU
+# that has what they name: VFP (a VFP register file: musl's setjmp saves
+# d8-d15 when it is set), VFPv3/VFPv3D16/VFPv4 (double-precision arithmetic,
+# 16 double registers, fused multiply-add). No bit says "single precision
+# only": an M4's or M33's FPU gets VFP and none of the others, so nothing
+# that tests them picks double-precision code for it.
+#
+# Mainline Linux has no VFP support on ARMv7-M: CONFIG_VFP depends on
+# CPU_V6, V6K, ARM926T, V7 or FEROCEON, never CPU_V7M (arch/arm/Kconfig), so
+# its Cortex-M kernels report no VFP bit and do not switch the FPU's state
+# between tasks (boards run soft-float user space, or vendor patches). nommu
+# does what a kernel with v7-M FPU support would: the FPU state is per task
+# and in the signal frames, and the bits below say what the FPU can do.
 _M_BASE = HWCAP_HALF | HWCAP_THUMB | HWCAP_FAST_MULT | HWCAP_IDIVT
-_M_FPU = HWCAP_EDSP | HWCAP_VFP | HWCAP_VFPv3 | HWCAP_VFPv3D16 | HWCAP_VFPv4
+_DOUBLE_VFP = HWCAP_VFP | HWCAP_VFPv3 | HWCAP_VFPv3D16 | HWCAP_VFPv4  # (16 d registers, FMA)
 
 # struct stat64 with EABI alignment (arch/arm/include/uapi/asm/stat.h): the
 # 64-bit st_size and st_blocks are 8-aligned, 104 bytes (i386 packs them: 96)
@@ -111,6 +128,9 @@ STAT64 = struct.Struct("<Q4xIIIIIQ4x4xqI4xQIIIIIIQ")
 FLOCK64 = struct.Struct("<hh4xqqi4x")
 # struct epoll_event with EABI alignment: the u64 data is 8-aligned (16 bytes)
 EPOLL_EVENT = struct.Struct("<I4xQ")
+
+# gcc's -mfpu names of the single-precision FPUs
+SP_FPU_GCC_NAMES = {"FPv4-SP": "fpv4-sp-d16", "FPv5-SP": "fpv5-sp-d16"}
 
 # Where Unicorn keeps the general registers: CPUARMState.regs, 32-bit r0-r15.
 WINDOW_REGS: tuple[int, ...] = tuple(GPRS)
@@ -124,6 +144,8 @@ class CpuModel:
     uc_model: int
     m_profile: bool
     fpu_dregs: int  # double registers the FPU has (0: no FPU)
+    fpu: str  # the FPU as its manual names it ("": none)
+    fpu_double: bool  # it has double-precision arithmetic (.f64 instructions)
     hwcap: int
     aliases: tuple[str, ...] = ()
 
@@ -131,16 +153,54 @@ class CpuModel:
 CPUS: dict[str, CpuModel] = {
     c.name: c
     for c in (
-        CpuModel("cortex-m7", UC_CPU_ARM_CORTEX_M7, True, 16, _M_BASE | _M_FPU, ("m7",)),
-        CpuModel("cortex-m4", UC_CPU_ARM_CORTEX_M4, True, 16, _M_BASE | _M_FPU, ("m4",)),
-        CpuModel("cortex-m33", UC_CPU_ARM_CORTEX_M33, True, 16, _M_BASE | _M_FPU, ("m33",)),
-        CpuModel("cortex-m3", UC_CPU_ARM_CORTEX_M3, True, 0, _M_BASE, ("m3",)),
         CpuModel(
+            "cortex-m7",
+            UC_CPU_ARM_CORTEX_M7,
+            True,
+            16,
+            "FPv5-D16",
+            True,
+            _M_BASE | HWCAP_EDSP | _DOUBLE_VFP,
+            ("m7",),
+        ),
+        CpuModel(
+            "cortex-m4",
+            UC_CPU_ARM_CORTEX_M4,
+            True,
+            16,
+            "FPv4-SP",
+            False,
+            _M_BASE | HWCAP_EDSP | HWCAP_VFP,
+            ("m4",),
+        ),
+        CpuModel(
+            "cortex-m33",
+            UC_CPU_ARM_CORTEX_M33,
+            True,
+            16,
+            "FPv5-SP",
+            False,
+            _M_BASE | HWCAP_VFP,
+            ("m33",),
+        ),
+        CpuModel("cortex-m3", UC_CPU_ARM_CORTEX_M3, True, 0, "", False, _M_BASE, ("m3",)),
+        CpuModel(  # VFPv3-D32 and NEON; no divider, no fused multiply-add
             "cortex-a9",
             UC_CPU_ARM_CORTEX_A9,
             False,
             32,
-            _M_BASE | _M_FPU | HWCAP_NEON | HWCAP_TLS | 1,  # (1: SWP)
+            "VFPv3-D32",
+            True,
+            HWCAP_SWP
+            | HWCAP_HALF
+            | HWCAP_THUMB
+            | HWCAP_FAST_MULT
+            | HWCAP_EDSP
+            | HWCAP_TLS
+            | HWCAP_VFP
+            | HWCAP_VFPv3
+            | HWCAP_NEON
+            | HWCAP_VFPD32,
             ("a9",),
         ),
     )
@@ -315,6 +375,30 @@ class ArmArch:
             write(handle, UC_ARM_REG_EPSR, ref)
 
         return repair
+
+    def explain_trap(self, trapno: int, insn: str) -> str:
+        """What a trap on `insn` (its disassembly) means for this CPU and what
+        to do, where the trap's name does not say: an FP instruction the FPU
+        lacks (a double-precision one on a single-precision FPU, any on a CPU
+        without one). '' otherwise."""
+        if trapno not in (TRAP_UDEF, TRAP_NOCP) or not insn.startswith("v"):
+            return ""
+        model, chip = self.model, "Cortex-" + self.model.name.removeprefix("cortex-").upper()
+        if not model.fpu:
+            return (
+                f"{chip} has no FPU and this is a floating-point instruction: programs built"
+                " for Debian's armhf (hard float) need --cpu m7; for a Cortex-M3, build the"
+                " program and its C library with -mfloat-abi=soft"
+            )
+        if model.fpu_double or ".f64" not in insn.split(" ")[0]:
+            return ""
+        gcc = SP_FPU_GCC_NAMES.get(model.fpu, "")
+        return (
+            f"{chip}'s FPU ({model.fpu}) is single precision; this instruction is double"
+            " precision (.f64): programs built for Debian's armhf (its C library computes"
+            f" in double) need --cpu m7; for a {chip}, build the program and its C library"
+            f" with -mfpu={gcc} (doubles then go through software routines)"
+        )
 
     # -- TLS ---------------------------------------------------------------------
 

@@ -202,6 +202,13 @@ class Arch(Protocol):
 
     TRAP_SIGNALS: dict[int, Signal]  # trap number -> the signal it becomes
     TRAP_NAMES: dict[int, str]  # trap number -> what people call it
+
+    def explain_trap(self, trapno: int, insn: str) -> str:
+        """What trap `trapno` on the instruction `insn` (its disassembly)
+        means on this CPU and what to do, where its name does not say (ARM:
+        a double-precision instruction on a single-precision FPU); ''."""
+        ...
+
     TRAP_INVALID_OPCODE: int  # what an undecodable instruction raises
     TRAP_GENERAL_PROTECTION: int  # what any other CPU error is reported as
 

@@ -167,13 +167,16 @@ def _no_mpu(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Mpu, "may_write", lambda self, page: True)
 
 
+@pytest.mark.parametrize("arch", ARCHES)
 @pytest.mark.parametrize("mode", ["main", "thread", "vfork"])
 def test_run_gives_the_boards_outcome(
-    run_nommu: RunNommu, monkeypatch: pytest.MonkeyPatch, mode: str
+    run_nommu: RunNommu, guest_root: Path, monkeypatch: pytest.MonkeyPatch, arch: str, mode: str
 ) -> None:
-    watched = run_nommu(["/stack_overflow", mode], hints=True)
+    argv = ["/stack_overflow", mode]
+    root = root_for(arch, guest_root, argv)
+    watched = run_nommu(argv, hints=True, root=root)
     _no_mpu(monkeypatch)
-    board = run_nommu(["/stack_overflow", mode], hints=True)
+    board = run_nommu(argv, hints=True, root=root)
     assert (watched.stdout, watched.returncode) == (board.stdout, board.returncode)
     assert b"stack overflow" in watched.stderr and b"stack overflow" not in board.stderr
 
@@ -210,6 +213,17 @@ def test_stack_guard_makes_the_overflow_a_sigsegv_at_the_store(run_nommu: RunNom
     assert result.signal == 11
     assert b"below the bottom of its 128 KiB stack" in result.stderr
     assert b"<recurse+0x13>" in result.stderr
+
+
+def test_stack_guard_on_arm_too(run_nommu: RunNommu, guest_root: Path) -> None:
+    argv = ["/stack_overflow", "main"]
+    result = run_nommu(argv, stack_guard=True, root=root_for("arm", guest_root, argv))
+    assert result.signal == 11
+    assert b"below the bottom of its 128 KiB stack" in result.stderr
+    assert b"<recurse+" in result.stderr
+    # the store's own address (the TLB reports its 1 KiB page; the instruction tells)
+    address = int(result.stderr.split(b"write at ")[1].split(b":")[0], 16)
+    assert address % 0x400
 
 
 def test_cli_run_and_check(guest_root: Path) -> None:

@@ -362,12 +362,13 @@ class ArmArch:
         until the block ends (arm_tr_tb_start zeroes them; a block that ends
         outside an IT block does not write them). So after a fill granted
         inside an IT block, the next block would start as if still inside it:
-        an unconditional instruction after the block runs conditionally (or
-        is skipped), a branch raises UNDEF. Writing EPSR with only the Thumb
-        bit puts the zero back (EPSR holds the IT bits and T, not the flags).
-        Harmless outside an IT block (the bits were zero), and a refused fill
-        restores the state again when it raises the fault. Shown by
-        tests/test_arm_it.py (a bare Unicorn) and the [arm] memsafety tests."""
+        an unconditional instruction after the block runs as a conditional
+        one (skipped when the condition no longer holds). Writing EPSR with
+        only the Thumb bit puts the zero back (EPSR holds the IT bits and T,
+        not the flags). Harmless outside an IT block (the bits were zero),
+        and a refused fill restores the state again when it raises the fault
+        (the store runs again with its own IT state). Shown on a bare Unicorn
+        by tests/test_arm.py (test_unicorn_fill_inside_an_it_block_...)."""
         value = ctypes.c_uint32(EPSR_THUMB)
         ref, handle, write = ctypes.byref(value), cpu._h, uclib.uc_reg_write
 

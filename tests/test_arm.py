@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 from helpers import ENV, GUESTBIN, guarded_run, nommu_cli, populate_root
-from unicorn.arm_const import UC_ARM_REG_D8, UC_ARM_REG_LR, UC_ARM_REG_R0, UC_ARM_REG_SP
+from unicorn.arm_const import (
+    UC_ARM_REG_D8,
+    UC_ARM_REG_LR,
+    UC_ARM_REG_R0,
+    UC_ARM_REG_SP,
+    UC_ARM_REG_XPSR,
+)
 
 from nommu import Machine, arch
 from nommu.arch import arm
@@ -221,6 +227,24 @@ def test_signal_frame_round_trip(rt: bool) -> None:
     assert [cpu.reg_read(r) for r in arm.GPRS[:14]] == regs[:14]
     assert cpu.reg_read(UC_ARM_REG_D8) == 0x4000000000000000
     assert cpu.pc == 0x60001000
+
+
+def test_a_signal_inside_an_it_block() -> None:
+    """A fault on a conditional load or store stops inside an IT block: the
+    handler runs without the IT state (setup_return clears it), and sigreturn
+    puts it back, so the rest of the block stays conditional."""
+    k = arm_kernel()
+    cpu, a = k.cpu, arch.ARM
+    cpu.reg_write(UC_ARM_REG_SP, 0x60100000)
+    cpu.reg_write(UC_ARM_REG_XPSR, 0x61000800)  # Z C, T, IT = eq (the block's last)
+    frame = a.signal_frame(cpu, 0x60001000, 0x60100000, 11, 0x60002001, 0, None, 0, (0, 2, 0))
+    ((addr, data),) = frame.writes
+    k.ram.write(addr, data)
+    a.enter_signal_handler(cpu, frame)
+    assert cpu.reg_read(UC_ARM_REG_XPSR) & arm.PSR_IT == 0
+    cpu.reg_write(UC_ARM_REG_SP, addr)
+    a.sigreturn(cpu, k.ram.read, False)
+    assert cpu.reg_read(UC_ARM_REG_XPSR) == 0x61000800
 
 
 def test_cc_builds_for_arm(tmp_path: Path) -> None:

@@ -95,6 +95,7 @@ TRAP_INVSTATE = 18  # v7-M: ARM-state (non-Thumb) execution attempted
 TRAP_STKOF = 19
 TRAP_UNALIGNED = 22
 EPSR_THUMB = 1 << 24  # EPSR.T; the IT bits (26:25, 15:10) zero
+PSR_IT = 0x0600FC00  # the IT state's bits in xPSR and CPSR
 UC_ARM_PAGE = 0x400  # Unicorn's TLB page on ARM (TARGET_PAGE_BITS 10)
 
 # HWCAP bits (arch/arm/include/uapi/asm/hwcap.h)
@@ -473,6 +474,7 @@ class ArmArch:
         entry = [(UC_ARM_REG_R0, sig), (UC_ARM_REG_SP, addr), (UC_ARM_REG_LR, lr)]
         if rt:
             entry += [(UC_ARM_REG_R1, addr), (UC_ARM_REG_R2, uc_addr)]
+        entry.append((UC_ARM_REG_EPSR, EPSR_THUMB))  # (setup_return: no IT state)
         entry.append((UC_ARM_REG_PC, handler | 1))
         return SignalFrame(((addr, data),), entry)
 
@@ -489,7 +491,9 @@ class ArmArch:
     def sigreturn(self, cpu: Cpu, read: ReadUser, rt: bool) -> int:
         """restore_sigframe from the frame at sp; returns the saved mask."""
         regs, psr, mask, vfp = frames.read_frame(read, cpu.reg_read(UC_ARM_REG_SP), rt)
-        flags = psr & 0xF80F0000  # NZCVQ and GE: what user code may set
+        # NZCVQ and GE, and the IT state: a fault inside an IT block (a
+        # conditional load or store) resumes inside it (valid_user_regs keeps it)
+        flags = psr & (0xF80F0000 | PSR_IT)
         if self.model.m_profile:
             cpu.reg_write(UC_ARM_REG_XPSR, flags | 0x01000000)  # (T: Thumb)
         else:

@@ -125,8 +125,10 @@ def _machine_options(
         "--cpu",
         metavar="CPU",
         help="for an ARM program: the CPU, cortex-m7 (default: double-precision FPU), "
-        "cortex-m4 or cortex-m33 (single precision), cortex-m3 (no FPU) or cortex-a9 "
-        "(an A-profile reference); m7, m4, m33, m3, a9 for short",
+        "cortex-m4 or cortex-m33 (single-precision FPU: Debian's armhf programs need "
+        "double and die with SIGILL there), cortex-m3 (no FPU) or cortex-a9 (an "
+        "A-profile reference); m7, m4, m33, m3, a9 for short. (Mainline Linux has no "
+        "VFP support on Cortex-M; nommu keeps each task's FPU state as a kernel with it would.)",
     )
     p.add_argument(
         "--vfork-as-fork",

@@ -13,7 +13,10 @@ reference: the same Thumb-2 code, plus the cp15 thread-pointer register.
 Memory: the M profile's default memory map makes 0x40000000-0x5FFFFFFF
 (peripherals) and everything from 0xA0000000 execute-never, so RAM sits at
 0x60000000, the external-RAM region where code may run (up to 1 GiB).
-Page 0 stays unmapped: a NULL access faults.
+Page 0 stays unmapped: a NULL access faults. The CPU translates through
+the kernel's TLB fill, as i386 does, so the no-MMU MPU (kernel/mpu.py)
+watches ARM stores too; Unicorn's ARM TLB pages are 1 KiB
+(`fault_address`), and a fill inside an IT block needs `data_fill_repair`.
 
 Syscall ABI (arch/arm/kernel/entry-common.S, EABI): `svc #0` with the number
 in r7, arguments in r0-r6, the result in r0. A 64-bit argument takes an
@@ -35,6 +38,7 @@ itself.
 
 from __future__ import annotations
 
+import ctypes
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +50,7 @@ from unicorn.arm_const import (
     UC_ARM_REG_C13_C0_3,
     UC_ARM_REG_CPSR,
     UC_ARM_REG_D0,
+    UC_ARM_REG_EPSR,
     UC_ARM_REG_FPEXC,
     UC_ARM_REG_FPSCR,
     UC_ARM_REG_LR,
@@ -65,6 +70,7 @@ from unicorn.arm_const import (
     UC_CPU_ARM_CORTEX_M7,
     UC_CPU_ARM_CORTEX_M33,
 )
+from unicorn.unicorn_py3.unicorn import uclib
 
 from nommu.abi.flags import ARM_OFLAGS
 from nommu.abi.signals import Signal
@@ -88,13 +94,33 @@ TRAP_NOCP = 17  # v7-M: coprocessor instruction without that coprocessor (cp15, 
 TRAP_INVSTATE = 18  # v7-M: ARM-state (non-Thumb) execution attempted
 TRAP_STKOF = 19
 TRAP_UNALIGNED = 22
+EPSR_THUMB = 1 << 24  # EPSR.T; the IT bits (26:25, 15:10) zero
+PSR_IT = 0x0600FC00  # the IT state's bits in xPSR and CPSR
+UC_ARM_PAGE = 0x400  # Unicorn's TLB page on ARM (TARGET_PAGE_BITS 10)
 
 # HWCAP bits (arch/arm/include/uapi/asm/hwcap.h)
 HWCAP_HALF, HWCAP_THUMB, HWCAP_FAST_MULT, HWCAP_VFP, HWCAP_EDSP = 2, 4, 16, 64, 128
 HWCAP_NEON, HWCAP_VFPv3, HWCAP_VFPv3D16, HWCAP_TLS, HWCAP_VFPv4 = 4096, 8192, 16384, 32768, 65536
-HWCAP_IDIVA, HWCAP_IDIVT = 1 << 17, 1 << 18
+HWCAP_SWP, HWCAP_IDIVA, HWCAP_IDIVT, HWCAP_VFPD32 = 1, 1 << 17, 1 << 18, 1 << 19
+# What each CPU's AT_HWCAP says, from what Linux derives for it: a Cortex-M's
+# proc-v7m.S entry gives HALF | THUMB | FAST_MULT, plus EDSP for the M4 and
+# M7 (the M33, an ARMv8-M, matches only its catch-all ARMv7-M entry), and
+# setup.c adds IDIVT from ID_ISAR0 (sdiv/udiv in Thumb). The VFP bits are
+# the ones vfpmodule.c sets from MVFR0/MVFR1, and they hold only for an FPU
+# that has what they name: VFP (a VFP register file: musl's setjmp saves
+# d8-d15 when it is set), VFPv3/VFPv3D16/VFPv4 (double-precision arithmetic,
+# 16 double registers, fused multiply-add). No bit says "single precision
+# only": an M4's or M33's FPU gets VFP and none of the others, so nothing
+# that tests them picks double-precision code for it.
+#
+# Mainline Linux has no VFP support on ARMv7-M: CONFIG_VFP depends on
+# CPU_V6, V6K, ARM926T, V7 or FEROCEON, never CPU_V7M (arch/arm/Kconfig), so
+# its Cortex-M kernels report no VFP bit and do not switch the FPU's state
+# between tasks (boards run soft-float user space, or vendor patches). nommu
+# does what a kernel with v7-M FPU support would: the FPU state is per task
+# and in the signal frames, and the bits below say what the FPU can do.
 _M_BASE = HWCAP_HALF | HWCAP_THUMB | HWCAP_FAST_MULT | HWCAP_IDIVT
-_M_FPU = HWCAP_EDSP | HWCAP_VFP | HWCAP_VFPv3 | HWCAP_VFPv3D16 | HWCAP_VFPv4
+_DOUBLE_VFP = HWCAP_VFP | HWCAP_VFPv3 | HWCAP_VFPv3D16 | HWCAP_VFPv4  # (16 d registers, FMA)
 
 # /proc/cpuinfo's "Features" words, by HWCAP bit (arch/arm/kernel/setup.c hwcap_str)
 # fmt: off
@@ -113,6 +139,9 @@ FLOCK64 = struct.Struct("<hh4xqqi4x")
 # struct epoll_event with EABI alignment: the u64 data is 8-aligned (16 bytes)
 EPOLL_EVENT = struct.Struct("<I4xQ")
 
+# gcc's -mfpu names of the single-precision FPUs
+SP_FPU_GCC_NAMES = {"FPv4-SP": "fpv4-sp-d16", "FPv5-SP": "fpv5-sp-d16"}
+
 # Where Unicorn keeps the general registers: CPUARMState.regs, 32-bit r0-r15.
 WINDOW_REGS: tuple[int, ...] = tuple(GPRS)
 
@@ -125,6 +154,8 @@ class CpuModel:
     uc_model: int
     m_profile: bool
     fpu_dregs: int  # double registers the FPU has (0: no FPU)
+    fpu: str  # the FPU as its manual names it ("": none)
+    fpu_double: bool  # it has double-precision arithmetic (.f64 instructions)
     hwcap: int
     aliases: tuple[str, ...] = ()
 
@@ -132,16 +163,54 @@ class CpuModel:
 CPUS: dict[str, CpuModel] = {
     c.name: c
     for c in (
-        CpuModel("cortex-m7", UC_CPU_ARM_CORTEX_M7, True, 16, _M_BASE | _M_FPU, ("m7",)),
-        CpuModel("cortex-m4", UC_CPU_ARM_CORTEX_M4, True, 16, _M_BASE | _M_FPU, ("m4",)),
-        CpuModel("cortex-m33", UC_CPU_ARM_CORTEX_M33, True, 16, _M_BASE | _M_FPU, ("m33",)),
-        CpuModel("cortex-m3", UC_CPU_ARM_CORTEX_M3, True, 0, _M_BASE, ("m3",)),
         CpuModel(
+            "cortex-m7",
+            UC_CPU_ARM_CORTEX_M7,
+            True,
+            16,
+            "FPv5-D16",
+            True,
+            _M_BASE | HWCAP_EDSP | _DOUBLE_VFP,
+            ("m7",),
+        ),
+        CpuModel(
+            "cortex-m4",
+            UC_CPU_ARM_CORTEX_M4,
+            True,
+            16,
+            "FPv4-SP",
+            False,
+            _M_BASE | HWCAP_EDSP | HWCAP_VFP,
+            ("m4",),
+        ),
+        CpuModel(
+            "cortex-m33",
+            UC_CPU_ARM_CORTEX_M33,
+            True,
+            16,
+            "FPv5-SP",
+            False,
+            _M_BASE | HWCAP_VFP,
+            ("m33",),
+        ),
+        CpuModel("cortex-m3", UC_CPU_ARM_CORTEX_M3, True, 0, "", False, _M_BASE, ("m3",)),
+        CpuModel(  # VFPv3-D32 and NEON; no divider, no fused multiply-add
             "cortex-a9",
             UC_CPU_ARM_CORTEX_A9,
             False,
             32,
-            _M_BASE | _M_FPU | HWCAP_NEON | HWCAP_TLS | 1,  # (1: SWP)
+            "VFPv3-D32",
+            True,
+            HWCAP_SWP
+            | HWCAP_HALF
+            | HWCAP_THUMB
+            | HWCAP_FAST_MULT
+            | HWCAP_EDSP
+            | HWCAP_TLS
+            | HWCAP_VFP
+            | HWCAP_VFPv3
+            | HWCAP_NEON
+            | HWCAP_VFPD32,
             ("a9",),
         ),
     )
@@ -170,7 +239,7 @@ class ArmArch:
     FRAME_REG: int = UC_ARM_REG_R7  # (Thumb code keeps its frame pointer in r7)
     PC_TAG: int = 1  # the low bit a code address carries: the CPU runs Thumb code
     DISASSEMBLER: tuple[str, ...] = ("CS_ARCH_ARM", "CS_MODE_THUMB", "CS_MODE_MCLASS")
-    VIRTUAL_TLB: bool = False  # (machine/mmu.py: Unicorn's fill hook breaks IT blocks)
+    VIRTUAL_TLB: bool = True  # (the IT state a fill upsets is repaired: `data_fill_repair`)
     fpu: Any = None  # no software FPU: the kernel's x87 math emulation is i386's
 
     SYSCALL_TRAP: int = TRAP_SWI
@@ -312,6 +381,53 @@ class ArmArch:
             cpu.reg_write(GPRS[rd], 0)
             cpu.set_pc(pc + 4)
 
+    def data_fill_repair(self, cpu: Cpu) -> Callable[[], None]:
+        """Unicorn 2.1.4's TLB fill (unicorn_fill_tlb) starts with
+        cpu_restore_state, which writes the IT state of the load or store
+        that missed into the CPU's condexec bits. Translated code keeps the
+        IT state in the translation itself and expects those bits to be zero
+        until the block ends (arm_tr_tb_start zeroes them; a block that ends
+        outside an IT block does not write them). So after a fill granted
+        inside an IT block, the next block would start as if still inside it:
+        an unconditional instruction after the block runs as a conditional
+        one (skipped when the condition no longer holds). Writing EPSR with
+        only the Thumb bit puts the zero back (EPSR holds the IT bits and T,
+        not the flags). Harmless outside an IT block (the bits were zero),
+        and a refused fill restores the state again when it raises the fault
+        (the store runs again with its own IT state). Shown on a bare Unicorn
+        by tests/test_arm.py (test_unicorn_fill_inside_an_it_block_...)."""
+        value = ctypes.c_uint32(EPSR_THUMB)
+        ref, handle, write = ctypes.byref(value), cpu._h, uclib.uc_reg_write
+
+        def repair() -> None:
+            write(handle, UC_ARM_REG_EPSR, ref)
+
+        return repair
+
+    def explain_trap(self, trapno: int, insn: str) -> str:
+        """What a trap on `insn` (its disassembly) means for this CPU and what
+        to do, where the trap's name does not say: an FP instruction the FPU
+        lacks (a double-precision one on a single-precision FPU, any on a CPU
+        without one). '' otherwise."""
+        if trapno not in (TRAP_UDEF, TRAP_NOCP) or not insn.startswith("v"):
+            return ""
+        model, chip = self.model, "Cortex-" + self.model.name.removeprefix("cortex-").upper()
+        if not model.fpu:
+            return (
+                f"{chip} has no FPU and this is a floating-point instruction: programs built"
+                " for Debian's armhf (hard float) need --cpu m7; for a Cortex-M3, build the"
+                " program and its C library with -mfloat-abi=soft"
+            )
+        if model.fpu_double or ".f64" not in insn.split(" ")[0]:
+            return ""
+        gcc = SP_FPU_GCC_NAMES.get(model.fpu, "")
+        return (
+            f"{chip}'s FPU ({model.fpu}) is single precision; this instruction is double"
+            " precision (.f64): programs built for Debian's armhf (its C library computes"
+            f" in double) need --cpu m7; for a {chip}, build the program and its C library"
+            f" with -mfpu={gcc} (doubles then go through software routines)"
+        )
+
     # -- TLS ---------------------------------------------------------------------
 
     def initial_tls(self) -> list[bytes]:
@@ -384,6 +500,7 @@ class ArmArch:
         entry = [(UC_ARM_REG_R0, sig), (UC_ARM_REG_SP, addr), (UC_ARM_REG_LR, lr)]
         if rt:
             entry += [(UC_ARM_REG_R1, addr), (UC_ARM_REG_R2, uc_addr)]
+        entry.append((UC_ARM_REG_EPSR, EPSR_THUMB))  # (setup_return: no IT state)
         entry.append((UC_ARM_REG_PC, handler | 1))
         return SignalFrame(((addr, data),), entry)
 
@@ -400,7 +517,9 @@ class ArmArch:
     def sigreturn(self, cpu: Cpu, read: ReadUser, rt: bool) -> int:
         """restore_sigframe from the frame at sp; returns the saved mask."""
         regs, psr, mask, vfp = frames.read_frame(read, cpu.reg_read(UC_ARM_REG_SP), rt)
-        flags = psr & 0xF80F0000  # NZCVQ and GE: what user code may set
+        # NZCVQ and GE, and the IT state: a fault inside an IT block (a
+        # conditional load or store) resumes inside it (valid_user_regs keeps it)
+        flags = psr & (0xF80F0000 | PSR_IT)
         if self.model.m_profile:
             cpu.reg_write(UC_ARM_REG_XPSR, flags | 0x01000000)  # (T: Thumb)
         else:
@@ -428,9 +547,19 @@ class ArmArch:
     def fault_address(
         self, code: bytes, pc: int, read_reg: Callable[[int], int], page: int, tls_base: int
     ) -> int:
-        """The address a faulting load or store touched in `page`: Unicorn
-        reports the exact address of a data access already, so nothing to
-        decode."""
+        """The address a faulting load or store touched in `page`. The TLB
+        reports only the page that missed (Unicorn's ARM pages are 1 KiB);
+        the rest comes from the instruction (`access_span`): the first
+        address it touches in that page (its accesses go upwards). If
+        nothing decodes, the page itself."""
+        span = access_span(code, pc, read_reg)
+        if span is None:
+            return page
+        lowest, size = span
+        if page <= lowest < page + UC_ARM_PAGE:
+            return lowest
+        if lowest < page < lowest + size:
+            return lowest + (page - lowest + 3) // 4 * 4  # (the first word there)
         return page
 
     def call_before(self, code: bytes, ret: int) -> tuple[bool, int | None]:
@@ -462,6 +591,70 @@ def _code_halfword(cpu: Cpu, addr: int) -> int | None:
     if found is None:
         return None
     return int.from_bytes(cpu.ram.read(found[0] | (addr & 0xFFF), 2), "little")
+
+
+# capstone's names of the core registers (r9-r12 have others too)
+_CS_NAMES = {f"r{i}": GPRS[i] for i in range(13)}
+_CS_NAMES.update(sb=GPRS[9], sl=GPRS[10], fp=GPRS[11], ip=GPRS[12], sp=GPRS[13], lr=GPRS[14])
+# Loads and stores of a register list: those on the stack pointer, and those
+# that go down from their base (the lowest address is base - the list's size).
+_STACK_LISTS = ("push", "pop", "vpush", "vpop")
+_LISTS = (*_STACK_LISTS, "stm", "stmia", "stmea", "stmdb", "stmfd", "ldm", "ldmia", "ldmfd",
+          "ldmdb", "ldmea", "vstmia", "vstmdb", "vldmia", "vldmdb")  # fmt: skip
+_DOWNWARDS = ("push", "vpush", "stmdb", "stmfd", "ldmdb", "ldmea", "vstmdb", "vldmdb")
+_DOUBLE_WORD = ("strd", "ldrd", "strexd", "ldrexd", "vstr", "vldr")
+
+
+def access_span(code: bytes, pc: int, read_reg: Callable[[int], int]) -> tuple[int, int] | None:
+    """(lowest address, bytes) a Thumb load or store at `pc` touches, from
+    its registers before it runs; None if `code` is no such instruction."""
+    from capstone import CS_ARCH_ARM, CS_MODE_MCLASS, CS_MODE_THUMB, Cs
+
+    md = Cs(CS_ARCH_ARM, CS_MODE_THUMB | CS_MODE_MCLASS)
+    md.detail = True
+    insn = next(md.disasm(code, pc), None)
+    if insn is None:
+        return None
+
+    def reg(cs_reg: int) -> int:
+        name = insn.reg_name(cs_reg)
+        return (pc + 4) & ~3 if name == "pc" else read_reg(_CS_NAMES[name])
+
+    name = insn.mnemonic.split(".")[0]
+    span = _list_span(insn, name, reg) if name in _LISTS else _operand_span(insn, name, reg)
+    return None if span is None else (span[0] & 0xFFFFFFFF, span[1])
+
+
+def _list_span(insn: Any, name: str, reg: Callable[[int], int]) -> tuple[int, int]:
+    """A register-list load or store (push, stmdb, vldmia...): 4 bytes a core
+    or single register, 8 a double one."""
+    from capstone.arm import ARM_OP_REG, ARM_REG_SP
+
+    regs = [op.reg for op in insn.operands if op.type == ARM_OP_REG]
+    if name in _STACK_LISTS:
+        base, listed = reg(ARM_REG_SP), regs
+    else:
+        base, listed = reg(regs[0]), regs[1:]
+    unit = 8 if insn.reg_name(listed[-1]).startswith("d") else 4
+    size = unit * len(listed)
+    return (base - size if name in _DOWNWARDS else base), size
+
+
+def _operand_span(insn: Any, name: str, reg: Callable[[int], int]) -> tuple[int, int] | None:
+    """A load or store with one memory operand: base + offset (a post-indexed
+    one touches its base, then moves it)."""
+    from capstone.arm import ARM_OP_MEM
+
+    op = next((op for op in insn.operands if op.type == ARM_OP_MEM), None)
+    if op is None:
+        return None
+    address = reg(op.mem.base)
+    if not insn.post_index:
+        address += op.mem.disp
+        if op.mem.index:
+            offset = reg(op.mem.index) << (op.shift.value if op.shift.type else 0)
+            address += -offset if op.subtracted else offset
+    return address, 8 if name in _DOUBLE_WORD else 4
 
 
 def _bl_offset(hi: int, lo: int) -> int:

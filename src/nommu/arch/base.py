@@ -70,7 +70,7 @@ class Arch(Protocol):
     UC_CPU_MODEL: int | None  # the CPU model to ask Unicorn for (None: its default)
     PC_TAG: int  # bits a code address carries to run (ARM: 1, the Thumb state)
     # Whether the CPU translates through the kernel's TLB fill (needed for
-    # --mmu); False: through its own memory map (machine/mmu.py says why ARM)
+    # --mmu and the no-MMU MPU, kernel/mpu.py); False: its own memory map
     VIRTUAL_TLB: bool
     RAM_BASE: int  # where physical RAM starts: executable there; page 0 stays unmapped
     PC_REG: int
@@ -104,6 +104,13 @@ class Arch(Protocol):
 
     def reset_fpu(self, cpu: Cpu) -> None:
         """The floating-point state a new program starts with."""
+        ...
+
+    def data_fill_repair(self, cpu: Cpu) -> Callable[[], None] | None:
+        """What the TLB must run after its fill granted a load or store made
+        by translated code (machine/tlb.py): Unicorn's fill first restores
+        that instruction's CPU state, which the code around it may not expect
+        (ARM: the IT state). None: nothing to repair."""
         ...
 
     fpu: Any  # the software FPU the kernel's math emulation uses (kernel/mathemu.py)
@@ -203,6 +210,13 @@ class Arch(Protocol):
 
     TRAP_SIGNALS: dict[int, Signal]  # trap number -> the signal it becomes
     TRAP_NAMES: dict[int, str]  # trap number -> what people call it
+
+    def explain_trap(self, trapno: int, insn: str) -> str:
+        """What trap `trapno` on the instruction `insn` (its disassembly)
+        means on this CPU and what to do, where its name does not say (ARM:
+        a double-precision instruction on a single-precision FPU); ''."""
+        ...
+
     TRAP_INVALID_OPCODE: int  # what an undecodable instruction raises
     TRAP_GENERAL_PROTECTION: int  # what any other CPU error is reported as
 

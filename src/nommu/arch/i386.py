@@ -373,6 +373,16 @@ def finish_stopped_instruction(cpu: Cpu) -> None:
     timer lands between instructions."""
 
 
+def explain_trap(trapno: int, insn: str) -> str:
+    """Nothing to add: the trap's name says it (the x87 is emulated)."""
+    return ""
+
+
+def data_fill_repair(cpu: Cpu) -> Callable[[], None] | None:
+    """Nothing: the state a fill restores (EIP, flags) is what the code has."""
+    return None
+
+
 def cpuinfo() -> str:
     """/proc/cpuinfo: the fields programs look for (x86's show_cpuinfo has
     many more)."""

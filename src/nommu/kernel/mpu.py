@@ -48,6 +48,11 @@ who runs, and are always caught. The TLB is flushed when memory is freed
 
 `stack_guard` (--stack-guard) makes an overflow a SIGSEGV at the faulting
 store, as an MPU guard region would; the other stores always land.
+
+ARM (a Cortex-M) has the same detection through the same fill; there the
+TLB's pages are 1 KiB and a fill inside a Thumb IT block needs a repair
+(machine/tlb.py, `ArmArch.data_fill_repair`). A board's MPU works the same
+way: a region without write access, a MemManage fault at the store.
 """
 
 from __future__ import annotations

@@ -104,8 +104,7 @@ class NoMmuModel(MemoryModel):
     def boot(self) -> UserMemory:
         """The TLB fill is the identity on RAM; user memory is RAM itself.
         The fill lets a store through only where the running task may write
-        (kernel/mpu.py), so that a store elsewhere stops, is seen, and lands
-        (on a CPU whose accesses go through the fill: not ARM, see arch/arm.py)."""
+        (kernel/mpu.py), so that a store elsewhere stops, is seen, and lands."""
         k = self.k
         if k.arch.VIRTUAL_TLB:
             self.mpu = Mpu(k, k.config.stack_guard, k.config.every_foreign_store)

@@ -19,12 +19,17 @@ and the fill answers with the copy, writable.
 On a context switch to another address space the TLB is flushed, so the
 next accesses refill from the new page tables.
 
-ARM machines do without the fill hook (`virtual=False`): Unicorn 2.1.4
-loses the Thumb IT-block state when a fill happens inside an IT block (the
-next conditional instruction runs unconditionally, or a branch after the
-block is taken as one inside it and raises UNDEF), so the CPU translates
-with its own memory map, and an access outside RAM is caught by the CPU's
-unmapped-memory hooks (machine/cpu.py). A Cortex-M has no MMU anyway.
+A fill granted to a load or store of translated code may leave the CPU in
+a state that code does not expect: Unicorn's fill first restores the state
+of the instruction that missed. The architecture's `data_fill_repair` puts
+it right (ARM: the Thumb IT state, which would otherwise leak into the next
+translation block; arch/arm.py says how).
+
+Unicorn's TLB pages are 4 KiB on i386 but 1 KiB on ARM (QEMU's smallest ARM
+page), while the kernel's pages are 4 KiB: the fill asks the kernel about
+the 4 KiB page and answers for the 1 KiB one inside it (the physical page
+plus the offset of the TLB's page in it), and a refused access reports only
+its 1 KiB page (the architecture's `fault_address` finds the address).
 
 Execute permission is given only to pages code has been fetched from
 (`code_pages`, physical). This matters for speed, not protection. Unicorn
@@ -112,6 +117,8 @@ class Tlb:
             self._install()
 
     def _install(self) -> None:
+        repair = self.cpu.arch.data_fill_repair(self.cpu)
+
         def fill(_h: int, vaddr: int, access: int, entry: Any, _user: int) -> bool:
             self.fills += 1
             self._since_flush += 1
@@ -135,9 +142,13 @@ class Tlb:
                 if paddr not in self.code_pages and perms & TLB_X:
                     self.code_pages.add(paddr)
                     self.flush()  # (its data entries must go: rule 1 above)
-            elif paddr not in self.code_pages:
-                perms &= ~TLB_X  # a data page: its stores can go the fast way
-            entry.contents.paddr, entry.contents.perms = paddr, perms
+            else:
+                if paddr not in self.code_pages:
+                    perms &= ~TLB_X  # a data page: its stores can go the fast way
+                if repair is not None:
+                    repair()
+            # (vaddr's offset in its 4 KiB page: Unicorn's ARM pages are 1 KiB)
+            entry.contents.paddr, entry.contents.perms = paddr | (vaddr & 0xFFF), perms
             return True
 
         callback = HOOK_TLB_FILL_CFUNC(fill)

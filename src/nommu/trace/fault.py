@@ -45,15 +45,17 @@ def fault_lines(k: Kernel, t: Task, sig: int) -> list[str]:
     if k.last_fault is None:
         return lines
     _, stop, _ = k.last_fault
+    insn = disassemble(k, stop.pc)
     if stop.kind is StopKind.MEMORY_FAULT:
         lines.append(k.memory.explain_fault(t, stop.address, stop.access))
     else:
         lines.append(f"  CPU exception {stop.trapno}: {k.arch.TRAP_NAMES.get(stop.trapno, '?')}")
     sym = symbols.describe(t.mm.image, t.mm.load_base, stop.pc)
-    insn = disassemble(k, stop.pc)
     lines.append(
         f"  at {stop.pc:#010x}" + (f" <{sym}>" if sym else "") + (f": {insn}" if insn else "")
     )
+    if stop.kind is StopKind.TRAP and (why := k.arch.explain_trap(stop.trapno, insn)):
+        lines.append(f"  {why}")
     return lines
 
 

@@ -60,11 +60,14 @@ class SigAction:
     mask: int = 0
 
 
+DEFAULT_ACTION = SigAction()  # SIG_DFL (immutable: every default slot may share it)
+
+
 @dataclass(eq=False)
 class SigHand:
     """Signal dispositions (shared under CLONE_SIGHAND)."""
 
-    actions: list[SigAction] = field(default_factory=lambda: [SigAction()] * (NSIG + 1))
+    actions: list[SigAction] = field(default_factory=lambda: [DEFAULT_ACTION] * (NSIG + 1))
 
     def copy(self) -> SigHand:
         return SigHand(list(self.actions))

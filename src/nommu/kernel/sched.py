@@ -423,5 +423,6 @@ class Scheduler:
             nxt.ctx is None
             or nxt.fresh_regs is not None
             or nxt.reload_tls
-            or not k.memory.switch_is_free(t, nxt)
+            # (one address space for all: a switch is free, no need to ask)
+            or not (k.memory.virtual_is_physical or k.memory.switch_is_free(t, nxt))
         )

@@ -41,6 +41,11 @@ class TaskState(Enum):
     DEAD = "X"  # gone
 
 
+# (a tuple looked up once: `Task.alive` runs at every task switch, and each
+# `TaskState.X` is an attribute lookup on the enum class)
+_GONE = (TaskState.ZOMBIE, TaskState.DEAD)
+
+
 @dataclass(eq=False)
 class FsContext:
     """The current directory and umask (shared under CLONE_FS)."""
@@ -184,7 +189,7 @@ class Task:
 
     @property
     def alive(self) -> bool:
-        return self.state not in (TaskState.ZOMBIE, TaskState.DEAD)
+        return self.state not in _GONE
 
     def describe(self) -> str:
         return f"{self.tid} ({self.comm})"

@@ -452,3 +452,23 @@ def test_internal_error_names_pid_syscall_and_pc(
     where = rf"while running: pid 1 \(\S+\), syscall getpid \({SYSCALL_NUMBERS['getpid']}\)"
     assert re.search(where + r", pc 0x[0-9a-f]{8}", err), err
     assert "RuntimeError: a bug in a handler" in err
+
+
+def test_dispatcher_rows_are_built_once_per_architecture(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every kernel of one architecture shares its dispatch rows (no rebuild
+    per machine), unless a row in the registry changed since."""
+    from nommu.arch import I386
+    from nommu.syscalls import table
+    from nommu.syscalls.dispatch import prepared_rows
+
+    index = tuple(range(7))
+    first = prepared_rows(I386, index)
+    assert prepared_rows(I386, index) is first
+
+    def other(k: Kernel, t: Task) -> int:
+        return 7
+
+    monkeypatch.setitem(table.REGISTRY, "getpid", Syscall("getpid", other, ()))
+    fast = prepared_rows(I386, index)[2]
+    entry = fast[SYSCALL_NUMBERS["getpid"]]
+    assert entry is not None and entry[0] is other

@@ -33,7 +33,7 @@ from nommu.abi.errno import Errno, from_host
 from nommu.kernel.errors import SyscallError
 from nommu.kernel.fork import mm_release
 from nommu.kernel.posix_timers import delete_all
-from nommu.kernel.task import SigAction
+from nommu.kernel.task import DEFAULT_ACTION
 from nommu.loaders import bflt, stack
 from nommu.loaders.elf import PF_X, ElfImage, LoadError, parse
 
@@ -193,7 +193,7 @@ def exec_program(k: Kernel, t: Task, prog: Program, envp: list[bytes]) -> None:
     t.files.close_on_exec()
     delete_all(t.group)  # POSIX timers do not survive exec
     t.sighand = t.sighand.copy()
-    t.sighand.actions = [a if a.handler == F.SIG_IGN else SigAction() for a in t.sighand.actions]
+    t.sighand.actions = [a if a.handler == F.SIG_IGN else DEFAULT_ACTION for a in t.sighand.actions]
     t.comm = os.path.basename(prog.guest_path)[:15]
     t.group.vfork_child = False
     t.tls = k.arch.initial_tls()

@@ -65,7 +65,7 @@ def futex_wait(
     if k.uspace.read_u32(addr) != expected & 0xFFFFFFFF:
         raise SyscallError(Errno.EAGAIN)
     t.blocking_call().bitset = bitset
-    raise Blocked(futex_key(k, t, addr), deadline)
+    raise Blocked(k.memory.futex_key(t, addr), deadline)  # (`futex_key`, one call less)
 
 
 def futex_wake(
@@ -74,7 +74,7 @@ def futex_wake(
     """Wake up to `count` waiters on `addr` whose bitset matches; how many woke."""
     if bitset == 0:
         raise SyscallError(Errno.EINVAL)
-    waiters = k.sched.sleepers.get(futex_key(k, t, addr), [])
+    waiters = k.sched.sleepers.get(k.memory.futex_key(t, addr), [])  # (`futex_key`)
     woken = 0
     for waiter in list(waiters):
         if woken >= count:

@@ -161,8 +161,9 @@ class Mpu:
 
     # -- the kernel tells ----------------------------------------------------------
 
-    def switched(self, t: Task) -> None:
-        """`t` now runs: its process's write permissions must be the TLB's."""
+    def switched(self, prev: Task | None, t: Task) -> None:
+        """`t` now runs (after `prev`): its process's write permissions must be
+        the TLB's. (The no-MMU model's `switch_space`: called at every switch.)"""
         self.running = t
         if self.per_process and t.mm is not self.tlb_mm:
             self.tlb_mm = t.mm

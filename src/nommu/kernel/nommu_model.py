@@ -109,6 +109,10 @@ class NoMmuModel(MemoryModel):
         if k.arch.VIRTUAL_TLB:
             self.mpu = Mpu(k, k.config.stack_guard, k.config.every_foreign_store)
             k.alloc.on_free = self.mpu.freed
+            # The MPU hears of every task switch: its hook becomes this
+            # model's switch_space itself, so that a switch costs one call
+            # (no test of `self.mpu` and no second call on every switch).
+            self.switch_space = self.mpu.switched  # type: ignore[method-assign]
         k.tlb.translate = self._physical
         k.tlb.identity = True
         k.arch.install_tables(k.cpu, k.gdt)
@@ -145,9 +149,8 @@ class NoMmuModel(MemoryModel):
         return True  # (all of RAM, always)
 
     def switch_space(self, prev: Task | None, t: Task) -> None:
-        """One space for everyone: only the MPU's idea of who may write changes."""
-        if self.mpu is not None:
-            self.mpu.switched(t)
+        """One space for everyone: nothing changes. (Only the MPU's idea of who
+        may write does: with an MPU, `boot` puts `Mpu.switched` here.)"""
 
     def switch_is_free(self, t: Task, nxt: Task) -> bool:
         return True

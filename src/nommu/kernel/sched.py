@@ -371,9 +371,11 @@ class Scheduler:
         registers are saved, the next one's loaded, and when the syscall hook
         returns the CPU simply goes on, running the other task. In every other
         case the CPU stops and the run loop does the work."""
-        cpu, t = self.k.cpu, self.k.current
+        k = self.k
+        cpu, t = k.cpu, k.current
         assert t is not None
-        self.expire_timers()  # (may wake a task, or ask the CPU to stop)
+        if self._timers:  # (the test is expire_timers' own, spared a call)
+            self.expire_timers()  # (may wake a task, or ask the CPU to stop)
         nxt = queued = self.next_runnable()
         if nxt is None and t.state is TaskState.RUNNABLE:
             nxt = t  # preempted with nobody else to run: a fresh slice
@@ -381,14 +383,17 @@ class Scheduler:
             cpu.stop()
             return
         t.pc = cpu.pc  # what handle_stop would record (a blocked call rewound it)
-        self.charge(t)
+        # `charge(t)`, written out: this runs at every switch of a ping-pong
+        now = self.cpu_clock()
+        t.cputime += now - self._charged_at
+        self._charged_at = now
         if queued is not None:
             if queued is not t:
                 self.requeue(t)  # (if it can still run: to the back of the line)
             self.take(queued)  # (it may be `t` itself, woken by a timer just now)
         if nxt is not t:
             self.switch_to(nxt)
-        cpu.new_slice(*self.k.limits.clamp(self.slice_for(nxt)))
+        cpu.new_slice(*k.limits.clamp(self.slice_for(nxt)))
         if nxt.blocked is not None:
             # It was woken in a syscall it slept in (its PC is on that syscall
             # instruction): the first thing it does is make that call again.
@@ -418,5 +423,6 @@ class Scheduler:
             nxt.ctx is None
             or nxt.fresh_regs is not None
             or nxt.reload_tls
-            or not k.memory.switch_is_free(t, nxt)
+            # (one address space for all: a switch is free, no need to ask)
+            or not (k.memory.virtual_is_physical or k.memory.switch_is_free(t, nxt))
         )

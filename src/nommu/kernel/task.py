@@ -41,6 +41,11 @@ class TaskState(Enum):
     DEAD = "X"  # gone
 
 
+# (a tuple looked up once: `Task.alive` runs at every task switch, and each
+# `TaskState.X` is an attribute lookup on the enum class)
+_GONE = (TaskState.ZOMBIE, TaskState.DEAD)
+
+
 @dataclass(eq=False)
 class FsContext:
     """The current directory and umask (shared under CLONE_FS)."""
@@ -60,11 +65,14 @@ class SigAction:
     mask: int = 0
 
 
+DEFAULT_ACTION = SigAction()  # SIG_DFL (immutable: every default slot may share it)
+
+
 @dataclass(eq=False)
 class SigHand:
     """Signal dispositions (shared under CLONE_SIGHAND)."""
 
-    actions: list[SigAction] = field(default_factory=lambda: [SigAction()] * (NSIG + 1))
+    actions: list[SigAction] = field(default_factory=lambda: [DEFAULT_ACTION] * (NSIG + 1))
 
     def copy(self) -> SigHand:
         return SigHand(list(self.actions))
@@ -181,7 +189,7 @@ class Task:
 
     @property
     def alive(self) -> bool:
-        return self.state not in (TaskState.ZOMBIE, TaskState.DEAD)
+        return self.state not in _GONE
 
     def describe(self) -> str:
         return f"{self.tid} ({self.comm})"

@@ -54,7 +54,9 @@ class PhysicalRAM:
     def fill(self, addr: int, size: int, byte: int = 0) -> None:
         """Set `size` bytes at `addr` to `byte` (zeroing fresh blocks)."""
         off = self._offset(addr, size)
-        self.buffer[off : off + size] = bytes([byte]) * size
+        # (straight into the mapping: no temporary object of `size` bytes to
+        # build and copy, for each stack and anonymous mapping a program makes)
+        ctypes.memset(self.host_address + off, byte, size)
 
     def read_u32(self, addr: int) -> int:
         value: int = _U32.unpack_from(self.buffer, self._offset(addr, 4))[0]

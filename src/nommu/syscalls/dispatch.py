@@ -34,9 +34,10 @@ from nommu.abi.errno import Errno
 from nommu.kernel.errors import Blocked, InternalError, SyscallError
 from nommu.kernel.signal import deliver, set_syscall_result
 from nommu.kernel.task import BlockedCall, TaskState
-from nommu.syscalls.table import build_private, build_table
+from nommu.syscalls.table import Syscall, build_private, build_table, load_handlers
 
 if TYPE_CHECKING:
+    from nommu.arch.base import Arch
     from nommu.kernel.kernel import Kernel
     from nommu.kernel.task import Task
 
@@ -63,17 +64,9 @@ def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
     `regs` is indexed by `k.cpu.syscall_index` (number, then the six argument
     registers): each row gets a prebuilt getter that picks exactly its
     arguments in one C call."""
-    numbers = k.arch.SYSCALL_NUMBERS
-    table = build_table(numbers)
-    private = build_private(numbers)
     index = k.cpu.syscall_index
+    table, private, fast, far = prepared_rows(k.arch, index)
     nr_at = index[0]
-    orders = {numbers[name]: order for name, order in k.arch.SYSCALL_ARG_ORDER.items()}
-    fast = [
-        None if row is None else (row.handler, _getter(index, row.nargs, orders.get(nr)))
-        for nr, row in enumerate(table)
-    ]
-    far = {nr: (row.handler, _getter(index, row.nargs)) for nr, row in private.items()}
     size = len(table)
     cpu = k.cpu
     RUNNABLE = TaskState.RUNNABLE
@@ -126,6 +119,45 @@ def make_dispatcher(k: Kernel) -> Callable[[Any], int | None]:
         return result
 
     return counted
+
+
+# (a handler, and the getter of its arguments from the registers: `_getter`)
+Entry = tuple[Callable[..., Any], "Callable[[Any], tuple[int, ...]] | None"]
+Rows = tuple[
+    list[Syscall | None],  # the table (syscalls/table.py: build_table)
+    dict[int, Syscall],  # the private calls far above it (build_private)
+    list[Entry | None],  # per number in the table: (handler, argument getter)
+    dict[int, Entry],  # the same for the private calls
+]
+
+# The rows and their argument getters depend only on the architecture and on
+# where the CPU keeps the syscall registers, never on the kernel, so every
+# kernel of one architecture shares them: building them anew costs each
+# machine's start-up ~0.5 ms (paid again and again by a test suite, or a
+# program that runs many machines through the API).
+_prepared: dict[tuple[Arch, tuple[int, ...]], tuple[dict[str, Syscall], Rows]] = {}
+
+
+def prepared_rows(arch: Arch, index: tuple[int, ...]) -> Rows:
+    """The dispatcher's tables for `arch` with the syscall registers at
+    `index`, built once (and again only if the registered rows changed: a
+    test may swap a handler in the registry)."""
+    registry = load_handlers()
+    cached = _prepared.get((arch, index))
+    if cached is not None and cached[0] == registry:
+        return cached[1]
+    numbers = arch.SYSCALL_NUMBERS
+    table = build_table(numbers)
+    private = build_private(numbers)
+    orders = {numbers[name]: order for name, order in arch.SYSCALL_ARG_ORDER.items()}
+    fast: list[Entry | None] = [
+        None if row is None else (row.handler, _getter(index, row.nargs, orders.get(nr)))
+        for nr, row in enumerate(table)
+    ]
+    far = {nr: (row.handler, _getter(index, row.nargs)) for nr, row in private.items()}
+    rows = (table, private, fast, far)
+    _prepared[(arch, index)] = (dict(registry), rows)
+    return rows
 
 
 def _getter(

@@ -74,14 +74,6 @@ def test_vfork_shared(differential: Differential) -> None:
     assert "parent sees global_value=100 local_value=200" in text(result)
 
 
-@pytest.mark.parametrize("argv", [["./echo", "hi"], ["./ls", "."]])
-def test_exec_one_page_higher(differential: Differential, argv: list[str]) -> None:
-    """A program loaded a page above where it ran before, over code translated
-    for that run, runs its own code (ARM once ran the old translations)."""
-    out = text(differential(["/exec_moved", *argv]))
-    assert "first run: exited 0" in out and "second run: exited 0" in out
-
-
 def test_vfork_exit(differential: Differential) -> None:
     result = differential(["/vfork_exit"])
     assert outcome_of(result) == Outcome("exit", 0)

@@ -637,20 +637,10 @@ class Cpu:
         return [start for start, (stop, _) in self._code.items() if start < end and begin < stop]
 
     def forget_code(self, begin: int, end: int) -> None:
-        """[begin, end) may be used for something else: no load record covers
-        it. The parts of a record outside the range stay, as records of no
-        program: their translated code is still there, and a CPU without
-        fills to learn from (Tlb.holds_code) knows of it only through them. A
-        one-page mmap where a program's first page was must not make the
-        rest of that program's old code look absent to the next program
-        loaded a page higher (ARM: a stale translation ran in its place)."""
+        """[begin, end) may be used for something else: no load record survives."""
         for start, (stop, _) in list(self._code.items()):
             if start < end and begin < stop:
                 del self._code[start]
-                if start < begin:
-                    self._code[start] = (begin, None)
-                if end < stop:
-                    self._code[end] = (stop, None)
 
 
 class SliceTimer:

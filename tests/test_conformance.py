@@ -158,6 +158,42 @@ def test_timeout_and_patterns(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert doc["tests"]["math/cpuspin"]["nommu"]["status"] == "timeout"
 
 
+ARM_LAYOUT = {
+    "functional/true": "arm/true",
+    "functional/false": "arm/false",
+    "regression/fork_wait": "arm/fork_wait",
+}
+
+
+@pytest.mark.usefixtures("guestbin")
+def test_arm_programs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ARM builds are recognized by their ELF header: they run on nommu's ARM
+    machine (with the ARM builds of the bundled shell in /bin), QEMU's column
+    is qemu-arm's, and --mmu is n/a (a Cortex-M has no MMU)."""
+    testdir = make_testdir(tmp_path, ARM_LAYOUT)
+    out_json = tmp_path / "r.json"
+    code, out = run_main(capsys, str(testdir), "--json", str(out_json), "--runners", "nommu,mmu")
+    assert code == 0
+    doc = json.loads(out_json.read_text())
+    assert doc["arch"] == "arm"
+    assert doc["counts"]["total"] == {
+        "tests": 3,
+        "native": None,
+        "qemu-arm": None,
+        "nommu": 1,
+        "nommu --mmu": None,
+    }
+    assert "Invalid argument" in doc["tests"]["regression/fork_wait"]["nommu"]["output"]
+    assert "(n/a) nommu --mmu: no MMU on arm" in out
+
+
+def test_arch_from_elf_header(tmp_path: Path) -> None:
+    assert conformance.elf_arch(GUESTBIN / "true") == "i386"
+    assert conformance.elf_arch(GUESTBIN / "arm" / "true") == "arm"
+    (tmp_path / "script").write_text("#!/bin/sh\n")
+    assert conformance.elf_arch(tmp_path / "script") is None
+
+
 def test_bad_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         conformance.main([str(tmp_path / "missing")])
@@ -185,6 +221,7 @@ def test_nommu_args_reach_the_right_runs(tmp_path: Path) -> None:
         runners=[],
         timeout=5.0,
         qemu="qemu-i386",
+        arch="i386",
         nommu_arg=["--mem=64M"],
         math_nommu_arg=["--exact-x87"],
         as_init=False,

@@ -93,6 +93,11 @@ def convert(elf: bytes, stack_size: int = DEFAULT_STACK, compress: bool = False)
             return code_len + addr - prog.data.vaddr
         if prog.text.holds(addr):
             return addr - prog.text.vaddr
+        if prog.data is not None and prog.text.vaddr < addr < prog.data.vaddr:
+            # The linker's alignment gap before data, which bFLT does not
+            # have: only the bounds of empty sections point there (a static
+            # C library's empty __init_array_start/_end); they stay equal.
+            return code_len
         raise ConvertError(f"address {addr:#x} is in neither the text nor the data segment")
 
     relocs = []

@@ -190,5 +190,20 @@ def test_cc_bflt_gzip_and_stack_size(tmp_path: Path, bflt_bins: Path) -> None:
     assert header is not None and header.flags & bflt.FLAT_FLAG_GZIP
     assert header.stack_size == 65536
     plain = run_flat(root, ["/hello", "x"])
+    (root / "hello").unlink()  # (populate_root's files are links to the shipped ones)
     shutil.copy2(bflt_bins / "hello", root / "hello")
     assert run_flat(root, ["/hello", "x"]).stdout == plain.stdout  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--bflt"], "--bflt: bFLT programs are for ARM; add --arch arm"),
+        (["--arch", "arm", "--bflt", "--bflt-stack=big"], "--bflt-stack=big: want a size"),
+    ],
+)
+def test_cc_bflt_refuses_in_one_line(
+    args: list[str], error: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cc.main([*args, "-o", "x", "x.c"]) == 1
+    assert capsys.readouterr().err.startswith(f"nommu cc: {error}")

@@ -452,9 +452,11 @@ def link_flat(tc: Toolchain, args: Sequence[str], flat: Flat) -> int:
     try:
         with open(out + ".gdb", "rb") as f:
             program = elf2flt.convert(f.read(), flat.stack, flat.compress)
-        with open(out, "wb") as f:
+        # (a new file, as a linker makes: never written through a link to another)
+        with open(out + ".tmp", "wb") as f:
             f.write(program)
-        os.chmod(out, 0o755)
+        os.chmod(out + ".tmp", 0o755)
+        os.replace(out + ".tmp", out)
     except elf2flt.ConvertError as err:
         raise CcError(f"elf2flt {out}.gdb: {err}") from None
     except OSError as err:

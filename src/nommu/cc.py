@@ -21,6 +21,12 @@ the host's gcc so that an ordinary build (`make CC="nommu cc"`,
 * `--arch arm` (or NOMMU_CC_ARCH=arm) builds for nommu's ARM machine
   instead: Thumb-2 for a Cortex-M7, with Debian's arm-linux-gnueabihf-gcc
   and musl for armhf (`Target` says how);
+* `--arch arm --bflt` builds a bFLT program, as no-MMU ARM boards run them:
+  uClibc-ng (built by scripts/uclibc-bflt into ~/.cache/nommu) instead of
+  musl, `-fno-pic -mword-relocations` code, a static link with `-Wl,-q`
+  into OUT.gdb (the ELF, for a debugger, as uClinux's ld-elf2flt leaves
+  it), then `nommu elf2flt` into OUT. `--bflt=gzip` compresses it, and
+  `--bflt-stack=N` sets the stack size in its header (default 32 KiB);
 * `-dumpmachine` says i386-linux-musl (configure scripts ask); `--version`,
   `-v` and `-dumpversion` are gcc's own, so build systems recognize GCC.
 
@@ -33,6 +39,7 @@ the gcc to run and where musl lives.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -64,6 +71,11 @@ class Target:
     cflags: tuple[str, ...]  # every compile (and gcc's -print questions)
     link: tuple[str, ...]  # how the link is made static-PIE
     asm_uapi: str  # the kernel's asm/ headers for it
+    pic: tuple[str, ...] = ("-fPIE",)  # how code is made position independent
+    start: tuple[str, ...] = ("rcrt1.o", "crti.o")  # the C library's start files
+    gcc_crt: bool = True  # gcc's crtbeginS.o/crtendS.o around the objects
+    flat: bool = False  # the link makes an ELF for elf2flt (--bflt)
+    missing_hint: str = ""  # what to do when the C library is missing
 
 
 TARGETS = {
@@ -86,20 +98,75 @@ TARGETS = {
 }  # fmt: skip
 
 
-def take_arch(args: Sequence[str]) -> tuple[Target, list[str]]:
+UCLIBC_VERSION = "1.0.35"  # scripts/uclibc-bflt's
+UCLIBC_HINT = "run scripts/uclibc-bflt from nommu's source tree (scripts/setup does)"
+BFLT_STACK = 32768  # uClibc's stdio and printf need more than elf2flt's 4 KiB
+
+
+def uclibc_sysroot() -> Path:
+    """Where scripts/uclibc-bflt installs uClibc-ng (NOMMU_CACHE or ~/.cache/nommu)."""
+    cache = os.environ.get("NOMMU_CACHE") or str(Path.home() / ".cache" / "nommu")
+    return Path(cache) / f"uclibc-bflt-{UCLIBC_VERSION}" / "sysroot"
+
+
+def bflt_target() -> Target:
+    """ARM for bFLT: uClibc-ng's headers, start files and libc.a, code
+    without a GOT whose every address is a whole word (what elf2flt
+    relocates), a static link whose relocations are kept (-Wl,-q). No gcc
+    crtbeginS.o: Debian builds it with movw/movt address pairs."""
+    arm, root = TARGETS["arm"], uclibc_sysroot() / "usr"
+    return dataclasses.replace(
+        arm, name="arm --bflt", machine="arm-linux-uclibceabihf",
+        musl_lib=str(root / "lib"), musl_inc=str(root / "include"),
+        pic=("-fno-pic", "-mword-relocations"), start=("crt1.o", "crti.o"),
+        link=("-static", "-Wl,-q", "-Wl,--no-warn-mismatch"), gcc_crt=False, flat=True,
+        missing_hint=UCLIBC_HINT,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Flat:
+    """What --bflt asks of elf2flt."""
+
+    compress: bool = False
+    stack: int = BFLT_STACK
+
+
+def take_arch(args: Sequence[str]) -> tuple[Target, list[str], Flat | None]:
     """The target `--arch NAME` (or `--arch=NAME`, or NOMMU_CC_ARCH) names,
-    i386 by default, and the arguments without that option."""
+    i386 by default, the arguments without nommu's own options, and what
+    `--bflt[=gzip]`/`--bflt-stack=N` ask (None without --bflt)."""
     name, rest, it = os.environ.get("NOMMU_CC_ARCH", "i386"), [], iter(args)
+    flat: Flat | None = None
+    stack = BFLT_STACK
     for arg in it:
         if arg == "--arch":
             name = next(it, "")
         elif arg.startswith("--arch="):
             name = arg.partition("=")[2]
+        elif arg in ("--bflt", "--bflt=gzip"):
+            flat = Flat(compress=arg.endswith("gzip"))
+        elif arg.startswith("--bflt-stack="):
+            stack = _stack_size(arg.partition("=")[2])
         else:
             rest.append(arg)
     if name not in TARGETS:
         raise CcError(f"--arch {name}: nommu cc builds for {' or '.join(TARGETS)}")
-    return TARGETS[name], rest
+    if flat is None:
+        return TARGETS[name], rest, None
+    if name != "arm":
+        raise CcError("--bflt: bFLT programs are for ARM; add --arch arm")
+    return bflt_target(), rest, dataclasses.replace(flat, stack=stack)
+
+
+def _stack_size(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        value = -1
+    if not 0 < value < 1 << 28:
+        raise CcError(f"--bflt-stack={text}: want a size in bytes below 256 MiB")
+    return value
 
 
 # Options that nommu cc drops: the link is always static-PIE, and "native"
@@ -161,10 +228,14 @@ def find_toolchain(target: Target | None = None) -> Toolchain:
     gcc = os.environ.get("NOMMU_CC_GCC", target.gcc)
     if shutil.which(gcc) is None:
         raise CcError(f"no C compiler: {gcc} is not installed: {SETUP_HINT}")
-    musl_lib = Path(os.environ.get("NOMMU_MUSL_LIB", target.musl_lib))
-    musl_inc = Path(os.environ.get("NOMMU_MUSL_INC", target.musl_inc))
-    for need in (musl_lib / "libc.a", musl_lib / "rcrt1.o", musl_inc / "stdio.h"):
+    musl_lib, musl_inc = Path(target.musl_lib), Path(target.musl_inc)
+    if not target.flat:
+        musl_lib = Path(os.environ.get("NOMMU_MUSL_LIB", musl_lib))
+        musl_inc = Path(os.environ.get("NOMMU_MUSL_INC", musl_inc))
+    for need in (musl_lib / "libc.a", musl_lib / target.start[0], musl_inc / "stdio.h"):
         if not need.is_file():
+            if target.flat:
+                raise CcError(f"uClibc-ng for bFLT is not built ({need} not found): {UCLIBC_HINT}")
             raise CcError(
                 f"the {target.name} musl toolchain is missing ({need} not found): {SETUP_HINT}"
             )
@@ -302,7 +373,7 @@ def user_args(args: Sequence[str]) -> list[str]:
 def compile_flags(tc: Toolchain, args: Sequence[str]) -> list[str]:
     """Flags every compile gets: i386, position independent, musl's headers
     (unless the user asked for -nostdinc)."""
-    flags = [*tc.target.cflags, "-fPIE"]
+    flags = [*tc.target.cflags, *tc.target.pic]
     if "-nostdinc" not in args:
         flags += ["-nostdinc", "-isystem", str(tc.musl_inc)]
         flags += ["-isystem", str(tc.uapi)] if tc.uapi else []
@@ -315,7 +386,8 @@ def link_head(tc: Toolchain, args: Sequence[str]) -> list[str]:
     library directory and the start files (unless -nostartfiles/-nostdlib)."""
     head = [*tc.target.link, "-nostdlib", f"-L{tc.musl_lib}"]
     if not {"-nostartfiles", "-nostdlib"} & set(args):
-        head += [str(tc.crt("rcrt1.o")), str(tc.crt("crti.o")), str(tc.gcc_crt("crtbeginS.o"))]
+        head += [str(tc.crt(name)) for name in tc.target.start]
+        head += [str(tc.gcc_crt("crtbeginS.o"))] if tc.target.gcc_crt else []
     return head
 
 
@@ -327,7 +399,8 @@ def link_tail(tc: Toolchain, args: Sequence[str]) -> list[str]:
         tail += ["-Wl,--start-group", str(tc.musl_lib / "libc.a"), str(tc.libgcc)]
         tail += ["-Wl,--end-group"]
     if not {"-nostartfiles", "-nostdlib"} & set(args):
-        tail += [str(tc.gcc_crt("crtendS.o")), str(tc.crt("crtn.o"))]
+        tail += [str(tc.gcc_crt("crtendS.o"))] if tc.target.gcc_crt else []
+        tail += [str(tc.crt("crtn.o"))]
     return tail
 
 
@@ -346,15 +419,57 @@ def gcc_command(tc: Toolchain, args: Sequence[str]) -> list[str]:
 
 def run(args: Sequence[str]) -> int:
     """Compile/link as the arguments say; gcc's exit status (CcError if refused)."""
-    target, args = take_arch(args)
+    target, args, flat = take_arch(args)
     if "-dumpmachine" in args:
         print(target.machine)
         return 0
     check_supported(args)
-    command = gcc_command(find_toolchain(target), args)
+    tc = find_toolchain(target)
+    if flat is not None and links(args) and not is_query(args):
+        return link_flat(tc, args, flat)
+    return _gcc(gcc_command(tc, args))
+
+
+def _gcc(command: list[str]) -> int:
     if os.environ.get("NOMMU_CC_VERBOSE"):
         print(" ".join(command), file=sys.stderr)
     return subprocess.run(command, check=False).returncode
+
+
+def output_name(args: Sequence[str]) -> tuple[str, list[str]]:
+    """The -o file of `args` (a.out without one) and `args` without -o."""
+    out, rest, it = "a.out", [], iter(args)
+    for arg in it:
+        if arg == "-o":
+            out = next(it, out)
+        elif arg.startswith("-o"):
+            out = arg[2:]
+        else:
+            rest.append(arg)
+    return out, rest
+
+
+def link_flat(tc: Toolchain, args: Sequence[str], flat: Flat) -> int:
+    """--bflt: link the ELF into OUT.gdb, then convert it into the bFLT OUT."""
+    from nommu import elf2flt
+
+    out, rest = output_name(args)
+    status = _gcc(gcc_command(tc, [*rest, "-o", out + ".gdb"]))
+    if status:
+        return status
+    try:
+        with open(out + ".gdb", "rb") as f:
+            program = elf2flt.convert(f.read(), flat.stack, flat.compress)
+        # (a new file, as a linker makes: never written through a link to another)
+        with open(out + ".tmp", "wb") as f:
+            f.write(program)
+        os.chmod(out + ".tmp", 0o755)
+        os.replace(out + ".tmp", out)
+    except elf2flt.ConvertError as err:
+        raise CcError(f"elf2flt {out}.gdb: {err}") from None
+    except OSError as err:
+        raise CcError(f"{err.filename}: {err.strerror}") from None
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -75,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     _arch_option(root, "")
     sub.add_parser(
         "cc",
-        help="compile and link a C program for nommu (i386 static-PIE, musl; --arch arm: ARM)",
+        help="compile and link a C program for nommu (i386 static-PIE, musl; --arch arm: "
+        "ARM; --arch arm --bflt: a bFLT program with uClibc-ng)",
         description='A gcc driver: `make CC="nommu cc"` or `./configure CC=nommu-cc`. '
         "Takes gcc's options; see nommu/cc.py.",
         add_help=False,

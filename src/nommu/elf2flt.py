@@ -122,6 +122,11 @@ class _Program:
             return code_len + addr - self.data.vaddr
         if self.text.holds(addr):
             return addr - self.text.vaddr
+        if self.data is not None and self.text.vaddr < addr < self.data.vaddr:
+            # The linker's alignment gap before data, which bFLT does not
+            # have: only the bounds of empty sections point there (a static
+            # C library's empty __init_array_start/_end); they stay equal.
+            return code_len
         raise ConvertError(f"address {addr:#x} is in neither the text nor the data segment")
 
 

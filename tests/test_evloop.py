@@ -60,7 +60,7 @@ def test_strace_decodes_the_event_calls(guest_root: Path) -> None:
     assert "EPOLL_CTL_ADD, 6, {events=EPOLLIN|EPOLLET, data=0x2}) = 0\n" in text
     assert "[{events=EPOLLIN, data=0x7}], 4, 5000, NULL, 8) = 1\n" in text
     assert "eventfd2(3, EFD_CLOEXEC|EFD_NONBLOCK) = 3\n" in text
-    assert "it_value={tv_sec=0, tv_nsec=20000000}}" in text
+    assert "it_value={tv_sec=0, tv_nsec=200000000}}" in text
     assert "sigev_signo=SIGUSR1, sigev_notify=SIGEV_SIGNAL}" in text
     assert "sigev_notify=SIGEV_THREAD_ID, sigev_notify_thread_id=" in text
     assert 'memfd_create("test", MFD_CLOEXEC|MFD_ALLOW_SEALING) = 3\n' in text

@@ -100,7 +100,7 @@ static double secs(struct timespec ts)
 static void timerfds(void)
 {
 	int t = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK), b;
-	struct itimerspec its = { { 0, 0 }, { 0, 20000000 } }, cur;
+	struct itimerspec its = { { 0, 0 }, { 0, 200000000 } }, cur; /* 200 ms: a loaded host stays well inside it */
 	struct timespec now;
 	uint64_t n = 0;
 
@@ -111,9 +111,9 @@ static void timerfds(void)
 	printf("unarmed gettime: %ld %ld\n", (long)cur.it_value.tv_sec, cur.it_value.tv_nsec);
 	timerfd_settime(t, 0, &its, 0);
 	timerfd_gettime(t, &cur);
-	check("armed gettime in (0, 20ms]", secs(cur.it_value) > 0 && secs(cur.it_value) <= 0.02);
+	check("armed gettime in (0, 200ms]", secs(cur.it_value) > 0 && secs(cur.it_value) <= 0.2);
 	report("read before expiry", rd64(t, &n));
-	nap(40);
+	nap(250);
 	{ long r = rd64(t, &n); printf("one-shot: %ld expirations %llu\n", r, (unsigned long long)n); }
 	report("read again", rd64(t, &n));
 	timerfd_gettime(t, &cur);
@@ -155,11 +155,11 @@ static void timerfds(void)
 	close(b);
 #ifdef SYS_timerfd_settime64
 	{
-		struct { long long isec, insec, vsec, vnsec; } t64 = { 0, 0, 0, 10000000 }, g64;
+		struct { long long isec, insec, vsec, vnsec; } t64 = { 0, 0, 0, 100000000 }, g64;
 		b = timerfd_create(CLOCK_MONOTONIC, 0);
 		printf("timerfd_settime64: %ld\n", syscall(SYS_timerfd_settime64, b, 0, &t64, 0));
 		syscall(SYS_timerfd_gettime64, b, &g64);
-		check("timerfd_gettime64 left in (0, 10ms]", g64.vsec == 0 && g64.vnsec > 0 && g64.vnsec <= 10000000);
+		check("timerfd_gettime64 left in (0, 100ms]", g64.vsec == 0 && g64.vnsec > 0 && g64.vnsec <= 100000000);
 		{ long r = rd64(b, &n); printf("read: %ld expirations %llu\n", r, (unsigned long long)n); }
 		close(b);
 	}

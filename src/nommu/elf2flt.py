@@ -40,6 +40,7 @@ The relocation table is big-endian in both kinds.
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import io
 import os
@@ -289,29 +290,31 @@ def _words(f: object, text: _Segment, data: _Segment | None) -> tuple[list[int],
             if kind in GOT_RELATIVE:
                 gotpic = True
                 continue
-            what = _describe(f, symtab, kind, place, sym)
+            # (described only when refused: naming the function means a walk
+            # of every symbol, too slow for each of a C library's relocations)
+            what = functools.partial(_describe, f, symtab, kind, place, sym)
             if kind in PC_RELATIVE or kind in GOTOFF:
                 base = place if kind in PC_RELATIVE else (data.vaddr if data else 0)
                 if target and segment(base) != segment(target):
                     raise ConvertError(
-                        f"{what}: a reference from {segment(base)} to {segment(target)}, "
+                        f"{what()}: a reference from {segment(base)} to {segment(target)}, "
                         "but bFLT does not keep data at a fixed distance from text; "
                         f"compile with {NO_PIC} or, for a GOTPIC file, {GOTPIC}"
                     )
                 gotpic |= kind in GOTOFF
             elif kind in MOVW_MOVT:
                 raise ConvertError(
-                    f"{what}: an address built by movw/movt, but bFLT relocates whole "
+                    f"{what()}: an address built by movw/movt, but bFLT relocates whole "
                     "words only; compile with -mword-relocations"
                 )
             elif kind in GOT_ELSEWHERE:
                 raise ConvertError(
-                    f"{what}: the code finds its GOT PC-relatively, but bFLT does not keep "
+                    f"{what()}: the code finds its GOT PC-relatively, but bFLT does not keep "
                     f"data at a fixed distance from text; compile with {GOTPIC} (a GOTPIC "
                     f"file: the kernel gives the GOT in r10) or with {NO_PIC}"
                 )
             else:
-                raise ConvertError(f"{what}: this relocation type is not supported")
+                raise ConvertError(f"{what()}: this relocation type is not supported")
     return words, gotpic
 
 

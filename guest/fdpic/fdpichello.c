@@ -21,8 +21,7 @@
  * (guest/Makefile, guest/fdpic/fdpic.ld).
  */
 
-#define SYS_exit_group 248
-#define SYS_write 4
+#include "../include/bare.h"
 
 struct loadseg {
 	unsigned long addr;	/* where the segment is */
@@ -35,42 +34,6 @@ struct loadmap {
 	unsigned short nsegs;
 	struct loadseg segs[];
 };
-
-static long syscall3(long n, long a, long b, long c)
-{
-	register long r7 __asm__("r7") = n;
-	register long r0 __asm__("r0") = a;
-	register long r1 __asm__("r1") = b;
-	register long r2 __asm__("r2") = c;
-	__asm__ volatile("svc #0" : "+r"(r0) : "r"(r7), "r"(r1), "r"(r2) : "memory");
-	return r0;
-}
-
-static unsigned long length(const char *s)
-{
-	unsigned long n = 0;
-	while (s[n])
-		n++;
-	return n;
-}
-
-static void put(const char *s)
-{
-	syscall3(SYS_write, 1, (long)s, (long)length(s));
-}
-
-static void put_number(long v)
-{
-	char buf[16], *p = buf + sizeof buf;
-	unsigned long u = v < 0 ? -v : v;
-	*--p = 0;
-	do
-		*--p = '0' + u % 10;
-	while (u /= 10);
-	if (v < 0)
-		*--p = '-';
-	put(p);
-}
 
 /* Runs before any fixup: touches only its arguments (no globals, no GOT). */
 static unsigned long translate(const struct loadmap *map, unsigned long vaddr)

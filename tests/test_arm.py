@@ -377,3 +377,14 @@ def test_access_span_decodes_thumb_loads_and_stores(code: str, span: object) -> 
     gives the address (r_i = 0x1000 + 0x100 * i, sp = 0x1d00)."""
     regs = {reg: 0x1000 + 0x100 * i for i, reg in enumerate(arm.GPRS)}
     assert arm.access_span(bytes.fromhex(code) + bytes(2), 0x60000000, regs.__getitem__) == span
+
+
+@pytest.mark.parametrize(
+    ("r1", "expected"), [(0x6001_0400 - 2, 0x6001_0400), (0x6001_0402, 0x6001_0402)]
+)
+def test_the_fault_address_is_the_first_byte_touched_in_the_page(r1: int, expected: int) -> None:
+    """An unaligned `str r0, [r1]` (Cortex-M allows it) that begins 2 bytes
+    below the refused 1 KiB page touches the page first at its first byte."""
+    regs = {reg: 0 for reg in arm.GPRS} | {arm.GPRS[1]: r1}
+    at = arch.ARM.fault_address(bytes.fromhex("0860"), 0x60000000, regs.__getitem__, 0x6001_0400, 0)
+    assert at == expected

@@ -308,7 +308,8 @@ GOTPIC_FLAGS = [
             "the code finds its GOT PC-relatively",
         ),
         ([*GOTPIC_FLAGS, *PIE], "the GOT is at 0x2000, not at the start of the data segment"),
-        ([*GOTPIC_FLAGS, *PIE, "-Wl,-T,no-end.ld"], "the GOT has no -1 word after it"),
+        # (the data's own -1, two words past the GOT, must not pass for its end)
+        ([*GOTPIC_FLAGS, *PIE, "-Wl,-T,no-end.ld"], "the GOT has no -1 word at its end"),
         (
             ["-fno-pic", "-mpure-code", "-no-pie"],
             "R_ARM_THM_MOVW_ABS_NC .* built by movw/movt",
@@ -321,7 +322,10 @@ def test_elf2flt_refuses_code_bflt_cannot_express(
     if shutil.which("arm-linux-gnueabihf-gcc") is None:
         pytest.skip("no ARM cross compiler (scripts/setup)")
     src = tmp_path / "t.c"
-    src.write_text("int x; int *p(void) { return &x; }\nvoid _start(void) { p(); for (;;); }\n")
+    src.write_text(
+        "int x; int m[2] = { 5, -1 }; int *p(void) { return &x + m[0]; }\n"
+        "void _start(void) { p(); for (;;); }\n"
+    )
     elf = tmp_path / "t"
     script = (GUEST / "flat" / "gotpic.ld").read_text()
     (tmp_path / "no-end.ld").write_text(script.replace("LONG(-1)", ""))

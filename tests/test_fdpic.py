@@ -54,6 +54,20 @@ def test_an_fdpic_program_applies_its_fixups_through_the_load_map(root: Path) ->
     assert result.exit_code == 21  # type: ignore[attr-defined]
 
 
+def test_an_fdpic_program_marked_pic_moves_as_one_block(root: Path) -> None:
+    """EF_ARM_PIC: the segments keep their distance, but the whole program
+    still moves (it is ET_EXEC, yet nothing is at its link-time address)."""
+    data = bytearray(PROGRAM.read_bytes())
+    (flags,) = struct.unpack_from("<I", data, 36)
+    struct.pack_into("<I", data, 36, flags | fdpic.EF_ARM_PIC)
+    (root / "pic").write_bytes(bytes(data))
+    (root / "pic").chmod(0o755)
+    result = run(root, "/pic", "one", "two words")
+    out = result.stdout.decode()  # type: ignore[attr-defined]
+    assert out == EXPECTED.replace("argv: /fdpichello", "argv: /pic"), result.stderr  # type: ignore[attr-defined]
+    assert result.exit_code == 21  # type: ignore[attr-defined]
+
+
 def test_the_segments_do_not_keep_their_link_time_distance(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -161,10 +161,18 @@ def test_refreshing_for_another_arch_replaces_the_programs(tmp_path: Path) -> No
     mkroot(root, arch="arm")
     assert _elf_machine(root / "bin" / "sh") == 40
     assert not (root / "bin" / "x87").exists()  # i386-only: it could not run here
-    mkroot(root)
+    mkroot(root)  # a refresh keeps the root's architecture
+    assert _elf_machine(root / "bin" / "sh") == 40
+    mkroot(root, arch="i386")
     assert _elf_machine(root / "bin" / "sh") == 3
     assert (root / "bin" / "x87").exists()
     assert (root / "home" / "mine").read_text() == "kept"
+
+
+def test_shell_refuses_arch_with_a_root_of_its_own(root: Path) -> None:
+    out = nommu_cli("shell", "--root", str(root), "--arch", "arm", "-c", "uname -m")
+    assert out.returncode != 0 and out.stdout == ""
+    assert "--arch chooses the bundled userland; a --root runs its own /bin/sh" in out.stderr
 
 
 def test_mkroot_refuses_an_unknown_arch(tmp_path: Path) -> None:

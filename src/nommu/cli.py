@@ -72,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     root.add_argument(
         "--force", action="store_true", help="write into DIR even if it holds other files"
     )
-    _arch_option(root, "")
+    _arch_option(root, "the programs' architecture (default: what DIR was made for): ")
     sub.add_parser(
         "cc",
         help="compile and link a C program for nommu (i386 static-PIE, musl; --arch arm: "
@@ -436,7 +436,7 @@ def _arch_option(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument(
         "--arch",
         choices=ARCHES,
-        help=f"{what}i386 (default) or arm (Thumb-2 builds for a Cortex-M machine; "
+        help=f"{what}i386 (else) or arm (Thumb-2 builds for a Cortex-M machine; "
         "a machine execs programs of one architecture only, so an ARM program's "
         "system() needs an ARM /bin/sh)",
     )
@@ -444,7 +444,7 @@ def _arch_option(p: argparse.ArgumentParser, what: str) -> None:
 
 def make_root(args: argparse.Namespace) -> int:
     """`nommu mkroot DIR`: make the root and say how to use it."""
-    root = mkroot(args.dir, force=args.force, arch=args.arch or "i386")
+    root = mkroot(args.dir, force=args.force, arch=args.arch)
     print(f"nommu: made a guest root in {root}: nommu shell --root {root}")
     return 0
 
@@ -637,6 +637,11 @@ def shell(args: argparse.Namespace, welcome: bool = False) -> int:
         "PS1": "nommu# ",
     }
     if args.root:
+        if args.arch:
+            raise NommuError(
+                "--arch chooses the bundled userland; a --root runs its own /bin/sh "
+                "(make an ARM root with: nommu mkroot --arch arm DIR)"
+            )
         return _run_shell(args.root, argv, env, args)
     with bundled_root(_userland_arch(args)) as root:
         if welcome:

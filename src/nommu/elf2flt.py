@@ -250,11 +250,15 @@ def _got(f: object, elf: bytes, data: _Segment | None) -> int:
             f"the GOT is {at}, not at the start of the data segment, where binfmt_flat "
             f"points r10 in a GOTPIC program: {link}"
         )
-    for i in range(data.filesz // 4):
+    # The -1 must end the GOT itself (its last word, as gotpic.ld writes it,
+    # or the word just after): a -1 further on would make the kernel take
+    # ordinary data for GOT entries and "relocate" it.
+    size = got["sh_addr"] + got["sh_size"] - where if got else 0
+    for i in range(min(size // 4 + 1, data.filesz // 4)):
         (word,) = struct.unpack_from("<I", elf, data.offset + 4 * i)
         if word == GOT_END:
             return i
-    raise ConvertError(f"the GOT has no -1 word after it (binfmt_flat stops there): {link}")
+    raise ConvertError(f"the GOT has no -1 word at its end (binfmt_flat stops there): {link}")
 
 
 def _words(f: object, text: _Segment, data: _Segment | None) -> tuple[list[int], bool]:

@@ -56,15 +56,17 @@ def guestbin(arch: str = "i386") -> Path:
     return top if arch == "i386" else top / arch
 
 
-def mkroot(where: str | os.PathLike[str], force: bool = False, arch: str = "i386") -> Path:
+def mkroot(where: str | os.PathLike[str], force: bool = False, arch: str | None = None) -> Path:
     """Make (or refresh) a guest root at `where` whose /bin holds the bundled
-    programs built for `arch`; NommuError if `where` holds something else and
-    `force` is not given. Refreshing for another architecture replaces the
-    bundled programs (a program of the old one that the new one lacks, such
-    as an x86-assembly test, is removed: it could not run there)."""
+    programs built for `arch` (default: the architecture the root was made
+    for, else i386); NommuError if `where` holds something else and `force`
+    is not given. Refreshing for another architecture replaces the bundled
+    programs (a program of the old one that the new one lacks, such as an
+    x86-assembly test, is removed: it could not run there)."""
+    root = Path(where)
+    arch = arch or root_arch(root) or "i386"
     if arch not in ARCHES:
         raise NommuError(f"no bundled userland for '{arch}': choose {' or '.join(ARCHES)}")
-    root = Path(where)
     _check_target(root, force)
     for name, mode in DIRS.items():
         if (root / name).is_symlink():
@@ -78,8 +80,18 @@ def mkroot(where: str | os.PathLike[str], force: bool = False, arch: str = "i386
         _fresh(root / "etc" / name).write_text(text)
     for name, target in LINKS.items():
         _fresh(root / name).symlink_to(target)
-    _fresh(root / MARKER).write_text(f"made by nommu mkroot {__version__}\n")
+    _fresh(root / MARKER).write_text(f"made by nommu mkroot {__version__}\narch {arch}\n")
     return root
+
+
+def root_arch(root: Path) -> str | None:
+    """The architecture a root made by mkroot holds programs for (None: not
+    such a root, or one made before roots recorded it)."""
+    try:
+        lines = (root / MARKER).read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return next((line.split()[1] for line in lines if line.startswith("arch ")), None)
 
 
 def _bundled_programs(arch: str) -> list[Path]:

@@ -555,12 +555,10 @@ class ArmArch:
         span = access_span(code, pc, read_reg)
         if span is None:
             return page
-        lowest, size = span
+        lowest, _size = span
         if page <= lowest < page + UC_ARM_PAGE:
             return lowest
-        if lowest < page < lowest + size:
-            return lowest + (page - lowest + 3) // 4 * 4  # (the first word there)
-        return page
+        return page  # (it began below: the page's first byte is the first it touched there)
 
     def call_before(self, code: bytes, ret: int) -> tuple[bool, int | None]:
         """Whether a Thumb `bl`/`blx` ends at `ret` (the return address,

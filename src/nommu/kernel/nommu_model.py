@@ -336,7 +336,9 @@ def load_nommu(k: Kernel, t: Task, prog: Program) -> tuple[MemoryMap, int]:
     mm = MemoryMap(k.alloc)
     mm.add(block, "image", prog.guest_path)
     mm.add(stack_block, "stack", "[stack]")
-    load_base = block.start - image.low if image.is_pie else 0
+    # (an FDPIC program with EF_ARM_PIC is ET_EXEC yet moves as one block:
+    # elf_fdpic_map_file_constdisp_on_uclinux)
+    load_base = block.start - image.low if image.is_pie or image.fdpic else 0
     mm.start_brk = mm.brk = mm.end_brk = block.end  # zero-size brk (ELF-FDPIC)
     mm.start_stack = stack_block.end
     k.ram.fill(stack_block.start, stack_block.size)  # (fresh anonymous memory is zeroed)
@@ -395,7 +397,6 @@ def load_fdpic(k: Kernel, t: Task, prog: Program, image: ElfImage) -> tuple[Memo
     mm.start_brk = mm.brk = mm.end_brk = blocks[-1].end  # zero-size brk
     mm.start_stack = stack_block.end
     k.ram.fill(stack_block.start, stack_block.size)
-    k.cpu.forget_code(stack_block.start, stack_block.end)
     _add_stack(k, t, image, stack_block)
     text = next(i for i, seg in enumerate(image.segments) if seg.flags & PF_X)
     return mm, segs[text].addr - segs[text].p_vaddr

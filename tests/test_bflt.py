@@ -8,6 +8,7 @@ status. Malformed files are refused with ENOEXEC and a reason."""
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import struct
 import subprocess
@@ -137,6 +138,20 @@ def test_elf2flt_output_is_what_the_makefile_built(tmp_path: Path, name: str) ->
     image = bflt.parse(out.read_bytes())
     assert image.header is not None and image.header.stack_size == 0x8000
     assert image.header.flags == bflt.FLAT_FLAG_RAM
+
+
+def test_elf2flt_writes_a_new_file_never_through_a_link(tmp_path: Path) -> None:
+    """-o onto a hard link to another file (as populate_root makes to the
+    shipped programs) replaces the link; the other file is untouched."""
+    shipped = tmp_path / "shipped"
+    shipped.write_bytes(b"shipped program")
+    out = tmp_path / "out.bflt"
+    os.link(shipped, out)
+    proc = nommu_cli("elf2flt", "-o", str(out), str(ARM_BIN / "flathello"))
+    assert proc.returncode == 0, proc.stderr
+    assert shipped.read_bytes() == b"shipped program"
+    assert out.read_bytes() == (ARM_BIN / "flathello.bflt").read_bytes()
+    assert out.stat().st_mode & 0o777 == 0o755
 
 
 # -- the loader on hand-made files ---------------------------------------------

@@ -271,6 +271,7 @@ def test_cc_bflt_gzip_and_stack_size(tmp_path: Path, bflt_bins: Path) -> None:
     [
         (["--bflt"], "--bflt: bFLT programs are for ARM; add --arch arm"),
         (["--arch", "arm", "--bflt", "--bflt-stack=big"], "--bflt-stack=big: want a size"),
+        (["--arch", "arm", "--bflt-stack=4096"], "--bflt-stack: the stack size of a bFLT"),
     ],
 )
 def test_cc_bflt_refuses_in_one_line(
@@ -278,3 +279,10 @@ def test_cc_bflt_refuses_in_one_line(
 ) -> None:
     assert cc.main([*args, "-o", "x", "x.c"]) == 1
     assert capsys.readouterr().err.startswith(f"nommu cc: {error}")
+
+
+def test_cc_refuses_o_without_a_file_name(capsys: pytest.CaptureFixture[str]) -> None:
+    """gcc's own words: a trailing -o must not build a.out (and with --bflt
+    a.out.gdb) instead."""
+    assert cc.main(["--arch", "arm", "--bflt", "x.c", "-o"]) == 1
+    assert capsys.readouterr().err.startswith("nommu cc: missing filename after '-o'")

@@ -138,7 +138,7 @@ def take_arch(args: Sequence[str]) -> tuple[Target, list[str], Flat | None]:
     `--bflt[=gzip]`/`--bflt-stack=N` ask (None without --bflt)."""
     name, rest, it = os.environ.get("NOMMU_CC_ARCH", "i386"), [], iter(args)
     flat: Flat | None = None
-    stack = BFLT_STACK
+    stack: int | None = None
     for arg in it:
         if arg == "--arch":
             name = next(it, "")
@@ -153,10 +153,12 @@ def take_arch(args: Sequence[str]) -> tuple[Target, list[str], Flat | None]:
     if name not in TARGETS:
         raise CcError(f"--arch {name}: nommu cc builds for {' or '.join(TARGETS)}")
     if flat is None:
+        if stack is not None:
+            raise CcError("--bflt-stack: the stack size of a bFLT program; add --bflt")
         return TARGETS[name], rest, None
     if name != "arm":
         raise CcError("--bflt: bFLT programs are for ARM; add --arch arm")
-    return bflt_target(), rest, dataclasses.replace(flat, stack=stack)
+    return bflt_target(), rest, dataclasses.replace(flat, stack=stack or BFLT_STACK)
 
 
 def _stack_size(text: str) -> int:
@@ -273,7 +275,8 @@ def uapi_headers(arch: Target | None = None) -> Path | None:
     present = {name: target for name, target in wanted.items() if os.path.isdir(target)}
     if "linux" not in present:
         return None
-    suffix = "" if arch is None or arch.name == "i386" else f"-{arch.name}"
+    cpu = arch.name.split()[0] if arch else "i386"  # ("arm --bflt" shares ARM's headers)
+    suffix = "" if cpu == "i386" else f"-{cpu}"
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "nommu"
     for where in (
         cache / f"uapi-include{suffix}",
@@ -441,7 +444,9 @@ def output_name(args: Sequence[str]) -> tuple[str, list[str]]:
     out, rest, it = "a.out", [], iter(args)
     for arg in it:
         if arg == "-o":
-            out = next(it, out)
+            out = next(it, "")
+            if not out:
+                raise CcError("missing filename after '-o'")
         elif arg.startswith("-o"):
             out = arg[2:]
         else:
@@ -460,11 +465,7 @@ def link_flat(tc: Toolchain, args: Sequence[str], flat: Flat) -> int:
     try:
         with open(out + ".gdb", "rb") as f:
             program = elf2flt.convert(f.read(), flat.stack, flat.compress)
-        # (a new file, as a linker makes: never written through a link to another)
-        with open(out + ".tmp", "wb") as f:
-            f.write(program)
-        os.chmod(out + ".tmp", 0o755)
-        os.replace(out + ".tmp", out)
+        elf2flt.write_program(out, program)
     except elf2flt.ConvertError as err:
         raise CcError(f"elf2flt {out}.gdb: {err}") from None
     except OSError as err:

@@ -361,10 +361,7 @@ def main(argv: list[str]) -> int:
     try:
         with open(args.elf, "rb") as f:
             elf = f.read()
-        flat = convert(elf, args.stack, args.compress)
-        with open(out, "wb") as f:
-            f.write(flat)
-        os.chmod(out, 0o755)  # a program, as a linker leaves it
+        write_program(out, convert(elf, args.stack, args.compress))
     except OSError as err:
         print(f"nommu elf2flt: {err.filename or args.elf}: {err.strerror}", file=sys.stderr)
         return 1
@@ -372,6 +369,17 @@ def main(argv: list[str]) -> int:
         print(f"nommu elf2flt: {args.elf}: {err}", file=sys.stderr)
         return 1
     return 0
+
+
+def write_program(path: str, program: bytes) -> None:
+    """Write `program` to `path` as a linker does: a new executable file
+    (mode 755) put in place at once, never written through a link to
+    another file (a hard link to a shipped program, a symlink)."""
+    staging = path + ".tmp"
+    with open(staging, "wb") as f:
+        f.write(program)
+    os.chmod(staging, 0o755)
+    os.replace(staging, path)
 
 
 def _size(text: str) -> int:

@@ -275,27 +275,6 @@ def test_a_script_runs_on_its_interpreters_cpu(arm_root: Path) -> None:
     assert m.kernel is not None and m.kernel.arch.NAME == "arm"
 
 
-def test_dropping_part_of_a_load_keeps_the_rest_known_as_code() -> None:
-    """A CPU without the kernel's TLB fill (`Tlb(virtual=False)`) learns where
-    translated code may be from the load records alone. Dropping one page of
-    a load (a mapping made there) must leave the rest recorded, so that a
-    program loaded over it later drops the old translations (exec_reuse: the
-    ARM machine crashed so before it translated through the fill)."""
-    from nommu.machine.tlb import Tlb
-
-    k = arm_kernel()
-    tlb = Tlb(k.cpu, k.ram.size >> 12, virtual=False)
-    tlb.identity = True
-    start = k.ram.base + 0x10000
-    k.cpu.load_code(start, start + 0x20000, "first program")
-    k.cpu.flush_code(start, start + 0x1000)
-    assert not tlb.may_hold_code(start, start + 0x1000)
-    assert tlb.may_hold_code(start + 0x1000, start + 0x2000)
-    assert tlb.may_hold_code(start + 0x1F000, start + 0x21000)
-    k.cpu.load_code(start + 0x1000, start + 0x21000, "second program")
-    assert k.cpu.loaded_code(start, start + 0x21000) == [start + 0x1000]
-
-
 # -- the TLB fill inside an IT block (machine/tlb.py, ArmArch.data_fill_repair) -------
 
 # cmp r0, #1; it eq; streq r2, [r1]; cmp r0, #2; b next; next: movs r3, #0x22; b .

@@ -151,3 +151,16 @@ def test_r7_to_r10_as_arm_starts_an_fdpic_program() -> None:
     assert regs[UC_ARM_REG_R10] == 0x3000
     plain = dict(arch.ARM.initial_registers(0x100, 0x2000, 0x3000))
     assert plain[UC_ARM_REG_R7] == plain[UC_ARM_REG_R9] == 0
+
+
+def test_an_address_where_two_segments_touch_belongs_to_the_second() -> None:
+    """Linked back to back, the segments may land far apart: the first
+    address of the second is in the second (p_vaddr <= v < p_vaddr +
+    p_memsz, as binfmt_elf_fdpic tests it), one past the last is its end."""
+    loadmap = fdpic.LoadMap(
+        (fdpic.LoadSeg(0x60001000, 0x1000, 0x1000), fdpic.LoadSeg(0x60100000, 0x2000, 0x1000))
+    )
+    assert loadmap.find(0x1FFF) == 0x60001FFF
+    assert loadmap.find(0x2000) == 0x60100000
+    assert loadmap.find(0x3000) == 0x60101000
+    assert loadmap.find(0x3001) is None

@@ -65,9 +65,9 @@ def test_vfork_child_building_argv_in_the_callers_frame(differential: Differenti
 def test_a_program_loaded_where_another_ran_runs_its_own_code(differential: Differential) -> None:
     """The second run of hello lands one page past where the first began (a
     page mapped in between took that spot): none of the first run's
-    translated code may survive there. (On the ARM machine, where the kernel
-    learns where code may be only from its own load records, mapping that one
-    page made it forget the whole first load, and the second run crashed.)"""
+    translated code may survive there. (The ARM machine once learnt where
+    code may be from its load records alone, and mapping that one page made
+    it forget the whole first load: the second run crashed.)"""
     result = differential(["/exec_reuse", "./hello"])
     assert outcome_of(result) == Outcome("exit", 0), text(result)
     assert text(result).endswith("first: 0\nsecond: 0\n")

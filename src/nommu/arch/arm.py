@@ -239,7 +239,6 @@ class ArmArch:
     FRAME_REG: int = UC_ARM_REG_R7  # (Thumb code keeps its frame pointer in r7)
     PC_TAG: int = 1  # the low bit a code address carries: the CPU runs Thumb code
     DISASSEMBLER: tuple[str, ...] = ("CS_ARCH_ARM", "CS_MODE_THUMB", "CS_MODE_MCLASS")
-    VIRTUAL_TLB: bool = True  # (the IT state a fill upsets is repaired: `data_fill_repair`)
     fpu: Any = None  # no software FPU: the kernel's x87 math emulation is i386's
 
     SYSCALL_TRAP: int = TRAP_SWI

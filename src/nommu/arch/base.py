@@ -69,9 +69,6 @@ class Arch(Protocol):
     UC_MODE: int
     UC_CPU_MODEL: int | None  # the CPU model to ask Unicorn for (None: its default)
     PC_TAG: int  # bits a code address carries to run (ARM: 1, the Thumb state)
-    # Whether the CPU translates through the kernel's TLB fill (needed for
-    # --mmu and the no-MMU MPU, kernel/mpu.py); False: its own memory map
-    VIRTUAL_TLB: bool
     RAM_BASE: int  # where physical RAM starts: executable there; page 0 stays unmapped
     PC_REG: int
     SP_REG: int

@@ -114,7 +114,6 @@ DISASSEMBLER: tuple[str, ...] = (
     "CS_ARCH_X86",
     "CS_MODE_32",
 )  # capstone's names for the fault reports
-VIRTUAL_TLB = True  # the CPU translates through the kernel's TLB fill (machine/mmu.py)
 SYSCALL_ARG_ORDER: dict[str, tuple[int, ...]] = {}  # every call takes its registers in order
 STAT64 = structs.STAT64
 FLOCK64 = structs.FLOCK64

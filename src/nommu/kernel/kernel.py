@@ -113,7 +113,7 @@ class Kernel:
         self.gdt = self.alloc.alloc(PAGE_SIZE, 0, "kernel").start  # the arch's tables (GDT)
         # The CPU always translates through a TLB the kernel fills (machine/tlb.py);
         # the memory model (no-MMU or MMU, kernel/memmodel.py) says how.
-        self.tlb = Tlb(self.cpu, config.mem >> 12, virtual=self.arch.VIRTUAL_TLB)
+        self.tlb = Tlb(self.cpu, config.mem >> 12)
         self.cpu.tlb = self.tlb
         self.memory: MemoryModel = make_memory_model(self, config.mmu)
         self.uspace: UserMemory = self.memory.boot()  # the kernel's way into user memory

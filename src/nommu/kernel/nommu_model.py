@@ -106,13 +106,12 @@ class NoMmuModel(MemoryModel):
         The fill lets a store through only where the running task may write
         (kernel/mpu.py), so that a store elsewhere stops, is seen, and lands."""
         k = self.k
-        if k.arch.VIRTUAL_TLB:
-            self.mpu = Mpu(k, k.config.stack_guard, k.config.every_foreign_store)
-            k.alloc.on_free = self.mpu.freed
-            # The MPU hears of every task switch: its hook becomes this
-            # model's switch_space itself, so that a switch costs one call
-            # (no test of `self.mpu` and no second call on every switch).
-            self.switch_space = self.mpu.switched  # type: ignore[method-assign]
+        self.mpu = Mpu(k, k.config.stack_guard, k.config.every_foreign_store)
+        k.alloc.on_free = self.mpu.freed
+        # The MPU hears of every task switch: its hook becomes this model's
+        # switch_space itself, so that a switch costs one call (no test of
+        # `self.mpu` and no second call on every switch).
+        self.switch_space = self.mpu.switched  # type: ignore[method-assign]
         k.tlb.translate = self._physical
         k.tlb.identity = True
         k.arch.install_tables(k.cpu, k.gdt)

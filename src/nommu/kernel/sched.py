@@ -102,8 +102,9 @@ class Scheduler:
 
     def charge(self, t: Task) -> None:
         """Add the time since the last charge to `t`, which had the CPU (the
-        run loop and the handoff call this as a task leaves the CPU; readers
-        of CPU time call it for themselves)."""
+        run loop calls this as a task leaves the CPU, readers of CPU time for
+        themselves; `handoff` has these three lines written out: a change
+        here goes there too)."""
         now = self.cpu_clock()
         t.cputime += now - self._charged_at
         self._charged_at = now

@@ -61,7 +61,7 @@ from nommu.abi.signals import (
 )
 from nommu.kernel.channels import SignalQueued, VforkDone
 from nommu.kernel.errors import SyscallError
-from nommu.kernel.task import SigAction, Task, TaskState, ThreadGroup
+from nommu.kernel.task import DEFAULT_ACTION, SigAction, Task, TaskState, ThreadGroup
 
 if TYPE_CHECKING:
     from nommu.kernel.kernel import Kernel
@@ -360,7 +360,7 @@ def _enter_handler(k: Kernel, t: Task, sig: int, action: SigAction, info: bytes,
     t.sigmask |= action.mask | (0 if action.flags & SA_NODEFER else bit(sig))
     t.sigmask &= ~UNBLOCKABLE
     if action.flags & SA_RESETHAND:
-        t.sighand.actions[sig] = SigAction()
+        t.sighand.actions[sig] = DEFAULT_ACTION
     k.events.signal_delivered(t, sig, action.handler)
     return int(action.handler)
 

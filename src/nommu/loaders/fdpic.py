@@ -14,7 +14,8 @@ stack (include/uapi/linux/elf-fdpic.h):
         struct elf32_fdpic_loadseg { Elf32_Addr addr, p_vaddr; Elf32_Word p_memsz; } segs[];
     };
 
-one entry per PT_LOAD, in program header order. On ARM the kernel starts the
+one entry per PT_LOAD, in program header order (which the ELF
+specification makes ascending p_vaddr: nommu lists them so). On ARM the kernel starts the
 program with r7 = the program's load map, r8 = the interpreter's (0 for a
 static program), r9 = the run-time address of its dynamic section (0 if it
 has none) and r10 = the start of its data (ELF_FDPIC_PLAT_INIT and
@@ -69,10 +70,15 @@ class LoadMap:
 
     def find(self, vaddr: int) -> int | None:
         """The run-time address of link-time address `vaddr`, None if no
-        segment holds it (one past a segment's end counts as in it)."""
+        segment holds it. The segment that holds it wins; failing that, one
+        it is one past the end of (a symbol like `_end`), as a segment that
+        starts there may be somewhere else entirely."""
         for seg in self.segs:
-            if seg.p_vaddr <= vaddr <= seg.p_vaddr + seg.p_memsz:
+            if seg.p_vaddr <= vaddr < seg.p_vaddr + seg.p_memsz:
                 return seg.addr + vaddr - seg.p_vaddr
+        for seg in self.segs:
+            if vaddr == seg.p_vaddr + seg.p_memsz:
+                return seg.addr + seg.p_memsz
         return None
 
     def address(self, vaddr: int) -> int:

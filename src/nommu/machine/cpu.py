@@ -287,8 +287,9 @@ class Cpu:
         trapno = self.arch.SYSCALL_TRAP
         window = self.window
 
-        result_index = self.arch.WINDOW_REGS.index(self.arch.RESULT_REG) if window else -1
+        result_index = -1
         if window is not None:
+            result_index = self.arch.WINDOW_REGS.index(self.arch.RESULT_REG)
 
             def syscall() -> None:
                 value = self.on_syscall(window)
@@ -663,25 +664,13 @@ class Cpu:
         self.flush_code(begin, end)
         self._code[begin] = (end, key)
 
-    def loaded_code(self, begin: int, end: int) -> list[int]:
-        """Where programs were loaded (`load_code`) that [begin, end) overlaps."""
-        return [start for start, (stop, _) in self._code.items() if start < end and begin < stop]
-
     def forget_code(self, begin: int, end: int) -> None:
-        """The translations in [begin, end) were dropped: the load records
-        stop covering it. What a record covered outside the range still holds
-        the old program's translations, so it stays recorded (with no program
-        key: it is no longer that program, loaded whole). A CPU without the
-        kernel's TLB learns where code may be from these records alone
-        (Tlb.holds_code), so forgetting more than was dropped would leave old
-        translations in place, to run when another program is loaded there."""
+        """[begin, end) may be used for something else: no load record that
+        overlaps it survives (the next load there drops old translations;
+        where translated code may be, the TLB's `code_pages` say)."""
         for start, (stop, _) in list(self._code.items()):
             if start < end and begin < stop:
                 del self._code[start]
-                if start < begin:
-                    self._code[start] = (begin, None)
-                if end < stop:
-                    self._code[end] = (stop, None)
 
 
 class SliceTimer:

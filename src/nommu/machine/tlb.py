@@ -98,11 +98,8 @@ Translate = Callable[[int, str], "tuple[int, int] | None"]
 class Tlb:
     """Owns the CPU's TLB: fills it from `translate`, flushes it on demand."""
 
-    def __init__(self, cpu: Any, ram_pages: int, virtual: bool = True) -> None:
+    def __init__(self, cpu: Any, ram_pages: int) -> None:
         self.cpu = cpu
-        # False: the CPU translates itself (its own memory map, no fill hook)
-        # and there is no MMU to model; see `holds_code` for what that changes.
-        self.virtual = virtual
         self.translate: Translate = lambda vaddr, access: None
         self.last_fault: tuple[int, str] | None = None  # (vaddr, access) of a refused fill
         self.fills = 0
@@ -112,9 +109,8 @@ class Tlb:
         self._since_flush = 0
         self._tlb_size = TLB_INITIAL
         self._tlb_max = 1 << max(ram_pages - 1, 1).bit_length()
-        if virtual:
-            cpu.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
-            self._install()
+        cpu.uc.ctl_set_tlb_mode(UC_TLB_VIRTUAL)
+        self._install()
 
     def _install(self) -> None:
         repair = self.cpu.arch.data_fill_repair(self.cpu)
@@ -163,8 +159,6 @@ class Tlb:
     def holds_code(self, begin: int, end: int) -> bool:
         """Whether the physical range [begin, end) touches a page code was
         fetched from (it walks whichever is shorter: the range's pages or the set)."""
-        if not self.virtual:  # (no fills to learn from: the programs loaded to run)
-            return bool(self.cpu.loaded_code(begin, end))
         pages, first = self.code_pages, begin & ~0xFFF
         if end - first <= 0x1000:  # (most writes: one page)
             return first in pages
@@ -185,7 +179,7 @@ class Tlb:
         execution and go too: code run through one of them would be code on
         a page the set does not know. (Unicorn's own lookup while dropping the
         code makes such an entry for `begin`.)"""
-        if self.identity and self.virtual:
+        if self.identity:
             first, last = (begin + 0xFFF) & ~0xFFF, end & ~0xFFF
             gone = [page for page in self.code_pages if first <= page < last]
             if gone:

@@ -674,7 +674,8 @@ def no_arguments() -> int:
         "\nTry next:\n"
         "  nommu demo                      list the demonstrations\n"
         "  nommu demo naive-vfork --strace watch a vfork child clobber its parent\n"
-        "  nommu run --root DIR /prog      run your own i386 static-PIE program\n"
+        "  nommu run --root DIR /prog      run your own i386 or ARM static-PIE program\n"
+        "  nommu shell --arch arm          the bundled userland on a Cortex-M7\n"
         "  nommu run --help                all options"
     )
     return status

@@ -17,6 +17,7 @@ import pytest
 
 from nommu import Machine
 from nommu.cli import guestbin
+from nommu.rootfs import mkroot
 
 ENV = {"PATH": "/bin", "HOME": "/"}
 
@@ -91,6 +92,18 @@ def shell(root: Path, script: str, deterministic: bool = False) -> tuple[str, in
 @pytest.mark.parametrize(("script", "out", "status"), SCRIPTS, ids=[s[0][:40] for s in SCRIPTS])
 def test_shell_script(root: Path, script: str, out: str, status: int) -> None:
     assert shell(root, script) == (out, status)
+
+
+@pytest.fixture
+def arm_root(tmp_path: Path) -> Path:
+    """The bundled root with the ARM builds of the programs (mkroot --arch arm)."""
+    return mkroot(tmp_path / "root", arch="arm")
+
+
+@pytest.mark.parametrize(("script", "out", "status"), SCRIPTS, ids=[s[0][:40] for s in SCRIPTS])
+def test_shell_script_on_arm(arm_root: Path, script: str, out: str, status: int) -> None:
+    """The same scripts with the ARM builds on the Cortex-M7 machine."""
+    assert shell(arm_root, script) == (out, status)
 
 
 @pytest.mark.parametrize(

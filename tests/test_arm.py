@@ -15,6 +15,9 @@ from unicorn.arm_const import (
     UC_ARM_REG_D8,
     UC_ARM_REG_LR,
     UC_ARM_REG_R0,
+    UC_ARM_REG_R1,
+    UC_ARM_REG_R2,
+    UC_ARM_REG_R3,
     UC_ARM_REG_SP,
     UC_ARM_REG_XPSR,
 )
@@ -24,6 +27,9 @@ from nommu.arch import arm
 from nommu.arch import arm_signal as frames
 from nommu.kernel.errors import NommuError
 from nommu.kernel.kernel import Kernel, KernelConfig
+from nommu.machine.cpu import Cpu, locate_cpu_state
+from nommu.machine.ram import PhysicalRAM
+from nommu.machine.tlb import Tlb
 from nommu.trace.check import Checker
 
 ARM_BIN = GUESTBIN / "arm"
@@ -367,3 +373,77 @@ def test_the_fault_address_is_the_first_byte_touched_in_the_page(r1: int, expect
     regs = {reg: 0 for reg in arm.GPRS} | {arm.GPRS[1]: r1}
     at = arch.ARM.fault_address(bytes.fromhex("0860"), 0x60000000, regs.__getitem__, 0x6001_0400, 0)
     assert at == expected
+
+
+# str r1, [r0]; str r1, [r2]; str r1, [r3]; b .
+THREE_STORES = bytes.fromhex("016011601960fee7")
+
+
+def _cpu_with_tlb() -> tuple[Cpu, Tlb]:
+    """An ARM CPU over 1 MiB of RAM whose TLB fill grants every page, all access."""
+    cpu = Cpu(arch.ARM, PhysicalRAM(arch.ARM.RAM_BASE, 1 << 20))
+    cpu.tlb = tlb = Tlb(cpu, 256)
+    tlb.translate = lambda vaddr, access: (vaddr & ~0xFFF, 7)
+    cpu.uc.mem_write(arch.ARM.RAM_BASE, THREE_STORES)
+    return cpu, tlb
+
+
+def test_arm_drops_one_page_from_the_tlb() -> None:
+    """Dropping a kernel page (four of Unicorn's 1 KiB ARM pages) refills only
+    that page: a store to another page still goes through its entry."""
+    cpu, tlb = _cpu_with_tlb()
+    base = arch.ARM.RAM_BASE
+    a, b = base + 0x10000, base + 0x11000
+    regs = {UC_ARM_REG_R0: a, UC_ARM_REG_R1: 7, UC_ARM_REG_R2: a + 0xC00, UC_ARM_REG_R3: b}
+
+    def stores() -> int:
+        """Fills the three stores cost (run from the top each time)."""
+        before = tlb.fills
+        for reg, value in regs.items():
+            cpu.uc.reg_write(reg, value)
+        cpu.uc.emu_start(base | 1, base + 6)
+        return tlb.fills - before
+
+    stores()  # (the first run fills the code page and the three data pages)
+    assert stores() == 0
+    assert cpu.drop_tlb_pages([a])
+    assert stores() == 2  # a and a + 0xC00 refill; b and the code page do not
+    assert stores() == 0
+
+
+def test_arm_cpu_state_must_point_back_at_its_env() -> None:
+    """The CPUState is taken only if it names this env and this engine; if not
+    found the CPU has no page helper and the kernel flushes the whole TLB."""
+    import ctypes
+
+    cpu, _tlb = _cpu_with_tlb()
+    env = ctypes.addressof(cpu.window)
+    state = locate_cpu_state(cpu.uc, env)
+    assert state is not None and env - state > 0
+    assert locate_cpu_state(cpu.uc, env + 8) is None
+
+
+def test_arm_without_its_cpu_state_flushes_the_whole_tlb(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("nommu.machine.cpu.locate_cpu_state", lambda uc, env: None)
+    cpu, _tlb = _cpu_with_tlb()
+    assert not cpu.drop_tlb_pages([arch.ARM.RAM_BASE])
+
+
+def test_a_pointer_below_the_cpu_state_is_not_taken_for_it() -> None:
+    """Other pointers in the engine struct point below the CPUState, and the
+    bytes from there to the env hold all its fields too: the check is anchored
+    at the candidate (it must start like a CPUState)."""
+    from nommu.machine.cpu import _is_cpu_state
+
+    at, env, handle = 0x10000, 0x10100, 0x5000
+
+    def state(start: int) -> bytes:
+        """The bytes from `start` to the env of a made-up CPUState at `at`."""
+        real = struct.pack("<ii4Q", 1, 1, env, env - 16, 0, handle)
+        return (bytes(at - start) + real).ljust(env - start, b"\0")
+
+    assert _is_cpu_state(state(at), at, env, handle)
+    assert not _is_cpu_state(state(at - 64), at - 64, env, handle)
+    assert not _is_cpu_state(state(at), at, env, handle + 8)

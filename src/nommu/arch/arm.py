@@ -252,6 +252,12 @@ class ArmArch:
     WINDOW_WORD: int = 4  # CPUARMState.regs is uint32_t[16]
     SYSCALL_WINDOW_INDEX: tuple[int, ...] = (7, 0, 1, 2, 3, 4, 5)
     WINDOW_PC_INDEX: int = 15
+    # Unicorn's exported tlb_flush_page(cpu, address) drops one of its TLB
+    # pages (1 KiB here); it takes QEMU's CPUState, not the env the register
+    # window points into (machine/cpu.py finds it: locate_cpu_state).
+    TLB_PAGE_HELPER: str = "tlb_flush_page_arm"
+    TLB_HELPER_TAKES: str = "cpu"
+    UC_TLB_PAGE: int = UC_ARM_PAGE
     SYSCALL_NUMBERS: dict[str, int] = arm_syscalls.SYSCALL_NUMBERS
     SYSCALL_NAMES: dict[int, str] = arm_syscalls.SYSCALL_NAMES
     NO_ENTRY: frozenset[str] = arm_syscalls.NO_ENTRY

@@ -125,6 +125,8 @@ IPC_PARSE_VERSION = False  # its semctl, msgctl, shmctl (394-...) are the IPC_64
 # drops one page from the TLB. The register window starts at env (CPUX86State
 # begins with the general registers, EAX first), so it can be called with it.
 TLB_PAGE_HELPER = "helper_invlpg_x86_64"
+TLB_HELPER_TAKES = "env"
+UC_TLB_PAGE = 0x1000  # (as the kernel's pages)
 FRAME_REG = UC_X86_REG_EBP
 FLAGS_REG = UC_X86_REG_EFLAGS
 TLS_REG = UC_X86_REG_GS

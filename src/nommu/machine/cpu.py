@@ -192,6 +192,69 @@ def _search(fd: int, base: int, pattern: bytes, align: int = 8) -> int | None:
     return None
 
 
+def locate_cpu_state(uc: Uc, env: int) -> int | None:
+    """The address of QEMU's `CPUState` for this engine, or None.
+
+    `env` is the address of the architecture's CPU state (CPUARMState: the
+    register window starts it). Some of Unicorn's exported helpers, such as
+    ARM's `tlb_flush_page`, take the generic CPUState instead. QEMU allocates
+    the two as one object (ARMCPU: the CPUState, then a small block, then the
+    env), and the engine keeps a pointer to the CPUState in its
+    `struct uc_struct` (`uc->cpu`, uc_priv.h 2.1.x). Rather than trust
+    offsets taken from one version's headers, every word of the engine struct
+    that points a little below `env` is a candidate, checked against what a
+    CPUState must hold (see `_is_cpu_state`). Exactly one candidate must pass:
+    other pointers into the same heap point below the CPUState, and the bytes
+    up to `env` then contain its fields too, so only a check anchored at the
+    candidate itself tells them apart. Memory is read through /proc/self/mem,
+    so a wrong guess cannot crash. None if not exactly one passes: callers
+    then do without the helpers that need it.
+    """
+    handle = uc._uch.value
+    try:
+        fd = os.open("/proc/self/mem", os.O_RDONLY)
+    except OSError:
+        return None
+    found = set()
+    try:
+        engine = os.pread(fd, _UC_SCAN_BYTES, handle)
+        for off in range(0, len(engine) - 7, 8):
+            (ptr,) = struct.unpack_from("<Q", engine, off)
+            if not 0 < env - ptr <= _CPU_STATE_SPAN:
+                continue
+            try:
+                state = os.pread(fd, env - ptr, ptr)
+            except OSError:
+                continue
+            if _is_cpu_state(state, ptr, env, handle):
+                found.add(ptr)
+    finally:
+        os.close(fd)
+    return found.pop() if len(found) == 1 else None
+
+
+def _is_cpu_state(state: bytes, at: int, env: int, handle: int) -> bool:
+    """Whether `state`, the bytes from `at` up to `env`, look like this engine's
+    CPUState: it starts with nr_cores = nr_threads = 1 (what Unicorn's CPU init
+    sets); a pointer to `env` follows (env_ptr), and right after it a pointer
+    into the block between the CPUState and the env (icount_decr_ptr, which
+    points into that block); after those, a pointer back to the engine (uc)."""
+    if len(state) < 16 or struct.unpack_from("<ii", state) != (1, 1):
+        return False
+    words = struct.unpack(f"<{len(state) // 8}Q", state[: len(state) // 8 * 8])
+    if env not in words:
+        return False
+    i = words.index(env)
+    return (
+        i + 1 < len(words) and at + 8 * (i + 2) <= words[i + 1] < env and handle in words[i + 2 :]
+    )
+
+
+# How far below the env its CPUState may start: CPUState (most of it the
+# 4096-entry jump cache, 32 KiB) and the TLB's negative-offset block.
+_CPU_STATE_SPAN = 1 << 17
+KERNEL_PAGE = 0x1000  # the kernel's page: what `drop_tlb_pages` is given
+
 # target_page_size, target_page_align, qemu_host_page_size, qemu_real_host_page_size
 _UC_PAGE_FIELDS = struct.Struct("<IIQQ")
 _UC_PAGE_VALUES = ((4096, 4095, 4096, 4096), (1024, 1023, 4096, 4096))  # (ARM M: 1 KiB pages)
@@ -615,19 +678,33 @@ class Cpu:
 
     def _page_helper(self, arch: Any) -> Callable[[int], None] | None:
         """A way to drop one page from the TLB (Unicorn's API only drops all of
-        it): the architecture's TLB helper, called with the CPU state that the
-        register window points into. None if either is missing."""
+        it): the architecture's TLB helper, called with the CPU state it takes
+        (`TLB_HELPER_TAKES`: "env", the state the register window points
+        into; "cpu", QEMU's CPUState, see `locate_cpu_state`) for each of
+        Unicorn's TLB pages (`UC_TLB_PAGE`: 1 KiB on ARM) inside a kernel page.
+        None if the helper or the state is missing: the TLB is flushed whole."""
         name = getattr(arch, "TLB_PAGE_HELPER", "")
         helper = getattr(uclib, name, None) if name and self.window is not None else None
-        if helper is None:
+        if helper is None or self.window is None:
+            return None
+        state: int | None = ctypes.addressof(self.window)
+        if getattr(arch, "TLB_HELPER_TAKES", "env") == "cpu":
+            state = locate_cpu_state(self.uc, ctypes.addressof(self.window))
+        if state is None:
             return None
         helper.argtypes, helper.restype = [ctypes.c_void_p, ctypes.c_uint64], None
-        env = ctypes.addressof(self.window)
-        return lambda address: helper(env, address)
+        parts = range(0, KERNEL_PAGE, getattr(arch, "UC_TLB_PAGE", KERNEL_PAGE))
+
+        def drop(page: int) -> None:
+            for part in parts:
+                helper(state, page + part)
+
+        return drop
 
     def drop_tlb_pages(self, pages: Sequence[int]) -> bool:
-        """Drop `pages` from the TLB, if the CPU knows how to drop single pages
-        (see `_page_helper`); False if it does not (then flush it all)."""
+        """Drop the kernel's (4 KiB) `pages` from the TLB, if the CPU knows how
+        to drop single pages (see `_page_helper`); False if it does not (then
+        flush it all)."""
         invlpg = self._invlpg
         if invlpg is None:
             return False

@@ -73,6 +73,13 @@ class Arch(Protocol):
     PC_REG: int
     SP_REG: int
     FRAME_REG: int  # the frame pointer (stack walks)
+    # Dropping one page from Unicorn's TLB (its API only drops all of it): the
+    # exported helper that does it, whether it takes the CPU state the
+    # register window points into ("env") or QEMU's CPUState ("cpu"), and the
+    # size of Unicorn's TLB pages (the kernel's are 4 KiB)
+    TLB_PAGE_HELPER: str
+    TLB_HELPER_TAKES: str
+    UC_TLB_PAGE: int
 
     def cpuinfo(self) -> str:
         """/proc/cpuinfo: the CPU in the format this architecture's Linux uses."""

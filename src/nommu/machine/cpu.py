@@ -683,17 +683,15 @@ class Cpu:
         into; "cpu", QEMU's CPUState, see `locate_cpu_state`) for each of
         Unicorn's TLB pages (`UC_TLB_PAGE`: 1 KiB on ARM) inside a kernel page.
         None if the helper or the state is missing: the TLB is flushed whole."""
-        name = getattr(arch, "TLB_PAGE_HELPER", "")
-        helper = getattr(uclib, name, None) if name and self.window is not None else None
+        helper = getattr(uclib, arch.TLB_PAGE_HELPER, None)
         if helper is None or self.window is None:
             return None
-        state: int | None = ctypes.addressof(self.window)
-        if getattr(arch, "TLB_HELPER_TAKES", "env") == "cpu":
-            state = locate_cpu_state(self.uc, ctypes.addressof(self.window))
+        env = ctypes.addressof(self.window)
+        state = locate_cpu_state(self.uc, env) if arch.TLB_HELPER_TAKES == "cpu" else env
         if state is None:
             return None
         helper.argtypes, helper.restype = [ctypes.c_void_p, ctypes.c_uint64], None
-        parts = range(0, KERNEL_PAGE, getattr(arch, "UC_TLB_PAGE", KERNEL_PAGE))
+        parts = range(0, KERNEL_PAGE, arch.UC_TLB_PAGE)
 
         def drop(page: int) -> None:
             for part in parts:

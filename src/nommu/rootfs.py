@@ -101,13 +101,12 @@ def _bundled_programs(arch: str) -> list[Path]:
 
 
 def _remove_other_arches_programs(root: Path, arch: str) -> None:
-    """Remove from the root's /bin the bundled programs of the other
-    architectures that `arch` has no build of."""
-    keep = {p.name for p in _bundled_programs(arch)}
-    for other in ARCHES:
-        for program in _bundled_programs(other) if other != arch else []:
-            if program.name not in keep:
-                (root / "bin" / program.name).unlink(missing_ok=True)
+    """Remove from the root's /bin the bundled programs that `arch` has no
+    build of (another architecture's only)."""
+    ours = {p.name for p in _bundled_programs(arch)}
+    theirs = {p.name for other in ARCHES for p in _bundled_programs(other)}
+    for name in theirs - ours:
+        (root / "bin" / name).unlink(missing_ok=True)
 
 
 def _fresh(path: Path) -> Path:
